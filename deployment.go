@@ -1,0 +1,111 @@
+package roman
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"time"
+)
+
+// Deployment statuses (seed: ops.deployments.status).
+const (
+	StatusPending    = "pending"
+	StatusInProgress = "in_progress"
+	StatusSuccess    = "success"
+	StatusFailed     = "failed"
+	StatusRolledBack = "rolled_back"
+)
+
+// Deployment is one row of ops.deployments, column for column. JSON field names
+// are the seed's column names.
+type Deployment struct {
+	ID                       int64           `json:"id"`
+	DeploymentID             string          `json:"deployment_id"`
+	Environment              string          `json:"environment"`
+	Version                  string          `json:"version"`
+	GitCommit                string          `json:"git_commit"`
+	GitBranch                string          `json:"git_branch"`
+	DeployedBy               *string         `json:"deployed_by"`
+	DeployedAt               time.Time       `json:"deployed_at"`
+	Status                   string          `json:"status"`
+	RollbackFrom             *string         `json:"rollback_from"`
+	HealthCheckPassed        bool            `json:"health_check_passed"`
+	HealthCheckDetails       json.RawMessage `json:"health_check_details"`
+	ConstitutionalValidation json.RawMessage `json:"constitutional_validation"`
+	Metadata                 json.RawMessage `json:"metadata"`
+	CompletedAt              *time.Time      `json:"completed_at"`
+	RolledBackAt             *time.Time      `json:"rolled_back_at"`
+}
+
+var environmentRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+// ValidEnvironment reports whether name is a legal environment name.
+func ValidEnvironment(name string) bool { return environmentRE.MatchString(name) }
+
+// deploymentTransitions lists the legal status changes (SPEC §3).
+var deploymentTransitions = map[string][]string{
+	StatusPending:    {StatusInProgress, StatusFailed},
+	StatusInProgress: {StatusSuccess, StatusFailed, StatusRolledBack},
+	StatusSuccess:    {StatusRolledBack},
+	StatusFailed:     {StatusRolledBack},
+}
+
+// ValidDeploymentStatus reports whether s is one of the five statuses.
+func ValidDeploymentStatus(s string) bool {
+	switch s {
+	case StatusPending, StatusInProgress, StatusSuccess, StatusFailed, StatusRolledBack:
+		return true
+	}
+	return false
+}
+
+// CanTransition reports whether a deployment may move from one status to
+// another. Staying in the same status is not a transition.
+func CanTransition(from, to string) bool {
+	for _, s := range deploymentTransitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// TransitionError is the ECONFLICT error for an illegal status change; its
+// message names both states.
+func TransitionError(from, to string) *Error {
+	return Errorf(ECONFLICT, "illegal status transition: deployment is %q and cannot become %q", from, to)
+}
+
+// DeploymentFilter selects deployments for listing, newest first.
+type DeploymentFilter struct {
+	Environment string
+	Status      string
+	Limit       int
+}
+
+// DeploymentUpdate is a partial update of a deployment. Nil fields are left
+// unchanged.
+type DeploymentUpdate struct {
+	Status                   *string
+	HealthCheckPassed        *bool
+	HealthCheckDetails       json.RawMessage
+	ConstitutionalValidation json.RawMessage
+	CompletedAt              *time.Time
+	RolledBackAt             *time.Time
+}
+
+// DeploymentService records and changes deployments. It is what the API calls;
+// it adds snapshots and monitoring on top of the Store.
+type DeploymentService interface {
+	// Record stores a new deployment. Re-sending the same deployment_id with
+	// the same fields returns the stored row and created=false; different
+	// fields give ECONFLICT. Invalid input gives EINVALID.
+	Record(ctx context.Context, d *Deployment) (out *Deployment, created bool, err error)
+	// Get returns one deployment or ENOTFOUND.
+	Get(ctx context.Context, deploymentID string) (*Deployment, error)
+	// List returns deployments newest first.
+	List(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
+	// Update changes status and/or health check fields. Illegal transitions
+	// give ECONFLICT, unknown ids ENOTFOUND.
+	Update(ctx context.Context, deploymentID string, u DeploymentUpdate) (*Deployment, error)
+}

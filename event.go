@@ -1,0 +1,82 @@
+package roman
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Severities of roman_events rows.
+const (
+	SeverityInfo     = "info"
+	SeverityWarning  = "warning"
+	SeverityError    = "error"
+	SeverityCritical = "critical"
+)
+
+// Event types of roman_events rows written by roman.
+const (
+	EventRollbackValidation = "rollback_validation"
+	EventRollbackStarted    = "rollback_started"
+	EventRollbackCompleted  = "rollback_completed"
+	EventRollbackFailed     = "rollback_failed"
+	EventDeploymentRecorded = "deployment_recorded"
+	EventDeploymentStatus   = "deployment_status"
+	EventAdminKeyCreated    = "admin_key_created"
+)
+
+// RomanEvent is one row of ops.roman_events, the decision and audit log.
+// Metadata always carries "deployment_id" when the event is about one, so the
+// seed's query `metadata->>'deployment_id' = ...` finds it.
+type RomanEvent struct {
+	ID        int64           `json:"id"`
+	EventID   string          `json:"event_id"`
+	EventType string          `json:"event_type"`
+	Severity  string          `json:"severity"`
+	Message   string          `json:"message"`
+	Metadata  json.RawMessage `json:"metadata"`
+	Timestamp time.Time       `json:"timestamp"`
+}
+
+// RomanEventFilter selects roman events, newest first.
+type RomanEventFilter struct {
+	EventType    string
+	Severity     string
+	DeploymentID string
+	Limit        int
+}
+
+// Migration is one row of ops.migration_history.
+type Migration struct {
+	ID                 int64           `json:"id"`
+	DeploymentID       string          `json:"deployment_id"`
+	MigrationName      string          `json:"migration_name"`
+	MigrationHash      string          `json:"migration_hash"`
+	AppliedAt          time.Time       `json:"applied_at"`
+	RolledBackAt       *time.Time      `json:"rolled_back_at"`
+	RollbackSuccessful *bool           `json:"rollback_successful"`
+	ExecutionTimeMS    *int64          `json:"execution_time_ms"`
+	ErrorMessage       *string         `json:"error_message"`
+	RollbackScript     *string         `json:"rollback_script"`
+	Metadata           json.RawMessage `json:"metadata"`
+}
+
+// ErrorEvent is one ingested application error (table error_events).
+type ErrorEvent struct {
+	ID           int64     `json:"id"`
+	DeploymentID string    `json:"deployment_id"`
+	Environment  string    `json:"environment"`
+	OccurredAt   time.Time `json:"occurred_at"`
+	Message      string    `json:"message"`
+	Severity     string    `json:"severity"`
+	Fingerprint  string    `json:"fingerprint"`
+}
+
+// MetricSample is one ingested metric value (table metric_samples).
+type MetricSample struct {
+	ID           int64     `json:"id"`
+	DeploymentID string    `json:"deployment_id"`
+	Environment  string    `json:"environment"`
+	Name         string    `json:"name"`
+	Value        float64   `json:"value"`
+	At           time.Time `json:"at"`
+}

@@ -1,0 +1,167 @@
+package roman
+
+import (
+	"strconv"
+	"time"
+)
+
+// Health statuses.
+const (
+	HealthHealthy   = "healthy"
+	HealthDegraded  = "degraded"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Health is the health object of SPEC §4, the /check response's "health".
+// Every signal key is always present; a signal no source gives is null.
+type Health struct {
+	Healthy                       bool     `json:"healthy"`
+	Status                        string   `json:"status"`
+	ErrorRatePerMinute            float64  `json:"error_rate_per_minute"`
+	RecentErrors                  int64    `json:"recent_errors"`
+	DatabaseConnections           *float64 `json:"database_connections"`
+	DatabaseConnectionUtilization *float64 `json:"database_connection_utilization"`
+	ActiveQueries                 *float64 `json:"active_queries"`
+	P95ResponseTimeMS             *float64 `json:"p95_response_time_ms"`
+	MemoryUsagePercent            *float64 `json:"memory_usage_percent"`
+	// Reason is the text of the first trigger that fired, or "".
+	Reason string `json:"reason,omitempty"`
+	// Warnings lists warning texts (never a rollback).
+	Warnings []string `json:"warnings"`
+	// Unknown maps a signal that a source could not measure to the reason.
+	Unknown   map[string]string `json:"unknown,omitempty"`
+	Timestamp time.Time         `json:"timestamp"`
+}
+
+// Metric names of samples and pulled signals.
+const (
+	MetricDatabaseConnections           = "database_connections"
+	MetricDatabaseConnectionUtilization = "database_connection_utilization"
+	MetricActiveQueries                 = "active_queries"
+	MetricP95ResponseTimeMS             = "p95_response_time_ms"
+	MetricMemoryUsagePercent            = "memory_usage_percent"
+)
+
+// Thresholds are the trigger and warning limits of SPEC §4. All are
+// configurable per environment.
+type Thresholds struct {
+	ErrorRate         float64 `yaml:"error_rate" json:"error_rate"`                   // errors/minute, trigger when >
+	RecentErrors      int64   `yaml:"recent_errors" json:"recent_errors"`             // errors in 5 minutes, trigger when >
+	DBConnections     float64 `yaml:"db_connections" json:"db_connections"`           // percent utilisation, trigger when >
+	WarnErrorRate     float64 `yaml:"warn_error_rate" json:"warn_error_rate"`         // errors/minute, warning when >=
+	WarnP95MS         float64 `yaml:"warn_p95_ms" json:"warn_p95_ms"`                 // ms, warning when >
+	WarnMemoryPercent float64 `yaml:"warn_memory_percent" json:"warn_memory_percent"` // percent, warning when >
+}
+
+// DefaultThresholds are the seed's numbers.
+func DefaultThresholds() Thresholds {
+	return Thresholds{ErrorRate: 5, RecentErrors: 50, DBConnections: 90, WarnErrorRate: 1, WarnP95MS: 5000, WarnMemoryPercent: 95}
+}
+
+// HealthInputs are the measured signals health is computed from.
+type HealthInputs struct {
+	ErrorsLastMinute   int64 // errors with occurred_at in (now-60s, now]
+	ErrorsLast5Minutes int64 // errors with occurred_at in (now-5m, now]
+	// Metrics holds the latest value of each measured signal by metric name.
+	Metrics map[string]float64
+	// Unknown maps a signal whose source failed to the reason.
+	Unknown map[string]string
+}
+
+// EvaluateHealth computes the health object from inputs: the triggers in
+// SPEC §4 order (the first that fires is the reason), then the warnings. It
+// is a pure function so that the monitor, /check and tests agree.
+func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
+	h := Health{
+		ErrorRatePerMinute: float64(in.ErrorsLastMinute),
+		RecentErrors:       in.ErrorsLast5Minutes,
+		Warnings:           []string{},
+		Timestamp:          UTC(now),
+	}
+	metric := func(name string) *float64 {
+		if v, ok := in.Metrics[name]; ok {
+			return &v
+		}
+		return nil
+	}
+	h.DatabaseConnections = metric(MetricDatabaseConnections)
+	h.DatabaseConnectionUtilization = metric(MetricDatabaseConnectionUtilization)
+	h.ActiveQueries = metric(MetricActiveQueries)
+	h.P95ResponseTimeMS = metric(MetricP95ResponseTimeMS)
+	h.MemoryUsagePercent = metric(MetricMemoryUsagePercent)
+	if len(in.Unknown) > 0 {
+		h.Unknown = make(map[string]string, len(in.Unknown))
+		for k, v := range in.Unknown {
+			h.Unknown[k] = v
+		}
+	}
+
+	switch {
+	case h.ErrorRatePerMinute > t.ErrorRate:
+		h.Reason = "High error rate: " + FormatRate(h.ErrorRatePerMinute) + " errors/minute"
+	case h.RecentErrors > t.RecentErrors:
+		h.Reason = "Too many recent errors: " + strconv.FormatInt(h.RecentErrors, 10) + " in 5 minutes"
+	case h.DatabaseConnectionUtilization != nil && *h.DatabaseConnectionUtilization > t.DBConnections:
+		h.Reason = "Database connection utilization at " + FormatRate(*h.DatabaseConnectionUtilization) + "%"
+	}
+
+	if h.P95ResponseTimeMS != nil && *h.P95ResponseTimeMS > t.WarnP95MS {
+		h.Warnings = append(h.Warnings, "Slow responses: p95 "+FormatRate(*h.P95ResponseTimeMS)+" ms")
+	}
+	if h.MemoryUsagePercent != nil && *h.MemoryUsagePercent > t.WarnMemoryPercent {
+		h.Warnings = append(h.Warnings, "Memory usage at "+FormatRate(*h.MemoryUsagePercent)+"%")
+	}
+	if h.Reason == "" && h.ErrorRatePerMinute >= t.WarnErrorRate {
+		h.Warnings = append(h.Warnings, "Elevated error rate: "+FormatRate(h.ErrorRatePerMinute)+" errors/minute")
+	}
+
+	switch {
+	case h.Reason != "":
+		h.Healthy, h.Status = false, HealthUnhealthy
+	case len(h.Warnings) > 0:
+		h.Healthy, h.Status = true, HealthDegraded
+	default:
+		h.Healthy, h.Status = true, HealthHealthy
+	}
+	return h
+}
+
+// Stable reports whether the system counts as stable for the constitution's
+// stability rule: error rate below the warning rate and no trigger firing.
+func (h Health) Stable(t Thresholds) bool {
+	return h.Reason == "" && h.ErrorRatePerMinute < t.WarnErrorRate
+}
+
+// Entropy is the system entropy of SPEC §6: min(1, error rate / error-rate
+// trigger).
+func (h Health) Entropy(t Thresholds) float64 {
+	if t.ErrorRate <= 0 {
+		return 1
+	}
+	e := h.ErrorRatePerMinute / t.ErrorRate
+	if e > 1 {
+		e = 1
+	}
+	return e
+}
+
+// FormatRate prints a number with at most one decimal and none when whole:
+// 9 → "9", 8.5 → "8.5", 0.25 → "0.3".
+func FormatRate(v float64) string {
+	return strconv.FormatFloat(float64(int64(v*10+sign(v)*0.5))/10, 'f', -1, 64)
+}
+
+func sign(v float64) float64 {
+	if v < 0 {
+		return -1
+	}
+	return 1
+}
+
+// CheckResult is the /auto-rollback/check response.
+type CheckResult struct {
+	DeploymentID   string `json:"deployment_id"`
+	ShouldRollback bool   `json:"should_rollback"`
+	Reason         string `json:"reason"`
+	Health         Health `json:"health"`
+}

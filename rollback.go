@@ -1,0 +1,247 @@
+package roman
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Rollback event statuses (seed: ops.rollback_events.status).
+const (
+	RollbackPending    = "pending"
+	RollbackInProgress = "in_progress"
+	RollbackSuccess    = "success"
+	RollbackFailed     = "failed"
+	RollbackAborted    = "aborted"
+)
+
+// Trigger types (seed: ops.rollback_events.trigger_type).
+const (
+	TriggerAutomatic               = "automatic"
+	TriggerManual                  = "manual"
+	TriggerConstitutionalViolation = "constitutional_violation"
+)
+
+// Rollback step names, in the order SPEC §7 runs them.
+const (
+	StepValidate         = "validate"
+	StepSnapshot         = "pre_rollback_snapshot"
+	StepIdentifyTarget   = "identify_target"
+	StepMarkRolledBack   = "mark_rolled_back"
+	StepRecordDeployment = "record_deployment"
+	StepExecute          = "execute"
+	StepVerify           = "verify"
+	StepComplete         = "complete"
+)
+
+// Step statuses.
+const (
+	StepStatusSuccess = "success"
+	StepStatusFailed  = "failed"
+	StepStatusSkipped = "skipped"
+)
+
+// RollbackStep is one element of rollback_steps, appended as it happens.
+type RollbackStep struct {
+	Name       string          `json:"name"`
+	Status     string          `json:"status"`
+	StartedAt  time.Time       `json:"started_at"`
+	FinishedAt time.Time       `json:"finished_at"`
+	Detail     json.RawMessage `json:"detail,omitempty"`
+}
+
+// RollbackEvent is one row of ops.rollback_events, column for column, plus
+// the environment it belongs to (the exactly-once index is per environment).
+type RollbackEvent struct {
+	ID                       int64           `json:"id"`
+	EventID                  string          `json:"event_id"`
+	DeploymentID             string          `json:"deployment_id"`
+	Environment              string          `json:"environment"`
+	TriggerType              string          `json:"trigger_type"`
+	TriggerReason            string          `json:"trigger_reason"`
+	InitiatedBy              *string         `json:"initiated_by"`
+	InitiatedAt              time.Time       `json:"initiated_at"`
+	Status                   string          `json:"status"`
+	RollbackPlan             json.RawMessage `json:"rollback_plan"`
+	RollbackSteps            []RollbackStep  `json:"rollback_steps"`
+	ConstitutionalValidation json.RawMessage `json:"constitutional_validation"`
+	CompletedAt              *time.Time      `json:"completed_at"`
+	Metadata                 json.RawMessage `json:"metadata"`
+}
+
+// Finished reports whether the event has reached a final status.
+func (e *RollbackEvent) Finished() bool {
+	switch e.Status {
+	case RollbackSuccess, RollbackFailed, RollbackAborted:
+		return true
+	}
+	return false
+}
+
+// RollbackEventUpdate is a partial update of a rollback event. Nil or empty
+// fields are left unchanged.
+type RollbackEventUpdate struct {
+	Status                   *string
+	RollbackPlan             json.RawMessage
+	ConstitutionalValidation json.RawMessage
+	CompletedAt              *time.Time
+	Metadata                 json.RawMessage
+}
+
+// RollbackFilter selects rollback events, newest first.
+type RollbackFilter struct {
+	Environment  string
+	DeploymentID string
+	Status       string
+	Since        *time.Time
+	Limit        int
+}
+
+// Validation is the constitution's verdict (seed: validation object).
+type Validation struct {
+	Compliant  bool     `json:"compliant"`
+	Violations []string `json:"violations"`
+	Warnings   []string `json:"warnings"`
+	// Rules names the rules that produced violations or warnings.
+	Rules []string `json:"rules,omitempty"`
+	// Override is true when an admin override turned violations into warnings.
+	Override bool `json:"override,omitempty"`
+}
+
+// ActionProfile is the seed's rollback action profile, evaluated by the
+// constitution.
+type ActionProfile struct {
+	MethodType      string  `json:"method_type"`
+	RiskToLife      float64 `json:"risk_to_life"`
+	EntropyIncrease float64 `json:"entropy_increase"`
+	GeometricRatio  float64 `json:"geometric_ratio"`
+	TargetFrequency float64 `json:"target_frequency"`
+	Description     string  `json:"description"`
+}
+
+// RollbackProfile returns the seed's profile of a rollback for reason.
+func RollbackProfile(reason string) ActionProfile {
+	return ActionProfile{
+		MethodType:      "harmonic_resonance",
+		RiskToLife:      0,
+		EntropyIncrease: -0.1,
+		GeometricRatio:  1.618,
+		TargetFrequency: 7.83,
+		Description:     "Rollback deployment: " + reason,
+	}
+}
+
+// DatabaseState says whether the application database is consistent enough to
+// roll back (SPEC §6 rule 7).
+type DatabaseState struct {
+	Consistent bool   `json:"consistent"`
+	Reason     string `json:"reason"`
+}
+
+// ValidationInput is everything the constitution may look at.
+type ValidationInput struct {
+	Action      ActionProfile `json:"action"`
+	Trigger     string        `json:"trigger"`
+	Deployment  *Deployment   `json:"deployment"`
+	Target      *Deployment   `json:"target"`
+	Environment string        `json:"environment"`
+	Health      Health        `json:"health"`
+	Thresholds  Thresholds    `json:"thresholds"`
+	Entropy     float64       `json:"entropy"`
+	Database    DatabaseState `json:"database"`
+	InitiatedBy string        `json:"initiated_by"`
+	Override    bool          `json:"override"`
+	Now         time.Time     `json:"now"`
+}
+
+// Validator approves or rejects a rollback. It returns an error only when it
+// cannot decide at all (EINTERNAL); a rule that fails to evaluate is a
+// violation, not an error.
+type Validator interface {
+	Validate(ctx context.Context, in ValidationInput) (Validation, error)
+}
+
+// RollbackRequest asks for a rollback of a deployment (seed: POST
+// /auto-rollback body, plus with_migrations and override).
+type RollbackRequest struct {
+	DeploymentID   string `json:"deployment_id"`
+	TriggerReason  string `json:"trigger_reason"`
+	InitiatedBy    string `json:"initiated_by,omitempty"`
+	TriggerType    string `json:"trigger_type,omitempty"`
+	WithMigrations bool   `json:"with_migrations,omitempty"`
+	Override       bool   `json:"override,omitempty"`
+	// Caller names the API key or user behind the request, for the audit
+	// trail. It is never a secret.
+	Caller string `json:"-"`
+	// Admin is true when the caller holds the admin role (needed for override).
+	Admin bool `json:"-"`
+}
+
+// TargetDeployment is the seed's target_deployment object.
+type TargetDeployment struct {
+	DeploymentID      string    `json:"deployment_id"`
+	Version           string    `json:"version"`
+	GitCommit         string    `json:"git_commit"`
+	DeployedAt        time.Time `json:"deployed_at"`
+	HealthCheckPassed bool      `json:"health_check_passed"`
+}
+
+// RollbackResult is the seed's POST /auto-rollback success response, plus the
+// id of the deployment row the rollback recorded and the event's status.
+type RollbackResult struct {
+	Success          bool              `json:"success"`
+	EventID          string            `json:"event_id"`
+	Status           string            `json:"status"`
+	TargetDeployment *TargetDeployment `json:"target_deployment"`
+	NewDeploymentID  string            `json:"new_deployment_id,omitempty"`
+	SnapshotID       string            `json:"snapshot_id"`
+	Validation       Validation        `json:"validation"`
+	DurationMS       float64           `json:"duration_ms"`
+	Error            string            `json:"error,omitempty"`
+}
+
+// RejectedError is returned by RollbackService.Execute when the constitution
+// rejects a rollback (code EREJECTED); the API answers 422 with the seed's
+// rejection body.
+type RejectedError struct {
+	EventID    string
+	Validation Validation
+}
+
+// Error implements error.
+func (e *RejectedError) Error() string { return "Constitutional validation failed" }
+
+// RollbackService runs and reports rollbacks.
+type RollbackService interface {
+	// Execute validates and runs a rollback. It returns *RejectedError when the
+	// constitution rejects it, ECONFLICT when another rollback of the
+	// environment is unfinished or the deployment is already rolled back,
+	// ENOTFOUND for an unknown deployment, EFORBIDDEN for an override asked
+	// by a non-admin.
+	Execute(ctx context.Context, req RollbackRequest) (*RollbackResult, error)
+	// Validate answers the verdict for a would-be rollback without changing
+	// anything.
+	Validate(ctx context.Context, req RollbackRequest) (Validation, error)
+	// Check computes a deployment's health and whether it should roll back.
+	Check(ctx context.Context, deploymentID string) (*CheckResult, error)
+	// History returns rollback events newest first.
+	History(ctx context.Context, f RollbackFilter) ([]*RollbackEvent, error)
+}
+
+// ExecuteRequest is what an executor is asked to deploy.
+type ExecuteRequest struct {
+	EventID         string
+	Environment     string
+	BadDeployment   *Deployment
+	Target          *Deployment
+	NewDeploymentID string
+}
+
+// Executor redeploys the target version on the platform.
+type Executor interface {
+	// Name is the executor kind (none, command, github, webhook).
+	Name() string
+	// Execute runs the redeploy and waits for it (bounded by ctx). The
+	// returned detail is recorded in the execute step.
+	Execute(ctx context.Context, req ExecuteRequest) (detail json.RawMessage, err error)
+}

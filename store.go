@@ -1,0 +1,83 @@
+package roman
+
+import (
+	"context"
+	"time"
+)
+
+// Store is roman's persistence, implemented by sqldb for SQLite and
+// PostgreSQL. Each method owns its transaction. Methods return ENOTFOUND for
+// unknown ids and ECONFLICT for uniqueness or state conflicts; any other
+// failure is EINTERNAL.
+type Store interface {
+	// CreateDeployment inserts d (DeploymentID, DeployedAt and Status set by
+	// the caller) and fills d.ID. ECONFLICT when the deployment_id exists.
+	CreateDeployment(ctx context.Context, d *Deployment) error
+	// GetDeployment returns one deployment.
+	GetDeployment(ctx context.Context, deploymentID string) (*Deployment, error)
+	// ListDeployments returns deployments newest first (deployed_at, then id).
+	ListDeployments(ctx context.Context, f DeploymentFilter) ([]*Deployment, error)
+	// UpdateDeployment applies u inside one transaction. When u.Status is set
+	// and differs from the stored status, the transition is checked with
+	// CanTransition against the stored row (ECONFLICT naming both states).
+	UpdateDeployment(ctx context.Context, deploymentID string, u DeploymentUpdate) (*Deployment, error)
+	// FindRollbackTarget returns the newest deployment of env with status
+	// success and health_check_passed true deployed strictly before
+	// `before`, or nil when there is none (SPEC §3).
+	FindRollbackTarget(ctx context.Context, env string, before time.Time) (*Deployment, error)
+	// CurrentDeployment returns the newest deployment of env with status
+	// success, or nil.
+	CurrentDeployment(ctx context.Context, env string) (*Deployment, error)
+
+	// CreateRollbackEvent inserts e and fills e.ID. The store allows one
+	// unfinished (pending or in_progress) event per environment: a second gets
+	// ECONFLICT with Error.EventID set to the unfinished event.
+	CreateRollbackEvent(ctx context.Context, e *RollbackEvent) error
+	// AppendRollbackStep appends one step to an event's rollback_steps.
+	AppendRollbackStep(ctx context.Context, eventID string, s RollbackStep) error
+	// UpdateRollbackEvent applies u.
+	UpdateRollbackEvent(ctx context.Context, eventID string, u RollbackEventUpdate) error
+	// GetRollbackEvent returns one event.
+	GetRollbackEvent(ctx context.Context, eventID string) (*RollbackEvent, error)
+	// ListRollbackEvents returns events newest first (initiated_at, then id).
+	ListRollbackEvents(ctx context.Context, f RollbackFilter) ([]*RollbackEvent, error)
+
+	// CreateSnapshot inserts s and fills s.ID.
+	CreateSnapshot(ctx context.Context, s *Snapshot) error
+	// GetSnapshot returns one snapshot.
+	GetSnapshot(ctx context.Context, snapshotID string) (*Snapshot, error)
+	// ListSnapshots returns a deployment's snapshots newest first.
+	ListSnapshots(ctx context.Context, deploymentID string) ([]*Snapshot, error)
+
+	// CreateMigration inserts m and fills m.ID. ECONFLICT when the
+	// migration_name exists.
+	CreateMigration(ctx context.Context, m *Migration) error
+	// ListMigrations returns a deployment's migrations in applied order.
+	ListMigrations(ctx context.Context, deploymentID string) ([]*Migration, error)
+
+	// AddRomanEvent inserts one audit/decision row and fills e.ID.
+	AddRomanEvent(ctx context.Context, e *RomanEvent) error
+	// ListRomanEvents returns roman events newest first.
+	ListRomanEvents(ctx context.Context, f RomanEventFilter) ([]*RomanEvent, error)
+
+	// InsertErrorEvents stores a batch of error events in one transaction.
+	InsertErrorEvents(ctx context.Context, events []ErrorEvent) error
+	// CountErrors returns how many error events of a deployment have
+	// occurred_at in (now-1m, now] and in (now-5m, now].
+	CountErrors(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
+	// InsertMetricSamples stores a batch of metric samples in one transaction.
+	InsertMetricSamples(ctx context.Context, samples []MetricSample) error
+	// LatestMetrics returns, per metric name, the newest sample of a
+	// deployment taken in (since, now].
+	LatestMetrics(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
+
+	// ListAPIKeys returns every stored key (hashes only).
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// CreateAPIKey stores a key hash.
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+
+	// Ping checks the database is reachable (readiness).
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
