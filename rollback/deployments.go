@@ -1,0 +1,216 @@
+package rollback
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Deployments implements roman.DeploymentService on a Store: it validates
+// input, makes re-sent records idempotent, stamps completion times, takes the
+// post_deployment snapshot on success and tells the monitor.
+type Deployments struct {
+	Store     roman.Store
+	Snapshots *Snapshots
+	Clock     roman.Clock
+	Logger    *slog.Logger
+	// OnSuccess, when set, is called after a deployment became success (the
+	// monitor opens its watch window).
+	OnSuccess func(d *roman.Deployment)
+}
+
+var _ roman.DeploymentService = (*Deployments)(nil)
+
+// Record stores a new deployment (SPEC §3, CI step 2).
+func (s *Deployments) Record(ctx context.Context, d *roman.Deployment) (*roman.Deployment, bool, error) {
+	if err := validateNew(d); err != nil {
+		return nil, false, err
+	}
+	now := roman.UTC(s.Clock())
+	rec := *d
+	if rec.DeploymentID == "" {
+		rec.DeploymentID = roman.NewUUID()
+	}
+	if rec.Status == "" {
+		rec.Status = roman.StatusInProgress
+	}
+	if rec.DeployedAt.IsZero() {
+		rec.DeployedAt = now
+	}
+	rec.DeployedAt = roman.UTC(rec.DeployedAt)
+	if rec.Status == roman.StatusSuccess || rec.Status == roman.StatusFailed {
+		rec.CompletedAt = &now
+	}
+	rec.RollbackFrom, rec.RolledBackAt, rec.ConstitutionalValidation = nil, nil, nil
+
+	if err := s.Store.CreateDeployment(ctx, &rec); err != nil {
+		if roman.ErrorCode(err) != roman.ECONFLICT {
+			return nil, false, err
+		}
+		old, gerr := s.Store.GetDeployment(ctx, rec.DeploymentID)
+		if gerr != nil {
+			return nil, false, gerr
+		}
+		if sameRecord(old, d) {
+			return old, false, nil
+		}
+		return nil, false, roman.Errorf(roman.ECONFLICT, "deployment_id %s already exists with different fields", rec.DeploymentID)
+	}
+	addEvent(ctx, s.Store, s.Clock, s.Logger, roman.EventDeploymentRecorded, roman.SeverityInfo,
+		"Deployment "+rec.Version+" recorded in "+rec.Environment,
+		map[string]any{"deployment_id": rec.DeploymentID, "environment": rec.Environment, "version": rec.Version, "status": rec.Status})
+	if rec.Status == roman.StatusSuccess {
+		s.succeeded(ctx, &rec)
+	}
+	return &rec, true, nil
+}
+
+// Get returns one deployment.
+func (s *Deployments) Get(ctx context.Context, id string) (*roman.Deployment, error) {
+	return s.Store.GetDeployment(ctx, id)
+}
+
+// List returns deployments newest first.
+func (s *Deployments) List(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error) {
+	if f.Environment != "" && !roman.ValidEnvironment(f.Environment) {
+		return nil, roman.Errorf(roman.EINVALID, "invalid environment %q: must match [a-z0-9_-]{1,64}", f.Environment)
+	}
+	if f.Status != "" && !roman.ValidDeploymentStatus(f.Status) {
+		return nil, roman.Errorf(roman.EINVALID, "invalid status %q", f.Status)
+	}
+	return s.Store.ListDeployments(ctx, f)
+}
+
+// Update changes a deployment's status and/or health check fields.
+func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentUpdate) (*roman.Deployment, error) {
+	if u.Status == nil && u.HealthCheckPassed == nil && u.HealthCheckDetails == nil {
+		return nil, roman.Errorf(roman.EINVALID, "nothing to update: give status, health_check_passed or health_check_details")
+	}
+	if u.Status != nil && !roman.ValidDeploymentStatus(*u.Status) {
+		return nil, roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success, failed or rolled_back", *u.Status)
+	}
+	if len(u.HealthCheckDetails) > 0 && !json.Valid(u.HealthCheckDetails) {
+		return nil, roman.Errorf(roman.EINVALID, "invalid health_check_details: not JSON")
+	}
+	before, err := s.Store.GetDeployment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := roman.UTC(s.Clock())
+	if u.Status != nil && *u.Status != before.Status {
+		switch *u.Status {
+		case roman.StatusSuccess, roman.StatusFailed:
+			u.CompletedAt = &now
+		case roman.StatusRolledBack:
+			u.RolledBackAt = &now
+		}
+	}
+	after, err := s.Store.UpdateDeployment(ctx, id, u)
+	if err != nil {
+		return nil, err
+	}
+	if after.Status != before.Status {
+		addEvent(ctx, s.Store, s.Clock, s.Logger, roman.EventDeploymentStatus, roman.SeverityInfo,
+			"Deployment "+after.Version+" is now "+after.Status,
+			map[string]any{"deployment_id": id, "environment": after.Environment, "from": before.Status, "to": after.Status})
+		if after.Status == roman.StatusSuccess {
+			s.succeeded(ctx, after)
+		}
+	}
+	return after, nil
+}
+
+// succeeded takes the post_deployment snapshot and opens the watch window.
+// A failed snapshot is logged, not fatal: the deploy already happened.
+func (s *Deployments) succeeded(ctx context.Context, d *roman.Deployment) {
+	if s.Snapshots != nil {
+		if _, err := s.Snapshots.Create(ctx, d.DeploymentID, roman.SnapshotPostDeployment); err != nil {
+			s.Logger.Error("post_deployment snapshot failed", "deployment_id", d.DeploymentID, "err", err)
+		}
+	}
+	if s.OnSuccess != nil {
+		s.OnSuccess(d)
+	}
+}
+
+func validateNew(d *roman.Deployment) error {
+	switch {
+	case d.Environment == "":
+		return roman.Errorf(roman.EINVALID, "missing required field \"environment\"")
+	case !roman.ValidEnvironment(d.Environment):
+		return roman.Errorf(roman.EINVALID, "invalid environment %q: must match [a-z0-9_-]{1,64}", d.Environment)
+	case d.Version == "":
+		return roman.Errorf(roman.EINVALID, "missing required field \"version\"")
+	case d.GitCommit == "":
+		return roman.Errorf(roman.EINVALID, "missing required field \"git_commit\"")
+	case d.GitBranch == "":
+		return roman.Errorf(roman.EINVALID, "missing required field \"git_branch\"")
+	case d.DeploymentID != "" && !roman.ValidUUID(d.DeploymentID):
+		return roman.Errorf(roman.EINVALID, "invalid deployment_id %q: not a uuid", d.DeploymentID)
+	case d.DeployedBy != nil && !roman.ValidUUID(*d.DeployedBy):
+		return roman.Errorf(roman.EINVALID, "invalid deployed_by %q: not a uuid", *d.DeployedBy)
+	case d.Status == roman.StatusRolledBack:
+		return roman.Errorf(roman.EINVALID, "invalid status \"rolled_back\": a deployment is rolled back through POST /auto-rollback")
+	case d.Status != "" && !roman.ValidDeploymentStatus(d.Status):
+		return roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success or failed", d.Status)
+	case len(d.Metadata) > 0 && !json.Valid(d.Metadata):
+		return roman.Errorf(roman.EINVALID, "invalid metadata: not JSON")
+	case len(d.HealthCheckDetails) > 0 && !json.Valid(d.HealthCheckDetails):
+		return roman.Errorf(roman.EINVALID, "invalid health_check_details: not JSON")
+	}
+	return nil
+}
+
+// sameRecord reports whether a re-sent record matches the stored row in the
+// fields the caller controls, so the re-send is an idempotent success.
+func sameRecord(old, d *roman.Deployment) bool {
+	status := d.Status
+	if status == "" {
+		status = roman.StatusInProgress
+	}
+	return old.Environment == d.Environment && old.Version == d.Version &&
+		old.GitCommit == d.GitCommit && old.GitBranch == d.GitBranch &&
+		equalPtr(old.DeployedBy, d.DeployedBy) &&
+		(d.DeployedAt.IsZero() || roman.UTC(d.DeployedAt).Equal(old.DeployedAt)) &&
+		(status == old.Status || d.Status == "") &&
+		jsonEqual(old.Metadata, d.Metadata)
+}
+
+func equalPtr(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return *a == *b
+}
+
+func jsonEqual(a, b json.RawMessage) bool {
+	if len(a) == 0 || len(b) == 0 || bytes.Equal(a, []byte("null")) || bytes.Equal(b, []byte("null")) {
+		return isNullJSON(a) && isNullJSON(b)
+	}
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return bytes.Equal(xa, ya)
+}
+
+func isNullJSON(r json.RawMessage) bool { return len(r) == 0 || bytes.Equal(r, []byte("null")) }
+
+// addEvent writes one roman_events row. The audit log must not make a
+// request fail after the change it records has happened, so a failed write
+// is logged loudly instead of returned.
+func addEvent(ctx context.Context, st roman.Store, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any) {
+	raw, _ := json.Marshal(meta)
+	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: raw, Timestamp: roman.UTC(clock())}
+	if err := st.AddRomanEvent(context.WithoutCancel(ctx), e); err != nil {
+		log.Error("writing roman_events row failed", "event_type", typ, "err", err)
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -1,0 +1,215 @@
+// Package rollback runs rollbacks (SPEC §7) and the deployment and snapshot
+// services they build on.
+package rollback
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// DefaultExecutorTimeout bounds an executor run when none is configured.
+const DefaultExecutorTimeout = 10 * time.Minute
+
+// HealthChecker computes a deployment's health.
+type HealthChecker interface {
+	Check(ctx context.Context, d *roman.Deployment) (roman.Health, error)
+}
+
+// Service implements roman.RollbackService: validate → pre_rollback snapshot
+// → identify target → mark the bad deployment rolled_back → record the new
+// deployment → execute → verify → complete, each step appended to the
+// event's rollback_steps as it happens.
+type Service struct {
+	Store     roman.Store
+	Validator roman.Validator
+	Snapshots roman.SnapshotService
+	Health    HealthChecker
+	// Thresholds returns the trigger limits of an environment.
+	Thresholds func(env string) roman.Thresholds
+	// Executor returns the executor of an environment.
+	Executor func(env string) roman.Executor
+	// ExecutorTimeout bounds one executor run (default 10 minutes).
+	ExecutorTimeout time.Duration
+	Clock           roman.Clock
+	Logger          *slog.Logger
+}
+
+var _ roman.RollbackService = (*Service)(nil)
+
+// Check computes a deployment's health and whether a trigger fires.
+func (s *Service) Check(ctx context.Context, deploymentID string) (*roman.CheckResult, error) {
+	if !roman.ValidUUID(deploymentID) {
+		return nil, roman.Errorf(roman.EINVALID, "invalid deployment_id %q: not a uuid", deploymentID)
+	}
+	d, err := s.Store.GetDeployment(ctx, deploymentID)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.Health.Check(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return &roman.CheckResult{DeploymentID: deploymentID, ShouldRollback: h.Reason != "", Reason: h.Reason, Health: h}, nil
+}
+
+// History returns rollback events newest first.
+func (s *Service) History(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error) {
+	return s.Store.ListRollbackEvents(ctx, f)
+}
+
+// Validate answers the constitution's verdict for a would-be rollback
+// without changing anything.
+func (s *Service) Validate(ctx context.Context, req roman.RollbackRequest) (roman.Validation, error) {
+	if err := checkRequest(&req); err != nil {
+		return roman.Validation{}, err
+	}
+	d, err := s.Store.GetDeployment(ctx, req.DeploymentID)
+	if err != nil {
+		return roman.Validation{}, err
+	}
+	in, err := s.validationInput(ctx, req, d)
+	if err != nil {
+		return roman.Validation{}, err
+	}
+	return s.Validator.Validate(ctx, in)
+}
+
+func checkRequest(req *roman.RollbackRequest) error {
+	switch {
+	case req.DeploymentID == "":
+		return roman.Errorf(roman.EINVALID, "missing required field \"deployment_id\"")
+	case !roman.ValidUUID(req.DeploymentID):
+		return roman.Errorf(roman.EINVALID, "invalid deployment_id %q: not a uuid", req.DeploymentID)
+	case req.TriggerReason == "":
+		return roman.Errorf(roman.EINVALID, "missing required field \"trigger_reason\"")
+	case req.InitiatedBy != "" && !roman.ValidUUID(req.InitiatedBy):
+		return roman.Errorf(roman.EINVALID, "invalid initiated_by %q: not a uuid", req.InitiatedBy)
+	case req.Override && !req.Admin:
+		return roman.Errorf(roman.EFORBIDDEN, "override requires the admin role")
+	}
+	switch req.TriggerType {
+	case "":
+		req.TriggerType = roman.TriggerManual
+	case roman.TriggerManual, roman.TriggerAutomatic, roman.TriggerConstitutionalViolation:
+	default:
+		return roman.Errorf(roman.EINVALID, "invalid trigger_type %q", req.TriggerType)
+	}
+	if req.Override && req.TriggerType == roman.TriggerAutomatic {
+		return roman.Errorf(roman.EINVALID, "override is only for manual rollbacks")
+	}
+	return nil
+}
+
+// validationInput gathers everything the constitution looks at.
+func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest, d *roman.Deployment) (roman.ValidationInput, error) {
+	h, err := s.Health.Check(ctx, d)
+	if err != nil {
+		return roman.ValidationInput{}, err
+	}
+	target, err := s.Store.FindRollbackTarget(ctx, d.Environment, d.DeployedAt)
+	if err != nil {
+		return roman.ValidationInput{}, err
+	}
+	db, err := s.databaseState(ctx, d.DeploymentID)
+	if err != nil {
+		return roman.ValidationInput{}, err
+	}
+	t := s.Thresholds(d.Environment)
+	return roman.ValidationInput{
+		Action:      roman.RollbackProfile(req.TriggerReason),
+		Trigger:     req.TriggerType,
+		Deployment:  d,
+		Target:      target,
+		Environment: d.Environment,
+		Health:      h,
+		Thresholds:  t,
+		Entropy:     h.Entropy(t),
+		Database:    db,
+		InitiatedBy: req.InitiatedBy,
+		Override:    req.Override,
+		Now:         roman.UTC(s.Clock()),
+	}, nil
+}
+
+// databaseState is inconsistent when a migration of the deployment failed or
+// its rollback script failed (SPEC §6 rule 7).
+func (s *Service) databaseState(ctx context.Context, deploymentID string) (roman.DatabaseState, error) {
+	ms, err := s.Store.ListMigrations(ctx, deploymentID)
+	if err != nil {
+		return roman.DatabaseState{}, err
+	}
+	for _, m := range ms {
+		if m.ErrorMessage != nil && *m.ErrorMessage != "" {
+			return roman.DatabaseState{Reason: "migration " + m.MigrationName + " failed: " + *m.ErrorMessage}, nil
+		}
+		if m.RollbackSuccessful != nil && !*m.RollbackSuccessful {
+			return roman.DatabaseState{Reason: "rollback of migration " + m.MigrationName + " failed"}, nil
+		}
+	}
+	return roman.DatabaseState{Consistent: true}, nil
+}
+
+// Execute validates and runs a rollback.
+func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roman.RollbackResult, error) {
+	if err := checkRequest(&req); err != nil {
+		return nil, err
+	}
+	// The rollback must finish even if the caller hangs up.
+	ctx = context.WithoutCancel(ctx)
+	start := s.Clock()
+	d, err := s.Store.GetDeployment(ctx, req.DeploymentID)
+	if err != nil {
+		return nil, err
+	}
+	if d.Status == roman.StatusRolledBack {
+		return nil, s.alreadyRolledBack(ctx, d)
+	}
+	if !roman.CanTransition(d.Status, roman.StatusRolledBack) {
+		return nil, roman.Errorf(roman.ECONFLICT, "deployment %s is %q and cannot be rolled back", d.DeploymentID, d.Status)
+	}
+
+	// The exactly-once guard comes before validation: a second request for
+	// the environment gets 409 with the unfinished event, never a 422.
+	ev := &roman.RollbackEvent{
+		EventID:       roman.NewUUID(),
+		DeploymentID:  d.DeploymentID,
+		Environment:   d.Environment,
+		TriggerType:   req.TriggerType,
+		TriggerReason: req.TriggerReason,
+		InitiatedAt:   roman.UTC(start),
+		Status:        roman.RollbackPending,
+		Metadata:      mustJSON(map[string]any{"caller": req.Caller, "override": req.Override, "with_migrations": req.WithMigrations}),
+	}
+	if req.InitiatedBy != "" {
+		ev.InitiatedBy = &req.InitiatedBy
+	}
+	if err := s.Store.CreateRollbackEvent(ctx, ev); err != nil {
+		return nil, err
+	}
+	r := &run{s: s, ev: ev, bad: d, req: req}
+	return r.run(ctx)
+}
+
+// alreadyRolledBack is the 409 for a deployment that is already rolled back,
+// naming the event that did it.
+func (s *Service) alreadyRolledBack(ctx context.Context, d *roman.Deployment) error {
+	e := roman.Errorf(roman.ECONFLICT, "deployment %s is already rolled_back", d.DeploymentID)
+	evs, err := s.Store.ListRollbackEvents(ctx, roman.RollbackFilter{DeploymentID: d.DeploymentID, Status: roman.RollbackSuccess, Limit: 1})
+	if err == nil && len(evs) > 0 {
+		e.EventID = evs[0].EventID
+		e.Message += " by rollback event " + evs[0].EventID
+	}
+	return e
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only called with marshalable values
+	}
+	return b
+}

@@ -1,0 +1,79 @@
+package rollback
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Snapshots implements roman.SnapshotService: it captures the application
+// database's schema hash and table counts, the deployment's health as key
+// metrics and the redacted environment configuration (SPEC §8).
+type Snapshots struct {
+	Store roman.Store
+	App   roman.AppDatabase
+	// Health computes a deployment's current health for key_metrics.
+	Health interface {
+		Check(ctx context.Context, d *roman.Deployment) (roman.Health, error)
+	}
+	// Config returns the environment's configuration; Snapshots redacts it
+	// again before storing, so a forgotten secret never reaches a row.
+	Config func(env string) map[string]any
+	Clock  roman.Clock
+	Logger *slog.Logger
+}
+
+var _ roman.SnapshotService = (*Snapshots)(nil)
+
+// Create takes a snapshot of the system for a deployment.
+func (s *Snapshots) Create(ctx context.Context, deploymentID, snapshotType string) (*roman.Snapshot, error) {
+	if !roman.ValidSnapshotType(snapshotType) {
+		return nil, roman.Errorf(roman.EINVALID, "invalid snapshot_type %q: want pre_deployment, post_deployment or pre_rollback", snapshotType)
+	}
+	d, err := s.Store.GetDeployment(ctx, deploymentID)
+	if err != nil {
+		return nil, err
+	}
+	hash, counts, err := s.App.Inspect(ctx)
+	if err != nil {
+		return nil, &roman.Error{Code: roman.EINTERNAL, Err: err}
+	}
+	h, err := s.Health.Check(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	metrics, _ := json.Marshal(h)
+	var cfg map[string]any
+	if s.Config != nil {
+		cfg = s.Config(d.Environment)
+	}
+	snap := &roman.Snapshot{
+		SnapshotID:         roman.NewUUID(),
+		DeploymentID:       deploymentID,
+		SnapshotType:       snapshotType,
+		DatabaseSchemaHash: hash,
+		TableCounts:        counts,
+		KeyMetrics:         metrics,
+		EnvironmentConfig:  roman.RedactConfig(cfg),
+		CreatedAt:          roman.UTC(s.Clock()),
+	}
+	if err := s.Store.CreateSnapshot(ctx, snap); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// Get returns one snapshot.
+func (s *Snapshots) Get(ctx context.Context, id string) (*roman.Snapshot, error) {
+	return s.Store.GetSnapshot(ctx, id)
+}
+
+// List returns a deployment's snapshots newest first.
+func (s *Snapshots) List(ctx context.Context, deploymentID string) ([]*roman.Snapshot, error) {
+	if _, err := s.Store.GetDeployment(ctx, deploymentID); err != nil {
+		return nil, err
+	}
+	return s.Store.ListSnapshots(ctx, deploymentID)
+}
