@@ -1,0 +1,81 @@
+package roman_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+func TestFormatRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{{9, "9"}, {8.5, "8.5"}, {0.2, "0.2"}, {0, "0"}, {0.25, "0.3"}, {93, "93"}, {92.96, "93"}, {62, "62"}, {5.04, "5"}} {
+		if got := roman.FormatRate(tc.in); got != tc.want {
+			t.Errorf("FormatRate(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func f(v float64) *float64 { return &v }
+
+func TestEvaluateHealth(t *testing.T) {
+	now := time.Date(2025, 12, 15, 14, 35, 0, 0, time.UTC)
+	th := roman.DefaultThresholds()
+	for _, tc := range []struct {
+		name     string
+		in       roman.HealthInputs
+		status   string
+		reason   string
+		warnings int
+	}{
+		{"no errors", roman.HealthInputs{}, roman.HealthHealthy, "", 0},
+		{"below one per minute", roman.HealthInputs{ErrorsLastMinute: 0, ErrorsLast5Minutes: 4}, roman.HealthHealthy, "", 0},
+		{"3 per minute degraded", roman.HealthInputs{ErrorsLastMinute: 3, ErrorsLast5Minutes: 3}, roman.HealthDegraded, "", 1},
+		{"exactly 5 is not over", roman.HealthInputs{ErrorsLastMinute: 5, ErrorsLast5Minutes: 5}, roman.HealthDegraded, "", 1},
+		{"9 per minute", roman.HealthInputs{ErrorsLastMinute: 9, ErrorsLast5Minutes: 9}, roman.HealthUnhealthy, "High error rate: 9 errors/minute", 0},
+		{"62 recent", roman.HealthInputs{ErrorsLastMinute: 2, ErrorsLast5Minutes: 62}, roman.HealthUnhealthy, "Too many recent errors: 62 in 5 minutes", 0},
+		{"rate wins over recent", roman.HealthInputs{ErrorsLastMinute: 9, ErrorsLast5Minutes: 62}, roman.HealthUnhealthy, "High error rate: 9 errors/minute", 0},
+		{"db connections", roman.HealthInputs{Metrics: map[string]float64{roman.MetricDatabaseConnectionUtilization: 93}}, roman.HealthUnhealthy, "Database connection utilization at 93%", 0},
+		{"db at 90 is not over", roman.HealthInputs{Metrics: map[string]float64{roman.MetricDatabaseConnectionUtilization: 90}}, roman.HealthHealthy, "", 0},
+		{"slow p95 warns", roman.HealthInputs{Metrics: map[string]float64{roman.MetricP95ResponseTimeMS: 5200}}, roman.HealthDegraded, "", 1},
+		{"memory warns", roman.HealthInputs{Metrics: map[string]float64{roman.MetricMemoryUsagePercent: 96}}, roman.HealthDegraded, "", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := roman.EvaluateHealth(tc.in, th, now)
+			if h.Status != tc.status || h.Reason != tc.reason || len(h.Warnings) != tc.warnings {
+				t.Fatalf("got status=%s reason=%q warnings=%v; want %s %q %d", h.Status, h.Reason, h.Warnings, tc.status, tc.reason, tc.warnings)
+			}
+			if h.Healthy != (tc.reason == "") {
+				t.Fatalf("healthy=%v with reason %q", h.Healthy, h.Reason)
+			}
+			if !h.Timestamp.Equal(now) {
+				t.Fatalf("timestamp %v", h.Timestamp)
+			}
+		})
+	}
+}
+
+func TestHealthMissingSignalsAreNull(t *testing.T) {
+	h := roman.EvaluateHealth(roman.HealthInputs{Metrics: map[string]float64{roman.MetricActiveQueries: 12}}, roman.DefaultThresholds(), time.Now())
+	if h.DatabaseConnections != nil || h.MemoryUsagePercent != nil || h.ActiveQueries == nil || *h.ActiveQueries != 12 {
+		t.Fatalf("signals: %+v", h)
+	}
+}
+
+func TestStableAndEntropy(t *testing.T) {
+	th := roman.DefaultThresholds()
+	calm := roman.EvaluateHealth(roman.HealthInputs{}, th, time.Now())
+	if !calm.Stable(th) || calm.Entropy(th) != 0 {
+		t.Fatal("no errors must be stable with zero entropy")
+	}
+	db := roman.EvaluateHealth(roman.HealthInputs{Metrics: map[string]float64{roman.MetricDatabaseConnectionUtilization: 95}}, th, time.Now())
+	if db.Stable(th) {
+		t.Fatal("a DB-connection trigger with no errors is not stable")
+	}
+	spike := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 20}, th, time.Now())
+	if spike.Entropy(th) != 1 {
+		t.Fatalf("entropy capped at 1, got %v", spike.Entropy(th))
+	}
+}
