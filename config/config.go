@@ -1,0 +1,378 @@
+// Package config loads roman's configuration: one optional YAML file, every
+// field overridable by an environment variable ROMAN_…, and defaults that
+// need no file at all (SPEC §14).
+//
+// Precedence, lowest first: built-in defaults, the YAML file, environment
+// variables, and, for one environment, its entry under `environments:` in the
+// file. So ROMAN_EXECUTOR sets the executor of every environment that does
+// not name its own.
+//
+// Naming: a top-level YAML key `foo_bar` is the variable ROMAN_FOO_BAR. The
+// trigger thresholds live under `thresholds:` in the file (error_rate,
+// recent_errors, db_connections, warn_error_rate, warn_p95_ms,
+// warn_memory_percent) and are the variables ROMAN_<KEY>_THRESHOLD, e.g.
+// ROMAN_ERROR_RATE_THRESHOLD. An empty variable counts as unset. See
+// roman.example.yaml beside this file for every key.
+//
+// Secrets (tokens, webhook URLs, database URLs) have the type Secret, which
+// prints as [REDACTED] everywhere; a Config can be logged whole.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Executor kinds (SPEC §7).
+const (
+	ExecutorNone    = "none"
+	ExecutorCommand = "command"
+	ExecutorGitHub  = "github"
+	ExecutorWebhook = "webhook"
+)
+
+// Auto-rollback modes (SPEC §5): roll back automatically only inside the
+// watch window, at any time, or never.
+const (
+	AutoRollbackWindow = "window"
+	AutoRollbackAlways = "always"
+	AutoRollbackNever  = "never"
+)
+
+// Health source kinds (SPEC §4).
+const (
+	SourceBuiltin    = "builtin"
+	SourcePostgres   = "postgres"
+	SourcePrometheus = "prometheus"
+	SourceProbe      = "probe"
+)
+
+// Defaults of the settings that have one.
+const (
+	DefaultDatabase           = "sqlite://roman.db"
+	DefaultListen             = "127.0.0.1:8080"
+	DefaultWatchWindow        = 5 * time.Minute
+	DefaultVerifyWindow       = 60 * time.Second
+	DefaultCooldown           = 10 * time.Minute
+	DefaultMaxAutoRollbacks   = 3
+	DefaultExecutorTimeout    = 10 * time.Minute
+	DefaultMonitorInterval    = time.Second
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultMaxIngestBodyBytes = 8 << 20
+	DefaultGitHubAPIURL       = "https://api.github.com"
+	DefaultGitHubRef          = "main"
+	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
+)
+
+// Config is roman's whole configuration. The embedded EnvironmentConfig holds
+// the settings every environment starts from; Environment merges one
+// environment's own settings on top.
+type Config struct {
+	// EnvironmentConfig is the default of every per-environment setting
+	// (thresholds, executor, windows, auto_rollback, health sources).
+	EnvironmentConfig `yaml:",inline"`
+
+	// Database is roman's own store: sqlite:///abs/path, sqlite://rel/path,
+	// a bare file path, or a postgres:// URL (ROMAN_DATABASE). It is a secret
+	// because a PostgreSQL URL carries a password; see ParseDatabaseURL and
+	// RedactURL.
+	Database Secret `yaml:"database" json:"database"`
+	// AppDatabase is the application's database, which snapshots inspect and
+	// rollback scripts run against (ROMAN_APP_DATABASE). Empty means roman's
+	// own database.
+	AppDatabase Secret `yaml:"app_database" json:"app_database"`
+	// Listen is the HTTP listen address (ROMAN_LISTEN).
+	Listen string `yaml:"listen" json:"listen"`
+	// APIKeys are the configured API keys (ROMAN_API_KEYS as
+	// "role:token,role:token", which replaces the file's list).
+	APIKeys []APIKey `yaml:"api_keys" json:"api_keys"`
+	// Constitution is the path of a constitution file whose rules are added
+	// to the defaults (ROMAN_CONSTITUTION). Empty means the defaults only.
+	Constitution string `yaml:"constitution" json:"constitution"`
+
+	// MonitorInterval is the monitor's ticker period for time-based changes
+	// and pulled sources (ROMAN_MONITOR_INTERVAL).
+	MonitorInterval time.Duration `yaml:"monitor_interval" json:"monitor_interval"`
+
+	// DiscordWebhookURL receives alerts as Discord embeds
+	// (ROMAN_DISCORD_WEBHOOK_URL).
+	DiscordWebhookURL Secret `yaml:"discord_webhook_url" json:"discord_webhook_url"`
+	// SlackWebhookURL receives alerts as Slack messages
+	// (ROMAN_SLACK_WEBHOOK_URL).
+	SlackWebhookURL Secret `yaml:"slack_webhook_url" json:"slack_webhook_url"`
+	// AlertWebhookURL receives alerts as generic JSON (ROMAN_ALERT_WEBHOOK_URL).
+	AlertWebhookURL Secret `yaml:"alert_webhook_url" json:"alert_webhook_url"`
+	// DiscordPublicKey is the Discord application's Ed25519 public key in hex,
+	// used to verify interactions (ROMAN_DISCORD_PUBLIC_KEY). Empty disables
+	// the interactions endpoint.
+	DiscordPublicKey string `yaml:"discord_public_key" json:"discord_public_key"`
+	// DiscordApplicationID is the application whose commands `roman discord
+	// register` registers (ROMAN_DISCORD_APPLICATION_ID).
+	DiscordApplicationID string `yaml:"discord_application_id" json:"discord_application_id"`
+	// DiscordBotToken authenticates `roman discord register`
+	// (ROMAN_DISCORD_BOT_TOKEN).
+	DiscordBotToken Secret `yaml:"discord_bot_token" json:"discord_bot_token"`
+	// DiscordAPIURL is Discord's REST API base URL, configurable for tests
+	// (ROMAN_DISCORD_API_URL).
+	DiscordAPIURL string `yaml:"discord_api_url" json:"discord_api_url"`
+	// DiscordApprovers are the Discord users or roles allowed to approve
+	// rollbacks (ROMAN_DISCORD_APPROVERS as "id,id=user-uuid,…").
+	DiscordApprovers []DiscordApprover `yaml:"discord_approvers" json:"discord_approvers"`
+
+	// MaxBodyBytes caps request bodies (ROMAN_MAX_BODY_BYTES; plain bytes or
+	// a size such as 1MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes" json:"max_body_bytes"`
+	// MaxIngestBodyBytes caps bodies of the ingest routes
+	// (ROMAN_MAX_INGEST_BODY_BYTES).
+	MaxIngestBodyBytes int64 `yaml:"max_ingest_body_bytes" json:"max_ingest_body_bytes"`
+
+	// LogLevel is debug, info, warn or error (ROMAN_LOG_LEVEL).
+	LogLevel string `yaml:"log_level" json:"log_level"`
+	// LogFormat is text or json (ROMAN_LOG_FORMAT).
+	LogFormat string `yaml:"log_format" json:"log_format"`
+
+	// Environments holds, per environment name, the merged settings of the
+	// environments the file names (defaults, then environment variables, then
+	// the file's `environments.<name>` entry). Use Environment to read one.
+	Environments map[string]EnvironmentConfig `yaml:"environments" json:"environments"`
+}
+
+// EnvironmentConfig is the set of settings that may differ per environment.
+type EnvironmentConfig struct {
+	// Thresholds are the trigger and warning limits of SPEC §4.
+	Thresholds roman.Thresholds `yaml:"thresholds" json:"thresholds"`
+	// AutoRollback is window, always or never (ROMAN_AUTO_ROLLBACK).
+	AutoRollback string `yaml:"auto_rollback" json:"auto_rollback"`
+	// WatchWindow is how long after completion a deployment is watched
+	// (ROMAN_WATCH_WINDOW).
+	WatchWindow time.Duration `yaml:"watch_window" json:"watch_window"`
+	// VerifyWindow is how long a rolled-back system is verified
+	// (ROMAN_VERIFY_WINDOW); 0 skips verification.
+	VerifyWindow time.Duration `yaml:"verify_window" json:"verify_window"`
+	// Cooldown is the pause of automatic rollbacks in an environment after a
+	// rollback there (ROMAN_COOLDOWN).
+	Cooldown time.Duration `yaml:"cooldown" json:"cooldown"`
+	// MaxAutoRollbacks is how many automatic rollbacks in a row an
+	// environment may have before a human must act (ROMAN_MAX_AUTO_ROLLBACKS).
+	MaxAutoRollbacks int `yaml:"max_auto_rollbacks" json:"max_auto_rollbacks"`
+	// ConsecutiveBreaches is how many consecutive breaching samples of a
+	// pulled signal fire a trigger (ROMAN_CONSECUTIVE_BREACHES).
+	ConsecutiveBreaches int `yaml:"consecutive_breaches" json:"consecutive_breaches"`
+
+	// Executor is none, command, github or webhook (ROMAN_EXECUTOR).
+	Executor string `yaml:"executor" json:"executor"`
+	// ExecutorCommand is the command line of the command executor, run by
+	// /bin/sh -c (ROMAN_EXECUTOR_COMMAND).
+	ExecutorCommand string `yaml:"executor_command" json:"executor_command"`
+	// ExecutorWebhookURL is the webhook executor's URL
+	// (ROMAN_EXECUTOR_WEBHOOK_URL).
+	ExecutorWebhookURL Secret `yaml:"executor_webhook_url" json:"executor_webhook_url"`
+	// ExecutorWebhookSecret is the HMAC-SHA256 key signing webhook calls
+	// (ROMAN_EXECUTOR_WEBHOOK_SECRET).
+	ExecutorWebhookSecret Secret `yaml:"executor_webhook_secret" json:"executor_webhook_secret"`
+	// ExecutorTimeout bounds one executor run (ROMAN_EXECUTOR_TIMEOUT).
+	ExecutorTimeout time.Duration `yaml:"executor_timeout" json:"executor_timeout"`
+	// ExecutorGitHubRepository is owner/name of the repository whose
+	// workflow the github executor dispatches
+	// (ROMAN_EXECUTOR_GITHUB_REPOSITORY).
+	ExecutorGitHubRepository string `yaml:"executor_github_repository" json:"executor_github_repository"`
+	// ExecutorGitHubWorkflow is the workflow file name or id
+	// (ROMAN_EXECUTOR_GITHUB_WORKFLOW).
+	ExecutorGitHubWorkflow string `yaml:"executor_github_workflow" json:"executor_github_workflow"`
+	// ExecutorGitHubRef is the git ref the workflow runs on
+	// (ROMAN_EXECUTOR_GITHUB_REF).
+	ExecutorGitHubRef string `yaml:"executor_github_ref" json:"executor_github_ref"`
+	// ExecutorGitHubToken authenticates to the GitHub API
+	// (ROMAN_EXECUTOR_GITHUB_TOKEN).
+	ExecutorGitHubToken Secret `yaml:"executor_github_token" json:"executor_github_token"`
+	// ExecutorGitHubAPIURL is the GitHub API base URL, configurable for tests
+	// and GitHub Enterprise (ROMAN_EXECUTOR_GITHUB_API_URL).
+	ExecutorGitHubAPIURL string `yaml:"executor_github_api_url" json:"executor_github_api_url"`
+
+	// HealthSources are the sources health is computed from
+	// (ROMAN_HEALTH_SOURCES as "builtin,postgres,probe=http://…"). The
+	// default is the built-in source alone.
+	HealthSources []HealthSource `yaml:"health_sources" json:"health_sources"`
+}
+
+// APIKey is one configured API key.
+type APIKey struct {
+	// Name labels the key in logs and the audit trail.
+	Name string `yaml:"name" json:"name"`
+	// Role is read, deploy, rollback or admin.
+	Role string `yaml:"role" json:"role"`
+	// Token is the bearer token itself.
+	Token Secret `yaml:"token" json:"token"`
+}
+
+// DiscordApprover is a Discord user or role allowed to approve rollbacks.
+type DiscordApprover struct {
+	// ID is a Discord user id or role id (a snowflake).
+	ID string `yaml:"id" json:"id"`
+	// UserID is the uuid recorded as initiated_by for this approver; empty
+	// leaves initiated_by to the server's choice.
+	UserID string `yaml:"user_id" json:"user_id"`
+}
+
+// HealthSource configures one health source of an environment.
+type HealthSource struct {
+	// Type is builtin, postgres, prometheus or probe.
+	Type string `yaml:"type" json:"type"`
+	// URL is the Prometheus base URL, the probe's health URL, or the
+	// PostgreSQL URL to measure (default: the application database).
+	URL Secret `yaml:"url" json:"url"`
+	// Queries maps a signal name (error_rate_per_minute, recent_errors,
+	// database_connections, database_connection_utilization, active_queries,
+	// p95_response_time_ms, memory_usage_percent) to a PromQL query.
+	Queries map[string]string `yaml:"queries" json:"queries"`
+	// Timeout bounds one pull; 0 means the monitor's default.
+	Timeout time.Duration `yaml:"timeout" json:"timeout"`
+}
+
+// Default returns the configuration used when there is no file and no
+// environment variable: SQLite in ./roman.db, 127.0.0.1:8080, the seed's
+// thresholds and windows, the none executor and no keys (the server then
+// creates an admin key on first start).
+func Default() *Config {
+	return &Config{
+		EnvironmentConfig:  DefaultEnvironment(),
+		Database:           DefaultDatabase,
+		Listen:             DefaultListen,
+		MonitorInterval:    DefaultMonitorInterval,
+		DiscordAPIURL:      DefaultDiscordAPIURL,
+		MaxBodyBytes:       DefaultMaxBodyBytes,
+		MaxIngestBodyBytes: DefaultMaxIngestBodyBytes,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		Environments:       map[string]EnvironmentConfig{},
+	}
+}
+
+// DefaultEnvironment returns the built-in per-environment settings.
+func DefaultEnvironment() EnvironmentConfig {
+	return EnvironmentConfig{
+		Thresholds:           roman.DefaultThresholds(),
+		AutoRollback:         AutoRollbackWindow,
+		WatchWindow:          DefaultWatchWindow,
+		VerifyWindow:         DefaultVerifyWindow,
+		Cooldown:             DefaultCooldown,
+		MaxAutoRollbacks:     DefaultMaxAutoRollbacks,
+		ConsecutiveBreaches:  1,
+		Executor:             ExecutorNone,
+		ExecutorTimeout:      DefaultExecutorTimeout,
+		ExecutorGitHubRef:    DefaultGitHubRef,
+		ExecutorGitHubAPIURL: DefaultGitHubAPIURL,
+		HealthSources:        []HealthSource{{Type: SourceBuiltin}},
+	}
+}
+
+// Load reads the configuration: defaults, then the YAML file at path, then
+// environment variables read through getenv. An empty path means the file
+// named by ROMAN_CONFIG, or no file. A nil getenv means os.Getenv. The result
+// is validated; the error names every bad field with its YAML key and
+// variable, and never shows a secret.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if path == "" {
+		path = getenv("ROMAN_CONFIG")
+	}
+	cfg := Default()
+	var envFile map[string]environmentNodes
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("config: file %s does not exist", path)
+			}
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		envFile, err = cfg.applyYAML(data)
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.buildEnvironments(envFile); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// LoadBytes is Load for a file's contents already in memory (tests, `roman
+// policy test`); environment variables are read through getenv as in Load.
+func LoadBytes(data []byte, getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	cfg := Default()
+	envFile, err := cfg.applyYAML(bytes.TrimSpace(data))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.buildEnvironments(envFile); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// Environment returns the settings of one environment: its own entry when the
+// file names it, otherwise the defaults every environment shares. The result
+// is a copy the caller may change.
+func (c *Config) Environment(name string) EnvironmentConfig {
+	e, ok := c.Environments[name]
+	if !ok {
+		e = c.EnvironmentConfig
+	}
+	e.HealthSources = append([]HealthSource(nil), e.HealthSources...)
+	return e
+}
+
+// DatabaseDriver returns the driver of Database (sqlite or postgres) and the
+// string to open, as ParseDatabaseURL does.
+func (c *Config) DatabaseDriver() (driver, dsn string, err error) {
+	return ParseDatabaseURL(c.Database.Value())
+}
+
+// KeyRecords returns the configured API keys as roman.APIKey records holding
+// only the token hashes, ready for a roman.Keyring.
+func (c *Config) KeyRecords() []roman.APIKey {
+	out := make([]roman.APIKey, 0, len(c.APIKeys))
+	for _, k := range c.APIKeys {
+		role, _ := roman.ParseRole(k.Role)
+		out = append(out, roman.APIKey{Name: k.Name, Role: role, Hash: roman.HashKey(k.Token.Value())})
+	}
+	return out
+}
+
+// SlogLevel returns LogLevel as a slog.Level.
+func (c *Config) SlogLevel() slog.Level {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

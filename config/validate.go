@@ -1,0 +1,254 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Validate checks every field and returns all problems at once, each naming
+// its field by YAML key and, for top-level settings, environment variable.
+// No message contains a secret's value.
+func (c *Config) Validate() error {
+	v := &validator{}
+	if _, _, err := ParseDatabaseURL(c.Database.Value()); err != nil {
+		v.add("database", "ROMAN_DATABASE", "%v", err)
+	}
+	if c.AppDatabase.IsSet() {
+		if _, _, err := ParseDatabaseURL(c.AppDatabase.Value()); err != nil {
+			v.add("app_database", "ROMAN_APP_DATABASE", "%v", err)
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+		v.add("listen", "ROMAN_LISTEN", "invalid address %q (want host:port, e.g. 127.0.0.1:8080 or :8080)", c.Listen)
+	}
+	seen := map[string]bool{}
+	for i, k := range c.APIKeys {
+		field := fmt.Sprintf("api_keys[%d]", i)
+		if _, ok := roman.ParseRole(k.Role); !ok {
+			v.add(field+".role", "ROMAN_API_KEYS", "unknown role %q (want read, deploy, rollback or admin)", k.Role)
+		}
+		if !k.Token.IsSet() {
+			v.add(field+".token", "ROMAN_API_KEYS", "empty token")
+		} else if seen[k.Token.Value()] {
+			v.add(field+".token", "ROMAN_API_KEYS", "the same token is configured twice")
+		}
+		seen[k.Token.Value()] = true
+	}
+	if c.MonitorInterval <= 0 {
+		v.add("monitor_interval", "ROMAN_MONITOR_INTERVAL", "must be positive, got %s", c.MonitorInterval)
+	}
+	v.url("discord_webhook_url", "ROMAN_DISCORD_WEBHOOK_URL", c.DiscordWebhookURL)
+	v.url("slack_webhook_url", "ROMAN_SLACK_WEBHOOK_URL", c.SlackWebhookURL)
+	v.url("alert_webhook_url", "ROMAN_ALERT_WEBHOOK_URL", c.AlertWebhookURL)
+	if c.DiscordAPIURL != "" {
+		v.url("discord_api_url", "ROMAN_DISCORD_API_URL", Secret(c.DiscordAPIURL))
+	}
+	if c.DiscordPublicKey != "" {
+		if b, err := hex.DecodeString(c.DiscordPublicKey); err != nil || len(b) != 32 {
+			v.add("discord_public_key", "ROMAN_DISCORD_PUBLIC_KEY", "want 64 hexadecimal digits (an Ed25519 public key)")
+		}
+	}
+	for i, a := range c.DiscordApprovers {
+		field := fmt.Sprintf("discord_approvers[%d]", i)
+		if !isSnowflake(a.ID) {
+			v.add(field, "ROMAN_DISCORD_APPROVERS", "invalid Discord id %q (want digits)", a.ID)
+		}
+		if a.UserID != "" && !roman.ValidUUID(a.UserID) {
+			v.add(field+".user_id", "ROMAN_DISCORD_APPROVERS", "invalid uuid %q", a.UserID)
+		}
+	}
+	if c.MaxBodyBytes <= 0 {
+		v.add("max_body_bytes", "ROMAN_MAX_BODY_BYTES", "must be positive, got %d", c.MaxBodyBytes)
+	}
+	if c.MaxIngestBodyBytes <= 0 {
+		v.add("max_ingest_body_bytes", "ROMAN_MAX_INGEST_BODY_BYTES", "must be positive, got %d", c.MaxIngestBodyBytes)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log_level", "ROMAN_LOG_LEVEL", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		v.add("log_format", "ROMAN_LOG_FORMAT", "unknown format %q (want text or json)", c.LogFormat)
+	}
+
+	v.environment("", &c.EnvironmentConfig)
+	names := make([]string, 0, len(c.Environments))
+	for name := range c.Environments {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !roman.ValidEnvironment(name) {
+			v.errs = append(v.errs, fmt.Errorf("config: environments: invalid environment name %q (want [a-z0-9_-]{1,64})", name))
+			continue
+		}
+		e := c.Environments[name]
+		v.environment("environments."+name+".", &e)
+	}
+	return errors.Join(v.errs...)
+}
+
+// validator collects field errors.
+type validator struct {
+	errs []error
+	// prefix is "" for the defaults and "environments.<name>." inside one.
+	prefix string
+}
+
+// add records a problem of field; env is the variable that sets it, shown
+// only for top-level fields.
+func (v *validator) add(field, env, format string, args ...any) {
+	name := v.prefix + field
+	if v.prefix == "" && env != "" {
+		name += " (" + env + ")"
+	}
+	v.errs = append(v.errs, fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+// url checks an optional http(s) URL without ever printing it.
+func (v *validator) url(field, env string, s Secret) {
+	if !s.IsSet() {
+		return
+	}
+	u, err := url.Parse(s.Value())
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(field, env, "not an http(s) URL")
+	}
+}
+
+// environment checks one set of per-environment settings.
+func (v *validator) environment(prefix string, e *EnvironmentConfig) {
+	v.prefix = prefix
+	defer func() { v.prefix = "" }()
+
+	t := e.Thresholds
+	v.threshold("error_rate", t.ErrorRate, 0, math.Inf(1))
+	if t.RecentErrors < 0 {
+		v.add("thresholds.recent_errors", "ROMAN_RECENT_ERRORS_THRESHOLD", "must not be negative, got %d", t.RecentErrors)
+	}
+	v.threshold("db_connections", t.DBConnections, 0, 100)
+	v.threshold("warn_error_rate", t.WarnErrorRate, 0, math.Inf(1))
+	v.threshold("warn_p95_ms", t.WarnP95MS, 0, math.Inf(1))
+	v.threshold("warn_memory_percent", t.WarnMemoryPercent, 0, 100)
+	if t.WarnErrorRate > t.ErrorRate {
+		v.add("thresholds.warn_error_rate", "ROMAN_WARN_ERROR_RATE_THRESHOLD", "%g is above the error_rate trigger %g", t.WarnErrorRate, t.ErrorRate)
+	}
+
+	switch e.AutoRollback {
+	case AutoRollbackWindow, AutoRollbackAlways, AutoRollbackNever:
+	default:
+		v.add("auto_rollback", "ROMAN_AUTO_ROLLBACK", "unknown mode %q (want window, always or never)", e.AutoRollback)
+	}
+	if e.WatchWindow <= 0 {
+		v.add("watch_window", "ROMAN_WATCH_WINDOW", "must be positive, got %s", e.WatchWindow)
+	}
+	if e.VerifyWindow < 0 {
+		v.add("verify_window", "ROMAN_VERIFY_WINDOW", "must not be negative, got %s", e.VerifyWindow)
+	}
+	if e.Cooldown < 0 {
+		v.add("cooldown", "ROMAN_COOLDOWN", "must not be negative, got %s", e.Cooldown)
+	}
+	if e.MaxAutoRollbacks < 1 {
+		v.add("max_auto_rollbacks", "ROMAN_MAX_AUTO_ROLLBACKS", "must be at least 1, got %d (use auto_rollback: never to disable)", e.MaxAutoRollbacks)
+	}
+	if e.ConsecutiveBreaches < 1 {
+		v.add("consecutive_breaches", "ROMAN_CONSECUTIVE_BREACHES", "must be at least 1, got %d", e.ConsecutiveBreaches)
+	}
+	if e.ExecutorTimeout <= 0 {
+		v.add("executor_timeout", "ROMAN_EXECUTOR_TIMEOUT", "must be positive, got %s", e.ExecutorTimeout)
+	}
+	switch e.Executor {
+	case ExecutorNone:
+	case ExecutorCommand:
+		if strings.TrimSpace(e.ExecutorCommand) == "" {
+			v.add("executor_command", "ROMAN_EXECUTOR_COMMAND", "required by the command executor")
+		}
+	case ExecutorWebhook:
+		if !e.ExecutorWebhookURL.IsSet() {
+			v.add("executor_webhook_url", "ROMAN_EXECUTOR_WEBHOOK_URL", "required by the webhook executor")
+		}
+	case ExecutorGitHub:
+		if owner, name, ok := strings.Cut(e.ExecutorGitHubRepository, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+			v.add("executor_github_repository", "ROMAN_EXECUTOR_GITHUB_REPOSITORY", "want owner/name for the github executor, got %q", e.ExecutorGitHubRepository)
+		}
+		if e.ExecutorGitHubWorkflow == "" {
+			v.add("executor_github_workflow", "ROMAN_EXECUTOR_GITHUB_WORKFLOW", "required by the github executor")
+		}
+		if e.ExecutorGitHubRef == "" {
+			v.add("executor_github_ref", "ROMAN_EXECUTOR_GITHUB_REF", "required by the github executor")
+		}
+		if !e.ExecutorGitHubToken.IsSet() {
+			v.add("executor_github_token", "ROMAN_EXECUTOR_GITHUB_TOKEN", "required by the github executor")
+		}
+	default:
+		v.add("executor", "ROMAN_EXECUTOR", "unknown executor %q (want none, command, github or webhook)", e.Executor)
+	}
+	v.url("executor_webhook_url", "ROMAN_EXECUTOR_WEBHOOK_URL", e.ExecutorWebhookURL)
+	if e.ExecutorGitHubAPIURL != "" {
+		v.url("executor_github_api_url", "ROMAN_EXECUTOR_GITHUB_API_URL", Secret(e.ExecutorGitHubAPIURL))
+	}
+
+	if len(e.HealthSources) == 0 {
+		v.add("health_sources", "ROMAN_HEALTH_SOURCES", "at least one source is needed (e.g. builtin)")
+	}
+	for i, s := range e.HealthSources {
+		field := fmt.Sprintf("health_sources[%d]", i)
+		switch s.Type {
+		case SourceBuiltin, SourcePostgres:
+		case SourcePrometheus:
+			v.url(field+".url", "ROMAN_HEALTH_SOURCES", s.URL)
+			if !s.URL.IsSet() {
+				v.add(field+".url", "ROMAN_HEALTH_SOURCES", "required by the prometheus source")
+			}
+			if len(s.Queries) == 0 {
+				v.add(field+".queries", "", "the prometheus source needs at least one query")
+			}
+		case SourceProbe:
+			v.url(field+".url", "ROMAN_HEALTH_SOURCES", s.URL)
+			if !s.URL.IsSet() {
+				v.add(field+".url", "ROMAN_HEALTH_SOURCES", "required by the probe source")
+			}
+		default:
+			v.add(field+".type", "ROMAN_HEALTH_SOURCES", "unknown source %q (want builtin, postgres, prometheus or probe)", s.Type)
+		}
+		if s.Timeout < 0 {
+			v.add(field+".timeout", "", "must not be negative, got %s", s.Timeout)
+		}
+	}
+}
+
+// threshold checks one numeric threshold is within [lo, hi].
+func (v *validator) threshold(key string, x, lo, hi float64) {
+	env := "ROMAN_" + strings.ToUpper(key) + "_THRESHOLD"
+	switch {
+	case math.IsNaN(x) || math.IsInf(x, 0):
+		v.add("thresholds."+key, env, "not a number")
+	case x < lo:
+		v.add("thresholds."+key, env, "must not be negative, got %g", x)
+	case x > hi:
+		v.add("thresholds."+key, env, "must be at most %g, got %g", hi, x)
+	}
+}
+
+func isSnowflake(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
