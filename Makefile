@@ -1,0 +1,47 @@
+# roman's build and test entry points. `make test` is THE test command: CI
+# (.ci/run) runs exactly it. See DEVELOPERS.md.
+
+GO           ?= go
+PKGS         ?= ./...
+# Two packages at a time: CI has 2 cores, and the PostgreSQL and SQLite
+# suites are I/O bound enough that more only adds contention.
+TEST_PARALLEL ?= 2
+TEST_TIMEOUT  ?= 10m
+TESTFLAGS     ?=
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS      := -X github.com/odyssey-1/roman.Version=$(VERSION)
+
+.PHONY: all build test vet fmt fmt-check lint bench clean
+
+all: build
+
+## build: the roman binary in ./bin/roman, stamped with the git version.
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/roman ./cmd/roman
+
+## test: go vet, then every test once (no cache), two packages at a time.
+## PostgreSQL tests use ROMAN_TEST_POSTGRES or start their own cluster.
+test: vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p $(TEST_PARALLEL) $(TESTFLAGS) $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+## fmt: rewrite every Go file with gofmt.
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## fmt-check: fail when a file is not gofmt-clean.
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$out" ]; then echo "not gofmt-clean:"; echo "$$out"; exit 1; fi
+
+## lint: formatting and vet.
+lint: fmt-check vet
+
+## bench: the performance benchmarks of SPEC §16 (not part of make test).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)
+
+clean:
+	rm -rf bin
