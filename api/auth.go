@@ -1,0 +1,67 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Caller is the authenticated API key behind a request. Name is the key's
+// configured name, never the token, so it is safe for logs and the audit
+// trail.
+type Caller struct {
+	Name string
+	Role roman.Role
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c. The server sets it after
+// authentication; other entry points (Discord) may set their own.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFromContext returns the caller stored by WithCaller.
+func CallerFromContext(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// errUnauthorized is the one answer to any credential problem, so a caller
+// cannot tell a missing header from a wrong key.
+func errUnauthorized() error {
+	return roman.Errorf(roman.EUNAUTHORIZED, "missing or invalid API key")
+}
+
+// authenticate resolves the bearer token and checks the caller holds at
+// least role need (SPEC §10).
+func (s *Server) authenticate(r *http.Request, need roman.Role) (Caller, error) {
+	token, ok := bearerToken(r.Header.Get("Authorization"))
+	if !ok || s.deps.Keyring == nil {
+		return Caller{}, errUnauthorized()
+	}
+	key, ok := s.deps.Keyring.Lookup(token)
+	if !ok {
+		return Caller{}, errUnauthorized()
+	}
+	c := Caller{Name: key.Name, Role: key.Role}
+	if key.Role < need {
+		return c, roman.Errorf(roman.EFORBIDDEN,
+			"API key %q has role %q; this request needs role %q", key.Name, key.Role, need)
+	}
+	return c, nil
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer <token>"
+// header. The scheme is case-insensitive (RFC 9110 §11.1).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}

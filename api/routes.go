@@ -1,0 +1,29 @@
+package api
+
+import "github.com/odyssey-1/roman"
+
+// builtinRoutes is the route table of SPEC §9 as far as this package serves
+// it. Later features (error and metric ingest, migrations, policy validate,
+// /metrics, Discord, the dashboard) add theirs with Handle or HandleRoute,
+// and must add them to openapi.json too: the drift test walks Routes().
+func (s *Server) builtinRoutes() []Route {
+	return []Route{
+		{Method: "POST", Path: "/deployments", Role: roman.RoleDeploy, Handler: s.recordDeployment},
+		{Method: "GET", Path: "/deployments", Role: roman.RoleRead, Handler: s.listDeployments},
+		{Method: "GET", Path: "/deployments/{deployment_id}", Role: roman.RoleRead, Handler: s.getDeployment},
+		{Method: "PATCH", Path: "/deployments/{deployment_id}", Role: roman.RoleDeploy, Handler: s.updateDeployment},
+		{Method: "POST", Path: "/deployments/{deployment_id}/snapshots", Role: roman.RoleDeploy, Handler: s.createSnapshot},
+		{Method: "GET", Path: "/deployments/{deployment_id}/snapshots", Role: roman.RoleRead, Handler: s.listSnapshots},
+		{Method: "GET", Path: "/snapshots/{snapshot_id}", Role: roman.RoleRead, Handler: s.getSnapshot},
+		{Method: "GET", Path: "/snapshots/{snapshot_id}/diff/{other_snapshot_id}", Role: roman.RoleRead, Handler: s.diffSnapshots},
+
+		{Method: "POST", Path: "/auto-rollback", Role: roman.RoleRollback, Handler: s.executeRollback, SeedAlias: true},
+		{Method: "POST", Path: "/auto-rollback/check", Role: roman.RoleRead, Handler: s.checkRollback, SeedAlias: true},
+		{Method: "GET", Path: "/auto-rollback/check", Role: roman.RoleRead, Handler: s.checkRollback, SeedAlias: true},
+		{Method: "GET", Path: "/auto-rollback/history", Role: roman.RoleRead, Handler: s.rollbackHistory, SeedAlias: true},
+
+		{Method: "GET", Path: "/healthz", Handler: s.healthz},
+		{Method: "GET", Path: "/readyz", Handler: s.readyz},
+		{Method: "GET", Path: "/openapi.json", Handler: s.openAPI},
+	}
+}

@@ -1,0 +1,284 @@
+// Package api is roman's HTTP API: the server (routes, auth, JSON errors,
+// OpenAPI document) and the Go client the CLI uses. Paths and JSON shapes
+// follow the seed's API reference (SPEC §9); the auto-rollback routes are
+// also served under /functions/v1 so the seed's curl commands work
+// unchanged.
+package api
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Default body limits (SPEC §9).
+const (
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultMaxIngestBodyBytes = 8 << 20
+)
+
+// SeedPrefix is the path prefix of the seed's Supabase edge functions. Routes
+// marked SeedAlias are served under it as well as at their own path.
+const SeedPrefix = "/functions/v1"
+
+// Config tunes the server. Zero values take the defaults.
+type Config struct {
+	// MaxBodyBytes caps request bodies (default 1 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// MaxIngestBodyBytes caps bodies of routes marked Ingest (default 8 MiB),
+	// since error and metric batches are legitimately large.
+	MaxIngestBodyBytes int64
+}
+
+// Deps are the services the handlers call. Store is used only for
+// readiness (Ping) and, later, migrations; everything else goes through the
+// services so that snapshots and monitoring hooks run.
+type Deps struct {
+	Deployments roman.DeploymentService
+	Rollbacks   roman.RollbackService
+	Snapshots   roman.SnapshotService
+	Store       roman.Store
+	Keyring     *roman.Keyring
+	Logger      *slog.Logger
+	Clock       roman.Clock
+}
+
+// HandlerFunc is a route handler. It returns an error instead of writing
+// one, so that a single place (the server) maps every error to a status and
+// a JSON body.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Route is one entry of the server's route table. The same table drives mux
+// registration, authorisation and the OpenAPI drift check, so the three
+// cannot disagree.
+type Route struct {
+	// Method is the HTTP method ("GET", "POST", ...).
+	Method string
+	// Path is a net/http pattern path, e.g. "/deployments/{deployment_id}".
+	Path string
+	// Role is the least role a caller needs; RoleNone means no credentials.
+	Role roman.Role
+	// Handler serves the route.
+	Handler HandlerFunc
+	// Ingest selects the larger ingest body limit.
+	Ingest bool
+	// SeedAlias also mounts the route under SeedPrefix.
+	SeedAlias bool
+	// Undocumented exempts the route from the OpenAPI document. It is meant
+	// only for non-API routes such as dashboard assets, so that the
+	// exemption is visible in review.
+	Undocumented bool
+}
+
+// Pattern returns the route's net/http pattern, "METHOD /path".
+func (rt Route) Pattern() string { return rt.Method + " " + rt.Path }
+
+// Server is roman's HTTP API server.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	logger *slog.Logger
+	now    roman.Clock
+	mux    *http.ServeMux
+
+	mu     sync.Mutex
+	routes []Route
+}
+
+// NewServer returns a server with every built-in route registered.
+func NewServer(cfg Config, deps Deps) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxIngestBodyBytes <= 0 {
+		cfg.MaxIngestBodyBytes = DefaultMaxIngestBodyBytes
+	}
+	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, now: deps.Clock, mux: http.NewServeMux()}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = roman.SystemClock
+	}
+	for _, rt := range s.builtinRoutes() {
+		s.HandleRoute(rt)
+	}
+	return s
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s }
+
+// Handle registers a route given as a net/http pattern with a method
+// ("POST /errors"), the least role it needs and its handler. It panics on a
+// malformed or duplicate pattern, like http.ServeMux, because that is a
+// programming error found at start-up.
+func (s *Server) Handle(pattern string, role roman.Role, h HandlerFunc) {
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok || method == "" || !strings.HasPrefix(path, "/") {
+		panic(fmt.Sprintf("api: pattern %q must be \"METHOD /path\"", pattern))
+	}
+	s.HandleRoute(Route{Method: method, Path: path, Role: role, Handler: h})
+}
+
+// HandleRoute registers a route with all its options.
+func (s *Server) HandleRoute(rt Route) {
+	if rt.Handler == nil || rt.Method == "" || !strings.HasPrefix(rt.Path, "/") {
+		panic(fmt.Sprintf("api: invalid route %q", rt.Pattern()))
+	}
+	s.register(rt)
+	if rt.SeedAlias {
+		alias := rt
+		alias.Path, alias.SeedAlias = SeedPrefix+rt.Path, false
+		s.register(alias)
+	}
+}
+
+func (s *Server) register(rt Route) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mux.Handle(rt.Pattern(), s.wrap(rt))
+	s.routes = append(s.routes, rt)
+}
+
+// Routes returns every registered route, aliases included, in registration
+// order.
+func (s *Server) Routes() []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Route(nil), s.routes...)
+}
+
+// wrap applies the route's role and body limit and maps the handler's error.
+// Authentication comes before the body limit so that an anonymous caller
+// learns nothing but 401.
+func (s *Server) wrap(rt Route) http.Handler {
+	limit := s.cfg.MaxBodyBytes
+	if rt.Ingest {
+		limit = s.cfg.MaxIngestBodyBytes
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Role > roman.RoleNone {
+			c, err := s.authenticate(r, rt.Role)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(WithCaller(r.Context(), c))
+		}
+		if r.ContentLength > limit {
+			s.writeError(w, r, tooLarge(limit))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if err := rt.Handler(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// ServeHTTP serves a request: panics are recovered and answered 500, and
+// requests no route matches get a JSON 404 or 405 instead of the mux's
+// plain text.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger.ErrorContext(r.Context(), "panic serving request",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+			if sw.status == 0 {
+				_ = WriteJSON(sw, http.StatusInternalServerError, ErrorResponse{Error: "internal error"})
+			}
+		}
+		s.logger.DebugContext(r.Context(), "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	}()
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.serveUnmatched(sw, r, h)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// serveUnmatched runs the mux's own 404/405 handler against a scratch writer
+// to learn its status (and Allow header), then answers in JSON.
+func (s *Server) serveUnmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := &scratchWriter{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if allow := rec.header.Get("Allow"); allow != "" {
+		w.Header().Set("Allow", allow)
+	}
+	status, msg := rec.status, "not found"
+	switch {
+	case status == http.StatusMethodNotAllowed:
+		msg = "method not allowed"
+	case status == 0 || status == http.StatusNotFound:
+		status = http.StatusNotFound
+	default:
+		msg = strings.ToLower(http.StatusText(status))
+	}
+	_ = WriteJSON(w, status, ErrorResponse{Error: msg})
+}
+
+// statusWriter remembers the status written, for the access log and so the
+// panic handler knows whether an answer already started.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming handlers (the dashboard's live updates) flush
+// through the wrapper.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap exposes the underlying writer to http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// scratchWriter captures a status and headers and discards the body.
+type scratchWriter struct {
+	header http.Header
+	status int
+}
+
+func (w *scratchWriter) Header() http.Header { return w.header }
+func (w *scratchWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+func (w *scratchWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return len(b), nil
+}
