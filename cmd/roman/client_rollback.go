@@ -1,0 +1,267 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/api"
+)
+
+// newRollbackCmd returns `roman rollback DEPLOYMENT_ID --reason TEXT`, a
+// manual rollback (seed: POST /auto-rollback).
+func newRollbackCmd(o *clientOptions) *cobra.Command {
+	var req roman.RollbackRequest
+	cmd := &cobra.Command{
+		Use:   "rollback DEPLOYMENT_ID --reason TEXT",
+		Short: "Roll a deployment back to the last good version",
+		Long: "Roll a deployment back to the newest earlier deployment of its environment that\n" +
+			"succeeded and passed its health check. The constitution validates the rollback\n" +
+			"first; a rejection prints its violations and exits non-zero. The command waits\n" +
+			"until the rollback has finished (executor and verify window included).",
+		Example: `  roman rollback 6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01 --reason "Critical bug in payment flow"`,
+		Args:    exactArgs("DEPLOYMENT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req.DeploymentID = args[0]
+			if strings.TrimSpace(req.TriggerReason) == "" {
+				return errors.New("--reason must not be empty")
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			res, err := c.Rollback(cmd.Context(), req)
+			var rej *roman.RejectedError
+			if errors.As(err, &rej) {
+				if perr := printRejection(w, o, rej); perr != nil {
+					return perr
+				}
+				// The event id is in the printed rejection; the error is
+				// the seed's text alone.
+				return errors.New(rej.Error())
+			}
+			if err != nil {
+				return o.apiError(err)
+			}
+			if err := printRollbackResult(w, o, res); err != nil {
+				return err
+			}
+			if !res.Success {
+				msg := "rollback " + res.Status
+				if res.Error != "" {
+					msg += ": " + res.Error
+				}
+				return errors.New(msg)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.TriggerReason, "reason", "", "why the deployment is rolled back (required)")
+	f.StringVar(&req.InitiatedBy, "initiated-by", "", "uuid of the person asking, for the audit trail")
+	f.BoolVar(&req.WithMigrations, "with-migrations", false, "also run the deployment's migration rollback scripts")
+	f.BoolVar(&req.Override, "override", false, "admin only: turn constitutional violations into warnings")
+	_ = cmd.MarkFlagRequired("reason")
+	return cmd
+}
+
+// printRejection shows a constitutional rejection: the seed's body as JSON,
+// or the violations and warnings as a list.
+func printRejection(w io.Writer, o *clientOptions, rej *roman.RejectedError) error {
+	v := rej.Validation
+	if o.json() {
+		if v.Violations == nil {
+			v.Violations = []string{}
+		}
+		if v.Warnings == nil {
+			v.Warnings = []string{}
+		}
+		return printJSON(w, api.ErrorResponse{Error: rej.Error(), Validation: &v, EventID: rej.EventID})
+	}
+	var b strings.Builder
+	b.WriteString("Rollback rejected by the constitution")
+	if rej.EventID != "" {
+		b.WriteString(" (event " + rej.EventID + ")")
+	}
+	b.WriteString(".\n")
+	writeList(&b, "Violations", v.Violations)
+	writeList(&b, "Warnings", v.Warnings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeList(b *strings.Builder, title string, items []string) {
+	if len(items) == 0 {
+		return
+	}
+	b.WriteString(title + ":\n")
+	for _, it := range items {
+		b.WriteString("  - " + cell(it) + "\n")
+	}
+}
+
+// printRollbackResult shows the outcome of a rollback.
+func printRollbackResult(w io.Writer, o *clientOptions, res *roman.RollbackResult) error {
+	if o.json() {
+		return printJSON(w, res)
+	}
+	target := "-"
+	if t := res.TargetDeployment; t != nil {
+		target = fmt.Sprintf("%s (commit %s, deployed %s, deployment %s)", t.Version, shortCommit(t.GitCommit), formatTime(t.DeployedAt), t.DeploymentID)
+	}
+	validation := "PASSED"
+	if res.Validation.Override {
+		validation = "PASSED (admin override)"
+	} else if !res.Validation.Compliant {
+		validation = "FAILED"
+	}
+	pairs := []string{
+		"Rollback", res.Status,
+		"Event", res.EventID,
+		"Target", target,
+		"New deployment", res.NewDeploymentID,
+		"Snapshot", res.SnapshotID,
+		"Constitutional validation", validation,
+		"Duration", formatDuration(time.Duration(res.DurationMS * float64(time.Millisecond))),
+	}
+	if res.Error != "" {
+		pairs = append(pairs, "Error", res.Error)
+	}
+	if err := fields(w, pairs...); err != nil {
+		return err
+	}
+	var b strings.Builder
+	writeList(&b, "Warnings", res.Validation.Warnings)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// newCheckCmd returns `roman check DEPLOYMENT_ID` (seed: POST
+// /auto-rollback/check).
+func newCheckCmd(o *clientOptions) *cobra.Command {
+	var exitCode bool
+	cmd := &cobra.Command{
+		Use:   "check DEPLOYMENT_ID",
+		Short: "Show a deployment's health and whether it should roll back",
+		Args:  exactArgs("DEPLOYMENT_ID"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.Check(cmd.Context(), args[0])
+			if err != nil {
+				return o.apiError(err)
+			}
+			if err := printCheck(cmd.OutOrStdout(), o, res); err != nil {
+				return err
+			}
+			if exitCode && res.ShouldRollback {
+				return fmt.Errorf("deployment should roll back: %s", res.Reason)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit non-zero when the deployment should roll back")
+	return cmd
+}
+
+func printCheck(w io.Writer, o *clientOptions, res *roman.CheckResult) error {
+	if o.json() {
+		return printJSON(w, res)
+	}
+	h := res.Health
+	pairs := []string{
+		"Deployment", res.DeploymentID,
+		"Should roll back", yesNo(res.ShouldRollback),
+		"Reason", res.Reason,
+		"Status", h.Status,
+		"Healthy", yesNo(h.Healthy),
+		"Error rate", roman.FormatRate(h.ErrorRatePerMinute) + " errors/minute",
+		"Recent errors", strconv.FormatInt(h.RecentErrors, 10) + " in 5 minutes",
+		"DB connections", optNumber(h.DatabaseConnections, ""),
+		"DB connection utilization", optNumber(h.DatabaseConnectionUtilization, "%"),
+		"Active queries", optNumber(h.ActiveQueries, ""),
+		"p95 response time", optNumber(h.P95ResponseTimeMS, " ms"),
+		"Memory usage", optNumber(h.MemoryUsagePercent, "%"),
+		"Measured at", formatTime(h.Timestamp),
+	}
+	if err := fields(w, pairs...); err != nil {
+		return err
+	}
+	var b strings.Builder
+	writeList(&b, "Warnings", h.Warnings)
+	if len(h.Unknown) > 0 {
+		var unknown []string
+		for _, k := range sortedKeys(h.Unknown) {
+			unknown = append(unknown, k+": "+h.Unknown[k])
+		}
+		writeList(&b, "Unknown signals", unknown)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// optNumber prints a signal that may be unknown (null).
+func optNumber(v *float64, unit string) string {
+	if v == nil {
+		return "unknown"
+	}
+	return roman.FormatRate(*v) + unit
+}
+
+// newHistoryCmd returns `roman history` (seed: GET
+// /auto-rollback/history?limit=10).
+func newHistoryCmd(o *clientOptions) *cobra.Command {
+	f := roman.RollbackFilter{Limit: 10}
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List rollback events, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.Limit <= 0 {
+				return fmt.Errorf("invalid --limit %d (want a positive number)", f.Limit)
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			list, err := c.History(cmd.Context(), f)
+			if err != nil {
+				return o.apiError(err)
+			}
+			w := cmd.OutOrStdout()
+			if o.json() {
+				if list == nil {
+					list = []*roman.RollbackEvent{}
+				}
+				return printJSON(w, list)
+			}
+			if len(list) == 0 {
+				_, err := fmt.Fprintln(w, "No rollbacks.")
+				return err
+			}
+			t := newTable(w, "EVENT ID", "DEPLOYMENT ID", "ENVIRONMENT", "TRIGGER", "STATUS", "INITIATED AT", "DURATION", "REASON")
+			for _, e := range list {
+				dur := "-"
+				if e.CompletedAt != nil {
+					dur = formatDuration(e.CompletedAt.Sub(e.InitiatedAt))
+				}
+				t.row(e.EventID, e.DeploymentID, e.Environment, e.TriggerType, e.Status, formatTime(e.InitiatedAt), dur, e.TriggerReason)
+			}
+			return t.flush()
+		},
+	}
+	cmd.Flags().IntVar(&f.Limit, "limit", 10, "at most this many")
+	cmd.Flags().StringVar(&f.Environment, "environment", "", "only this environment")
+	cmd.Flags().StringVar(&f.DeploymentID, "deployment", "", "only rollbacks of this deployment")
+	cmd.Flags().StringVar(&f.Status, "status", "", "only this status (pending, in_progress, success, failed, aborted)")
+	return cmd
+}
