@@ -1,0 +1,131 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// AddRomanEvent inserts one audit/decision row and fills e.ID. An empty
+// EventID is generated and a zero Timestamp is now. ECONFLICT when the
+// event_id exists.
+func (db *DB) AddRomanEvent(ctx context.Context, e *roman.RomanEvent) error {
+	id, err := normID("event_id", e.EventID)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		id = roman.NewUUID()
+	}
+	e.EventID = id
+	e.Timestamp = db.orNow(e.Timestamp)
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, db.q(`INSERT INTO roman_events (event_id, event_type, severity,
+			message, metadata, "timestamp") VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+			id, e.EventType, e.Severity, e.Message, jsonArg(e.Metadata), db.ts(e.Timestamp)).Scan(&e.ID)
+	})
+	if classify(err) == uniqueViolation {
+		return roman.Errorf(roman.ECONFLICT, "roman event %s already exists", id)
+	}
+	return internal("add roman event", err)
+}
+
+// ListRomanEvents returns roman events newest first (timestamp, then id),
+// filtered by type, severity and metadata.deployment_id when given.
+func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error) {
+	var conds []string
+	var args []any
+	if f.EventType != "" {
+		conds, args = append(conds, "event_type = ?"), append(args, f.EventType)
+	}
+	if f.Severity != "" {
+		conds, args = append(conds, "severity = ?"), append(args, f.Severity)
+	}
+	if f.DeploymentID != "" {
+		// The same expression as the index on both dialects.
+		conds, args = append(conds, "metadata->>'deployment_id' = ?"), append(args, f.DeploymentID)
+	}
+	args = append(args, limit(f.Limit))
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT id, event_id, event_type, severity, message,
+		metadata, "timestamp" FROM roman_events`+where(conds)+` ORDER BY "timestamp" DESC, id DESC LIMIT ?`),
+		args...)
+	if err != nil {
+		return nil, internal("list roman events", err)
+	}
+	defer rows.Close()
+	out := []*roman.RomanEvent{}
+	for rows.Next() {
+		e := &roman.RomanEvent{}
+		if err := rows.Scan(&e.ID, idScan{s: &e.EventID}, &e.EventType, &e.Severity, &e.Message,
+			jsonScan{&e.Metadata}, scanTime(&e.Timestamp)); err != nil {
+			return nil, internal("list roman events", err)
+		}
+		out = append(out, e)
+	}
+	return out, internal("list roman events", rows.Err())
+}
+
+// ListAPIKeys returns every stored key (hashes only) in creation order.
+func (db *DB) ListAPIKeys(ctx context.Context) ([]roman.APIKey, error) {
+	rows, err := db.db.QueryContext(ctx, `SELECT id, name, role, key_hash, created_at FROM api_keys ORDER BY id`)
+	if err != nil {
+		return nil, internal("list api keys", err)
+	}
+	defer rows.Close()
+	out := []roman.APIKey{}
+	for rows.Next() {
+		var k roman.APIKey
+		var role string
+		if err := rows.Scan(&k.ID, &k.Name, &role, &k.Hash, scanTime(&k.CreatedAt)); err != nil {
+			return nil, internal("list api keys", err)
+		}
+		// An unknown role name (edited by hand) gives RoleNone: no access.
+		k.Role, _ = roman.ParseRole(role)
+		out = append(out, k)
+	}
+	return out, internal("list api keys", rows.Err())
+}
+
+// CreateAPIKey stores a key hash and fills k.ID; a zero CreatedAt is now.
+// ECONFLICT when the same hash is stored already, EINVALID for a key without
+// a role or hash.
+func (db *DB) CreateAPIKey(ctx context.Context, k *roman.APIKey) error {
+	if k.Role == roman.RoleNone || k.Hash == "" {
+		return roman.Errorf(roman.EINVALID, "an API key needs a role and a hash")
+	}
+	k.CreatedAt = db.orNow(k.CreatedAt)
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, db.q(`INSERT INTO api_keys (name, role, key_hash, created_at)
+			VALUES (?, ?, ?, ?) RETURNING id`), k.Name, k.Role.String(), k.Hash, db.ts(k.CreatedAt)).Scan(&k.ID)
+	})
+	if classify(err) == uniqueViolation {
+		// The message names the key, never its hash.
+		return roman.Errorf(roman.ECONFLICT, "API key %q is already stored", k.Name)
+	}
+	return internal("create api key", err)
+}
+
+// RecordMigrationRollback records the outcome of running a migration's
+// rollback script (SPEC §8): rolled_back_at, rollback_successful and, on
+// failure, error_message. ENOTFOUND for an unknown migration id. It is not
+// part of roman.Store yet; callers reach it through an interface assertion.
+func (db *DB) RecordMigrationRollback(ctx context.Context, id int64, at time.Time, successful bool, errMsg string) error {
+	var msg any
+	if errMsg != "" {
+		msg = errMsg
+	}
+	res, err := db.wdb.ExecContext(ctx, db.q(`UPDATE migration_history
+		SET rolled_back_at = ?, rollback_successful = ?, error_message = ? WHERE id = ?`),
+		db.ts(db.orNow(at)), successful, msg, id)
+	if err != nil {
+		return internal("record migration rollback", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return internal("record migration rollback", err)
+	} else if n == 0 {
+		return roman.Errorf(roman.ENOTFOUND, "migration %d not found", id)
+	}
+	return nil
+}

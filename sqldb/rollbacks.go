@@ -1,0 +1,268 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/odyssey-1/roman"
+)
+
+// rollbackColsFmt is the select list of rollback_events; %s is the dialect's
+// expression that reads rollback_steps as one JSON array text.
+const rollbackColsFmt = `id, event_id, deployment_id, environment, trigger_type,
+	trigger_reason, initiated_by, initiated_at, status, rollback_plan, %s,
+	constitutional_validation, completed_at, metadata`
+
+func scanRollbackEvent(r rowScanner) (*roman.RollbackEvent, error) {
+	e := &roman.RollbackEvent{}
+	var steps string
+	err := r.Scan(&e.ID, idScan{s: &e.EventID}, idScan{s: &e.DeploymentID}, &e.Environment,
+		&e.TriggerType, &e.TriggerReason, idScan{ptr: &e.InitiatedBy}, scanTime(&e.InitiatedAt),
+		&e.Status, jsonScan{&e.RollbackPlan}, &steps, jsonScan{&e.ConstitutionalValidation},
+		scanTimePtr(&e.CompletedAt), jsonScan{&e.Metadata})
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(steps), &e.RollbackSteps); err != nil {
+		return nil, err
+	}
+	if e.RollbackSteps == nil {
+		e.RollbackSteps = []roman.RollbackStep{}
+	}
+	return e, nil
+}
+
+// CreateRollbackEvent inserts e and fills e.ID. An empty EventID is
+// generated, an empty Status is pending, a zero InitiatedAt is now and an
+// empty Environment is the deployment's. Steps already in e are appended in
+// order. The database allows one unfinished (pending or in_progress) event
+// per environment: a second gets ECONFLICT with Error.EventID naming the
+// unfinished one. ENOTFOUND when the deployment does not exist.
+func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) error {
+	id, err := normID("event_id", e.EventID)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		id = roman.NewUUID()
+	}
+	dep, err := normID("deployment_id", e.DeploymentID)
+	if err != nil {
+		return err
+	}
+	var by string
+	if e.InitiatedBy != nil {
+		if by, err = normID("initiated_by", *e.InitiatedBy); err != nil {
+			return err
+		}
+	}
+	e.EventID, e.DeploymentID, e.InitiatedBy = id, dep, optional(by)
+	e.InitiatedAt = db.orNow(e.InitiatedAt)
+	e.CompletedAt = utcPtr(e.CompletedAt)
+	if e.Status == "" {
+		e.Status = roman.RollbackPending
+	}
+	if e.RollbackSteps == nil {
+		e.RollbackSteps = []roman.RollbackStep{}
+	}
+	steps := make([]string, len(e.RollbackSteps))
+	for i, s := range e.RollbackSteps {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return roman.Errorf(roman.EINVALID, "rollback step %q: %v", s.Name, err)
+		}
+		steps[i] = string(b)
+	}
+	// A unique violation may come from an event that finishes while we look
+	// it up; the insert is then simply tried again.
+	for attempt := 0; ; attempt++ {
+		err = db.write(ctx, func(tx *sql.Tx) error {
+			if e.Environment == "" && dep != "" {
+				err := tx.QueryRowContext(ctx, db.q(`SELECT environment FROM deployments WHERE deployment_id = ?`),
+					dep).Scan(&e.Environment)
+				if errors.Is(err, sql.ErrNoRows) {
+					return notFound("deployment", dep)
+				} else if err != nil {
+					return err
+				}
+			}
+			if e.Environment == "" {
+				return roman.Errorf(roman.EINVALID, "rollback event needs an environment or a deployment")
+			}
+			err := tx.QueryRowContext(ctx, db.q(`INSERT INTO rollback_events (event_id, deployment_id,
+				environment, trigger_type, trigger_reason, initiated_by, initiated_at, status,
+				rollback_plan, constitutional_validation, completed_at, metadata)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+				id, idArg(dep), e.Environment, e.TriggerType, e.TriggerReason, idArg(by),
+				db.ts(e.InitiatedAt), e.Status, jsonArg(e.RollbackPlan),
+				jsonArg(e.ConstitutionalValidation), db.tsPtr(e.CompletedAt), jsonArg(e.Metadata)).Scan(&e.ID)
+			if err != nil {
+				return err
+			}
+			for _, s := range steps {
+				if _, err := tx.ExecContext(ctx, db.q(db.appendStepSQL), s, id); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		switch classify(err) {
+		case foreignKeyViolation:
+			return notFound("deployment", dep)
+		case uniqueViolation:
+			if cerr := db.rollbackConflict(ctx, e.Environment, id); cerr != nil || attempt >= 2 {
+				return cerr
+			}
+			continue
+		}
+		return internal("create rollback event", err)
+	}
+}
+
+// rollbackConflict explains a unique violation of an insert into
+// rollback_events: the environment's unfinished event, or the event id taken
+// already. It returns nil when neither exists any more.
+func (db *DB) rollbackConflict(ctx context.Context, env, eventID string) error {
+	var other string
+	err := db.db.QueryRowContext(ctx, db.q(`SELECT event_id FROM rollback_events
+		WHERE environment = ? AND status IN ('pending', 'in_progress') ORDER BY id LIMIT 1`),
+		env).Scan(idScan{s: &other})
+	switch {
+	case err == nil:
+		return &roman.Error{Code: roman.ECONFLICT, EventID: other,
+			Message: "a rollback of environment " + env + " is already in progress"}
+	case !errors.Is(err, sql.ErrNoRows):
+		return internal("create rollback event", err)
+	}
+	err = db.db.QueryRowContext(ctx, db.q(`SELECT event_id FROM rollback_events WHERE event_id = ?`),
+		eventID).Scan(idScan{s: &other})
+	switch {
+	case err == nil:
+		return &roman.Error{Code: roman.ECONFLICT, EventID: other,
+			Message: "rollback event " + eventID + " already exists"}
+	case !errors.Is(err, sql.ErrNoRows):
+		return internal("create rollback event", err)
+	}
+	return nil
+}
+
+// AppendRollbackStep appends one step to an event's rollback_steps in a
+// single UPDATE, so concurrent appends never lose one. ENOTFOUND for an
+// unknown event.
+func (db *DB) AppendRollbackStep(ctx context.Context, eventID string, s roman.RollbackStep) error {
+	id, ok := lookupID(eventID)
+	if !ok {
+		return notFound("rollback event", eventID)
+	}
+	s.StartedAt, s.FinishedAt = roman.UTC(s.StartedAt), roman.UTC(s.FinishedAt)
+	b, err := json.Marshal(s)
+	if err != nil {
+		return roman.Errorf(roman.EINVALID, "rollback step %q: %v", s.Name, err)
+	}
+	res, err := db.wdb.ExecContext(ctx, db.q(db.appendStepSQL), string(b), id)
+	if err != nil {
+		return internal("append rollback step", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return internal("append rollback step", err)
+	} else if n == 0 {
+		return notFound("rollback event", eventID)
+	}
+	return nil
+}
+
+// UpdateRollbackEvent applies u; nil or empty fields are left unchanged.
+// ENOTFOUND for an unknown event.
+func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error {
+	id, ok := lookupID(eventID)
+	if !ok {
+		return notFound("rollback event", eventID)
+	}
+	var status any
+	if u.Status != nil {
+		status = *u.Status
+	}
+	res, err := db.wdb.ExecContext(ctx, db.q(`UPDATE rollback_events SET
+		status = coalesce(?, status),
+		rollback_plan = coalesce(?, rollback_plan),
+		constitutional_validation = coalesce(?, constitutional_validation),
+		completed_at = coalesce(?, completed_at),
+		metadata = coalesce(?, metadata)
+		WHERE event_id = ?`),
+		status, jsonArg(u.RollbackPlan), jsonArg(u.ConstitutionalValidation), db.tsPtr(u.CompletedAt),
+		jsonArg(u.Metadata), id)
+	if classify(err) == uniqueViolation {
+		// Only a status back to pending or in_progress can collide.
+		var env string
+		if e, gerr := db.GetRollbackEvent(ctx, id); gerr == nil {
+			env = e.Environment
+		}
+		if cerr := db.rollbackConflict(ctx, env, id); cerr != nil {
+			return cerr
+		}
+	}
+	if err != nil {
+		return internal("update rollback event", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return internal("update rollback event", err)
+	} else if n == 0 {
+		return notFound("rollback event", eventID)
+	}
+	return nil
+}
+
+// GetRollbackEvent returns one event, ENOTFOUND when there is none.
+func (db *DB) GetRollbackEvent(ctx context.Context, eventID string) (*roman.RollbackEvent, error) {
+	id, ok := lookupID(eventID)
+	if !ok {
+		return nil, notFound("rollback event", eventID)
+	}
+	e, err := scanRollbackEvent(db.db.QueryRowContext(ctx,
+		db.q(`SELECT `+db.rollbackCols+` FROM rollback_events WHERE event_id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("rollback event", eventID)
+	}
+	return e, internal("get rollback event", err)
+}
+
+// ListRollbackEvents returns events newest first (initiated_at, then id),
+// filtered by environment, deployment, status and initiated_at >= Since.
+func (db *DB) ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error) {
+	var conds []string
+	var args []any
+	if f.Environment != "" {
+		conds, args = append(conds, "environment = ?"), append(args, f.Environment)
+	}
+	if f.DeploymentID != "" {
+		id, ok := lookupID(f.DeploymentID)
+		if !ok {
+			return []*roman.RollbackEvent{}, nil
+		}
+		conds, args = append(conds, "deployment_id = ?"), append(args, id)
+	}
+	if f.Status != "" {
+		conds, args = append(conds, "status = ?"), append(args, f.Status)
+	}
+	if f.Since != nil {
+		conds, args = append(conds, "initiated_at >= ?"), append(args, db.ts(*f.Since))
+	}
+	args = append(args, limit(f.Limit))
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT `+db.rollbackCols+` FROM rollback_events`+
+		where(conds)+` ORDER BY initiated_at DESC, id DESC LIMIT ?`), args...)
+	if err != nil {
+		return nil, internal("list rollback events", err)
+	}
+	defer rows.Close()
+	out := []*roman.RollbackEvent{}
+	for rows.Next() {
+		e, err := scanRollbackEvent(rows)
+		if err != nil {
+			return nil, internal("list rollback events", err)
+		}
+		out = append(out, e)
+	}
+	return out, internal("list rollback events", rows.Err())
+}

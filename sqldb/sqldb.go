@@ -1,0 +1,309 @@
+// Package sqldb implements roman.Store on database/sql for two dialects:
+// SQLite (the embedded default, through the pure-Go modernc.org/sqlite driver)
+// and PostgreSQL (through pgx). Every query is written once with `?`
+// placeholders and rebound to `$n` for PostgreSQL; on PostgreSQL every table
+// lives in schema ops and the connections' search_path makes the unqualified
+// names resolve there. Schema changes are goose migrations embedded in the
+// binary and applied by Open.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/odyssey-1/roman"
+)
+
+// Dialect names returned by (*DB).Dialect and ParseURL.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// Schema is the PostgreSQL schema that holds every roman table.
+const Schema = "ops"
+
+// sqliteBusyTimeout is how long a SQLite connection waits for another
+// writer's lock before failing. Writers of this process are serialised by a
+// one-connection pool, so the wait only matters for other processes (a CLI,
+// a backup) and for writes made through SQL().
+const sqliteBusyTimeout = 10 * time.Second
+
+// DB is roman's store on SQLite or PostgreSQL. It is safe for concurrent use.
+type DB struct {
+	// db is the general pool: reads, and raw access through SQL().
+	db *sql.DB
+	// wdb runs the Store's write transactions. On SQLite it is a separate
+	// pool of exactly one connection so that the process's writers queue in
+	// Go instead of spinning on SQLITE_BUSY; on PostgreSQL it is db.
+	wdb     *sql.DB
+	dialect string
+	logger  *slog.Logger
+	now     roman.Clock
+
+	// Dialect-specific fragments, computed once in Open.
+	rollbackCols  string // select list of rollback_events
+	appendStepSQL string // appends one element to rollback_steps
+	forUpdate     string // row-lock suffix of a SELECT in a write transaction
+
+	rebound sync.Map // query text -> query rebound to $n (PostgreSQL only)
+}
+
+var _ roman.Store = (*DB)(nil)
+
+// ParseURL splits a database URL into its dialect and the target the driver
+// opens: the file path for SQLite, the URL itself for PostgreSQL. Accepted
+// forms are sqlite:///abs/path.db, sqlite://relative.db, a bare file path,
+// and postgres:// or postgresql:// URLs. A query string on a SQLite URL is
+// kept as extra driver parameters.
+func ParseURL(raw string) (dialect, target string, err error) {
+	switch {
+	case raw == "":
+		return "", "", roman.Errorf(roman.EINVALID, "database URL is empty")
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", roman.Errorf(roman.EINVALID, "database URL is not a valid postgres URL")
+		}
+		return DialectPostgres, raw, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		target = strings.TrimPrefix(raw, "sqlite://")
+	case strings.HasPrefix(raw, "sqlite:"):
+		target = strings.TrimPrefix(raw, "sqlite:")
+	case strings.Contains(raw, "://"):
+		return "", "", roman.Errorf(roman.EINVALID, "unsupported database URL scheme (want sqlite:// or postgres://)")
+	default:
+		target = raw
+	}
+	if p, _, _ := strings.Cut(target, "?"); p == "" {
+		return "", "", roman.Errorf(roman.EINVALID, "database URL names no SQLite file")
+	}
+	return DialectSQLite, target, nil
+}
+
+// Open connects to the database named by rawURL (see ParseURL), applies the
+// embedded migrations and returns the store. On PostgreSQL the migrations run
+// under a session advisory lock, so replicas starting together do not race.
+// A nil logger discards logs.
+func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dialect, target, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{dialect: dialect, logger: logger, now: roman.SystemClock}
+	switch dialect {
+	case DialectSQLite:
+		err = db.openSQLite(target)
+		db.rollbackCols = fmt.Sprintf(rollbackColsFmt, "coalesce(rollback_steps, '[]')")
+		db.appendStepSQL = `UPDATE rollback_events
+			SET rollback_steps = json_insert(coalesce(rollback_steps, '[]'), '$[#]', json(?))
+			WHERE event_id = ?`
+	case DialectPostgres:
+		err = db.openPostgres(target)
+		db.rollbackCols = fmt.Sprintf(rollbackColsFmt, "coalesce(array_to_json(rollback_steps)::text, '[]')")
+		db.appendStepSQL = `UPDATE rollback_events
+			SET rollback_steps = array_append(coalesce(rollback_steps, '{}'), ?::jsonb)
+			WHERE event_id = ?`
+		db.forUpdate = " FOR UPDATE"
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) openSQLite(target string) error {
+	path, extra, _ := strings.Cut(target, "?")
+	if dir := filepath.Dir(path); dir != "" && dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return internal("create the SQLite directory", err)
+		}
+	}
+	params := url.Values{}
+	params.Add("_pragma", "busy_timeout("+strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10)+")")
+	params.Add("_pragma", "journal_mode(WAL)")
+	params.Add("_pragma", "foreign_keys(1)")
+	params.Add("_pragma", "synchronous(NORMAL)")
+	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
+	// has to upgrade a read lock (which fails at once with SQLITE_BUSY
+	// instead of waiting).
+	params.Set("_txlock", "immediate")
+	dsn := path + "?" + params.Encode()
+	if extra != "" {
+		dsn += "&" + extra
+	}
+	var err error
+	if db.db, err = sql.Open("sqlite", dsn); err != nil {
+		return internal("open SQLite", err)
+	}
+	db.db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	db.db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	if db.wdb, err = sql.Open("sqlite", dsn); err != nil {
+		db.db.Close()
+		return internal("open SQLite", err)
+	}
+	db.wdb.SetMaxOpenConns(1)
+	db.wdb.SetMaxIdleConns(1)
+	db.wdb.SetConnMaxLifetime(0)
+	db.wdb.SetConnMaxIdleTime(0)
+	return nil
+}
+
+func (db *DB) openPostgres(target string) error {
+	cfg, err := pgx.ParseConfig(target)
+	if err != nil {
+		// The parse error may quote the URL, password included: not logged.
+		return roman.Errorf(roman.EINVALID, "database URL is not a valid postgres URL")
+	}
+	// ops first, so the unqualified names of every query resolve to roman's
+	// tables; public second, so raw access through SQL() (for example
+	// rollback scripts against the same database) still finds its tables.
+	cfg.RuntimeParams["search_path"] = Schema + ", public"
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "roman"
+	}
+	db.db = stdlib.OpenDB(*cfg)
+	db.db.SetMaxOpenConns(20)
+	db.db.SetMaxIdleConns(10)
+	db.db.SetConnMaxIdleTime(5 * time.Minute)
+	db.wdb = db.db
+	return nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// SQL returns the general connection pool for packages that need raw access
+// (for example the application database when it is roman's own). On SQLite
+// its transactions begin IMMEDIATE and wait for other writers.
+func (db *DB) SQL() *sql.DB { return db.db }
+
+// Rebind returns query, written with `?` placeholders, in the dialect's
+// form, for packages that write their own SQL against SQL().
+func (db *DB) Rebind(query string) string { return db.q(query) }
+
+// TimeArg returns the value a timestamp column of the dialect stores for t
+// (UTC, microseconds; fixed-width text on SQLite), for packages that write
+// their own SQL against SQL().
+func (db *DB) TimeArg(t time.Time) any { return db.ts(t) }
+
+// ScanTime returns a sql.Scanner that reads a timestamp column of either
+// dialect into *t (zero for NULL).
+func ScanTime(t *time.Time) sql.Scanner { return scanTime(t) }
+
+// SetClock replaces the clock used for timestamps the caller left zero. It is
+// meant for tests and must be called before the DB is shared.
+func (db *DB) SetClock(c roman.Clock) { db.now = c }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.db.PingContext(ctx); err != nil {
+		return internal("ping", err)
+	}
+	return nil
+}
+
+// Close closes the connection pools.
+func (db *DB) Close() error {
+	var errs []error
+	if db.db != nil {
+		errs = append(errs, db.db.Close())
+	}
+	if db.wdb != nil && db.wdb != db.db {
+		errs = append(errs, db.wdb.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// q returns query with its `?` placeholders rebound for the dialect.
+func (db *DB) q(query string) string {
+	if db.dialect != DialectPostgres {
+		return query
+	}
+	if v, ok := db.rebound.Load(query); ok {
+		return v.(string)
+	}
+	out := rebind(query)
+	db.rebound.Store(query, out)
+	return out
+}
+
+// rebind replaces each `?` outside quotes by $1, $2, ...
+func rebind(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	var quote byte
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// write runs fn in a write transaction that commits when fn returns nil.
+// Errors are returned as they are, for the caller to classify.
+func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// limit applies the list limits: 0 (or less) means 100, at most 1000.
+func limit(n int) int {
+	switch {
+	case n <= 0:
+		return 100
+	case n > 1000:
+		return 1000
+	}
+	return n
+}
+
+// where joins conditions into a WHERE clause ("" when there are none).
+func where(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
+}
