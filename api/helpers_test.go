@@ -58,7 +58,7 @@ func (b *syncBuffer) String() string {
 // writes succeed and are counted, so validation tests can assert that
 // nothing was written.
 type fixture struct {
-	t      *testing.T
+	t      testing.TB
 	deps   *mock.DeploymentService
 	rbs    *mock.RollbackService
 	snaps  *mock.SnapshotService
@@ -94,11 +94,11 @@ func sampleSnapshot(id string, rows int64) *roman.Snapshot {
 
 func notFound(what string) error { return roman.Errorf(roman.ENOTFOUND, "%s not found", what) }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	return newFixtureConfig(t, Config{})
 }
 
-func newFixtureConfig(t *testing.T, cfg Config) *fixture {
+func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 	t.Helper()
 	f := &fixture{t: t, logs: &syncBuffer{}}
 	known := func(id string) bool { return id == depID || id == depID2 }
@@ -213,6 +213,24 @@ func newFixtureConfig(t *testing.T, cfg Config) *fixture {
 	f.ts = httptest.NewServer(f.srv.Handler())
 	t.Cleanup(f.ts.Close)
 	return f
+}
+
+// quiet stops keeping logs and recorded calls, so a long fuzzing run does
+// not grow without bound.
+func (f *fixture) quiet() {
+	f.srv.logger = slog.New(slog.DiscardHandler)
+	f.deps.RecordFn = func(_ context.Context, d *roman.Deployment) (*roman.Deployment, bool, error) {
+		f.writes.Add(1)
+		return d, true, nil
+	}
+	f.deps.UpdateFn = func(_ context.Context, id string, u roman.DeploymentUpdate) (*roman.Deployment, error) {
+		f.writes.Add(1)
+		return sampleDeployment(id), nil
+	}
+	f.rbs.ExecuteFn = func(context.Context, roman.RollbackRequest) (*roman.RollbackResult, error) {
+		f.writes.Add(1)
+		return &roman.RollbackResult{Success: true, EventID: eventID}, nil
+	}
 }
 
 // response is a decoded answer.

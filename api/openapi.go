@@ -36,7 +36,11 @@ func VerifyOpenAPI(doc []byte, routes []Route) error {
 	var d struct {
 		Paths map[string]map[string]json.RawMessage `json:"paths"`
 	}
+	var root any
 	if err := json.Unmarshal(doc, &d); err != nil {
+		return fmt.Errorf("openapi: %w", err)
+	}
+	if err := json.Unmarshal(doc, &root); err != nil {
 		return fmt.Errorf("openapi: %w", err)
 	}
 	var problems []string
@@ -68,7 +72,7 @@ func VerifyOpenAPI(doc []byte, routes []Route) error {
 				add("documented but not served: %s %s", strings.ToUpper(m), path)
 				continue
 			}
-			checkOperation(add, doc, rt, path, raw, pathParams)
+			checkOperation(add, root, rt, path, raw, pathParams)
 		}
 	}
 	for key, rt := range registered {
@@ -76,7 +80,7 @@ func VerifyOpenAPI(doc []byte, routes []Route) error {
 			add("served but not documented: %s", rt.Pattern())
 		}
 	}
-	for _, r := range danglingRefs(doc) {
+	for _, r := range danglingRefs(root) {
 		add("unresolved $ref %q", r)
 	}
 	if len(problems) == 0 {
@@ -94,7 +98,7 @@ func docPath(p string) string {
 }
 
 // checkOperation compares one documented operation with its route.
-func checkOperation(add func(string, ...any), doc []byte, rt Route, path string, raw json.RawMessage, pathParams []json.RawMessage) {
+func checkOperation(add func(string, ...any), root any, rt Route, path string, raw json.RawMessage, pathParams []json.RawMessage) {
 	var op struct {
 		Role       string             `json:"x-roman-role"`
 		Security   *[]json.RawMessage `json:"security"`
@@ -115,7 +119,7 @@ func checkOperation(add func(string, ...any), doc []byte, rt Route, path string,
 	}
 	declared := make(map[string]bool)
 	for _, p := range append(slices.Clone(pathParams), op.Parameters...) {
-		name, in := resolveParam(doc, p)
+		name, in := resolveParam(root, p)
 		if in == "path" {
 			declared[name] = true
 		}
@@ -133,7 +137,7 @@ func checkOperation(add func(string, ...any), doc []byte, rt Route, path string,
 
 // resolveParam returns the name and location of a parameter object,
 // following one local $ref.
-func resolveParam(doc []byte, raw json.RawMessage) (name, in string) {
+func resolveParam(root any, raw json.RawMessage) (name, in string) {
 	var p struct {
 		Ref  string `json:"$ref"`
 		Name string `json:"name"`
@@ -141,40 +145,35 @@ func resolveParam(doc []byte, raw json.RawMessage) (name, in string) {
 	}
 	_ = json.Unmarshal(raw, &p)
 	if p.Ref != "" {
-		if target, ok := lookupRef(doc, p.Ref); ok {
-			_ = json.Unmarshal(target, &p)
-		}
+		target, _ := lookupRef(root, p.Ref)
+		m, _ := target.(map[string]any)
+		p.Name, _ = m["name"].(string)
+		p.In, _ = m["in"].(string)
 	}
 	return p.Name, p.In
 }
 
 // lookupRef resolves a local JSON pointer ("#/components/schemas/X").
-func lookupRef(doc []byte, ref string) (json.RawMessage, bool) {
+func lookupRef(root any, ref string) (any, bool) {
 	if !strings.HasPrefix(ref, "#/") {
 		return nil, false
 	}
-	cur := json.RawMessage(doc)
+	cur := root
 	for _, tok := range strings.Split(ref[2:], "/") {
 		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		var m map[string]json.RawMessage
-		if json.Unmarshal(cur, &m) != nil {
-			return nil, false
-		}
-		next, ok := m[tok]
+		m, ok := cur.(map[string]any)
 		if !ok {
 			return nil, false
 		}
-		cur = next
+		if cur, ok = m[tok]; !ok {
+			return nil, false
+		}
 	}
 	return cur, true
 }
 
-// danglingRefs lists every "$ref" in doc that resolves to nothing.
-func danglingRefs(doc []byte) []string {
-	var root any
-	if json.Unmarshal(doc, &root) != nil {
-		return nil
-	}
+// danglingRefs lists every "$ref" in the document that resolves to nothing.
+func danglingRefs(root any) []string {
 	var out []string
 	var walk func(v any)
 	walk = func(v any) {
@@ -182,7 +181,7 @@ func danglingRefs(doc []byte) []string {
 		case map[string]any:
 			for k, e := range x {
 				if s, ok := e.(string); ok && k == "$ref" {
-					if _, ok := lookupRef(doc, s); !ok {
+					if _, ok := lookupRef(root, s); !ok {
 						out = append(out, s)
 					}
 				}
