@@ -112,9 +112,10 @@ func numericFields(raw json.RawMessage) map[string]float64 {
 // Redacted is what a secret value is replaced with.
 const Redacted = "[REDACTED]"
 
-var secretKeyRE = regexp.MustCompile(`(?i)secret|token|password|passw|key|dsn|credential`)
+var secretKeyRE = regexp.MustCompile(`(?i)secret|token|password|passw|key|dsn|credential|webhook`)
 
-// IsSecretKey reports whether a configuration key names a secret (SPEC §8).
+// IsSecretKey reports whether a configuration key names a secret: SPEC §8's
+// list plus "webhook", since a webhook URL is itself the credential.
 func IsSecretKey(k string) bool { return secretKeyRE.MatchString(k) }
 
 // RedactConfig returns a copy of cfg with every value whose key names a secret

@@ -1,17 +1,216 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/config"
+	"github.com/odyssey-1/roman/executor"
+	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/policy"
+	"github.com/odyssey-1/roman/rollback"
+	"github.com/odyssey-1/roman/sqldb"
 )
 
+// shutdownTimeout bounds a graceful shutdown: in-flight requests get this
+// long to finish after SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
 func newServeCmd() *cobra.Command {
-	return &cobra.Command{
+	var cfgPath string
+	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run the roman server",
+		Short: "Run the roman server (API, monitor, executor, dashboard)",
+		Long: `Run the roman server. With no configuration it stores everything in ./roman.db
+(SQLite) and listens on 127.0.0.1:8080. Set ROMAN_DATABASE=postgres://... for PostgreSQL.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("serve: not wired yet")
+			cfg, err := config.Load(cfgPath, nil)
+			if err != nil {
+				return err
+			}
+			m := &Main{Config: cfg, Stdout: cmd.OutOrStdout()}
+			if err := m.Open(cmd.Context()); err != nil {
+				return err
+			}
+			m.Logger.Info("roman listening", "addr", m.Addr(), "version", roman.Version)
+			<-cmd.Context().Done()
+			return m.Close()
 		},
 	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "YAML configuration file (default: $ROMAN_CONFIG, or none)")
+	return cmd
+}
+
+// Main is the whole server program: it wires the store, the services and the
+// HTTP server from a configuration. Tests start it in-process on port 0.
+type Main struct {
+	Config *config.Config
+	// Logger defaults to text on stderr at the configured level.
+	Logger *slog.Logger
+	// Stdout receives the first-start admin key, printed once.
+	Stdout io.Writer
+	// Clock defaults to the system clock.
+	Clock roman.Clock
+
+	Store *sqldb.DB
+	API   *api.Server
+
+	appCloser io.Closer
+	ln        net.Listener
+	http      *http.Server
+	served    chan error
+}
+
+// Open opens the store (applying migrations), loads the keys, builds the
+// services and starts listening.
+func (m *Main) Open(ctx context.Context) error {
+	cfg := m.Config
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	}
+	if m.Stdout == nil {
+		m.Stdout = os.Stdout
+	}
+	if m.Clock == nil {
+		m.Clock = roman.SystemClock
+	}
+	st, err := sqldb.Open(ctx, cfg.Database.Value(), m.Logger)
+	if err != nil {
+		return fmt.Errorf("opening database %s: %w", config.RedactURL(cfg.Database.Value()), err)
+	}
+	m.Store = st
+	if err := m.openRest(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	return nil
+}
+
+func (m *Main) openRest(ctx context.Context) error {
+	cfg, st, log := m.Config, m.Store, m.Logger
+	keyring, err := m.keyring(ctx)
+	if err != nil {
+		return err
+	}
+
+	var app roman.AppDatabase
+	if cfg.AppDatabase.IsSet() {
+		a, err := appdb.Open(cfg.AppDatabase.Value())
+		if err != nil {
+			return fmt.Errorf("opening application database %s: %w", config.RedactURL(cfg.AppDatabase.Value()), err)
+		}
+		app, m.appCloser = a, a
+	} else {
+		app = appdb.New(st.SQL(), st.Dialect())
+	}
+
+	thresholds := func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds }
+	checker := &health.Checker{Store: st, Thresholds: thresholds, Clock: m.Clock}
+	snaps := &rollback.Snapshots{Store: st, App: app, Health: checker, Clock: m.Clock, Logger: log,
+		Config: func(env string) map[string]any {
+			c := cfg.Environment(env).Redacted()
+			c["environment"] = env
+			return c
+		}}
+	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log}
+	rollbacks := &rollback.Service{
+		Store: st, Validator: policy.Basic{}, Snapshots: snaps, Health: checker, Thresholds: thresholds,
+		Executor: func(env string) roman.Executor { return executor.None{} }, ExecutorTimeout: cfg.ExecutorTimeout,
+		Clock: m.Clock, Logger: log,
+	}
+	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
+		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Logger: log, Clock: m.Clock,
+	})
+
+	m.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	m.http = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(m.ln) }()
+	return nil
+}
+
+// keyring builds the key set from the configured keys plus the keys stored in
+// the database. With none at all it creates an admin key, prints it once and
+// stores only its hash.
+func (m *Main) keyring(ctx context.Context) (*roman.Keyring, error) {
+	keys := m.Config.KeyRecords()
+	stored, err := m.Store.ListAPIKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys = append(keys, stored...)
+	if len(keys) == 0 {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		token := "roman_" + base64.RawURLEncoding.EncodeToString(b[:])
+		k := roman.APIKey{Name: "first-start-admin", Role: roman.RoleAdmin, Hash: roman.HashKey(token), CreatedAt: roman.UTC(m.Clock())}
+		if err := m.Store.CreateAPIKey(ctx, &k); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(m.Stdout, "\nroman: no API keys were configured, so an admin key was created.\n"+
+			"It is shown this once and stored only as a hash; keep it safe:\n\n    %s\n\n"+
+			"Use it as: Authorization: Bearer <key>   (or: export ROMAN_TOKEN=<key>)\n\n", token)
+		keys = append(keys, k)
+		raw, _ := json.Marshal(map[string]any{"name": k.Name})
+		_ = m.Store.AddRomanEvent(ctx, &roman.RomanEvent{EventID: roman.NewUUID(), EventType: roman.EventAdminKeyCreated,
+			Severity: roman.SeverityWarning, Message: "First-start admin key created", Metadata: raw, Timestamp: roman.UTC(m.Clock())})
+	}
+	return roman.NewKeyring(keys), nil
+}
+
+// Addr returns the address the server listens on (useful with port 0).
+func (m *Main) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// URL returns the server's base URL.
+func (m *Main) URL() string { return "http://" + m.Addr() }
+
+// Close shuts the HTTP server down gracefully (in-flight requests finish,
+// bounded by shutdownTimeout) and closes the databases.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		m.http = nil
+	}
+	if m.appCloser != nil {
+		errs = append(errs, m.appCloser.Close())
+		m.appCloser = nil
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+		m.Store = nil
+	}
+	return errors.Join(errs...)
 }
