@@ -21,6 +21,8 @@ type Deployments struct {
 	// OnSuccess, when set, is called after a deployment became success (the
 	// monitor opens its watch window).
 	OnSuccess func(d *roman.Deployment)
+	// Hub, when set, is told of every recorded or changed deployment.
+	Hub *roman.Hub
 }
 
 var _ roman.DeploymentService = (*Deployments)(nil)
@@ -63,6 +65,7 @@ func (s *Deployments) Record(ctx context.Context, d *roman.Deployment) (*roman.D
 	addEvent(ctx, s.Store, s.Clock, s.Logger, roman.EventDeploymentRecorded, roman.SeverityInfo,
 		"Deployment "+rec.Version+" recorded in "+rec.Environment,
 		map[string]any{"deployment_id": rec.DeploymentID, "environment": rec.Environment, "version": rec.Version, "status": rec.Status})
+	s.Hub.Publish(roman.Change{Kind: roman.ChangeDeployment, Environment: rec.Environment, DeploymentID: rec.DeploymentID})
 	if rec.Status == roman.StatusSuccess {
 		s.succeeded(ctx, &rec)
 	}
@@ -113,6 +116,7 @@ func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentU
 	if err != nil {
 		return nil, err
 	}
+	s.Hub.Publish(roman.Change{Kind: roman.ChangeDeployment, Environment: after.Environment, DeploymentID: id})
 	if after.Status != before.Status {
 		addEvent(ctx, s.Store, s.Clock, s.Logger, roman.EventDeploymentStatus, roman.SeverityInfo,
 			"Deployment "+after.Version+" is now "+after.Status,

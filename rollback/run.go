@@ -32,6 +32,7 @@ func (r *run) step(ctx context.Context, name string, fn func() (any, error)) err
 	if detail != nil {
 		st.Detail = mustJSON(detail)
 	}
+	defer r.publish()
 	if aerr := r.s.Store.AppendRollbackStep(ctx, r.ev.EventID, st); aerr != nil {
 		r.s.Logger.Error("appending rollback step failed", "event_id", r.ev.EventID, "step", name, "err", aerr)
 		if err == nil {
@@ -50,6 +51,12 @@ func (r *run) setStatus(ctx context.Context, status string, u roman.RollbackEven
 		r.s.Logger.Error("updating rollback event failed", "event_id", r.ev.EventID, "status", status, "err", err)
 	}
 	r.ev.Status = status
+	r.publish()
+}
+
+// publish tells the hub the event (and the deployments it touches) changed.
+func (r *run) publish() {
+	r.s.Hub.Publish(roman.Change{Kind: roman.ChangeRollback, Environment: r.bad.Environment, DeploymentID: r.bad.DeploymentID, EventID: r.ev.EventID})
 }
 
 func (r *run) event(ctx context.Context, typ, sev, msg string, meta map[string]any) {

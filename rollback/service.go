@@ -36,6 +36,9 @@ type Service struct {
 	ExecutorTimeout time.Duration
 	Clock           roman.Clock
 	Logger          *slog.Logger
+	// Hub, when set, is told of every change to a rollback event and to the
+	// deployments a rollback touches.
+	Hub *roman.Hub
 }
 
 var _ roman.RollbackService = (*Service)(nil)

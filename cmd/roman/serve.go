@@ -69,6 +69,9 @@ type Main struct {
 
 	Store *sqldb.DB
 	API   *api.Server
+	// Hub carries change notifications between the services, the monitor
+	// and the dashboard.
+	Hub *roman.Hub
 
 	appCloser io.Closer
 	ln        net.Listener
@@ -127,11 +130,12 @@ func (m *Main) openRest(ctx context.Context) error {
 			c["environment"] = env
 			return c
 		}}
-	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log}
+	m.Hub = &roman.Hub{}
+	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log, Hub: m.Hub}
 	rollbacks := &rollback.Service{
 		Store: st, Validator: policy.Basic{}, Snapshots: snaps, Health: checker, Thresholds: thresholds,
 		Executor: func(env string) roman.Executor { return executor.None{} }, ExecutorTimeout: cfg.ExecutorTimeout,
-		Clock: m.Clock, Logger: log,
+		Clock: m.Clock, Logger: log, Hub: m.Hub,
 	}
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Logger: log, Clock: m.Clock,
