@@ -1,8 +1,3 @@
-// Package api is roman's HTTP API: the server (routes, auth, JSON errors,
-// OpenAPI document) and the Go client the CLI uses. Paths and JSON shapes
-// follow the seed's API reference (SPEC §9); the auto-rollback routes are
-// also served under /functions/v1 so the seed's curl commands work
-// unchanged.
 package api
 
 import (
