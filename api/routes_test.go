@@ -265,6 +265,9 @@ func TestUnmatchedRoutesAnswerJSON(t *testing.T) {
 	if msg := f.do("GET", "/nope", readToken, "").expect(t, http.StatusNotFound).errorText(t); msg != "not found" {
 		t.Errorf("404 %q", msg)
 	}
+	for _, p := range []string{"/deployments/", "/functions/v1/deployments", "/functions/v1/auto-rollback/nope", "/deployments/" + depID + "/x"} {
+		f.do("GET", p, readToken, "").expect(t, http.StatusNotFound)
+	}
 	r := f.do("DELETE", "/deployments/"+depID, adminToken, "").expect(t, http.StatusMethodNotAllowed)
 	if r.errorText(t) != "method not allowed" || !strings.Contains(r.header.Get("Allow"), "PATCH") {
 		t.Errorf("405 %s Allow=%q", r.body, r.header.Get("Allow"))
