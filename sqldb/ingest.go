@@ -28,29 +28,22 @@ func (db *DB) InsertErrorEvents(ctx context.Context, events []roman.ErrorEvent) 
 	if len(events) == 0 {
 		return nil
 	}
-	ids := make([]string, len(events))
-	for i := range events {
-		id, err := normID("deployment_id", events[i].DeploymentID)
-		if err != nil || id == "" {
-			return roman.Errorf(roman.EINVALID, "error event %d: deployment_id must be a UUID", i)
-		}
-		ids[i] = id
+	ids, err := batchIDs(len(events), func(i int) string { return events[i].DeploymentID }, "error event")
+	if err != nil {
+		return err
 	}
 	cols := []string{"deployment_id", "environment", "occurred_at", "message", "severity", "fingerprint"}
-	var err error
 	if db.dialect == DialectPostgres {
 		rows := make([][]any, len(events))
 		for i, e := range events {
 			rows[i] = []any{pgUUID(ids[i]), e.Environment, db.orNow(e.OccurredAt), e.Message, e.Severity, e.Fingerprint}
 		}
-		err = db.copyFrom(ctx, "error_events", cols, rows)
-	} else {
-		err = db.insertBatch(ctx, "error_events", cols, len(events), func(i int, args []any) []any {
-			e := &events[i]
-			return append(args, ids[i], e.Environment, db.ts(db.orNow(e.OccurredAt)), e.Message, e.Severity, e.Fingerprint)
-		})
+		return internal("insert error events", db.copyFrom(ctx, "error_events", cols, ids, rows))
 	}
-	return db.batchError(ctx, "insert error events", err, ids)
+	return internal("insert error events", db.insertBatch(ctx, "error_events", cols, ids, func(i int, args []any) []any {
+		e := &events[i]
+		return append(args, ids[i], e.Environment, db.ts(db.orNow(e.OccurredAt)), e.Message, e.Severity, e.Fingerprint)
+	}))
 }
 
 // InsertMetricSamples stores a batch of metric samples in one transaction,
@@ -59,50 +52,69 @@ func (db *DB) InsertMetricSamples(ctx context.Context, samples []roman.MetricSam
 	if len(samples) == 0 {
 		return nil
 	}
-	ids := make([]string, len(samples))
-	for i := range samples {
-		id, err := normID("deployment_id", samples[i].DeploymentID)
-		if err != nil || id == "" {
-			return roman.Errorf(roman.EINVALID, "metric sample %d: deployment_id must be a UUID", i)
-		}
-		ids[i] = id
+	ids, err := batchIDs(len(samples), func(i int) string { return samples[i].DeploymentID }, "metric sample")
+	if err != nil {
+		return err
 	}
 	cols := []string{"deployment_id", "environment", "name", "value", "at"}
-	var err error
 	if db.dialect == DialectPostgres {
 		rows := make([][]any, len(samples))
 		for i, s := range samples {
 			rows[i] = []any{pgUUID(ids[i]), s.Environment, s.Name, s.Value, db.orNow(s.At)}
 		}
-		err = db.copyFrom(ctx, "metric_samples", cols, rows)
-	} else {
-		err = db.insertBatch(ctx, "metric_samples", cols, len(samples), func(i int, args []any) []any {
-			s := &samples[i]
-			return append(args, ids[i], s.Environment, s.Name, s.Value, db.ts(db.orNow(s.At)))
-		})
+		return internal("insert metric samples", db.copyFrom(ctx, "metric_samples", cols, ids, rows))
 	}
-	return db.batchError(ctx, "insert metric samples", err, ids)
+	return internal("insert metric samples", db.insertBatch(ctx, "metric_samples", cols, ids, func(i int, args []any) []any {
+		s := &samples[i]
+		return append(args, ids[i], s.Environment, s.Name, s.Value, db.ts(db.orNow(s.At)))
+	}))
 }
 
-// batchError maps the error of a batch insert: a foreign-key violation
-// becomes ENOTFOUND naming the first unknown deployment of the batch.
-func (db *DB) batchError(ctx context.Context, op string, err error, ids []string) error {
-	if classify(err) != foreignKeyViolation {
-		return internal(op, err)
+// batchIDs validates and normalises the deployment ids of a batch.
+func batchIDs(n int, id func(i int) string, kind string) ([]string, error) {
+	ids := make([]string, n)
+	for i := range ids {
+		v, err := normID("deployment_id", id(i))
+		if err != nil || v == "" {
+			return nil, roman.Errorf(roman.EINVALID, "%s %d: deployment_id must be a UUID", kind, i)
+		}
+		ids[i] = v
 	}
+	return ids, nil
+}
+
+// distinct returns the distinct values of ids in first-seen order.
+func distinct(ids []string) []string {
+	var out []string
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		var one int
-		qerr := db.db.QueryRowContext(ctx, db.q(`SELECT 1 FROM deployments WHERE deployment_id = ?`), id).Scan(&one)
-		if errors.Is(qerr, sql.ErrNoRows) {
-			return notFound("deployment", id)
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
 		}
 	}
-	return roman.Errorf(roman.ENOTFOUND, "deployment not found")
+	return out
+}
+
+// checkDeployments returns ENOTFOUND naming the first of ids that is not a
+// deployment. It is the ingest tables' foreign key, checked once per
+// distinct deployment instead of once per row.
+func (db *DB) checkDeployments(ctx context.Context, q queryRower, ids []string) error {
+	for _, id := range distinct(ids) {
+		var one int
+		err := q.QueryRowContext(ctx, db.q(`SELECT 1 FROM deployments WHERE deployment_id = ?`), id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("deployment", id)
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queryRower is *sql.DB or *sql.Tx.
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // pgUUID converts a validated uuid text for COPY's binary format.
@@ -110,26 +122,51 @@ func pgUUID(s string) pgtype.UUID {
 	return pgtype.UUID{Bytes: uuid.MustParse(s), Valid: true}
 }
 
-// copyFrom runs one COPY (atomic on its own) of rows into table on
-// PostgreSQL through the pool connection's pgx.Conn.
-func (db *DB) copyFrom(ctx context.Context, table string, cols []string, rows [][]any) error {
+// copyFrom checks the batch's deployments and COPYs rows into table, in one
+// transaction on the pool connection's pgx.Conn.
+func (db *DB) copyFrom(ctx context.Context, table string, cols, ids []string, rows [][]any) error {
 	conn, err := db.wdb.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{Schema, table}, cols, pgx.CopyFromRows(rows))
-		return err
+		tx, err := dc.(*stdlib.Conn).Conn().Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		for _, id := range distinct(ids) {
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM deployments WHERE deployment_id = $1`, id).Scan(&one)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return notFound("deployment", id)
+			} else if err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{Schema, table}, cols, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
 	})
 }
 
-// insertBatch inserts n rows into table in one transaction with multi-row
-// INSERT statements of sqliteBatchRows rows, each prepared once. row appends
-// the values of row i to args.
-func (db *DB) insertBatch(ctx context.Context, table string, cols []string, n int, row func(i int, args []any) []any) error {
+// insertBatch checks the batch's deployments and inserts len(ids) rows into
+// table in one transaction, with multi-row INSERTs of sqliteBatchRows rows
+// whose statement is prepared once per DB. row appends the values of row i
+// to args.
+func (db *DB) insertBatch(ctx context.Context, table string, cols, ids []string, row func(i int, args []any) []any) error {
+	n := len(ids)
+	full, err := db.batchStmt(ctx, table, cols)
+	if err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		var full *sql.Stmt
+		if err := db.checkDeployments(ctx, tx, ids); err != nil {
+			return err
+		}
+		var stmt *sql.Stmt
 		args := make([]any, 0, min(n, sqliteBatchRows)*len(cols))
 		for start := 0; start < n; start += sqliteBatchRows {
 			end := min(start+sqliteBatchRows, n)
@@ -139,13 +176,11 @@ func (db *DB) insertBatch(ctx context.Context, table string, cols []string, n in
 			}
 			var err error
 			if end-start == sqliteBatchRows {
-				if full == nil {
-					if full, err = tx.PrepareContext(ctx, insertSQL(table, cols, sqliteBatchRows)); err != nil {
-						return err
-					}
-					defer full.Close()
+				if stmt == nil {
+					stmt = tx.StmtContext(ctx, full)
+					defer stmt.Close()
 				}
-				_, err = full.ExecContext(ctx, args...)
+				_, err = stmt.ExecContext(ctx, args...)
 			} else {
 				_, err = tx.ExecContext(ctx, insertSQL(table, cols, end-start), args...)
 			}
@@ -155,6 +190,23 @@ func (db *DB) insertBatch(ctx context.Context, table string, cols []string, n in
 		}
 		return nil
 	})
+}
+
+// batchStmt returns the prepared full-chunk INSERT of table on the write
+// pool, preparing it on first use. It is closed by Close.
+func (db *DB) batchStmt(ctx context.Context, table string, cols []string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(table); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.wdb.PrepareContext(ctx, insertSQL(table, cols, sqliteBatchRows))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(table, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
 }
 
 // insertSQL returns a multi-row INSERT of rows rows into table.

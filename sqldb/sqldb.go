@@ -62,35 +62,43 @@ type DB struct {
 	forUpdate     string // row-lock suffix of a SELECT in a write transaction
 
 	rebound sync.Map // query text -> query rebound to $n (PostgreSQL only)
+	stmts   sync.Map // table -> prepared multi-row INSERT on wdb (SQLite only)
 }
 
 var _ roman.Store = (*DB)(nil)
 
 // ParseURL splits a database URL into its dialect and the target the driver
 // opens: the file path for SQLite, the URL itself for PostgreSQL. Accepted
-// forms are sqlite:///abs/path.db, sqlite://relative.db, a bare file path,
-// and postgres:// or postgresql:// URLs. A query string on a SQLite URL is
-// kept as extra driver parameters.
+// forms are sqlite:///abs/path.db, sqlite://relative.db (also sqlite3://), a
+// bare file path, and postgres:// or postgresql:// URLs. A query string on a
+// SQLite URL is kept as extra driver parameters.
 func ParseURL(raw string) (dialect, target string, err error) {
-	switch {
-	case raw == "":
+	if raw == "" {
 		return "", "", roman.Errorf(roman.EINVALID, "database URL is empty")
-	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+	}
+	scheme, rest, ok := strings.Cut(raw, "://")
+	switch {
+	case !ok:
+		target = raw
+	case strings.EqualFold(scheme, "postgres"), strings.EqualFold(scheme, "postgresql"):
 		if _, err := url.Parse(raw); err != nil {
+			// The URL may hold a password: the message does not repeat it.
 			return "", "", roman.Errorf(roman.EINVALID, "database URL is not a valid postgres URL")
 		}
-		return DialectPostgres, raw, nil
-	case strings.HasPrefix(raw, "sqlite://"):
-		target = strings.TrimPrefix(raw, "sqlite://")
-	case strings.HasPrefix(raw, "sqlite:"):
-		target = strings.TrimPrefix(raw, "sqlite:")
-	case strings.Contains(raw, "://"):
-		return "", "", roman.Errorf(roman.EINVALID, "unsupported database URL scheme (want sqlite:// or postgres://)")
+		return DialectPostgres, strings.ToLower(scheme) + "://" + rest, nil
+	case strings.EqualFold(scheme, "sqlite"), strings.EqualFold(scheme, "sqlite3"):
+		target = rest
 	default:
-		target = raw
+		return "", "", roman.Errorf(roman.EINVALID, "unsupported database URL scheme %q (want sqlite:// or postgres://)", scheme)
 	}
-	if p, _, _ := strings.Cut(target, "?"); p == "" {
+	path, _, _ := strings.Cut(target, "?")
+	switch {
+	case path == "":
 		return "", "", roman.Errorf(roman.EINVALID, "database URL names no SQLite file")
+	case strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:"):
+		// The store keeps two pools (reads and the one writer), which must
+		// see the same database: only a file qualifies.
+		return "", "", roman.Errorf(roman.EINVALID, "SQLite database must be a file path, not %q", path)
 	}
 	return DialectSQLite, target, nil
 }
@@ -145,6 +153,10 @@ func (db *DB) openSQLite(target string) error {
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "foreign_keys(1)")
 	params.Add("_pragma", "synchronous(NORMAL)")
+	// A larger page cache (allocated as used) and memory-mapped reads keep
+	// the ingest path's index pages out of read(2) calls.
+	params.Add("_pragma", "cache_size(-32768)")
+	params.Add("_pragma", "mmap_size(268435456)")
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// has to upgrade a read lock (which fails at once with SQLITE_BUSY
 	// instead of waiting).
@@ -227,6 +239,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the connection pools.
 func (db *DB) Close() error {
 	var errs []error
+	db.stmts.Range(func(_, s any) bool {
+		errs = append(errs, s.(*sql.Stmt).Close())
+		return true
+	})
 	if db.db != nil {
 		errs = append(errs, db.db.Close())
 	}

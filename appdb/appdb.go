@@ -1,0 +1,202 @@
+// Package appdb implements roman.AppDatabase: it inspects the application's
+// database (SQLite or PostgreSQL) for snapshots, giving a hash of its schema
+// and the exact row count of every table (SPEC §8).
+package appdb
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
+
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/sqldb"
+)
+
+// DB is an application database. It is safe for concurrent use.
+type DB struct {
+	db      *sql.DB
+	dialect string
+	owned   bool // Close closes db only when Open opened it
+}
+
+var _ roman.AppDatabase = (*DB)(nil)
+
+// Open connects to the application database at rawURL: a SQLite file (URL
+// forms as in sqldb.ParseURL) or a postgres:// URL. Unlike roman's own store
+// it changes nothing in the database: no migrations, no journal mode.
+func Open(rawURL string) (*DB, error) {
+	dialect, target, err := sqldb.ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	driver, dsn := "pgx", target
+	if dialect == sqldb.DialectSQLite {
+		path, extra, _ := strings.Cut(target, "?")
+		driver, dsn = "sqlite", path+"?_pragma=busy_timeout(10000)"
+		if extra != "" {
+			dsn += "&" + extra
+		}
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, &roman.Error{Code: roman.EINTERNAL, Err: fmt.Errorf("appdb: open: %w", err)}
+	}
+	db.SetMaxOpenConns(4)
+	return &DB{db: db, dialect: dialect, owned: true}, nil
+}
+
+// New wraps an existing connection pool of the given dialect ("sqlite" or
+// "postgres"), for example roman's own database from sqldb.DB.SQL(). Close
+// leaves such a pool open.
+func New(db *sql.DB, dialect string) *DB {
+	return &DB{db: db, dialect: dialect}
+}
+
+// SQL returns the connection pool, for running migration rollback scripts.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Dialect returns "sqlite" or "postgres".
+func (d *DB) Dialect() string { return d.dialect }
+
+// Close closes the pool when Open created it.
+func (d *DB) Close() error {
+	if d.owned {
+		return d.db.Close()
+	}
+	return nil
+}
+
+// column is one (table, column, type) of the schema.
+type column struct{ table, name, typ string }
+
+// Inspect returns the hex SHA-256 over the sorted (table, column, type) list
+// of the database's tables and the exact row count of every table. On
+// PostgreSQL tables of every non-system schema are included, named
+// schema.table, and counted in one repeatable-read snapshot.
+func (d *DB) Inspect(ctx context.Context) (schemaHash string, tableCounts map[string]int64, err error) {
+	var cols []column
+	var tables [][2]string // {schema, table}; schema "" on SQLite
+	var q querier = d.db
+	if d.dialect == sqldb.DialectPostgres {
+		tx, err := d.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+		if err != nil {
+			return "", nil, inspectErr(err)
+		}
+		defer tx.Rollback()
+		q = tx
+		cols, tables, err = postgresColumns(ctx, tx)
+		if err != nil {
+			return "", nil, inspectErr(err)
+		}
+	} else if cols, tables, err = sqliteColumns(ctx, d.db); err != nil {
+		return "", nil, inspectErr(err)
+	}
+	sort.Slice(cols, func(i, j int) bool {
+		a, b := cols[i], cols[j]
+		if a.table != b.table {
+			return a.table < b.table
+		}
+		if a.name != b.name {
+			return a.name < b.name
+		}
+		return a.typ < b.typ
+	})
+	h := sha256.New()
+	for _, c := range cols {
+		// Tabs and newlines cannot appear unquoted in these names, so the
+		// encoding is unambiguous in practice.
+		fmt.Fprintf(h, "%s\t%s\t%s\n", c.table, c.name, c.typ)
+	}
+	counts := make(map[string]int64, len(tables))
+	for _, t := range tables {
+		name, ident := t[1], quoteIdent(t[1])
+		if t[0] != "" {
+			name, ident = t[0]+"."+t[1], quoteIdent(t[0])+"."+quoteIdent(t[1])
+		}
+		var n int64
+		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+ident).Scan(&n); err != nil {
+			return "", nil, inspectErr(err)
+		}
+		counts[name] = n
+	}
+	return hex.EncodeToString(h.Sum(nil)), counts, nil
+}
+
+// querier is *sql.DB or *sql.Tx.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func sqliteColumns(ctx context.Context, q querier) ([]column, [][2]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT m.name, p.name, p.type
+		FROM sqlite_master m JOIN pragma_table_info(m.name) p
+		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\_%' ESCAPE '\'`)
+	if err != nil {
+		return nil, nil, err
+	}
+	return collect(rows, func(rows *sql.Rows) (string, column, error) {
+		var c column
+		err := rows.Scan(&c.table, &c.name, &c.typ)
+		return "", c, err
+	})
+}
+
+func postgresColumns(ctx context.Context, q querier) ([]column, [][2]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT c.table_schema, c.table_name, c.column_name,
+		CASE WHEN c.data_type IN ('ARRAY', 'USER-DEFINED') THEN c.udt_name ELSE c.data_type END
+		FROM information_schema.columns c
+		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+		WHERE t.table_type = 'BASE TABLE'
+		AND c.table_schema NOT IN ('pg_catalog', 'information_schema')
+		AND c.table_schema NOT LIKE 'pg\_%'`)
+	if err != nil {
+		return nil, nil, err
+	}
+	return collect(rows, func(rows *sql.Rows) (string, column, error) {
+		var schema string
+		var c column
+		err := rows.Scan(&schema, &c.table, &c.name, &c.typ)
+		return schema, c, err
+	})
+}
+
+// collect reads the column rows and the distinct tables they belong to;
+// scan returns a row's schema ("" on SQLite) and column, whose table is
+// qualified with the schema when there is one.
+func collect(rows *sql.Rows, scan func(*sql.Rows) (string, column, error)) ([]column, [][2]string, error) {
+	defer rows.Close()
+	var cols []column
+	var tables [][2]string
+	seen := map[[2]string]bool{}
+	for rows.Next() {
+		schema, c, err := scan(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		key := [2]string{schema, c.table}
+		if !seen[key] {
+			seen[key] = true
+			tables = append(tables, key)
+		}
+		if schema != "" {
+			c.table = schema + "." + c.table
+		}
+		cols = append(cols, c)
+	}
+	return cols, tables, rows.Err()
+}
+
+// quoteIdent quotes an SQL identifier for both dialects.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func inspectErr(err error) error {
+	return &roman.Error{Code: roman.EINTERNAL, Err: fmt.Errorf("appdb: inspect: %w", err)}
+}

@@ -1,0 +1,113 @@
+package appdb_test
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/sqldb"
+)
+
+func TestMain(m *testing.M) { testpg.Main(m) }
+
+var ctx = context.Background()
+
+func TestInspect(t *testing.T) {
+	tests := []struct {
+		name   string
+		url    func(t *testing.T) string
+		prefix string // how Inspect names a table of the default schema
+	}{
+		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "app.db") }, ""},
+		{"postgres", func(t *testing.T) string { return testpg.URL(t) }, "public."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db, err := appdb.Open(tc.url(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if db.Dialect() != tc.name {
+				t.Errorf("Dialect() = %q", db.Dialect())
+			}
+			exec := func(q string) {
+				t.Helper()
+				if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			empty, counts, err := db.Inspect(ctx)
+			if err != nil || len(counts) != 0 || len(empty) != 64 {
+				t.Fatalf("empty database: %q, %v, %v", empty, counts, err)
+			}
+			exec(`CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL)`)
+			exec(`CREATE TABLE "Order Items" (id integer PRIMARY KEY, "qty ""x""" integer)`)
+			h1, counts, err := db.Inspect(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]int64{tc.prefix + "users": 0, tc.prefix + "Order Items": 0}
+			if h1 == empty || !reflect.DeepEqual(counts, want) {
+				t.Fatalf("after CREATE: %q, %v; want a new hash and %v", h1, counts, want)
+			}
+
+			exec(`INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`)
+			exec(`INSERT INTO "Order Items" (id, "qty ""x""") VALUES (1, 5)`)
+			h2, counts, err := db.Inspect(ctx)
+			want = map[string]int64{tc.prefix + "users": 3, tc.prefix + "Order Items": 1}
+			if err != nil || h2 != h1 || !reflect.DeepEqual(counts, want) {
+				t.Fatalf("after INSERT: hash changed %v, counts %v (want %v), %v", h2 != h1, counts, want, err)
+			}
+
+			exec(`CREATE VIEW active_users AS SELECT * FROM users`)
+			if h, _, _ := db.Inspect(ctx); h != h1 {
+				t.Errorf("a view changed the table schema hash")
+			}
+
+			exec(`ALTER TABLE users ADD COLUMN name text`)
+			h3, _, err := db.Inspect(ctx)
+			if err != nil || h3 == h2 {
+				t.Fatalf("adding a column did not change the hash (%v)", err)
+			}
+			exec(`ALTER TABLE users DROP COLUMN name`)
+			if h4, _, _ := db.Inspect(ctx); h4 != h1 {
+				t.Errorf("dropping the column again did not restore the hash")
+			}
+		})
+	}
+}
+
+// TestInspectRomanDB inspects roman's own store through New, as the server
+// does when no application database is configured.
+func TestInspectRomanDB(t *testing.T) {
+	store, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	db := appdb.New(store.SQL(), store.Dialect())
+	hash, counts, err := db.Inspect(ctx)
+	if err != nil || hash == "" {
+		t.Fatalf("Inspect: %q, %v", hash, err)
+	}
+	if _, ok := counts["deployments"]; !ok {
+		t.Errorf("roman's tables missing from %v", counts)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Ping(ctx); err != nil {
+		t.Errorf("Close of a wrapped pool closed it: %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, err := appdb.Open("mysql://x/y"); err == nil {
+		t.Error("Open accepted a mysql URL")
+	}
+}
