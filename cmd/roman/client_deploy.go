@@ -27,6 +27,7 @@ func newDeployRecordCmd(o *clientOptions) *cobra.Command {
 	var (
 		req                                        api.RecordDeploymentRequest
 		deployedBy, deploymentID, status, meta, at string
+		passed                                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "record",
@@ -44,6 +45,9 @@ func newDeployRecordCmd(o *clientOptions) *cobra.Command {
 			}
 			if f.Changed("status") {
 				req.Status = &status
+			}
+			if f.Changed("health-check-passed") {
+				req.HealthCheckPassed = &passed
 			}
 			if f.Changed("deployed-at") {
 				t, err := time.Parse(time.RFC3339Nano, at)
@@ -78,6 +82,7 @@ func newDeployRecordCmd(o *clientOptions) *cobra.Command {
 	f.StringVar(&deploymentID, "deployment-id", "", "deployment uuid (generated when absent; re-sending the same one is idempotent)")
 	f.StringVar(&status, "status", "", "initial status: pending, in_progress (default), success or failed")
 	f.StringVar(&meta, "metadata", "", "metadata as a JSON object")
+	f.BoolVar(&passed, "health-check-passed", false, "record the deployment as having passed its health check (a known-good baseline)")
 	f.StringVar(&at, "deployed-at", "", "when the deployment went live, RFC 3339 (default now)")
 	for _, name := range []string{"environment", "version", "git-commit", "git-branch"} {
 		_ = cmd.MarkFlagRequired(name)
