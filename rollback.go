@@ -106,6 +106,29 @@ type Validation struct {
 	Rules []string `json:"rules,omitempty"`
 	// Override is true when an admin override turned violations into warnings.
 	Override bool `json:"override,omitempty"`
+	// Results lists, rule by rule, each finding behind Violations and
+	// Warnings, so the audit trail says which rule said what.
+	Results []RuleResult `json:"results,omitempty"`
+}
+
+// RuleResult is one rule's finding in a Validation.
+type RuleResult struct {
+	// Rule is the rule's name.
+	Rule string `json:"rule"`
+	// Law is the law or concern the rule enforces.
+	Law string `json:"law,omitempty"`
+	// Severity is the finding's effective severity: "violation" (rejects)
+	// or "warning" (reported only).
+	Severity string `json:"severity"`
+	// Message is the rendered message, as it appears in Violations or
+	// Warnings.
+	Message string `json:"message"`
+	// Overridden is true when the rule found a violation that an admin
+	// override turned into a warning.
+	Overridden bool `json:"overridden,omitempty"`
+	// Error is the evaluation error when the rule could not be evaluated;
+	// such a rule counts as violated (fail closed).
+	Error string `json:"error,omitempty"`
 }
 
 // ActionProfile is the seed's rollback action profile, evaluated by the
