@@ -217,6 +217,21 @@ func testErrorBatches(t *testing.T, db *sqldb.DB) {
 	}
 }
 
+// testDirectErrorInsert inserts an error the way an application may on
+// PostgreSQL (SPEC §4): straight into the table, relying on the defaults.
+func testDirectErrorInsert(t *testing.T, db *sqldb.DB) {
+	d := newDeployment("production", "v1", t0, roman.StatusSuccess)
+	mustCreate(t, db, d)
+	if _, err := db.SQL().ExecContext(ctx, db.Rebind(`INSERT INTO error_events (deployment_id, message) VALUES (?, ?)`),
+		d.DeploymentID, "boom"); err != nil {
+		t.Fatal(err)
+	}
+	one, five, err := db.CountErrors(ctx, d.DeploymentID, time.Now().Add(time.Second))
+	if err != nil || one != 1 || five != 1 {
+		t.Fatalf("CountErrors = %d, %d, %v; want the directly inserted error", one, five, err)
+	}
+}
+
 func testLatestMetrics(t *testing.T, db *sqldb.DB) {
 	d := newDeployment("production", "v1", t0, roman.StatusSuccess)
 	mustCreate(t, db, d)

@@ -73,6 +73,7 @@ func runStoreSuite(t *testing.T, open opener) {
 		{"RomanEvents", testRomanEvents},
 		{"CountErrors", testCountErrors},
 		{"ErrorBatches", testErrorBatches},
+		{"DirectErrorInsert", testDirectErrorInsert},
 		{"LatestMetrics", testLatestMetrics},
 		{"APIKeys", testAPIKeys},
 		{"ConcurrentWriters", testConcurrentWriters},

@@ -107,11 +107,12 @@ func URL(t testing.TB) string {
 // could be had.
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	msg := fmt.Sprintf("PostgreSQL tests SKIPPED: no PostgreSQL server (%v). "+
-		"Set %s to a postgres:// URL or install the PostgreSQL server (apt-get install postgresql).", err, EnvURL)
+	help := fmt.Sprintf("no PostgreSQL server (%v). Set %s to a postgres:// URL "+
+		"or install the PostgreSQL server (apt-get install postgresql).", err, EnvURL)
 	if strings.EqualFold(os.Getenv("CI"), "true") {
-		t.Fatal("testpg: CI=true and " + msg)
+		t.Fatal("testpg: CI=true, so a missing PostgreSQL is a failure, not a skip: " + help)
 	}
+	msg := "PostgreSQL tests SKIPPED: " + help
 	fmt.Fprintln(os.Stderr, "\n!!! "+msg)
 	t.Skip(msg)
 }

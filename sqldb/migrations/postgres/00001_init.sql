@@ -98,25 +98,26 @@ CREATE INDEX roman_events_deployment_idx ON ops.roman_events ((metadata->>'deplo
 
 -- Ingested application errors and metric samples (SPEC §4). deployment_id has
 -- no FOREIGN KEY: a per-row check halves the throughput of batched ingest,
--- so the store checks each distinct deployment of a batch once instead.
+-- so the store checks each distinct deployment of a batch once instead. The
+-- defaults let an application insert errors straight into the table.
 CREATE TABLE ops.error_events (
   id bigserial PRIMARY KEY,
   deployment_id uuid NOT NULL,
-  environment text NOT NULL,
-  occurred_at timestamptz NOT NULL,
+  environment text NOT NULL DEFAULT '',
+  occurred_at timestamptz NOT NULL DEFAULT now(),
   message text NOT NULL,
-  severity text NOT NULL,
-  fingerprint text NOT NULL
+  severity text NOT NULL DEFAULT 'error',
+  fingerprint text NOT NULL DEFAULT ''
 );
 CREATE INDEX error_events_deployment_occurred_idx ON ops.error_events (deployment_id, occurred_at);
 
 CREATE TABLE ops.metric_samples (
   id bigserial PRIMARY KEY,
   deployment_id uuid NOT NULL,
-  environment text NOT NULL,
+  environment text NOT NULL DEFAULT '',
   name text NOT NULL,
   value double precision NOT NULL,
-  at timestamptz NOT NULL
+  at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX metric_samples_deployment_name_at_idx ON ops.metric_samples (deployment_id, name, at);
 

@@ -93,25 +93,26 @@ CREATE INDEX roman_events_deployment_idx ON roman_events (metadata->>'deployment
 
 -- Ingested application errors and metric samples (SPEC §4). deployment_id has
 -- no FOREIGN KEY: a per-row check halves the throughput of batched ingest,
--- so the store checks each distinct deployment of a batch once instead.
+-- so the store checks each distinct deployment of a batch once instead. The
+-- defaults let an application insert errors straight into the table.
 CREATE TABLE error_events (
   id INTEGER PRIMARY KEY,
   deployment_id TEXT NOT NULL,
-  environment TEXT NOT NULL,
-  occurred_at TEXT NOT NULL,
+  environment TEXT NOT NULL DEFAULT '',
+  occurred_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')),
   message TEXT NOT NULL,
-  severity TEXT NOT NULL,
-  fingerprint TEXT NOT NULL
+  severity TEXT NOT NULL DEFAULT 'error',
+  fingerprint TEXT NOT NULL DEFAULT ''
 ) STRICT;
 CREATE INDEX error_events_deployment_occurred_idx ON error_events (deployment_id, occurred_at);
 
 CREATE TABLE metric_samples (
   id INTEGER PRIMARY KEY,
   deployment_id TEXT NOT NULL,
-  environment TEXT NOT NULL,
+  environment TEXT NOT NULL DEFAULT '',
   name TEXT NOT NULL,
   value REAL NOT NULL,
-  at TEXT NOT NULL
+  at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
 ) STRICT;
 CREATE INDEX metric_samples_deployment_name_at_idx ON metric_samples (deployment_id, name, at);
 
