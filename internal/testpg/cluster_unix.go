@@ -93,7 +93,7 @@ func startPostgres(bin, dir, data string, attr *syscall.SysProcAttr) (string, fu
 	cmd := exec.Command("/bin/sh", "-c", watchdog, "sh", filepath.Join(bin, "postgres"),
 		"-D", data, "-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB")
+		"-c", "full_page_writes=off", "-c", "max_connections=500", "-c", "shared_buffers=32MB")
 	cmd.Env = append(os.Environ(), "TESTPG_DIR="+dir)
 	cmd.Dir = dir
 	cmd.SysProcAttr = attr
