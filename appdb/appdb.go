@@ -16,7 +16,6 @@ import (
 	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/sqldb"
 )
 
 // DB is an application database. It is safe for concurrent use.
@@ -29,15 +28,15 @@ type DB struct {
 var _ roman.AppDatabase = (*DB)(nil)
 
 // Open connects to the application database at rawURL: a SQLite file (URL
-// forms as in sqldb.ParseURL) or a postgres:// URL. Unlike roman's own store
+// forms as in roman.ParseDatabaseURL) or a postgres:// URL. Unlike roman's own store
 // it changes nothing in the database: no migrations, no journal mode.
 func Open(rawURL string) (*DB, error) {
-	dialect, target, err := sqldb.ParseURL(rawURL)
+	dialect, target, err := roman.ParseDatabaseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	driver, dsn := "pgx", target
-	if dialect == sqldb.DialectSQLite {
+	if dialect == roman.DialectSQLite {
 		path, extra, _ := strings.Cut(target, "?")
 		driver, dsn = "sqlite", path+"?_pragma=busy_timeout(10000)"
 		if extra != "" {
@@ -84,7 +83,7 @@ func (d *DB) Inspect(ctx context.Context) (schemaHash string, tableCounts map[st
 	var cols []column
 	var tables [][2]string // {schema, table}; schema "" on SQLite
 	var q querier = d.db
-	if d.dialect == sqldb.DialectPostgres {
+	if d.dialect == roman.DialectPostgres {
 		tx, err := d.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 		if err != nil {
 			return "", nil, inspectErr(err)

@@ -81,7 +81,7 @@ type Config struct {
 
 	// Database is roman's own store: sqlite:///abs/path, sqlite://rel/path,
 	// a bare file path, or a postgres:// URL (ROMAN_DATABASE). It is a secret
-	// because a PostgreSQL URL carries a password; see ParseDatabaseURL and
+	// because a PostgreSQL URL carries a password; see roman.ParseDatabaseURL and
 	// RedactURL.
 	Database Secret `yaml:"database" json:"database"`
 	// AppDatabase is the application's database, which snapshots inspect and
@@ -347,10 +347,10 @@ func (c *Config) Environment(name string) EnvironmentConfig {
 	return e
 }
 
-// DatabaseDriver returns the driver of Database (sqlite or postgres) and the
-// string to open, as ParseDatabaseURL does.
+// DatabaseDriver returns the dialect of Database (sqlite or postgres) and the
+// string to open, as roman.ParseDatabaseURL does.
 func (c *Config) DatabaseDriver() (driver, dsn string, err error) {
-	return ParseDatabaseURL(c.Database.Value())
+	return roman.ParseDatabaseURL(c.Database.Value())
 }
 
 // KeyRecords returns the configured API keys as roman.APIKey records holding

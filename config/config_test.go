@@ -25,7 +25,7 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 		t.Errorf("Load with nothing set differs from Default():\n%#v\n%#v", cfg, Default())
 	}
 	driver, dsn, err := cfg.DatabaseDriver()
-	if err != nil || driver != DriverSQLite || dsn != "roman.db" {
+	if err != nil || driver != roman.DialectSQLite || dsn != "roman.db" {
 		t.Errorf("DatabaseDriver = %q, %q, %v; want sqlite, roman.db", driver, dsn, err)
 	}
 	checks := []struct {
@@ -266,7 +266,7 @@ func TestErrors(t *testing.T) {
 		{"bad auto_rollback", "", map[string]string{"ROMAN_AUTO_ROLLBACK": "sometimes"},
 			[]string{"auto_rollback (ROMAN_AUTO_ROLLBACK)", `"sometimes"`}},
 		{"bad database scheme", "", map[string]string{"ROMAN_DATABASE": "mysql://u:p@h/db"},
-			[]string{"database (ROMAN_DATABASE)", `unsupported database scheme "mysql"`}},
+			[]string{"database (ROMAN_DATABASE)", `unsupported database URL scheme "mysql"`}},
 		{"bad listen", "", map[string]string{"ROMAN_LISTEN": "localhost"},
 			[]string{"listen (ROMAN_LISTEN)"}},
 		{"bad size", "", map[string]string{"ROMAN_MAX_BODY_BYTES": "lots"},
@@ -319,30 +319,6 @@ func TestEmptyFile(t *testing.T) {
 		}
 		if cfg.Listen != DefaultListen {
 			t.Errorf("%q: listen = %s", body, cfg.Listen)
-		}
-	}
-}
-
-func TestParseDatabaseURL(t *testing.T) {
-	tests := []struct {
-		in, driver, dsn string
-		wantErr         bool
-	}{
-		{"sqlite://roman.db", DriverSQLite, "roman.db", false},
-		{"sqlite:///var/lib/roman/roman.db", DriverSQLite, "/var/lib/roman/roman.db", false},
-		{"sqlite://data/roman.db?_pragma=busy_timeout(5000)", DriverSQLite, "data/roman.db?_pragma=busy_timeout(5000)", false},
-		{"roman.db", DriverSQLite, "roman.db", false},
-		{"/tmp/x.db", DriverSQLite, "/tmp/x.db", false},
-		{"postgres://u:p@localhost:5432/roman?sslmode=disable", DriverPostgres, "postgres://u:p@localhost:5432/roman?sslmode=disable", false},
-		{"postgresql://localhost/roman", DriverPostgres, "postgresql://localhost/roman", false},
-		{"sqlite://", "", "", true},
-		{"mysql://x", "", "", true},
-		{"", "", "", true},
-	}
-	for _, tt := range tests {
-		driver, dsn, err := ParseDatabaseURL(tt.in)
-		if (err != nil) != tt.wantErr || driver != tt.driver || dsn != tt.dsn {
-			t.Errorf("ParseDatabaseURL(%q) = %q, %q, %v", tt.in, driver, dsn, err)
 		}
 	}
 }

@@ -18,12 +18,12 @@ import (
 // No message contains a secret's value.
 func (c *Config) Validate() error {
 	v := &validator{}
-	if _, _, err := ParseDatabaseURL(c.Database.Value()); err != nil {
-		v.add("database", "ROMAN_DATABASE", "%v", err)
+	if _, _, err := roman.ParseDatabaseURL(c.Database.Value()); err != nil {
+		v.add("database", "ROMAN_DATABASE", "%s", roman.ErrorMessage(err))
 	}
 	if c.AppDatabase.IsSet() {
-		if _, _, err := ParseDatabaseURL(c.AppDatabase.Value()); err != nil {
-			v.add("app_database", "ROMAN_APP_DATABASE", "%v", err)
+		if _, _, err := roman.ParseDatabaseURL(c.AppDatabase.Value()); err != nil {
+			v.add("app_database", "ROMAN_APP_DATABASE", "%s", roman.ErrorMessage(err))
 		}
 	}
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {

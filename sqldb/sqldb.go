@@ -31,8 +31,8 @@ import (
 
 // Dialect names returned by (*DB).Dialect and ParseURL.
 const (
-	DialectSQLite   = "sqlite"
-	DialectPostgres = "postgres"
+	DialectSQLite   = roman.DialectSQLite
+	DialectPostgres = roman.DialectPostgres
 )
 
 // Schema is the PostgreSQL schema that holds every roman table.
@@ -67,43 +67,7 @@ type DB struct {
 
 var _ roman.Store = (*DB)(nil)
 
-// ParseURL splits a database URL into its dialect and the target the driver
-// opens: the file path for SQLite, the URL itself for PostgreSQL. Accepted
-// forms are sqlite:///abs/path.db, sqlite://relative.db (also sqlite3://), a
-// bare file path, and postgres:// or postgresql:// URLs. A query string on a
-// SQLite URL is kept as extra driver parameters.
-func ParseURL(raw string) (dialect, target string, err error) {
-	if raw == "" {
-		return "", "", roman.Errorf(roman.EINVALID, "database URL is empty")
-	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	switch {
-	case !ok:
-		target = raw
-	case strings.EqualFold(scheme, "postgres"), strings.EqualFold(scheme, "postgresql"):
-		if _, err := url.Parse(raw); err != nil {
-			// The URL may hold a password: the message does not repeat it.
-			return "", "", roman.Errorf(roman.EINVALID, "database URL is not a valid postgres URL")
-		}
-		return DialectPostgres, strings.ToLower(scheme) + "://" + rest, nil
-	case strings.EqualFold(scheme, "sqlite"), strings.EqualFold(scheme, "sqlite3"):
-		target = rest
-	default:
-		return "", "", roman.Errorf(roman.EINVALID, "unsupported database URL scheme %q (want sqlite:// or postgres://)", scheme)
-	}
-	path, _, _ := strings.Cut(target, "?")
-	switch {
-	case path == "":
-		return "", "", roman.Errorf(roman.EINVALID, "database URL names no SQLite file")
-	case strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:"):
-		// The store keeps two pools (reads and the one writer), which must
-		// see the same database: only a file qualifies.
-		return "", "", roman.Errorf(roman.EINVALID, "SQLite database must be a file path, not %q", path)
-	}
-	return DialectSQLite, target, nil
-}
-
-// Open connects to the database named by rawURL (see ParseURL), applies the
+// Open connects to the database named by rawURL (see roman.ParseDatabaseURL), applies the
 // embedded migrations and returns the store. On PostgreSQL the migrations run
 // under a session advisory lock, so replicas starting together do not race.
 // A nil logger discards logs.
@@ -111,7 +75,7 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	dialect, target, err := ParseURL(rawURL)
+	dialect, target, err := roman.ParseDatabaseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
