@@ -24,13 +24,18 @@ const (
 )
 
 // startServer runs the whole program in-process on port 0 against the given
-// database and returns its base URL.
-func startServer(t *testing.T, database string) *Main {
+// database and returns it; extra holds further ROMAN_… settings.
+func startServer(t *testing.T, database string, extra ...map[string]string) *Main {
 	t.Helper()
 	env := map[string]string{
 		"ROMAN_DATABASE": database,
 		"ROMAN_LISTEN":   "127.0.0.1:0",
 		"ROMAN_API_KEYS": "admin:" + adminToken + ",deploy:" + deployToken + ",read:" + readToken,
+	}
+	for _, e := range extra {
+		for k, v := range e {
+			env[k] = v
+		}
 	}
 	cfg, err := config.Load("", func(k string) string { return env[k] })
 	if err != nil {
