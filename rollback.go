@@ -258,6 +258,14 @@ type ExecuteRequest struct {
 	BadDeployment   *Deployment
 	Target          *Deployment
 	NewDeploymentID string
+	// Progress, when set, records what the executor has started so far (for
+	// example the id of a dispatched GitHub run) durably, so that a restart
+	// can continue the same run instead of starting another one. Executors
+	// call it as soon as they know something worth resuming from.
+	Progress func(detail json.RawMessage)
+	// Resume is the last Progress detail recorded before a crash, or nil on
+	// a first attempt.
+	Resume json.RawMessage
 }
 
 // Executor redeploys the target version on the platform.
@@ -267,4 +275,17 @@ type Executor interface {
 	// Execute runs the redeploy and waits for it (bounded by ctx). The
 	// returned detail is recorded in the execute step.
 	Execute(ctx context.Context, req ExecuteRequest) (detail json.RawMessage, err error)
+}
+
+// ResumableExecutor is an Executor that can tell whether an execution that
+// was interrupted by a crash may be continued. An executor that does not
+// implement it is never resumed once it has started: its event is marked
+// failed ("interrupted") instead, because running an unknown command or
+// webhook twice may not be safe.
+type ResumableExecutor interface {
+	Executor
+	// Resumable reports whether Execute may be called again with
+	// ExecuteRequest.Resume set to progress (nil when the executor never
+	// reported any).
+	Resumable(progress json.RawMessage) bool
 }

@@ -1,5 +1,3 @@
-// Package executor holds the rollback executors: the kinds that redeploy a
-// known-good version on the platform.
 package executor
 
 import (
@@ -13,7 +11,7 @@ import (
 // deploy by watching roman's database (the new deployment row is the signal).
 type None struct{}
 
-var _ roman.Executor = None{}
+var _ roman.ResumableExecutor = None{}
 
 // Name returns "none".
 func (None) Name() string { return "none" }
@@ -22,3 +20,6 @@ func (None) Name() string { return "none" }
 func (None) Execute(ctx context.Context, req roman.ExecuteRequest) (json.RawMessage, error) {
 	return json.RawMessage(`{"executor":"none","note":"recorded only; the platform deploys from the new deployment row"}`), ctx.Err()
 }
+
+// Resumable returns true: doing nothing twice is safe.
+func (None) Resumable(json.RawMessage) bool { return true }

@@ -1,0 +1,224 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Webhook headers. The signature is HMAC-SHA256, keyed with the configured
+// secret, over the timestamp, a dot and the raw body:
+//
+//	X-Roman-Signature: sha256=hex(HMAC_SHA256(secret, X-Roman-Timestamp + "." + body))
+//
+// so a receiver can refuse both forged and replayed calls (compare in
+// constant time and reject a timestamp more than a few minutes old). The
+// same event is sent again on retries with the same Idempotency-Key (the
+// rollback event id), so a receiver can deploy it once.
+const (
+	HeaderSignature      = "X-Roman-Signature"
+	HeaderTimestamp      = "X-Roman-Timestamp"
+	HeaderEvent          = "X-Roman-Event"
+	HeaderIdempotencyKey = "Idempotency-Key"
+)
+
+// Webhook retry backoff: the first retry after WebhookBackoff, doubling up
+// to WebhookMaxBackoff, always within the executor timeout.
+const (
+	WebhookBackoff    = time.Second
+	WebhookMaxBackoff = 30 * time.Second
+)
+
+// maxResponseDetail is how much of the receiver's answer the step keeps.
+const maxResponseDetail = 4 << 10
+
+// WebhookPayload is the JSON body the webhook executor POSTs.
+type WebhookPayload struct {
+	// Event is always "rollback".
+	Event string `json:"event"`
+	// EventID is the rollback event.
+	EventID string `json:"event_id"`
+	// Environment is the environment to redeploy.
+	Environment string `json:"environment"`
+	// DeploymentID is the deployment row the rollback recorded for the
+	// redeploy; the receiver may PATCH its status.
+	DeploymentID string `json:"deployment_id"`
+	// Version, GitCommit and GitBranch are the known-good target to deploy.
+	Version   string `json:"version"`
+	GitCommit string `json:"git_commit"`
+	GitBranch string `json:"git_branch"`
+	// TargetDeploymentID is the known-good deployment's own row.
+	TargetDeploymentID string `json:"target_deployment_id"`
+	// RolledBack is the bad deployment being undone.
+	RolledBack *WebhookDeployment `json:"rolled_back,omitempty"`
+	// Timestamp is when this attempt was sent (equal to X-Roman-Timestamp).
+	Timestamp time.Time `json:"timestamp"`
+}
+
+// WebhookDeployment names a deployment in a WebhookPayload.
+type WebhookDeployment struct {
+	DeploymentID string `json:"deployment_id"`
+	Version      string `json:"version"`
+	GitCommit    string `json:"git_commit"`
+}
+
+// Webhook POSTs the rollback to a URL and succeeds on a 2xx answer. 5xx, 429
+// and network errors are retried with exponential backoff (honouring
+// Retry-After) until the timeout; any other status fails at once.
+type Webhook struct {
+	url     string
+	secret  []byte
+	timeout time.Duration
+	opts    Options
+}
+
+var _ roman.Executor = (*Webhook)(nil)
+
+// NewWebhook returns the executor. The URL is a secret (it often carries a
+// token) and never appears in logs or step details. An empty secret sends
+// unsigned calls.
+func NewWebhook(rawURL, secret string, timeout time.Duration, opts Options) (*Webhook, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, roman.Errorf(roman.EINVALID, "executor_webhook_url must be an http or https URL")
+	}
+	return &Webhook{url: rawURL, secret: []byte(secret), timeout: timeout, opts: opts.withDefaults()}, nil
+}
+
+// Name returns "webhook".
+func (w *Webhook) Name() string { return "webhook" }
+
+// Sign returns the X-Roman-Signature value for a timestamp and body.
+func Sign(secret []byte, timestamp string, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(timestamp))
+	m.Write([]byte{'.'})
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Execute POSTs the payload until a 2xx answer, a permanent failure or the
+// timeout.
+func (w *Webhook) Execute(ctx context.Context, req roman.ExecuteRequest) (json.RawMessage, error) {
+	target, err := targetOf(req)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := withTimeout(ctx, w.timeout)
+	defer cancel()
+	deadline := w.opts.Clock().Add(w.timeout)
+	backoff := WebhookBackoff
+	var attempts []map[string]any
+	detail := func() json.RawMessage {
+		return mustJSON(map[string]any{"executor": "webhook", "attempts": attempts})
+	}
+	for attempt := 1; ; attempt++ {
+		status, body, retryAfter, err := w.post(ctx, req, target)
+		a := map[string]any{"attempt": attempt, "status": status}
+		if body != "" {
+			a["response"] = body
+		}
+		if err != nil {
+			a["error"] = err.Error()
+		}
+		attempts = append(attempts, a)
+		switch {
+		case err == nil && status >= 200 && status < 300:
+			return detail(), nil
+		case err == nil && status != http.StatusTooManyRequests && status < 500:
+			return detail(), failure(nil, "webhook answered %d %s; not retried", status, http.StatusText(status))
+		}
+		wait := backoff
+		if retryAfter > 0 {
+			wait = min(retryAfter, WebhookMaxBackoff)
+		}
+		backoff = min(backoff*2, WebhookMaxBackoff)
+		if ctx.Err() != nil || w.opts.Clock().Add(wait).After(deadline) {
+			last := fmt.Sprintf("status %d", status)
+			if err != nil {
+				last = err.Error()
+			}
+			return detail(), failure(err, "webhook failed after %d attempts within %s (last: %s)", attempt, w.timeout, last)
+		}
+		w.opts.Logger.Warn("webhook executor: retrying", "event_id", req.EventID, "attempt", attempt, "status", status, "wait", wait)
+		if err := w.opts.Sleep(ctx, wait); err != nil {
+			return detail(), failure(err, "webhook interrupted after %d attempts: %v", attempt, err)
+		}
+	}
+}
+
+// post makes one attempt. Its error text never contains the URL.
+func (w *Webhook) post(ctx context.Context, req roman.ExecuteRequest, target *roman.Deployment) (status int, body string, retryAfter time.Duration, err error) {
+	now := roman.UTC(w.opts.Clock())
+	p := WebhookPayload{
+		Event: "rollback", EventID: req.EventID, Environment: req.Environment, DeploymentID: req.NewDeploymentID,
+		Version: target.Version, GitCommit: target.GitCommit, GitBranch: target.GitBranch,
+		TargetDeploymentID: target.DeploymentID, Timestamp: now,
+	}
+	if b := req.BadDeployment; b != nil {
+		p.RolledBack = &WebhookDeployment{DeploymentID: b.DeploymentID, Version: b.Version, GitCommit: b.GitCommit}
+	}
+	raw := mustJSON(p)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(raw))
+	if err != nil {
+		return 0, "", 0, errors.New("cannot build the request")
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("User-Agent", "roman/"+roman.Version)
+	hr.Header.Set(HeaderTimestamp, ts)
+	hr.Header.Set(HeaderEvent, "rollback")
+	hr.Header.Set(HeaderIdempotencyKey, req.EventID)
+	if len(w.secret) > 0 {
+		hr.Header.Set(HeaderSignature, Sign(w.secret, ts, raw))
+	}
+	resp, err := w.opts.HTTPClient.Do(hr)
+	if err != nil {
+		return 0, "", 0, redactURLError(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseDetail))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, strings.ToValidUTF8(string(b), "\uFFFD"), parseRetryAfter(resp.Header.Get("Retry-After"), now), nil
+}
+
+// redactURLError drops the URL (a secret) from a client error, keeping
+// what went wrong.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return errors.New("request timed out")
+		}
+		return fmt.Errorf("request failed: %v", ue.Err)
+	}
+	return errors.New("request failed")
+}
+
+// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or
+// unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
+		return time.Duration(n) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
