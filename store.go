@@ -54,6 +54,11 @@ type Store interface {
 	CreateMigration(ctx context.Context, m *Migration) error
 	// ListMigrations returns a deployment's migrations in applied order.
 	ListMigrations(ctx context.Context, deploymentID string) ([]*Migration, error)
+	// RecordMigrationRollbacks records, in one transaction, the outcome of
+	// running migration rollback scripts (SPEC §8): rolled_back_at,
+	// rollback_successful and error_message of each migration row named by
+	// id. ENOTFOUND (and nothing recorded) when an id does not exist.
+	RecordMigrationRollbacks(ctx context.Context, outcomes []MigrationRollback) error
 
 	// AddRomanEvent inserts one audit/decision row and fills e.ID.
 	AddRomanEvent(ctx context.Context, e *RomanEvent) error
@@ -80,4 +85,17 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the database.
 	Close() error
+}
+
+// MigrationRollback is the outcome of running one migration's rollback
+// script, for Store.RecordMigrationRollbacks.
+type MigrationRollback struct {
+	// ID is the migration_history row's id.
+	ID int64
+	// At is when the script ran (rolled_back_at).
+	At time.Time
+	// Successful is rollback_successful.
+	Successful bool
+	// Error is error_message; empty on success, which clears it.
+	Error string
 }

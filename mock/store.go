@@ -10,32 +10,33 @@ import (
 // Store is a mock of roman.Store. It mirrors the interface method for
 // method, so a change to roman.Store breaks this file at compile time.
 type Store struct {
-	CreateDeploymentFn    func(ctx context.Context, d *roman.Deployment) error
-	GetDeploymentFn       func(ctx context.Context, deploymentID string) (*roman.Deployment, error)
-	ListDeploymentsFn     func(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error)
-	UpdateDeploymentFn    func(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error)
-	FindRollbackTargetFn  func(ctx context.Context, env string, before time.Time) (*roman.Deployment, error)
-	CurrentDeploymentFn   func(ctx context.Context, env string) (*roman.Deployment, error)
-	CreateRollbackEventFn func(ctx context.Context, e *roman.RollbackEvent) error
-	AppendRollbackStepFn  func(ctx context.Context, eventID string, s roman.RollbackStep) error
-	UpdateRollbackEventFn func(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error
-	GetRollbackEventFn    func(ctx context.Context, eventID string) (*roman.RollbackEvent, error)
-	ListRollbackEventsFn  func(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error)
-	CreateSnapshotFn      func(ctx context.Context, s *roman.Snapshot) error
-	GetSnapshotFn         func(ctx context.Context, snapshotID string) (*roman.Snapshot, error)
-	ListSnapshotsFn       func(ctx context.Context, deploymentID string) ([]*roman.Snapshot, error)
-	CreateMigrationFn     func(ctx context.Context, m *roman.Migration) error
-	ListMigrationsFn      func(ctx context.Context, deploymentID string) ([]*roman.Migration, error)
-	AddRomanEventFn       func(ctx context.Context, e *roman.RomanEvent) error
-	ListRomanEventsFn     func(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error)
-	InsertErrorEventsFn   func(ctx context.Context, events []roman.ErrorEvent) error
-	CountErrorsFn         func(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
-	InsertMetricSamplesFn func(ctx context.Context, samples []roman.MetricSample) error
-	LatestMetricsFn       func(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
-	ListAPIKeysFn         func(ctx context.Context) ([]roman.APIKey, error)
-	CreateAPIKeyFn        func(ctx context.Context, k *roman.APIKey) error
-	PingFn                func(ctx context.Context) error
-	CloseFn               func() error
+	CreateDeploymentFn         func(ctx context.Context, d *roman.Deployment) error
+	GetDeploymentFn            func(ctx context.Context, deploymentID string) (*roman.Deployment, error)
+	ListDeploymentsFn          func(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error)
+	UpdateDeploymentFn         func(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error)
+	FindRollbackTargetFn       func(ctx context.Context, env string, before time.Time) (*roman.Deployment, error)
+	CurrentDeploymentFn        func(ctx context.Context, env string) (*roman.Deployment, error)
+	CreateRollbackEventFn      func(ctx context.Context, e *roman.RollbackEvent) error
+	AppendRollbackStepFn       func(ctx context.Context, eventID string, s roman.RollbackStep) error
+	UpdateRollbackEventFn      func(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error
+	GetRollbackEventFn         func(ctx context.Context, eventID string) (*roman.RollbackEvent, error)
+	ListRollbackEventsFn       func(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error)
+	CreateSnapshotFn           func(ctx context.Context, s *roman.Snapshot) error
+	GetSnapshotFn              func(ctx context.Context, snapshotID string) (*roman.Snapshot, error)
+	ListSnapshotsFn            func(ctx context.Context, deploymentID string) ([]*roman.Snapshot, error)
+	CreateMigrationFn          func(ctx context.Context, m *roman.Migration) error
+	ListMigrationsFn           func(ctx context.Context, deploymentID string) ([]*roman.Migration, error)
+	RecordMigrationRollbacksFn func(ctx context.Context, outcomes []roman.MigrationRollback) error
+	AddRomanEventFn            func(ctx context.Context, e *roman.RomanEvent) error
+	ListRomanEventsFn          func(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error)
+	InsertErrorEventsFn        func(ctx context.Context, events []roman.ErrorEvent) error
+	CountErrorsFn              func(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
+	InsertMetricSamplesFn      func(ctx context.Context, samples []roman.MetricSample) error
+	LatestMetricsFn            func(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
+	ListAPIKeysFn              func(ctx context.Context) ([]roman.APIKey, error)
+	CreateAPIKeyFn             func(ctx context.Context, k *roman.APIKey) error
+	PingFn                     func(ctx context.Context) error
+	CloseFn                    func() error
 }
 
 var _ roman.Store = (*Store)(nil)
@@ -166,6 +167,14 @@ func (ms *Store) ListMigrations(ctx context.Context, deploymentID string) ([]*ro
 		panic(unset("Store.ListMigrations"))
 	}
 	return ms.ListMigrationsFn(ctx, deploymentID)
+}
+
+// RecordMigrationRollbacks calls RecordMigrationRollbacksFn.
+func (ms *Store) RecordMigrationRollbacks(ctx context.Context, outcomes []roman.MigrationRollback) error {
+	if ms.RecordMigrationRollbacksFn == nil {
+		panic(unset("Store.RecordMigrationRollbacks"))
+	}
+	return ms.RecordMigrationRollbacksFn(ctx, outcomes)
 }
 
 // AddRomanEvent calls AddRomanEventFn.
