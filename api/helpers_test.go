@@ -155,6 +155,13 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 				SnapshotID: snapID, Validation: roman.Validation{Compliant: true},
 			}, nil
 		},
+		// ValidateFn is a dry run: it answers a verdict and writes nothing.
+		ValidateFn: func(_ context.Context, req roman.RollbackRequest) (roman.Validation, error) {
+			if !known(req.DeploymentID) {
+				return roman.Validation{}, notFound("deployment")
+			}
+			return roman.Validation{Compliant: true}, nil
+		},
 		CheckFn: func(_ context.Context, id string) (*roman.CheckResult, error) {
 			if !known(id) {
 				return nil, notFound("deployment")

@@ -65,8 +65,8 @@ func TestOpenAPIDriftIsDetected(t *testing.T) {
 			delete(doc["paths"].(map[string]any), "/functions/v1/auto-rollback/history")
 		}, "served but not documented: GET /functions/v1/auto-rollback/history"},
 		{"documented route the server lacks", func(doc map[string]any) {
-			doc["paths"].(map[string]any)["/auto-rollback/validate"] = map[string]any{"post": map[string]any{"x-roman-role": "read"}}
-		}, "documented but not served: POST /auto-rollback/validate"},
+			doc["paths"].(map[string]any)["/auto-rollback/simulate"] = map[string]any{"post": map[string]any{"x-roman-role": "read"}}
+		}, "documented but not served: POST /auto-rollback/simulate"},
 		{"role mismatch", func(doc map[string]any) {
 			op(doc, "/auto-rollback", "post")["x-roman-role"] = "read"
 		}, `POST /auto-rollback: x-roman-role is "read", the route needs "rollback"`},

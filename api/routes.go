@@ -21,6 +21,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Path: "/auto-rollback/check", Role: roman.RoleRead, Handler: s.checkRollback, SeedAlias: true},
 		{Method: "GET", Path: "/auto-rollback/check", Role: roman.RoleRead, Handler: s.checkRollback, SeedAlias: true},
 		{Method: "GET", Path: "/auto-rollback/history", Role: roman.RoleRead, Handler: s.rollbackHistory, SeedAlias: true},
+		{Method: "POST", Path: "/auto-rollback/validate", Role: roman.RoleRead, Handler: s.validateRollback, SeedAlias: true},
 
 		{Method: "GET", Path: "/healthz", Handler: s.healthz},
 		{Method: "GET", Path: "/readyz", Handler: s.readyz},

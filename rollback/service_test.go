@@ -82,7 +82,7 @@ func newEnv(t *testing.T, url string) *env {
 	ex := &recordingExecutor{}
 	e := &env{store: st, clock: clock, snaps: snaps, exec: ex,
 		deps: &rollback.Deployments{Store: st, Snapshots: snaps, Clock: clock.Now, Logger: log},
-		svc: &rollback.Service{Store: st, Validator: policy.Basic{}, Snapshots: snaps, Health: checker, Thresholds: th,
+		svc: &rollback.Service{Store: st, Validator: policy.MustDefault(), Snapshots: snaps, Health: checker, Thresholds: th,
 			Executor: func(string) roman.Executor { return ex }, Clock: clock.Now, Logger: log},
 	}
 	return e

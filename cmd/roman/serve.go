@@ -69,6 +69,9 @@ type Main struct {
 
 	Store *sqldb.DB
 	API   *api.Server
+	// Constitution is the compiled rule set every rollback is validated
+	// against: the embedded defaults plus cfg.Constitution's rules.
+	Constitution *policy.Constitution
 	// Hub carries change notifications between the services, the monitor
 	// and the dashboard.
 	Hub *roman.Hub
@@ -92,6 +95,15 @@ func (m *Main) Open(ctx context.Context) error {
 	if m.Clock == nil {
 		m.Clock = roman.SystemClock
 	}
+	// The constitution compiles before anything else opens, so a bad file
+	// stops the server at start with the file, rule and CEL error, and
+	// never fails a request later.
+	constitution, err := policy.Load(cfg.Constitution)
+	if err != nil {
+		return err
+	}
+	m.Constitution = constitution
+	m.Logger.Info("constitution loaded", "file", cfg.Constitution, "rules", len(constitution.Rules()), "disabled", constitution.Disabled())
 	st, err := sqldb.Open(ctx, cfg.Database.Value(), m.Logger)
 	if err != nil {
 		return fmt.Errorf("opening database %s: %w", config.RedactURL(cfg.Database.Value()), err)
@@ -133,7 +145,7 @@ func (m *Main) openRest(ctx context.Context) error {
 	m.Hub = &roman.Hub{}
 	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log, Hub: m.Hub}
 	rollbacks := &rollback.Service{
-		Store: st, Validator: policy.Basic{}, Snapshots: snaps, Health: checker, Thresholds: thresholds,
+		Store: st, Validator: m.Constitution, Snapshots: snaps, Health: checker, Thresholds: thresholds,
 		Executor: func(env string) roman.Executor { return executor.None{} }, ExecutorTimeout: cfg.ExecutorTimeout,
 		Clock: m.Clock, Logger: log, Hub: m.Hub,
 	}
