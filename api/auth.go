@@ -36,9 +36,19 @@ func errUnauthorized() error {
 	return roman.Errorf(roman.EUNAUTHORIZED, "missing or invalid API key")
 }
 
-// authenticate resolves the bearer token and checks the caller holds at
-// least role need (SPEC §10).
+// authenticate resolves the bearer token (or, without an Authorization
+// header, a dashboard session) and checks the caller holds at least role
+// need (SPEC §10).
 func (s *Server) authenticate(r *http.Request, need roman.Role) (Caller, error) {
+	if r.Header.Get("Authorization") == "" && s.deps.Sessions != nil {
+		if c, ok := s.deps.Sessions.SessionCaller(r); ok {
+			if c.Role < need {
+				return c, roman.Errorf(roman.EFORBIDDEN,
+					"dashboard session of %q has role %q; this request needs role %q", c.Name, c.Role, need)
+			}
+			return c, nil
+		}
+	}
 	token, ok := bearerToken(r.Header.Get("Authorization"))
 	if !ok || s.deps.Keyring == nil {
 		return Caller{}, errUnauthorized()

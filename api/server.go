@@ -31,6 +31,13 @@ type Config struct {
 	MaxIngestBodyBytes int64
 }
 
+// SessionAuthenticator resolves a browser session (the dashboard's sign-in
+// cookie) to a caller. The server asks it only about requests that carry no
+// Authorization header, so a wrong bearer key is never rescued by a cookie.
+type SessionAuthenticator interface {
+	SessionCaller(r *http.Request) (Caller, bool)
+}
+
 // Deps are the services the handlers call. Store is used only for
 // readiness (Ping) and, later, migrations; everything else goes through the
 // services so that snapshots and monitoring hooks run.
@@ -40,8 +47,11 @@ type Deps struct {
 	Snapshots   roman.SnapshotService
 	Store       roman.Store
 	Keyring     *roman.Keyring
-	Logger      *slog.Logger
-	Clock       roman.Clock
+	// Sessions, when set, authenticates requests without an Authorization
+	// header by the dashboard's session cookie.
+	Sessions SessionAuthenticator
+	Logger   *slog.Logger
+	Clock    roman.Clock
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

@@ -1,0 +1,284 @@
+// roman dashboard: renders GET <base>/summary and re-fetches it whenever the
+// live stream (<base>/events, Server-Sent Events) reports a change. Data is
+// written with textContent only, never as HTML. No libraries, no build step.
+"use strict";
+(function () {
+  const app = document.getElementById("app");
+  if (!app) return;
+  const base = app.dataset.base;
+  let range = app.dataset.range || "24h";
+  const openRollbacks = new Set();
+  let skewMs = 0; // server clock minus browser clock
+  let lastSummary = null;
+
+  // ---- small helpers ----
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "class") e.className = v; else if (k === "text") e.textContent = v; else e.setAttribute(k, v);
+    }
+    for (const k of kids) if (k !== null && k !== undefined) e.append(k);
+    return e;
+  }
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, text) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  // At most one decimal and none when whole, like the server's texts.
+  function rate(v) { return String(Math.round(v * 10) / 10); }
+  function pct(r) { return r === null || r === undefined ? "–" : (Math.round(r * 1000) / 10) + "%"; }
+  function dur(s) {
+    if (s === null || s === undefined) return "–";
+    if (s < 1) return Math.round(s * 1000) + " ms";
+    if (s < 60) return (Math.round(s * 10) / 10) + " s";
+    const m = Math.floor(s / 60), r = Math.round(s % 60);
+    return m + " min " + r + " s";
+  }
+  function now() { return Date.now() + skewMs; }
+  function ago(iso) {
+    const s = Math.max(0, (now() - Date.parse(iso)) / 1000);
+    if (s < 60) return Math.floor(s) + " s ago";
+    if (s < 3600) return Math.floor(s / 60) + " min ago";
+    if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min ago";
+    return Math.floor(s / 86400) + " d ago";
+  }
+  function clock(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
+  function when(iso) {
+    const d = new Date(iso);
+    return d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + clock(iso);
+  }
+  function badge(text, cls) { return el("span", { class: "badge " + (cls || text), text: text }); }
+  function remaining(endsAt) {
+    const s = Math.max(0, Math.round((Date.parse(endsAt) - now()) / 1000));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0") + " left";
+  }
+
+  // ---- figures ----
+  function renderStats(st) {
+    document.getElementById("stat-total").textContent = st.total;
+    document.getElementById("stat-breakdown").textContent =
+      st.succeeded + " succeeded · " + st.failed + " failed · " + st.aborted + " rejected" +
+      (st.unfinished ? " · " + st.unfinished + " running" : "");
+    document.getElementById("stat-success").textContent = pct(st.success_rate);
+    document.getElementById("stat-duration").textContent = dur(st.average_duration_seconds);
+    document.getElementById("stat-approval").textContent = pct(st.approval_rate);
+    document.getElementById("stat-validations").textContent = st.approved + " of " + st.validations + " validations approved";
+  }
+
+  // ---- environments ----
+  function renderEnvironments(envs) {
+    const box = document.getElementById("environments");
+    if (!envs.length) {
+      box.replaceChildren(el("p", { class: "muted", text: "No successful deployment recorded yet." }));
+      return;
+    }
+    box.replaceChildren(...envs.map(envCard));
+  }
+
+  function envCard(e) {
+    const d = e.deployment, h = e.health;
+    const status = h ? h.status : "unknown";
+    const dl = el("dl", {},
+      el("dt", { text: "Commit" }), el("dd", {}, el("code", { text: d.git_commit }), " on ", el("code", { text: d.git_branch })),
+      el("dt", { text: "Deployed" }), el("dd", { "data-ago": d.completed_at || d.deployed_at, text: ago(d.completed_at || d.deployed_at) }),
+      el("dt", { text: "Error rate" }), el("dd", { class: "error-rate", text: h ? rate(h.error_rate_per_minute) + " errors/minute" : "–" }),
+      el("dt", { text: "Recent errors" }), el("dd", { text: h ? h.recent_errors + " in 5 minutes" : "–" }),
+      el("dt", { text: "Watch window" }), el("dd", {}, watchText(e.watch)));
+    if (e.rolled_back_from) {
+      dl.append(el("dt", { text: "Restored" }), el("dd", { text: "by rollback from " + e.rolled_back_from }));
+    }
+    if (h && h.reason) dl.append(el("dt", { text: "Trigger" }), el("dd", { text: h.reason }));
+    if (h && h.warnings && h.warnings.length) dl.append(el("dt", { text: "Warnings" }), el("dd", { text: h.warnings.join("; ") }));
+    if (e.health_error) dl.append(el("dt", { text: "Health" }), el("dd", { text: e.health_error }));
+    return el("article", { class: "env", "data-environment": e.environment },
+      el("header", {}, el("h3", { text: e.environment }), badge(status, status)),
+      el("div", { class: "version", text: d.version }),
+      dl, chart(e), legend(e));
+  }
+
+  function watchText(w) {
+    switch (w.state) {
+      case "watching": return el("span", {}, badge("watching"), " ", el("span", { class: "num", "data-ends-at": w.ends_at, text: remaining(w.ends_at) }));
+      case "passed": return badge("passed");
+      case "pending": return badge("pending");
+      default: return el("span", { class: "muted", text: "ended" });
+    }
+  }
+
+  function legend(e) {
+    const items = e.chart.series.map(s => el("span", {},
+      el("span", { class: "sw " + s.kind }),
+      s.version + (s.kind === "current" ? " (current)" : " (rolled back)")));
+    items.push(el("span", {}, el("span", { class: "sw trigger" }), "trigger " + rate(e.thresholds.error_rate) + "/min"));
+    items.push(el("span", {}, el("span", { class: "sw warning" }), "warning " + rate(e.thresholds.warn_error_rate) + "/min"));
+    return el("div", { class: "legend" }, ...items);
+  }
+
+  // chart draws the error rate per minute of each charted deployment with
+  // the trigger and warning thresholds and the chart's markers, as SVG.
+  function chart(e) {
+    const c = e.chart, W = 600, H = 190, L = 34, R = 10, T = 12, B = 22;
+    const from = Date.parse(c.from), to = Date.parse(c.to), span = Math.max(1, to - from);
+    let top = Math.max(e.thresholds.error_rate * 1.4, 1);
+    for (const s of c.series) for (const v of s.rates) top = Math.max(top, v * 1.15);
+    const x = t => L + (W - L - R) * (t - from) / span;
+    const y = v => T + (H - T - B) * (1 - v / top);
+    const root = svg("svg", { viewBox: "0 0 " + W + " " + H, class: "chart", role: "img",
+      "aria-label": "Error rate per minute in " + e.environment });
+    const stepV = niceStep(top / 4);
+    for (let v = 0; v <= top; v += stepV) {
+      root.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      root.append(svg("text", { x: L - 4, y: y(v) + 3, "text-anchor": "end" }, rate(v)));
+    }
+    const thr = [["warning", e.thresholds.warn_error_rate, "warning"], ["trigger", e.thresholds.error_rate, "trigger"]];
+    for (const [cls, v, label] of thr) {
+      if (!(v > 0) || v > top) continue;
+      root.append(svg("line", { class: cls, x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      root.append(svg("text", { class: cls + "-label", x: W - R - 2, y: y(v) - 3, "text-anchor": "end" }, label + " " + rate(v) + "/min"));
+    }
+    for (const m of c.markers) {
+      const mx = x(Date.parse(m.at));
+      root.append(svg("line", { class: "marker " + m.kind, x1: mx, x2: mx, y1: T, y2: H - B }));
+      const t = svg("text", { x: mx + 3, y: T + 8 }, m.label);
+      t.setAttribute("class", "marker-label");
+      root.append(t);
+    }
+    const stepMs = c.step_seconds * 1000;
+    for (const s of c.series) {
+      const pts = s.rates.map((v, i) => x(from + i * stepMs).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
+      root.append(svg("polyline", { class: "series " + s.kind, points: pts, "data-version": s.version }));
+    }
+    root.append(svg("text", { x: L, y: H - 6 }, clock(c.from)));
+    root.append(svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, clock(c.to)));
+    root.append(svg("text", { x: L + 2, y: T - 2 }, "errors/minute"));
+    return root;
+  }
+
+  function niceStep(raw) {
+    const p = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1e-9))));
+    for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
+    return 10 * p;
+  }
+
+  // ---- rollbacks ----
+  function renderRollbacks(rbs) {
+    const body = document.querySelector("#rollbacks tbody");
+    if (!rbs.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: "7", class: "muted", text: "No rollback in this range." })));
+      return;
+    }
+    const rows = [];
+    for (const r of rbs) {
+      const open = openRollbacks.has(r.event_id);
+      const tr = el("tr", { class: "rollback" + (open ? " open" : ""), tabindex: "0", "data-event-id": r.event_id,
+        "aria-expanded": open ? "true" : "false", "data-status": r.status, "data-trigger": r.trigger_type },
+        el("td", { class: "num", title: r.initiated_at, text: when(r.initiated_at) }),
+        el("td", { text: r.environment }),
+        el("td", { class: "num", text: (r.version || "?") + " → " + (r.target_version || "–") }),
+        el("td", {}, badge(r.trigger_type, "info")),
+        el("td", { class: "reason", text: r.trigger_reason }),
+        el("td", {}, badge(r.status)),
+        el("td", { class: "num", text: dur(r.duration_seconds) }));
+      const toggle = () => {
+        if (openRollbacks.has(r.event_id)) openRollbacks.delete(r.event_id); else openRollbacks.add(r.event_id);
+        if (lastSummary) renderRollbacks(lastSummary.rollbacks);
+      };
+      tr.addEventListener("click", toggle);
+      tr.addEventListener("keydown", ev => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); toggle(); } });
+      rows.push(tr);
+      if (open) rows.push(stepsRow(r));
+    }
+    body.replaceChildren(...rows);
+  }
+
+  function stepsRow(r) {
+    const steps = r.rollback_steps || [];
+    const list = el("ol", { class: "step-list" }, ...steps.map(s => {
+      const ms = Date.parse(s.finished_at) - Date.parse(s.started_at);
+      return el("li", { "data-step": s.name },
+        el("strong", { text: s.name.replaceAll("_", " ") }), " ", badge(s.status), " ",
+        el("span", { class: "muted num", text: dur(ms / 1000) }),
+        s.detail ? el("span", { class: "detail", text: detailText(s.detail) }) : null);
+    }));
+    const content = steps.length ? list : el("p", { class: "muted", text: "No step recorded yet." });
+    return el("tr", { class: "steps", "data-steps-for": r.event_id }, el("td", { colspan: "7" }, content));
+  }
+
+  // detailText shortens a step's JSON detail to one readable line.
+  function detailText(d) {
+    if (typeof d !== "object" || d === null) return String(d);
+    if (d.error) return "error: " + d.error;
+    const parts = [];
+    for (const [k, v] of Object.entries(d)) {
+      if (k === "results" || k === "health" && typeof v === "object") continue;
+      if (Array.isArray(v)) parts.push(k + ": " + (v.length ? v.join("; ") : "none"));
+      else if (typeof v !== "object" || v === null) parts.push(k + ": " + v);
+    }
+    if (d.health && typeof d.health === "object") parts.push("health: " + d.health.status + ", " + rate(d.health.error_rate_per_minute) + " errors/minute");
+    return parts.join(" · ");
+  }
+
+  // ---- loading and live updates ----
+  let loading = false, again = false;
+  async function load() {
+    if (loading) { again = true; return; }
+    loading = true;
+    try {
+      const res = await fetch(base + "/summary?range=" + encodeURIComponent(range), {
+        credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" });
+      if (res.status === 401) { location.reload(); return; }
+      if (!res.ok) throw new Error("summary: HTTP " + res.status);
+      const s = await res.json();
+      skewMs = Date.parse(s.generated_at) - Date.now();
+      lastSummary = s;
+      renderStats(s.stats);
+      renderEnvironments(s.environments);
+      renderRollbacks(s.rollbacks);
+      document.getElementById("updated").textContent = "Updated " + clock(s.generated_at) + ".";
+      app.dataset.generatedAt = s.generated_at;
+    } catch (err) {
+      document.getElementById("updated").textContent = "Could not update: " + err.message;
+    } finally {
+      loading = false;
+      if (again) { again = false; schedule(); }
+    }
+  }
+
+  let timer = null;
+  function schedule() {
+    if (timer) return;
+    timer = setTimeout(() => { timer = null; load(); }, 120);
+  }
+
+  const live = document.getElementById("live");
+  function setLive(state, text) { live.dataset.state = state; live.textContent = text; }
+  function connect() {
+    if (!window.EventSource) { setLive("offline", "no live updates"); return; }
+    const es = new EventSource(base + "/events");
+    es.addEventListener("ready", () => { setLive("live", "live"); schedule(); });
+    es.addEventListener("change", schedule);
+    es.onerror = () => setLive("connecting", "reconnecting…");
+  }
+
+  // Countdowns and ages tick in the browser between summaries.
+  setInterval(() => {
+    for (const e of document.querySelectorAll("[data-ends-at]")) e.textContent = remaining(e.dataset.endsAt);
+    for (const e of document.querySelectorAll("[data-ago]")) e.textContent = ago(e.dataset.ago);
+  }, 1000);
+
+  const sel = document.getElementById("range");
+  if (sel) sel.addEventListener("change", () => {
+    range = sel.value;
+    history.replaceState(null, "", base + "?range=" + encodeURIComponent(range));
+    load();
+  });
+
+  load();
+  connect();
+})();

@@ -1,0 +1,220 @@
+// Package web is roman's dashboard (SPEC §13) at /app/admin/roman-dashboard:
+// html/template pages, a stylesheet and a small script, all embedded in the
+// binary (no CDN, no build step), a JSON summary endpoint the page renders
+// from, and a Server-Sent Events stream that tells the page when to fetch
+// it again.
+//
+// Sign-in takes an API key in a form POST (never in a URL) and sets an
+// HttpOnly, SameSite=Strict session cookie that holds a random token, not
+// the key (see Sessions). The form POSTs are also checked against
+// cross-origin requests (Sec-Fetch-Site / Origin), so no other site can
+// sign a browser in or out.
+package web
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/api"
+)
+
+// BasePath is the dashboard's path, the seed's.
+const BasePath = "/app/admin/roman-dashboard"
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Store is what the dashboard reads; *sqldb.DB implements it.
+type Store interface {
+	roman.StatsStore
+	GetDeployment(ctx context.Context, deploymentID string) (*roman.Deployment, error)
+	ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error)
+}
+
+// HealthChecker computes a deployment's live health.
+type HealthChecker interface {
+	Check(ctx context.Context, d *roman.Deployment) (roman.Health, error)
+}
+
+// Config configures the dashboard.
+type Config struct {
+	Store    Store
+	Health   HealthChecker
+	Sessions *Sessions
+	// Hub tells the live stream when something changed; nil means the page
+	// only updates when reloaded.
+	Hub *roman.Hub
+	// Thresholds and WatchWindow return an environment's settings.
+	Thresholds  func(env string) roman.Thresholds
+	WatchWindow func(env string) time.Duration
+	Clock       roman.Clock
+	Logger      *slog.Logger
+	// Heartbeat is the interval of keep-alive comments on the live stream
+	// (default 15 s), so proxies do not close an idle stream.
+	Heartbeat time.Duration
+}
+
+// Dashboard serves the dashboard's pages, assets, summary and live stream.
+type Dashboard struct {
+	cfg    Config
+	pages  *template.Template
+	assets *assets
+	xorig  *http.CrossOriginProtection
+
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// New returns the dashboard.
+func New(cfg Config) *Dashboard {
+	if cfg.Clock == nil {
+		cfg.Clock = roman.SystemClock
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = 15 * time.Second
+	}
+	if cfg.Thresholds == nil {
+		cfg.Thresholds = func(string) roman.Thresholds { return roman.DefaultThresholds() }
+	}
+	if cfg.WatchWindow == nil {
+		cfg.WatchWindow = func(string) time.Duration { return 0 }
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		panic(err) // the embedded tree always has it
+	}
+	d := &Dashboard{
+		cfg:    cfg,
+		assets: newAssets(static),
+		xorig:  http.NewCrossOriginProtection(),
+		done:   make(chan struct{}),
+	}
+	d.pages = template.Must(template.New("").Funcs(template.FuncMap{"asset": d.assets.url}).ParseFS(templateFS, "templates/*.html"))
+	return d
+}
+
+// Close ends every live stream, so that a graceful shutdown does not wait
+// for browsers to hang up. Register it with http.Server.RegisterOnShutdown.
+func (d *Dashboard) Close() {
+	d.closeOnce.Do(func() { close(d.done) })
+}
+
+// Routes returns the dashboard's routes for api.Server.HandleRoute. The
+// pages, the sign-in forms and the assets are not API routes (Undocumented);
+// the summary and the live stream are, with role read (a session cookie or
+// a bearer key).
+func (d *Dashboard) Routes() []api.Route {
+	return []api.Route{
+		{Method: "GET", Path: BasePath, Handler: d.page, Undocumented: true},
+		{Method: "POST", Path: BasePath + "/sign-in", Handler: d.signIn, Undocumented: true},
+		{Method: "POST", Path: BasePath + "/sign-out", Handler: d.signOut, Undocumented: true},
+		{Method: "GET", Path: BasePath + "/static/{file}", Handler: d.static, Undocumented: true},
+		{Method: "GET", Path: BasePath + "/summary", Role: roman.RoleRead, Handler: d.summary},
+		{Method: "GET", Path: BasePath + "/events", Role: roman.RoleRead, Handler: d.events},
+	}
+}
+
+// Register adds the dashboard's routes to srv.
+func (d *Dashboard) Register(srv *api.Server) {
+	for _, rt := range d.Routes() {
+		srv.HandleRoute(rt)
+	}
+}
+
+// pageData is what the templates render.
+type pageData struct {
+	Caller string
+	Error  string
+	Range  string
+	Ranges []string
+}
+
+// Ranges are the time ranges the page offers; the summary accepts any
+// duration between one minute and 90 days.
+var Ranges = []string{"1h", "6h", "24h", "7d", "30d"}
+
+// htmlHeaders sets the headers of every HTML answer: no caching (the page
+// depends on the session), no framing, and a content security policy that
+// allows only the dashboard's own script, styles and connections.
+func htmlHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+}
+
+// render writes a page; a template failure is logged and answered 500
+// without detail.
+func (d *Dashboard) render(w http.ResponseWriter, status int, name string, data pageData) error {
+	htmlHeaders(w)
+	w.WriteHeader(status)
+	if err := d.pages.ExecuteTemplate(w, name, data); err != nil {
+		d.cfg.Logger.Error("rendering the dashboard", "page", name, "err", err)
+	}
+	return nil
+}
+
+// page serves the dashboard to a signed-in browser and the sign-in form to
+// anyone else.
+func (d *Dashboard) page(w http.ResponseWriter, r *http.Request) error {
+	c, ok := d.cfg.Sessions.SessionCaller(r)
+	if !ok {
+		return d.render(w, http.StatusOK, "signin.html", pageData{})
+	}
+	rng := r.URL.Query().Get("range")
+	if _, err := parseRange(rng); err != nil || rng == "" {
+		rng = DefaultRange
+	}
+	return d.render(w, http.StatusOK, "dashboard.html", pageData{Caller: c.Name, Range: rng, Ranges: Ranges})
+}
+
+// signIn takes the key from the form body, opens a session and redirects
+// to the dashboard (303, so a reload does not post the key again).
+func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) error {
+	if err := d.xorig.Check(r); err != nil {
+		return d.render(w, http.StatusForbidden, "signin.html", pageData{Error: "Cross-site sign-in refused."})
+	}
+	if err := r.ParseForm(); err != nil {
+		return d.render(w, http.StatusBadRequest, "signin.html", pageData{Error: "The form could not be read."})
+	}
+	// PostForm only: a key in the query string would end up in logs and
+	// browser history, so it is never accepted from there.
+	token, expires, ok := d.cfg.Sessions.SignIn(r.PostForm.Get("key"))
+	if !ok {
+		d.cfg.Logger.Info("dashboard sign-in refused", "remote", r.RemoteAddr)
+		return d.render(w, http.StatusUnauthorized, "signin.html", pageData{Error: "That key is not valid."})
+	}
+	http.SetCookie(w, sessionCookie(r, token, expires))
+	http.Redirect(w, r, BasePath, http.StatusSeeOther)
+	return nil
+}
+
+// signOut ends the session and clears the cookie.
+func (d *Dashboard) signOut(w http.ResponseWriter, r *http.Request) error {
+	if err := d.xorig.Check(r); err != nil {
+		return d.render(w, http.StatusForbidden, "signin.html", pageData{Error: "Cross-site sign-out refused."})
+	}
+	if c, err := r.Cookie(CookieName); err == nil {
+		d.cfg.Sessions.SignOut(c.Value)
+	}
+	http.SetCookie(w, sessionCookie(r, "", time.Time{}))
+	http.Redirect(w, r, BasePath, http.StatusSeeOther)
+	return nil
+}
