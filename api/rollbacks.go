@@ -13,25 +13,9 @@ import (
 // executeRollback serves POST /auto-rollback (seed): 200 with the result, or
 // 422 with the seed's rejection body when the constitution says no.
 func (s *Server) executeRollback(w http.ResponseWriter, r *http.Request) error {
-	if _, err := queryParams(r); err != nil {
+	req, err := decodeRollbackRequest(r)
+	if err != nil {
 		return err
-	}
-	var req roman.RollbackRequest
-	if err := DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	if err := validateRollbackRequest(&req); err != nil {
-		return err
-	}
-	c, _ := CallerFromContext(r.Context())
-	if req.Override && c.Role < roman.RoleAdmin {
-		return roman.Errorf(roman.EFORBIDDEN, "override needs role %q; API key %q has role %q", roman.RoleAdmin, c.Name, c.Role)
-	}
-	req.Caller, req.Admin = c.Name, c.Role >= roman.RoleAdmin
-	if req.TriggerType == "" {
-		// A request through the API is a person or a pipeline asking, which
-		// SPEC §6 treats as manual unless the caller says otherwise.
-		req.TriggerType = roman.TriggerManual
 	}
 	res, err := s.deps.Rollbacks.Execute(r.Context(), req)
 	if err != nil {
@@ -43,6 +27,34 @@ func (s *Server) executeRollback(w http.ResponseWriter, r *http.Request) error {
 	out := *res
 	out.Validation = normalizeValidation(out.Validation)
 	return WriteJSON(w, http.StatusOK, out)
+}
+
+// decodeRollbackRequest reads the body of POST /auto-rollback and of its dry
+// run, POST /auto-rollback/validate: it validates the fields, refuses an
+// override from a caller below admin, and stamps the caller for the audit
+// trail.
+func decodeRollbackRequest(r *http.Request) (roman.RollbackRequest, error) {
+	var req roman.RollbackRequest
+	if _, err := queryParams(r); err != nil {
+		return req, err
+	}
+	if err := DecodeJSON(r, &req); err != nil {
+		return req, err
+	}
+	if err := validateRollbackRequest(&req); err != nil {
+		return req, err
+	}
+	c, _ := CallerFromContext(r.Context())
+	if req.Override && c.Role < roman.RoleAdmin {
+		return req, roman.Errorf(roman.EFORBIDDEN, "override needs role %q; API key %q has role %q", roman.RoleAdmin, c.Name, c.Role)
+	}
+	req.Caller, req.Admin = c.Name, c.Role >= roman.RoleAdmin
+	if req.TriggerType == "" {
+		// A request through the API is a person or a pipeline asking, which
+		// SPEC §6 treats as manual unless the caller says otherwise.
+		req.TriggerType = roman.TriggerManual
+	}
+	return req, nil
 }
 
 // checkRollback serves POST /auto-rollback/check (seed) with body

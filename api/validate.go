@@ -1,10 +1,6 @@
 package api
 
-import (
-	"net/http"
-
-	"github.com/odyssey-1/roman"
-)
+import "net/http"
 
 // validateRollback serves POST /auto-rollback/validate (SPEC §9): the
 // constitution's verdict for a would-be rollback, as a dry run. The body is
@@ -14,23 +10,9 @@ import (
 // rollback event, no roman_events row, no deployment change. Asking what an
 // override would give needs the admin role, as the override itself does.
 func (s *Server) validateRollback(w http.ResponseWriter, r *http.Request) error {
-	if _, err := queryParams(r); err != nil {
+	req, err := decodeRollbackRequest(r)
+	if err != nil {
 		return err
-	}
-	var req roman.RollbackRequest
-	if err := DecodeJSON(r, &req); err != nil {
-		return err
-	}
-	if err := validateRollbackRequest(&req); err != nil {
-		return err
-	}
-	c, _ := CallerFromContext(r.Context())
-	if req.Override && c.Role < roman.RoleAdmin {
-		return roman.Errorf(roman.EFORBIDDEN, "override needs role %q; API key %q has role %q", roman.RoleAdmin, c.Name, c.Role)
-	}
-	req.Caller, req.Admin = c.Name, c.Role >= roman.RoleAdmin
-	if req.TriggerType == "" {
-		req.TriggerType = roman.TriggerManual
 	}
 	v, err := s.deps.Rollbacks.Validate(r.Context(), req)
 	if err != nil {
