@@ -22,6 +22,15 @@ const (
 	EventDeploymentRecorded = "deployment_recorded"
 	EventDeploymentStatus   = "deployment_status"
 	EventAdminKeyCreated    = "admin_key_created"
+	// EventAlertUndeliverable: the alert sender gave up on an outbox row
+	// (too old, or refused for good by its channel).
+	EventAlertUndeliverable = "alert_undeliverable"
+	// EventDiscordApproval: an allow-listed Discord user asked for a
+	// rollback with /approve rollback.
+	EventDiscordApproval = "discord_approval"
+	// EventDiscordRefused: a Discord user who is not on the allow-list
+	// tried /approve rollback.
+	EventDiscordRefused = "discord_approval_refused"
 )
 
 // RomanEvent is one row of ops.roman_events, the decision and audit log.
@@ -35,6 +44,11 @@ type RomanEvent struct {
 	Message   string          `json:"message"`
 	Metadata  json.RawMessage `json:"metadata"`
 	Timestamp time.Time       `json:"timestamp"`
+	// Alert, when set, is written to the alert outbox in the same
+	// transaction as the row (one outbox row per channel the store's
+	// AlertRouter picks), so the alert exists exactly when the decision it
+	// reports does. It is not a column of roman_events.
+	Alert *Alert `json:"-"`
 }
 
 // RomanEventFilter selects roman events, newest first.

@@ -99,3 +99,33 @@ type MigrationRollback struct {
 	// Error is error_message; empty on success, which clears it.
 	Error string
 }
+
+// AlertOutbox is the durable alert queue (table alert_outbox, SPEC §11),
+// implemented by sqldb beside Store. Rows are written by Store.AddRomanEvent
+// for an event that carries an Alert, in the event's transaction; the alert
+// sender claims, delivers and settles them. Within one channel, rows with the
+// same OrderKey (a deployment) are delivered in id order: a row is claimable
+// only when every older row of its channel and key is delivered or given up.
+// Methods return ENOTFOUND for an unknown row id; any other failure is
+// EINTERNAL.
+type AlertOutbox interface {
+	// ClaimAlerts claims up to limit deliverable rows (not delivered, not
+	// given up, next_attempt_at <= now, no live claim, first of their channel
+	// and order key) until now+lease, counts the attempt and returns them in
+	// id order. Concurrent claimers (several replicas) never get the same
+	// row.
+	ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*OutboxAlert, error)
+	// AlertDelivered marks a row delivered at `at` and releases its claim.
+	AlertDelivered(ctx context.Context, id int64, at time.Time) error
+	// RetryAlert releases a row's claim and schedules its next attempt at
+	// next; lastError must be safe to show (no URL).
+	RetryAlert(ctx context.Context, id int64, next time.Time, lastError string) error
+	// DeferAlertChannel moves the next attempt of every pending row of a
+	// channel to no earlier than until (a 429 applies to the whole channel).
+	DeferAlertChannel(ctx context.Context, channel string, until time.Time) error
+	// GiveUpAlert marks a row given up at `at` with lastError and inserts e
+	// (the roman_events row that says so) in the same transaction.
+	GiveUpAlert(ctx context.Context, id int64, at time.Time, lastError string, e *RomanEvent) error
+	// ListAlerts returns outbox rows oldest first (id order).
+	ListAlerts(ctx context.Context, f OutboxFilter) ([]*OutboxAlert, error)
+}

@@ -69,6 +69,7 @@ const (
 	DefaultGitHubAPIURL       = "https://api.github.com"
 	DefaultGitHubRef          = "main"
 	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
+	DefaultAlertMaxAge        = 24 * time.Hour
 )
 
 // Config is roman's whole configuration. The embedded EnvironmentConfig holds
@@ -101,14 +102,14 @@ type Config struct {
 	// and pulled sources (ROMAN_MONITOR_INTERVAL).
 	MonitorInterval time.Duration `yaml:"monitor_interval" json:"monitor_interval"`
 
-	// DiscordWebhookURL receives alerts as Discord embeds
-	// (ROMAN_DISCORD_WEBHOOK_URL).
-	DiscordWebhookURL Secret `yaml:"discord_webhook_url" json:"discord_webhook_url"`
-	// SlackWebhookURL receives alerts as Slack messages
-	// (ROMAN_SLACK_WEBHOOK_URL).
-	SlackWebhookURL Secret `yaml:"slack_webhook_url" json:"slack_webhook_url"`
-	// AlertWebhookURL receives alerts as generic JSON (ROMAN_ALERT_WEBHOOK_URL).
-	AlertWebhookURL Secret `yaml:"alert_webhook_url" json:"alert_webhook_url"`
+	// The alert channels (discord_webhook_url, slack_webhook_url,
+	// alert_webhook_url, alert_webhook_secret, alert_routes) are
+	// per-environment settings: see EnvironmentConfig.
+
+	// AlertMaxAge is how long the sender retries an alert that cannot be
+	// delivered before giving up with a roman_events row
+	// (ROMAN_ALERT_MAX_AGE).
+	AlertMaxAge time.Duration `yaml:"alert_max_age" json:"alert_max_age"`
 	// DiscordPublicKey is the Discord application's Ed25519 public key in hex,
 	// used to verify interactions (ROMAN_DISCORD_PUBLIC_KEY). Empty disables
 	// the interactions endpoint.
@@ -200,6 +201,24 @@ type EnvironmentConfig struct {
 	// (ROMAN_HEALTH_SOURCES as "builtin,postgres,probe=http://…"). The
 	// default is the built-in source alone.
 	HealthSources []HealthSource `yaml:"health_sources" json:"health_sources"`
+
+	// DiscordWebhookURL receives alerts as Discord embeds
+	// (ROMAN_DISCORD_WEBHOOK_URL).
+	DiscordWebhookURL Secret `yaml:"discord_webhook_url" json:"discord_webhook_url"`
+	// SlackWebhookURL receives alerts as Slack messages
+	// (ROMAN_SLACK_WEBHOOK_URL).
+	SlackWebhookURL Secret `yaml:"slack_webhook_url" json:"slack_webhook_url"`
+	// AlertWebhookURL receives alerts as generic JSON (ROMAN_ALERT_WEBHOOK_URL).
+	AlertWebhookURL Secret `yaml:"alert_webhook_url" json:"alert_webhook_url"`
+	// AlertWebhookSecret is the HMAC-SHA256 key signing the generic webhook's
+	// alerts (ROMAN_ALERT_WEBHOOK_SECRET); required with AlertWebhookURL.
+	AlertWebhookSecret Secret `yaml:"alert_webhook_secret" json:"alert_webhook_secret"`
+	// AlertRoutes maps a channel (discord, slack, webhook) to the alert
+	// kinds it receives, or to [all] (ROMAN_ALERT_ROUTES as
+	// "discord=all,slack=rollback_failed|constitutional_violation"). A
+	// configured channel that is not listed receives every kind; an empty
+	// list mutes it.
+	AlertRoutes map[string][]string `yaml:"alert_routes" json:"alert_routes"`
 }
 
 // APIKey is one configured API key.
@@ -219,6 +238,9 @@ type DiscordApprover struct {
 	// UserID is the uuid recorded as initiated_by for this approver; empty
 	// leaves initiated_by to the server's choice.
 	UserID string `yaml:"user_id" json:"user_id"`
+	// Admin lets this approver use override:true, like an API key of role
+	// admin (ROMAN_DISCORD_APPROVERS items "id:admin" or "id=uuid:admin").
+	Admin bool `yaml:"admin" json:"admin"`
 }
 
 // HealthSource configures one health source of an environment.
@@ -246,6 +268,7 @@ func Default() *Config {
 		Database:           DefaultDatabase,
 		Listen:             DefaultListen,
 		MonitorInterval:    DefaultMonitorInterval,
+		AlertMaxAge:        DefaultAlertMaxAge,
 		DiscordAPIURL:      DefaultDiscordAPIURL,
 		MaxBodyBytes:       DefaultMaxBodyBytes,
 		MaxIngestBodyBytes: DefaultMaxIngestBodyBytes,

@@ -23,6 +23,7 @@ api_keys:
 discord_webhook_url: https://discord.example/api/webhooks/1/SENSITIVE-discord
 slack_webhook_url: https://hooks.slack.example/SENSITIVE-slack
 alert_webhook_url: https://alerts.example/SENSITIVE-alert
+alert_webhook_secret: SENSITIVE-alert-hmac
 discord_bot_token: SENSITIVE-bot
 executor: webhook
 executor_webhook_url: https://deploy.example/SENSITIVE-hook

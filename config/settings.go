@@ -108,9 +108,7 @@ func globalSettings() []setting[*Config] {
 		}},
 		stringSetting("constitution", func(c *Config) *string { return &c.Constitution }),
 		durationSetting("monitor_interval", func(c *Config) *time.Duration { return &c.MonitorInterval }),
-		secretSetting("discord_webhook_url", func(c *Config) *Secret { return &c.DiscordWebhookURL }),
-		secretSetting("slack_webhook_url", func(c *Config) *Secret { return &c.SlackWebhookURL }),
-		secretSetting("alert_webhook_url", func(c *Config) *Secret { return &c.AlertWebhookURL }),
+		durationSetting("alert_max_age", func(c *Config) *time.Duration { return &c.AlertMaxAge }),
 		stringSetting("discord_public_key", func(c *Config) *string { return &c.DiscordPublicKey }),
 		stringSetting("discord_application_id", func(c *Config) *string { return &c.DiscordApplicationID }),
 		secretSetting("discord_bot_token", func(c *Config) *Secret { return &c.DiscordBotToken }),
@@ -158,6 +156,25 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		stringSetting("executor_github_ref", func(e E) *string { return &e.ExecutorGitHubRef }),
 		secretSetting("executor_github_token", func(e E) *Secret { return &e.ExecutorGitHubToken }),
 		stringSetting("executor_github_api_url", func(e E) *string { return &e.ExecutorGitHubAPIURL }),
+		secretSetting("discord_webhook_url", func(e E) *Secret { return &e.DiscordWebhookURL }),
+		secretSetting("slack_webhook_url", func(e E) *Secret { return &e.SlackWebhookURL }),
+		secretSetting("alert_webhook_url", func(e E) *Secret { return &e.AlertWebhookURL }),
+		secretSetting("alert_webhook_secret", func(e E) *Secret { return &e.AlertWebhookSecret }),
+		{key: "alert_routes", env: "ROMAN_ALERT_ROUTES", set: func(e E, v string) error {
+			routes, err := parseAlertRoutes(v)
+			if err != nil {
+				return err
+			}
+			e.AlertRoutes = routes
+			return nil
+		}, node: func(e E, n *yaml.Node) error {
+			var routes map[string][]string
+			if err := n.Decode(&routes); err != nil {
+				return fmt.Errorf("want a mapping of channel to a list of alert kinds")
+			}
+			e.AlertRoutes = routes
+			return nil
+		}},
 		{key: "health_sources", env: "ROMAN_HEALTH_SOURCES", set: func(e E, v string) error {
 			e.HealthSources = parseHealthSources(splitList(v))
 			return nil
@@ -406,18 +423,42 @@ func parseAPIKeys(v string) ([]APIKey, error) {
 	return keys, nil
 }
 
-// parseApprovers parses "id" and "id=user-uuid" items.
+// parseAlertRoutes parses ROMAN_ALERT_ROUTES:
+// "channel=kind|kind,channel=all,channel=" (an empty list mutes a channel).
+func parseAlertRoutes(v string) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, item := range splitList(v) {
+		ch, kinds, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, fmt.Errorf("entry %q is not channel=kind|kind", item)
+		}
+		list := []string{}
+		for _, k := range strings.Split(kinds, "|") {
+			if k = strings.TrimSpace(k); k != "" {
+				list = append(list, k)
+			}
+		}
+		out[strings.TrimSpace(ch)] = list
+	}
+	return out, nil
+}
+
+// parseApprovers parses "id" and "id=user-uuid" items, either of which may
+// end in ":admin".
 func parseApprovers(items []string) []DiscordApprover {
 	out := make([]DiscordApprover, 0, len(items))
 	for _, item := range items {
+		item = strings.TrimSpace(item)
+		admin := strings.HasSuffix(item, ":admin")
+		item = strings.TrimSuffix(item, ":admin")
 		id, user, _ := strings.Cut(item, "=")
-		out = append(out, DiscordApprover{ID: strings.TrimSpace(id), UserID: strings.TrimSpace(user)})
+		out = append(out, DiscordApprover{ID: strings.TrimSpace(id), UserID: strings.TrimSpace(user), Admin: admin})
 	}
 	return out
 }
 
 // approversNode accepts a comma-separated string, or a list whose items are
-// "id", "id=uuid" or {id, user_id}.
+// "id", "id=uuid" (either may end in ":admin") or {id, user_id, admin}.
 func approversNode(n *yaml.Node) ([]DiscordApprover, error) {
 	if n.Kind != yaml.SequenceNode {
 		return nil, fmt.Errorf("want a list of Discord ids")
@@ -429,7 +470,7 @@ func approversNode(n *yaml.Node) ([]DiscordApprover, error) {
 			out = append(out, parseApprovers([]string{item.Value})...)
 		case yaml.MappingNode:
 			var a DiscordApprover
-			if err := decodeStrict(item, &a, "id", "user_id"); err != nil {
+			if err := decodeStrict(item, &a, "id", "user_id", "admin"); err != nil {
 				return nil, err
 			}
 			out = append(out, a)

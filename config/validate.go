@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,9 +46,9 @@ func (c *Config) Validate() error {
 	if c.MonitorInterval <= 0 {
 		v.add("monitor_interval", "ROMAN_MONITOR_INTERVAL", "must be positive, got %s", c.MonitorInterval)
 	}
-	v.url("discord_webhook_url", "ROMAN_DISCORD_WEBHOOK_URL", c.DiscordWebhookURL)
-	v.url("slack_webhook_url", "ROMAN_SLACK_WEBHOOK_URL", c.SlackWebhookURL)
-	v.url("alert_webhook_url", "ROMAN_ALERT_WEBHOOK_URL", c.AlertWebhookURL)
+	if c.AlertMaxAge <= 0 {
+		v.add("alert_max_age", "ROMAN_ALERT_MAX_AGE", "must be positive, got %s", c.AlertMaxAge)
+	}
 	if c.DiscordAPIURL != "" {
 		v.url("discord_api_url", "ROMAN_DISCORD_API_URL", Secret(c.DiscordAPIURL))
 	}
@@ -199,6 +200,8 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 		v.url("executor_github_api_url", "ROMAN_EXECUTOR_GITHUB_API_URL", Secret(e.ExecutorGitHubAPIURL))
 	}
 
+	v.alerts(e)
+
 	if len(e.HealthSources) == 0 {
 		v.add("health_sources", "ROMAN_HEALTH_SOURCES", "at least one source is needed (e.g. builtin)")
 	}
@@ -251,4 +254,31 @@ func isSnowflake(s string) bool {
 		}
 	}
 	return true
+}
+
+// alerts checks one environment's alert channels and routes.
+func (v *validator) alerts(e *EnvironmentConfig) {
+	v.url("discord_webhook_url", "ROMAN_DISCORD_WEBHOOK_URL", e.DiscordWebhookURL)
+	v.url("slack_webhook_url", "ROMAN_SLACK_WEBHOOK_URL", e.SlackWebhookURL)
+	v.url("alert_webhook_url", "ROMAN_ALERT_WEBHOOK_URL", e.AlertWebhookURL)
+	if e.AlertWebhookURL.IsSet() && !e.AlertWebhookSecret.IsSet() {
+		v.add("alert_webhook_secret", "ROMAN_ALERT_WEBHOOK_SECRET", "required with alert_webhook_url (alerts are HMAC-signed)")
+	}
+	channels := make([]string, 0, len(e.AlertRoutes))
+	for ch := range e.AlertRoutes {
+		channels = append(channels, ch)
+	}
+	sort.Strings(channels)
+	for _, ch := range channels {
+		field := "alert_routes." + ch
+		if !slices.Contains(roman.AlertChannels, ch) {
+			v.add(field, "ROMAN_ALERT_ROUTES", "unknown channel %q (want discord, slack or webhook)", ch)
+			continue
+		}
+		for _, k := range e.AlertRoutes[ch] {
+			if k != "all" && !roman.ValidAlertKind(k) {
+				v.add(field, "ROMAN_ALERT_ROUTES", "unknown alert kind %q (want all or one of %s)", k, strings.Join(roman.AlertKinds, ", "))
+			}
+		}
+	}
 }

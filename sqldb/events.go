@@ -9,8 +9,9 @@ import (
 )
 
 // AddRomanEvent inserts one audit/decision row and fills e.ID. An empty
-// EventID is generated and a zero Timestamp is now. ECONFLICT when the
-// event_id exists.
+// EventID is generated and a zero Timestamp is now. When e.Alert is set, the
+// alert's outbox rows are written in the same transaction (see insertEvent).
+// ECONFLICT when the event_id exists.
 func (db *DB) AddRomanEvent(ctx context.Context, e *roman.RomanEvent) error {
 	id, err := normID("event_id", e.EventID)
 	if err != nil {
@@ -21,11 +22,8 @@ func (db *DB) AddRomanEvent(ctx context.Context, e *roman.RomanEvent) error {
 	}
 	e.EventID = id
 	e.Timestamp = db.orNow(e.Timestamp)
-	err = db.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, db.q(`INSERT INTO roman_events (event_id, event_type, severity,
-			message, metadata, "timestamp") VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
-			id, e.EventType, e.Severity, e.Message, jsonArg(e.Metadata), db.ts(e.Timestamp)).Scan(&e.ID)
-	})
+	// insertEvent also writes e.Alert to the outbox in this transaction.
+	err = db.write(ctx, func(tx *sql.Tx) error { return db.insertEvent(ctx, tx, e) })
 	if classify(err) == uniqueViolation {
 		return roman.Errorf(roman.ECONFLICT, "roman event %s already exists", id)
 	}

@@ -55,6 +55,9 @@ type DB struct {
 	dialect string
 	logger  *slog.Logger
 	now     roman.Clock
+	// alerts routes the alerts of roman events to outbox channels; see
+	// SetAlertRouter in outbox.go.
+	alerts roman.AlertRouter
 
 	// Dialect-specific fragments, computed once in Open.
 	rollbackCols  string // select list of rollback_events
