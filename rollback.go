@@ -24,9 +24,12 @@ const (
 
 // Rollback step names, in the order SPEC §7 runs them.
 const (
-	StepValidate         = "validate"
-	StepSnapshot         = "pre_rollback_snapshot"
-	StepIdentifyTarget   = "identify_target"
+	StepValidate       = "validate"
+	StepSnapshot       = "pre_rollback_snapshot"
+	StepIdentifyTarget = "identify_target"
+	// StepMigrations runs the bad deployment's migration rollback scripts;
+	// only manual rollbacks with with_migrations have it (SPEC §8).
+	StepMigrations       = "rollback_migrations"
 	StepMarkRolledBack   = "mark_rolled_back"
 	StepRecordDeployment = "record_deployment"
 	StepExecute          = "execute"

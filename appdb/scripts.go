@@ -23,6 +23,10 @@ func (e *ScriptError) Error() string { return fmt.Sprintf("script %d failed: %v"
 // Unwrap returns the database's error.
 func (e *ScriptError) Unwrap() error { return e.Err }
 
+// ScriptIndex returns Index, so that callers can find the failing script
+// without importing this package.
+func (e *ScriptError) ScriptIndex() int { return e.Index }
+
 // RunScripts runs SQL scripts, in the order given, in one transaction
 // against the application database (SQLite or PostgreSQL, whose DDL is
 // transactional on both), and commits only when every one succeeded. A

@@ -3,7 +3,10 @@ package rollback
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/odyssey-1/roman"
 )
@@ -14,7 +17,32 @@ type run struct {
 	ev     *roman.RollbackEvent
 	bad    *roman.Deployment
 	req    roman.RollbackRequest
-	result roman.RollbackResult
+	result roman.RollbackResult // guarded by mu once the run is in the background
+
+	mu        sync.Mutex
+	startedAt time.Time
+	// newID is the id of the deployment row the rollback records, fixed in
+	// the plan before the row is created.
+	newID string
+	// done holds the steps a previous process finished (resume only).
+	done map[string]roman.RollbackStep
+	// meta is the event's metadata, rewritten whole on each change.
+	meta map[string]any
+	// handoff is closed when the caller may be answered: the run finished,
+	// parked, or entered a verify window.
+	handoff     chan struct{}
+	handoffOnce sync.Once
+}
+
+// newRun prepares a run of ev.
+func newRun(s *Service, ev *roman.RollbackEvent, bad *roman.Deployment, req roman.RollbackRequest) *run {
+	r := &run{s: s, ev: ev, bad: bad, req: req, startedAt: s.Clock(), done: map[string]roman.RollbackStep{}, handoff: make(chan struct{})}
+	r.meta = map[string]any{}
+	_ = json.Unmarshal(ev.Metadata, &r.meta)
+	if r.meta == nil {
+		r.meta = map[string]any{}
+	}
+	return r
 }
 
 // step runs fn as the named step and appends it to rollback_steps with its
@@ -23,6 +51,12 @@ type run struct {
 func (r *run) step(ctx context.Context, name string, fn func() (any, error)) error {
 	started := roman.UTC(r.s.Clock())
 	detail, err := fn()
+	if err != nil && parked(ctx) {
+		// A graceful shutdown stopped the step: nothing is recorded, so the
+		// next start resumes from here.
+		r.s.Logger.Warn("rollback parked for shutdown", "event_id", r.ev.EventID, "step", name)
+		return errParked
+	}
 	st := roman.RollbackStep{Name: name, Status: roman.StepStatusSuccess, StartedAt: started, FinishedAt: roman.UTC(r.s.Clock())}
 	if err != nil {
 		st.Status = roman.StepStatusFailed
@@ -66,140 +100,193 @@ func (r *run) event(ctx context.Context, typ, sev, msg string, meta map[string]a
 	addEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta)
 }
 
-// run executes the steps in order.
+// run executes the steps in order: the quick ones (validate, snapshot,
+// target, migrations, mark, record) on the caller's goroutine, so a
+// rejection or conflict is answered at once; then execute, verify and
+// complete in the background (see start). Steps that a previous process
+// finished (on resume) are skipped.
 func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 	s := r.s
-	startedAt := s.Clock()
 	res := &r.result
 	res.EventID = r.ev.EventID
 
-	// 1. validate
-	var in roman.ValidationInput
+	// 1. validate (a resumed in_progress event was validated already).
+	var target *roman.Deployment
 	var verdict roman.Validation
-	err := r.step(ctx, roman.StepValidate, func() (any, error) {
+	if r.ev.Status == roman.RollbackInProgress {
 		var err error
-		if in, err = s.validationInput(ctx, r.req, r.bad); err != nil {
-			return nil, err
+		if target, verdict, err = r.restoreValidation(ctx); err != nil {
+			return r.fail(ctx, "could not resume the validated rollback", err)
 		}
-		if verdict, err = s.Validator.Validate(ctx, in); err != nil {
-			return nil, err
+	} else {
+		var in roman.ValidationInput
+		err := r.step(ctx, roman.StepValidate, func() (any, error) {
+			var err error
+			if in, err = s.validationInput(ctx, r.req, r.bad); err != nil {
+				return nil, err
+			}
+			if verdict, err = s.Validator.Validate(ctx, in); err != nil {
+				return nil, err
+			}
+			return verdict, nil
+		})
+		if err != nil {
+			return r.fail(ctx, "validation could not run", err)
 		}
-		return verdict, nil
-	})
-	if err != nil {
-		return r.fail(ctx, "validation could not run", err)
+		res.Validation = verdict
+		r.logValidation(ctx, in, verdict)
+		if !verdict.Compliant {
+			r.setStatus(ctx, roman.RollbackAborted, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict)})
+			return nil, &roman.RejectedError{EventID: r.ev.EventID, Validation: verdict}
+		}
+		target = in.Target
+		r.newID = roman.NewUUID()
+		plan := map[string]any{
+			"target_deployment_id": target.DeploymentID, "target_version": target.Version, "target_commit": target.GitCommit,
+			"executor": s.Executor(r.bad.Environment).Name(), "with_migrations": r.req.WithMigrations,
+			"new_deployment_id": r.newID,
+		}
+		r.setStatus(ctx, roman.RollbackInProgress, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict), RollbackPlan: mustJSON(plan)})
+		r.event(ctx, roman.EventRollbackStarted, roman.SeverityWarning,
+			fmt.Sprintf("Rollback of %s initiated (%s): %s", r.bad.Version, r.ev.TriggerType, r.ev.TriggerReason),
+			map[string]any{"target_version": target.Version, "target_commit": target.GitCommit, "trigger_type": r.ev.TriggerType})
 	}
 	res.Validation = verdict
-	r.logValidation(ctx, in, verdict)
-	if !verdict.Compliant {
-		r.setStatus(ctx, roman.RollbackAborted, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict)})
-		return nil, &roman.RejectedError{EventID: r.ev.EventID, Validation: verdict}
-	}
-	plan := map[string]any{
-		"target_deployment_id": in.Target.DeploymentID, "target_version": in.Target.Version, "target_commit": in.Target.GitCommit,
-		"executor": s.Executor(r.bad.Environment).Name(), "with_migrations": r.req.WithMigrations,
-	}
-	r.setStatus(ctx, roman.RollbackInProgress, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict), RollbackPlan: mustJSON(plan)})
-	r.event(ctx, roman.EventRollbackStarted, roman.SeverityWarning,
-		fmt.Sprintf("Rollback of %s initiated (%s): %s", r.bad.Version, r.ev.TriggerType, r.ev.TriggerReason),
-		map[string]any{"target_version": in.Target.Version, "target_commit": in.Target.GitCommit, "trigger_type": r.ev.TriggerType})
 
 	// 2. pre_rollback snapshot. An audit snapshot that cannot be taken must
 	// not hold up undoing a bad deploy: the failed step is recorded and the
 	// rollback goes on.
-	_ = r.step(ctx, roman.StepSnapshot, func() (any, error) {
-		snap, err := s.Snapshots.Create(ctx, r.bad.DeploymentID, roman.SnapshotPreRollback)
-		if err != nil {
-			return nil, err
+	if st, ok := r.done[roman.StepSnapshot]; ok {
+		var d struct {
+			SnapshotID string `json:"snapshot_id"`
 		}
-		res.SnapshotID = snap.SnapshotID
-		return map[string]any{"snapshot_id": snap.SnapshotID}, nil
-	})
+		_ = json.Unmarshal(st.Detail, &d)
+		res.SnapshotID = d.SnapshotID
+	} else {
+		_ = r.step(ctx, roman.StepSnapshot, func() (any, error) {
+			snap, err := s.Snapshots.Create(ctx, r.bad.DeploymentID, roman.SnapshotPreRollback)
+			if err != nil {
+				return nil, err
+			}
+			res.SnapshotID = snap.SnapshotID
+			return map[string]any{"snapshot_id": snap.SnapshotID}, nil
+		})
+	}
 
 	// 3. identify target (found during validation; recorded here).
-	target := in.Target
-	_ = r.step(ctx, roman.StepIdentifyTarget, func() (any, error) {
-		return map[string]any{"deployment_id": target.DeploymentID, "version": target.Version, "git_commit": target.GitCommit, "deployed_at": target.DeployedAt}, nil
-	})
+	if _, ok := r.done[roman.StepIdentifyTarget]; !ok {
+		_ = r.step(ctx, roman.StepIdentifyTarget, func() (any, error) {
+			return map[string]any{"deployment_id": target.DeploymentID, "version": target.Version, "git_commit": target.GitCommit, "deployed_at": target.DeployedAt}, nil
+		})
+	}
 	res.TargetDeployment = &roman.TargetDeployment{
 		DeploymentID: target.DeploymentID, Version: target.Version, GitCommit: target.GitCommit,
 		DeployedAt: target.DeployedAt, HealthCheckPassed: target.HealthCheckPassed,
 	}
 
-	// 4. mark the bad deployment rolled_back.
-	if err := r.step(ctx, roman.StepMarkRolledBack, func() (any, error) {
-		st := roman.StatusRolledBack
-		now := roman.UTC(s.Clock())
-		_, err := s.Store.UpdateDeployment(ctx, r.bad.DeploymentID, roman.DeploymentUpdate{
-			Status: &st, RolledBackAt: &now, ConstitutionalValidation: mustJSON(verdict),
-		})
-		return map[string]any{"deployment_id": r.bad.DeploymentID}, err
-	}); err != nil {
-		return r.fail(ctx, "could not mark the deployment rolled_back", err)
+	// 3b. migration rollback scripts (manual rollbacks with with_migrations
+	// only), before anything is changed: a failure aborts the rollback.
+	if r.runsMigrations() {
+		if res, err, stop := r.migrations(ctx); stop {
+			return res, err
+		}
 	}
 
-	// 5. record the new deployment of the target's version.
-	nd := &roman.Deployment{
-		DeploymentID: roman.NewUUID(), Environment: r.bad.Environment,
-		Version: target.Version, GitCommit: target.GitCommit, GitBranch: target.GitBranch,
-		DeployedAt: roman.UTC(s.Clock()), Status: roman.StatusInProgress,
-		RollbackFrom: &r.bad.DeploymentID,
-		Metadata:     mustJSON(map[string]any{"rollback_event_id": r.ev.EventID}),
+	// 4. mark the bad deployment rolled_back (skipped when a previous
+	// process did).
+	if _, ok := r.done[roman.StepMarkRolledBack]; !ok {
+		if err := r.step(ctx, roman.StepMarkRolledBack, func() (any, error) {
+			if cur, err := s.Store.GetDeployment(ctx, r.bad.DeploymentID); err == nil && cur.Status == roman.StatusRolledBack {
+				return map[string]any{"deployment_id": r.bad.DeploymentID, "already": true}, nil
+			}
+			st := roman.StatusRolledBack
+			now := roman.UTC(s.Clock())
+			_, err := s.Store.UpdateDeployment(ctx, r.bad.DeploymentID, roman.DeploymentUpdate{
+				Status: &st, RolledBackAt: &now, ConstitutionalValidation: mustJSON(verdict),
+			})
+			return map[string]any{"deployment_id": r.bad.DeploymentID}, err
+		}); err != nil {
+			return r.fail(ctx, "could not mark the deployment rolled_back", err)
+		}
 	}
-	if r.ev.InitiatedBy != nil {
-		nd.DeployedBy = r.ev.InitiatedBy
-	}
-	if err := r.step(ctx, roman.StepRecordDeployment, func() (any, error) {
-		return map[string]any{"deployment_id": nd.DeploymentID, "version": nd.Version}, s.Store.CreateDeployment(ctx, nd)
-	}); err != nil {
+
+	// 5. record the new deployment of the target's version. Its id was
+	// fixed in the plan before, so a resumed run finds the row instead of
+	// recording a second one.
+	nd, err := r.recordDeployment(ctx, target)
+	if err != nil {
 		return r.fail(ctx, "could not record the new deployment", err)
 	}
 	res.NewDeploymentID = nd.DeploymentID
 
+	// 6-8. execute, verify, complete: in the background.
+	return r.background(ctx, target, nd)
+}
+
+// finish runs the executor, verifies the rolled-back system and completes
+// the event. ctx is the service's background context: when a graceful
+// shutdown cancels it, the run parks (stays in_progress, resumed on the next
+// start) instead of failing.
+func (r *run) finish(ctx context.Context, target, nd *roman.Deployment) {
+	s := r.s
 	// 6. execute.
-	exec := s.Executor(r.bad.Environment)
-	if err := r.step(ctx, roman.StepExecute, func() (any, error) {
-		timeout := s.ExecutorTimeout
-		if timeout <= 0 {
-			timeout = DefaultExecutorTimeout
+	if _, ok := r.done[roman.StepExecute]; !ok {
+		exec := s.Executor(r.bad.Environment)
+		started, progress := r.startedStep(roman.StepExecute)
+		if started {
+			re, ok := exec.(roman.ResumableExecutor)
+			if !ok || !re.Resumable(progress) {
+				r.interrupted(ctx, roman.StepExecute, nd)
+				return
+			}
+		} else {
+			progress = nil
 		}
-		ectx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		detail, err := exec.Execute(ectx, roman.ExecuteRequest{
-			EventID: r.ev.EventID, Environment: r.bad.Environment, BadDeployment: r.bad, Target: target, NewDeploymentID: nd.DeploymentID,
+		r.markStarted(ctx, roman.StepExecute, progress)
+		err := r.step(ctx, roman.StepExecute, func() (any, error) {
+			timeout := s.ExecutorTimeout
+			if timeout <= 0 {
+				timeout = DefaultExecutorTimeout
+			}
+			ectx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return exec.Execute(ectx, roman.ExecuteRequest{
+				EventID: r.ev.EventID, Environment: r.bad.Environment, BadDeployment: r.bad, Target: target, NewDeploymentID: nd.DeploymentID,
+				Progress: func(d json.RawMessage) { r.markStarted(ctx, roman.StepExecute, d) }, Resume: progress,
+			})
 		})
-		return detail, err
-	}); err != nil {
-		r.finishDeployment(ctx, nd, roman.StatusFailed, nil)
-		return r.fail(ctx, "executor "+exec.Name()+" failed", err)
+		if errors.Is(err, errParked) {
+			return
+		} else if err != nil {
+			r.finishDeployment(ctx, nd, roman.StatusFailed, nil)
+			r.fail(ctx, "executor "+exec.Name()+" failed", err)
+			return
+		}
 	}
 
-	// 7. verify the rolled-back system's health.
-	var healthy bool
-	var verified roman.Health
-	_ = r.step(ctx, roman.StepVerify, func() (any, error) {
-		h, err := s.Health.Check(ctx, nd)
-		if err != nil {
-			return nil, err
-		}
-		verified, healthy = h, h.Reason == ""
-		return map[string]any{"health": h}, nil
-	})
+	// 7. verify the rolled-back system's health for the verify window.
+	healthy, verified, err := r.verify(ctx, nd)
+	if errors.Is(err, errParked) {
+		return
+	}
 	if !healthy {
 		r.finishDeployment(ctx, nd, roman.StatusFailed, mustJSON(verified))
-		return r.fail(ctx, "rolled-back system still unhealthy: manual intervention required", nil)
+		r.fail(ctx, "rolled-back system still unhealthy: manual intervention required", nil)
+		return
 	}
 	r.finishDeployment(ctx, nd, roman.StatusSuccess, mustJSON(verified))
 
 	// 8. complete.
 	_ = r.step(ctx, roman.StepComplete, func() (any, error) { return nil, nil })
 	r.setStatus(ctx, roman.RollbackSuccess, roman.RollbackEventUpdate{})
-	res.Success, res.Status = true, roman.RollbackSuccess
-	res.DurationMS = float64(s.Clock().Sub(startedAt).Microseconds()) / 1000
+	r.mu.Lock()
+	r.result.Success, r.result.Status = true, roman.RollbackSuccess
+	r.result.DurationMS = float64(s.Clock().Sub(r.startedAt).Microseconds()) / 1000
+	dur := r.result.DurationMS
+	r.mu.Unlock()
 	r.event(ctx, roman.EventRollbackCompleted, roman.SeverityInfo,
 		fmt.Sprintf("Rollback of %s to %s complete", r.bad.Version, target.Version),
-		map[string]any{"target_version": target.Version, "new_deployment_id": nd.DeploymentID, "duration_ms": res.DurationMS})
-	return res, nil
+		map[string]any{"target_version": target.Version, "new_deployment_id": nd.DeploymentID, "duration_ms": dur})
 }
 
 // finishDeployment moves the new deployment to success or failed; a healthy
@@ -220,12 +307,17 @@ func (r *run) fail(ctx context.Context, reason string, err error) (*roman.Rollba
 	if err != nil {
 		msg += ": " + roman.ErrorMessage(err)
 	}
-	r.setStatus(ctx, roman.RollbackFailed, roman.RollbackEventUpdate{Metadata: mustJSON(map[string]any{
-		"caller": r.req.Caller, "override": r.req.Override, "with_migrations": r.req.WithMigrations, "failure": msg,
-	})})
+	r.mu.Lock()
+	r.meta["caller"], r.meta["override"], r.meta["with_migrations"], r.meta["failure"] = r.req.Caller, r.req.Override, r.req.WithMigrations, msg
+	meta := mustJSON(r.meta)
+	r.mu.Unlock()
+	r.setStatus(ctx, roman.RollbackFailed, roman.RollbackEventUpdate{Metadata: meta})
 	r.event(ctx, roman.EventRollbackFailed, roman.SeverityCritical, "Rollback failed, manual intervention required: "+msg, map[string]any{})
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.result.Success, r.result.Status, r.result.Error = false, roman.RollbackFailed, msg
-	return &r.result, nil
+	res := r.result
+	return &res, nil
 }
 
 // logValidation writes the rollback_validation decision row.

@@ -39,6 +39,28 @@ type Service struct {
 	// Hub, when set, is told of every change to a rollback event and to the
 	// deployments a rollback touches.
 	Hub *roman.Hub
+
+	// VerifyWindow returns how long the rolled-back system of an
+	// environment is watched after the executor (SPEC §7; config
+	// verify_window). Nil or 0 is one immediate check.
+	VerifyWindow func(env string) time.Duration
+	// VerifyInterval is how often health is checked during the verify
+	// window (default DefaultVerifyInterval).
+	VerifyInterval time.Duration
+	// Sleep waits for d on the service's clock or until ctx is done (default
+	// a real timer); tests pass one that advances a fake clock.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// ResponseWait bounds how long Execute waits for the executor before it
+	// answers with status in_progress (default DefaultResponseWait). It
+	// never waits for a verify window: a rollback in verification is
+	// answered in_progress at once.
+	ResponseWait time.Duration
+	// Migrations runs migration rollback scripts against the application
+	// database (with_migrations). Nil aborts such a rollback with a message
+	// naming ROMAN_APP_DATABASE.
+	Migrations ScriptRunner
+
+	bg background
 }
 
 var _ roman.RollbackService = (*Service)(nil)
@@ -103,6 +125,9 @@ func checkRequest(req *roman.RollbackRequest) error {
 	}
 	if req.Override && req.TriggerType == roman.TriggerAutomatic {
 		return roman.Errorf(roman.EINVALID, "override is only for manual rollbacks")
+	}
+	if req.WithMigrations && req.TriggerType == roman.TriggerAutomatic {
+		return roman.Errorf(roman.EINVALID, "with_migrations is only for manual rollbacks: automatic rollbacks never touch the schema")
 	}
 	return nil
 }
@@ -193,8 +218,7 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 	if err := s.Store.CreateRollbackEvent(ctx, ev); err != nil {
 		return nil, err
 	}
-	r := &run{s: s, ev: ev, bad: d, req: req}
-	return r.run(ctx)
+	return newRun(s, ev, d, req).run(ctx)
 }
 
 // alreadyRolledBack is the 409 for a deployment that is already rolled back,

@@ -1,0 +1,83 @@
+package rollback
+
+import (
+	"context"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// DefaultVerifyInterval is how often the rolled-back system's health is
+// checked during the verify window.
+const DefaultVerifyInterval = 5 * time.Second
+
+// verify watches the new deployment's health for the environment's verify
+// window (SPEC §7) on the injected clock, checking every VerifyInterval, and
+// appends the verify step. The verdict is the last check's: a redeploy
+// needs time to settle, so early unhealthy checks only count when the
+// system is still unhealthy at the end. A window of 0 is one immediate
+// check. A health source that fails counts as not healthy (it cannot prove
+// recovery). errParked when a graceful shutdown stopped the watch.
+func (r *run) verify(ctx context.Context, nd *roman.Deployment) (healthy bool, last roman.Health, err error) {
+	s := r.s
+	var window time.Duration
+	if s.VerifyWindow != nil {
+		window = s.VerifyWindow(r.bad.Environment)
+	}
+	interval := s.VerifyInterval
+	if interval <= 0 {
+		interval = DefaultVerifyInterval
+	}
+	sleep := s.Sleep
+	if sleep == nil {
+		sleep = sleepReal
+	}
+	if window > 0 {
+		// The caller need not wait for the window: answer in_progress.
+		r.handedOff()
+	}
+	err = r.step(ctx, roman.StepVerify, func() (any, error) {
+		start := s.Clock()
+		end := start.Add(window)
+		checks, unhealthy := 0, 0
+		var lastErr error
+		for {
+			h, cerr := s.Health.Check(ctx, nd)
+			checks++
+			lastErr = cerr
+			if cerr == nil {
+				last, healthy = h, h.Reason == ""
+			} else {
+				healthy = false
+			}
+			if !healthy {
+				unhealthy++
+			}
+			now := s.Clock()
+			if !now.Before(end) {
+				break
+			}
+			if serr := sleep(ctx, min(interval, end.Sub(now))); serr != nil {
+				return nil, serr
+			}
+		}
+		detail := map[string]any{"window_seconds": window.Seconds(), "checks": checks, "unhealthy_checks": unhealthy, "healthy": healthy, "health": last}
+		if lastErr != nil {
+			detail["health_error"] = roman.ErrorMessage(lastErr)
+		}
+		return detail, nil
+	})
+	return healthy, last, err
+}
+
+// sleepReal waits for d or until ctx is done.
+func sleepReal(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
