@@ -23,6 +23,10 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Path: "/auto-rollback/history", Role: roman.RoleRead, Handler: s.rollbackHistory, SeedAlias: true},
 		{Method: "POST", Path: "/auto-rollback/validate", Role: roman.RoleRead, Handler: s.validateRollback, SeedAlias: true},
 
+		{Method: "GET", Path: "/app/admin/roman-dashboard/summary", Role: roman.RoleRead, Handler: s.dashboardSummary},
+		{Method: "GET", Path: "/app/admin/roman-dashboard/events", Role: roman.RoleRead, Handler: s.dashboardEvents},
+		{Method: "GET", Path: "/metrics", Handler: s.metrics},
+
 		{Method: "GET", Path: "/healthz", Handler: s.healthz},
 		{Method: "GET", Path: "/readyz", Handler: s.readyz},
 		{Method: "GET", Path: "/openapi.json", Handler: s.openAPI},

@@ -50,8 +50,12 @@ type Deps struct {
 	// Sessions, when set, authenticates requests without an Authorization
 	// header by the dashboard's session cookie.
 	Sessions SessionAuthenticator
-	Logger   *slog.Logger
-	Clock    roman.Clock
+	// Dashboard serves the dashboard's summary and live stream, Metrics
+	// serves GET /metrics; without them those routes answer 404.
+	Dashboard DashboardHandlers
+	Metrics   http.Handler
+	Logger    *slog.Logger
+	Clock     roman.Clock
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

@@ -76,7 +76,7 @@ var RollbackDurationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 type Metrics struct {
 	reg       *prometheus.Registry
 	detection prometheus.Histogram
-	ingested  *prometheus.CounterVec
+	ingested  prometheus.Counter
 	logger    *slog.Logger
 }
 
@@ -99,10 +99,10 @@ func New(cfg Config) *Metrics {
 			Help:    "Time from the ingest of the error that crossed a trigger to the automatic rollback event being recorded.",
 			Buckets: DetectionBuckets,
 		}),
-		ingested: prometheus.NewCounterVec(prometheus.CounterOpts{
+		ingested: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "roman_error_events_ingested_total",
 			Help: "Error events stored through the ingest API by this process.",
-		}, []string{"environment"}),
+		}),
 	}
 	m.reg.MustRegister(m.detection, m.ingested,
 		collectors.NewGoCollector(),
@@ -143,13 +143,12 @@ func (m *Metrics) ObserveDetection(d time.Duration) {
 	m.detection.Observe(d.Seconds())
 }
 
-// AddErrorsIngested counts n error events of an environment stored by the
-// ingest API.
-func (m *Metrics) AddErrorsIngested(environment string, n int) {
+// AddErrorsIngested counts n error events stored by the ingest API.
+func (m *Metrics) AddErrorsIngested(n int) {
 	if m == nil || n <= 0 {
 		return
 	}
-	m.ingested.WithLabelValues(environment).Add(float64(n))
+	m.ingested.Add(float64(n))
 }
 
 // slogLogger adapts slog to promhttp's error log.

@@ -107,11 +107,11 @@ func TestScrape(t *testing.T) {
 		WatchWindow: func(string) time.Duration { return 5 * time.Minute }})
 	m.ObserveDetection(3 * time.Millisecond)
 	m.ObserveDetection(40 * time.Millisecond)
-	m.AddErrorsIngested("production", 8)
-	m.AddErrorsIngested("production", 1)
+	m.AddErrorsIngested(8)
+	m.AddErrorsIngested(1)
 	var nilMetrics *metrics.Metrics
 	nilMetrics.ObserveDetection(time.Second) // a nil *Metrics ignores observations
-	nilMetrics.AddErrorsIngested("x", 1)
+	nilMetrics.AddErrorsIngested(1)
 
 	fams := scrape(t, m.Handler())
 	for _, tc := range []struct {
@@ -126,7 +126,7 @@ func TestScrape(t *testing.T) {
 		{"roman_validations_total", map[string]string{"result": "approved"}, 2},
 		{"roman_validations_total", map[string]string{"result": "rejected"}, 1},
 		{"roman_error_rate_per_minute", map[string]string{"deployment_id": watched.DeploymentID, "version": "v2.5.3"}, 8},
-		{"roman_error_events_ingested_total", map[string]string{"environment": "production"}, 9},
+		{"roman_error_events_ingested_total", nil, 9},
 		{"roman_detection_latency_seconds", nil, 2},
 		{"roman_build_info", nil, 1},
 	} {
@@ -184,7 +184,7 @@ func (failingStore) ActiveDeployments(context.Context) ([]*roman.Deployment, err
 // own metrics.
 func TestScrapeStoreDown(t *testing.T) {
 	m := metrics.New(metrics.Config{Store: failingStore{}})
-	m.AddErrorsIngested("production", 3)
+	m.AddErrorsIngested(3)
 	fams := scrape(t, m.Handler())
 	if v, ok := value(t, fams, "roman_error_events_ingested_total", nil); !ok || v != 3 {
 		t.Fatalf("ingested: %v %v", v, ok)

@@ -27,11 +27,12 @@ type ChangeMessage struct {
 	Environments []string `json:"environments"`
 }
 
-// events streams Server-Sent Events: "ready" once connected, then "change"
+// Events answers GET /app/admin/roman-dashboard/events (it implements
+// api.DashboardHandlers): it streams Server-Sent Events: "ready" once connected, then "change"
 // whenever the hub reports one (at most every 100 ms), with a keep-alive
 // comment every Heartbeat. It ends when the client goes away or the
 // dashboard is closed.
-func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) error {
+func (d *Dashboard) Events(w http.ResponseWriter, r *http.Request) error {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

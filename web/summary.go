@@ -111,8 +111,9 @@ type RollbackSummary struct {
 	DurationSeconds *float64 `json:"duration_seconds"`
 }
 
-// summary answers the Summary for ?range= (default 24h).
-func (d *Dashboard) summary(w http.ResponseWriter, r *http.Request) error {
+// Summary answers GET /app/admin/roman-dashboard/summary: the Summary for
+// ?range= (default 24h). It implements api.DashboardHandlers.
+func (d *Dashboard) Summary(w http.ResponseWriter, r *http.Request) error {
 	rng := r.URL.Query().Get("range")
 	span, err := parseRange(rng)
 	if err != nil {
@@ -121,15 +122,15 @@ func (d *Dashboard) summary(w http.ResponseWriter, r *http.Request) error {
 	if rng == "" {
 		rng = DefaultRange
 	}
-	s, err := d.Summary(r.Context(), rng, span)
+	s, err := d.Build(r.Context(), rng, span)
 	if err != nil {
 		return err
 	}
 	return api.WriteJSON(w, http.StatusOK, s)
 }
 
-// Summary builds the dashboard's data for the range ending now.
-func (d *Dashboard) Summary(ctx context.Context, rng string, span time.Duration) (*Summary, error) {
+// Build computes the dashboard's data for the range ending now.
+func (d *Dashboard) Build(ctx context.Context, rng string, span time.Duration) (*Summary, error) {
 	st := d.cfg.Store
 	now := roman.UTC(d.cfg.Clock())
 	since := now.Add(-span)

@@ -112,22 +112,23 @@ func (d *Dashboard) Close() {
 	d.closeOnce.Do(func() { close(d.done) })
 }
 
-// Routes returns the dashboard's routes for api.Server.HandleRoute. The
-// pages, the sign-in forms and the assets are not API routes (Undocumented);
-// the summary and the live stream are, with role read (a session cookie or
-// a bearer key).
+// Routes returns the dashboard's pages, sign-in forms and assets for
+// api.Server.HandleRoute. They are not API routes (Undocumented). The
+// summary and the live stream are: the API server serves them from its own
+// route table through api.Deps.Dashboard (role read: a session cookie or a
+// bearer key).
 func (d *Dashboard) Routes() []api.Route {
 	return []api.Route{
 		{Method: "GET", Path: BasePath, Handler: d.page, Undocumented: true},
 		{Method: "POST", Path: BasePath + "/sign-in", Handler: d.signIn, Undocumented: true},
 		{Method: "POST", Path: BasePath + "/sign-out", Handler: d.signOut, Undocumented: true},
 		{Method: "GET", Path: BasePath + "/static/{file}", Handler: d.static, Undocumented: true},
-		{Method: "GET", Path: BasePath + "/summary", Role: roman.RoleRead, Handler: d.summary},
-		{Method: "GET", Path: BasePath + "/events", Role: roman.RoleRead, Handler: d.events},
 	}
 }
 
-// Register adds the dashboard's routes to srv.
+var _ api.DashboardHandlers = (*Dashboard)(nil)
+
+// Register adds the dashboard's pages to srv.
 func (d *Dashboard) Register(srv *api.Server) {
 	for _, rt := range d.Routes() {
 		srv.HandleRoute(rt)

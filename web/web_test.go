@@ -65,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 	sessions := NewSessions(keyring, time.Hour, f.clock)
 	f.dash = New(Config{Store: st, Health: storeHealth{st, f.clock}, Sessions: sessions, Hub: f.hub, Clock: f.clock,
 		WatchWindow: func(string) time.Duration { return 5 * time.Minute }, Heartbeat: 50 * time.Millisecond})
-	srv := api.NewServer(api.Config{}, api.Deps{Keyring: keyring, Sessions: sessions, Clock: f.clock})
+	srv := api.NewServer(api.Config{}, api.Deps{Keyring: keyring, Sessions: sessions, Dashboard: f.dash, Clock: f.clock})
 	f.dash.Register(srv)
 	f.srv = httptest.NewServer(srv.Handler())
 	t.Cleanup(f.srv.Close)
@@ -269,7 +269,7 @@ func TestSummary(t *testing.T) {
 	}
 	ev = &roman.RollbackEvent{DeploymentID: bad.DeploymentID, TriggerType: "automatic", TriggerReason: "High error rate: 8 errors/minute",
 		Status: roman.RollbackSuccess, InitiatedAt: done.Add(-1500 * time.Millisecond), CompletedAt: &done,
-		RollbackPlan: json.RawMessage(`{"target_version":"v2.5.2"}`),
+		RollbackPlan:  json.RawMessage(`{"target_version":"v2.5.2"}`),
 		RollbackSteps: []roman.RollbackStep{{Name: roman.StepValidate, Status: "success", StartedAt: done.Add(-time.Second), FinishedAt: done}}}
 	if err := f.st.CreateRollbackEvent(ctx, ev); err != nil {
 		t.Fatal(err)
