@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -143,12 +144,18 @@ func RetryAfter(h http.Header, body []byte) time.Duration {
 		RetryAfter *float64 `json:"retry_after"`
 	}
 	if json.Unmarshal(body, &rl) == nil && rl.RetryAfter != nil && *rl.RetryAfter >= 0 {
-		return time.Duration(*rl.RetryAfter * float64(time.Second))
+		return seconds(*rl.RetryAfter)
 	}
 	if s, err := strconv.ParseFloat(strings.TrimSpace(h.Get("Retry-After")), 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second))
+		return seconds(s)
 	}
 	return time.Second
+}
+
+// seconds converts seconds to a duration, rounded to the millisecond
+// (64.57 is 64.57s, not 64.569999999s).
+func seconds(s float64) time.Duration {
+	return time.Duration(math.Round(s*1000)) * time.Millisecond
 }
 
 // errorText is a short, single-line excerpt of an error answer: Discord's
