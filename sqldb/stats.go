@@ -177,3 +177,11 @@ func (db *DB) ErrorBuckets(ctx context.Context, deploymentID string, from time.T
 	}
 	return out, internal("error buckets", rows.Err())
 }
+
+// OutboxDepth returns how many alerts of alert_outbox wait for delivery:
+// neither delivered nor given up.
+func (db *DB) OutboxDepth(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM alert_outbox WHERE delivered_at IS NULL AND failed_at IS NULL`).Scan(&n)
+	return n, internal("outbox depth", err)
+}

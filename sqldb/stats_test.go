@@ -174,4 +174,25 @@ func testStats(t *testing.T, db *sqldb.DB) {
 	if _, err := db.ErrorBuckets(ctx, bad.DeploymentID, base, 0, 6); roman.ErrorCode(err) != roman.EINVALID {
 		t.Errorf("zero step: %v", err)
 	}
+
+	// Outbox depth counts alerts neither delivered nor given up.
+	if n, err := db.OutboxDepth(ctx); err != nil || n != 0 {
+		t.Fatalf("empty outbox: %d %v", n, err)
+	}
+	for i, state := range []string{"pending", "pending", "delivered", "failed"} {
+		var delivered, failed any
+		switch state {
+		case "delivered":
+			delivered = db.TimeArg(base)
+		case "failed":
+			failed = db.TimeArg(base)
+		}
+		if _, err := db.SQL().ExecContext(ctx, db.Rebind(`INSERT INTO alert_outbox (kind, payload, channel, event_id, delivered_at, failed_at)
+			VALUES (?, ?, ?, ?, ?, ?)`), "rollback_triggered", `{}`, "discord", roman.NewUUID(), delivered, failed); err != nil {
+			t.Fatalf("outbox row %d: %v", i, err)
+		}
+	}
+	if n, err := db.OutboxDepth(ctx); err != nil || n != 2 {
+		t.Fatalf("outbox depth: %d %v", n, err)
+	}
 }
