@@ -118,7 +118,8 @@ type AlertOutbox interface {
 	// AlertDelivered marks a row delivered at `at` and releases its claim.
 	AlertDelivered(ctx context.Context, id int64, at time.Time) error
 	// RetryAlert releases a row's claim and schedules its next attempt at
-	// next; lastError must be safe to show (no URL).
+	// next, or later if a channel deferral already moved it; lastError must
+	// be safe to show (no URL).
 	RetryAlert(ctx context.Context, id int64, next time.Time, lastError string) error
 	// DeferAlertChannel moves the next attempt of every pending row of a
 	// channel to no earlier than until (a 429 applies to the whole channel).

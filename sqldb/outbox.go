@@ -115,10 +115,14 @@ func (db *DB) AlertDelivered(ctx context.Context, id int64, at time.Time) error 
 		SET delivered_at = ?, claimed_until = NULL, last_error = NULL WHERE id = ?`, db.ts(at), id)
 }
 
-// RetryAlert releases a row's claim and schedules its next attempt.
+// RetryAlert releases a row's claim and schedules its next attempt. A later
+// next_attempt_at already on the row (a channel deferral that came in while
+// the row was being delivered) is kept.
 func (db *DB) RetryAlert(ctx context.Context, id int64, next time.Time, lastError string) error {
+	n := db.ts(next)
 	return db.settleAlert(ctx, "retry alert", id, `UPDATE alert_outbox
-		SET next_attempt_at = ?, claimed_until = NULL, last_error = ? WHERE id = ?`, db.ts(next), lastError, id)
+		SET next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END,
+		claimed_until = NULL, last_error = ? WHERE id = ?`, n, n, lastError, id)
 }
 
 // DeferAlertChannel moves the next attempt of every pending row of channel
