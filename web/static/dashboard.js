@@ -140,15 +140,17 @@
     for (const [cls, v, label] of thr) {
       if (!(v > 0) || v > top) continue;
       root.append(svg("line", { class: cls, x1: L, x2: W - R, y1: y(v), y2: y(v) }));
-      root.append(svg("text", { class: cls + "-label", x: W - R - 2, y: y(v) - 3, "text-anchor": "end" }, label + " " + rate(v) + "/min"));
+      root.append(svg("text", { class: cls + "-label", x: L + 4, y: y(v) - 3 }, label + " " + rate(v) + "/min"));
     }
-    for (const m of c.markers) {
+    // Marker labels stagger over three rows, and sit left of their line in
+    // the right third, so close markers stay readable.
+    c.markers.forEach((m, i) => {
       const mx = x(Date.parse(m.at));
       root.append(svg("line", { class: "marker " + m.kind, x1: mx, x2: mx, y1: T, y2: H - B }));
-      const t = svg("text", { x: mx + 3, y: T + 8 }, m.label);
-      t.setAttribute("class", "marker-label");
-      root.append(t);
-    }
+      const right = mx > L + (W - L - R) * 0.66;
+      root.append(svg("text", { class: "marker-label", x: right ? mx - 3 : mx + 3, y: T + 9 + (i % 3) * 11,
+        "text-anchor": right ? "end" : "start" }, m.label));
+    });
     const stepMs = c.step_seconds * 1000;
     for (const s of c.series) {
       const pts = s.rates.map((v, i) => x(from + i * stepMs).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
