@@ -97,7 +97,8 @@ func (r *run) event(ctx context.Context, typ, sev, msg string, meta map[string]a
 	meta["deployment_id"] = r.bad.DeploymentID
 	meta["event_id"] = r.ev.EventID
 	meta["environment"] = r.bad.Environment
-	addEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta)
+	// Decision rows that people must hear about carry an alert (alerts.go).
+	addAlertEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta, r.alert(typ, meta))
 }
 
 // run executes the steps in order: the quick ones (validate, snapshot,
@@ -149,7 +150,7 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 		r.setStatus(ctx, roman.RollbackInProgress, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict), RollbackPlan: mustJSON(plan)})
 		r.event(ctx, roman.EventRollbackStarted, roman.SeverityWarning,
 			fmt.Sprintf("Rollback of %s initiated (%s): %s", r.bad.Version, r.ev.TriggerType, r.ev.TriggerReason),
-			map[string]any{"target_version": target.Version, "target_commit": target.GitCommit, "trigger_type": r.ev.TriggerType})
+			map[string]any{"target_deployment_id": target.DeploymentID, "target_version": target.Version, "target_commit": target.GitCommit, "trigger_type": r.ev.TriggerType})
 	}
 	res.Validation = verdict
 
@@ -328,7 +329,7 @@ func (r *run) logValidation(ctx context.Context, in roman.ValidationInput, v rom
 	}
 	var target any
 	if in.Target != nil {
-		target = map[string]any{"deployment_id": in.Target.DeploymentID, "version": in.Target.Version}
+		target = map[string]any{"deployment_id": in.Target.DeploymentID, "version": in.Target.Version, "git_commit": in.Target.GitCommit}
 	}
 	r.event(ctx, roman.EventRollbackValidation, sev, msg, map[string]any{
 		"verdict": v, "rules": v.Rules, "trigger": in.Trigger, "initiated_by": in.InitiatedBy, "override": in.Override,
