@@ -1,6 +1,7 @@
 package roman
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
@@ -66,6 +67,13 @@ type HealthInputs struct {
 	Metrics map[string]float64
 	// Unknown maps a signal whose source failed to the reason.
 	Unknown map[string]string
+	// Sustained holds, for a sampled signal, the value its last N readings
+	// all reached (the smallest of them) when there are N readings, N being
+	// the environment's consecutive_breaches. Triggers on sampled signals
+	// fire on this value, so one flaky sample does not roll back a release.
+	// A signal missing here has not breached N times in a row; nil means
+	// "use Metrics" (N = 1).
+	Sustained map[string]float64
 }
 
 // EvaluateHealth computes the health object from inputs: the triggers in
@@ -78,6 +86,26 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 		Warnings:           []string{},
 		Timestamp:          UTC(now),
 	}
+	// A sampled error rate or count (pulled from Prometheus, or pushed as a
+	// metric sample) counts when it is worse than the counted events.
+	sustained := in.Sustained
+	if sustained == nil {
+		sustained = in.Metrics
+	}
+	rateT, recentT := h.ErrorRatePerMinute, h.RecentErrors
+	if v, ok := in.Metrics[SignalErrorRate]; ok && v > h.ErrorRatePerMinute {
+		h.ErrorRatePerMinute = v
+	}
+	if v, ok := in.Metrics[SignalRecentErrors]; ok && roundCount(v) > h.RecentErrors {
+		h.RecentErrors = roundCount(v)
+	}
+	if v, ok := sustained[SignalErrorRate]; ok && v > rateT {
+		rateT = v
+	}
+	if v, ok := sustained[SignalRecentErrors]; ok && roundCount(v) > recentT {
+		recentT = roundCount(v)
+	}
+	util, utilOK := sustained[MetricDatabaseConnectionUtilization]
 	metric := func(name string) *float64 {
 		if v, ok := in.Metrics[name]; ok {
 			return &v
@@ -97,11 +125,11 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	}
 
 	switch {
-	case h.ErrorRatePerMinute > t.ErrorRate:
+	case rateT > t.ErrorRate:
 		h.Reason = "High error rate: " + FormatRate(h.ErrorRatePerMinute) + " errors/minute"
-	case h.RecentErrors > t.RecentErrors:
+	case recentT > t.RecentErrors:
 		h.Reason = "Too many recent errors: " + strconv.FormatInt(h.RecentErrors, 10) + " in 5 minutes"
-	case h.DatabaseConnectionUtilization != nil && *h.DatabaseConnectionUtilization > t.DBConnections:
+	case utilOK && h.DatabaseConnectionUtilization != nil && util > t.DBConnections:
 		h.Reason = "Database connection utilization at " + FormatRate(*h.DatabaseConnectionUtilization) + "%"
 	}
 
@@ -125,6 +153,10 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	}
 	return h
 }
+
+// roundCount rounds a sampled count to the nearest whole number, halves up
+// (as floor(x + 0.5) does in ops.get_deployment_health).
+func roundCount(v float64) int64 { return int64(math.Floor(v + 0.5)) }
 
 // Stable reports whether the system counts as stable for the constitution's
 // stability rule: error rate below the warning rate and no trigger firing.

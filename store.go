@@ -75,6 +75,10 @@ type Store interface {
 	// LatestMetrics returns, per metric name, the newest sample of a
 	// deployment taken in (since, now].
 	LatestMetrics(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
+	// RecentMetrics returns, per metric name, the values of the newest n
+	// samples of a deployment taken in (since, now], newest first (for
+	// consecutive breaches). Only EINTERNAL.
+	RecentMetrics(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error)
 
 	// ListAPIKeys returns every stored key (hashes only).
 	ListAPIKeys(ctx context.Context) ([]APIKey, error)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/ingest"
 	"github.com/odyssey-1/roman/mock"
 )
 
@@ -63,6 +64,7 @@ type fixture struct {
 	rbs    *mock.RollbackService
 	snaps  *mock.SnapshotService
 	store  *mock.Store
+	ingest *ingest.Service
 	srv    *Server
 	ts     *httptest.Server
 	logs   *syncBuffer
@@ -205,7 +207,31 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 			return []*roman.Snapshot{sampleSnapshot(snapID, 10)}, nil
 		},
 	}
-	f.store = &mock.Store{PingFn: func(context.Context) error { return nil }}
+	f.store = &mock.Store{PingFn: func(context.Context) error { return nil },
+		GetDeploymentFn: func(_ context.Context, id string) (*roman.Deployment, error) {
+			if !known(id) {
+				return nil, notFound("deployment")
+			}
+			return sampleDeployment(id), nil
+		},
+		CurrentDeploymentFn: func(_ context.Context, env string) (*roman.Deployment, error) {
+			if env != "production" {
+				return nil, nil
+			}
+			return sampleDeployment(depID), nil
+		},
+		InsertErrorEventsFn: func(context.Context, []roman.ErrorEvent) error {
+			f.writes.Add(1)
+			return nil
+		},
+		InsertMetricSamplesFn: func(context.Context, []roman.MetricSample) error {
+			f.writes.Add(1)
+			return nil
+		},
+	}
+	// The real ingest service over the mock store, so the API's ingest tests
+	// see its validation.
+	f.ingest = &ingest.Service{Store: f.store, Clock: func() time.Time { return testNow }}
 	keyring := roman.NewKeyring([]roman.APIKey{
 		{ID: 1, Name: "reader", Role: roman.RoleRead, Hash: roman.HashKey(readToken)},
 		{ID: 2, Name: "ci", Role: roman.RoleDeploy, Hash: roman.HashKey(deployToken)},
@@ -213,7 +239,7 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 		{ID: 4, Name: "root", Role: roman.RoleAdmin, Hash: roman.HashKey(adminToken)},
 	})
 	f.srv = NewServer(cfg, Deps{
-		Deployments: f.deps, Rollbacks: f.rbs, Snapshots: f.snaps, Store: f.store, Keyring: keyring,
+		Deployments: f.deps, Rollbacks: f.rbs, Snapshots: f.snaps, Store: f.store, Keyring: keyring, Ingest: f.ingest,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:  func() time.Time { return testNow },
 	})

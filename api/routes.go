@@ -27,6 +27,9 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Path: "/app/admin/roman-dashboard/events", Role: roman.RoleRead, Handler: s.dashboardEvents},
 		{Method: "GET", Path: "/metrics", Handler: s.metrics},
 
+		{Method: "POST", Path: "/errors", Role: roman.RoleDeploy, Handler: s.postErrors, Ingest: true},
+		{Method: "POST", Path: "/metrics/samples", Role: roman.RoleDeploy, Handler: s.postMetricSamples, Ingest: true},
+
 		{Method: "GET", Path: "/healthz", Handler: s.healthz},
 		{Method: "GET", Path: "/readyz", Handler: s.readyz},
 		{Method: "GET", Path: "/openapi.json", Handler: s.openAPI},

@@ -29,6 +29,10 @@ type Config struct {
 	// MaxIngestBodyBytes caps bodies of routes marked Ingest (default 8 MiB),
 	// since error and metric batches are legitimately large.
 	MaxIngestBodyBytes int64
+	// MaxIngestInflight bounds the ingest requests being read, decoded and
+	// stored at once (default DefaultMaxIngestInflight); one more is answered
+	// 429 with Retry-After at once, so memory stays bounded under a flood.
+	MaxIngestInflight int
 }
 
 // SessionAuthenticator resolves a browser session (the dashboard's sign-in
@@ -45,8 +49,11 @@ type Deps struct {
 	Deployments roman.DeploymentService
 	Rollbacks   roman.RollbackService
 	Snapshots   roman.SnapshotService
-	Store       roman.Store
-	Keyring     *roman.Keyring
+	// Ingest stores posted error events and metric samples (POST /errors,
+	// POST /metrics/samples).
+	Ingest  roman.IngestService
+	Store   roman.Store
+	Keyring *roman.Keyring
 	// Sessions, when set, authenticates requests without an Authorization
 	// header by the dashboard's session cookie.
 	Sessions SessionAuthenticator
@@ -98,6 +105,8 @@ type Server struct {
 
 	mu     sync.Mutex
 	routes []Route
+	// ingestSlots admits at most Config.MaxIngestInflight ingest requests.
+	ingestSlots chan struct{}
 }
 
 // NewServer returns a server with every built-in route registered.
@@ -108,7 +117,11 @@ func NewServer(cfg Config, deps Deps) *Server {
 	if cfg.MaxIngestBodyBytes <= 0 {
 		cfg.MaxIngestBodyBytes = DefaultMaxIngestBodyBytes
 	}
-	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, now: deps.Clock, mux: http.NewServeMux()}
+	if cfg.MaxIngestInflight <= 0 {
+		cfg.MaxIngestInflight = DefaultMaxIngestInflight
+	}
+	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, now: deps.Clock, mux: http.NewServeMux(),
+		ingestSlots: make(chan struct{}, cfg.MaxIngestInflight)}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

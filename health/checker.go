@@ -1,5 +1,13 @@
-// Package health computes the health of a deployment from the signals roman
-// knows about: ingested error events and metric samples in the store.
+// Package health computes the health object of SPEC §4 from roman's sources:
+// the built-in ingest (error events and metric samples in the store) and the
+// pulled sources (PostgreSQL's pg_stat_activity, Prometheus queries, an HTTP
+// probe), each in its own file behind roman.HealthSource.
+//
+// Pulled sources are read by a Sampler on the monitor's ticker; their recent
+// readings live in a Pulled registry that the Checker merges with what the
+// store holds. When two sources give the same signal the larger (worse)
+// value counts. A source that fails makes its signals unknown, with the
+// reason, never a made-up value.
 package health
 
 import (
@@ -20,6 +28,11 @@ type Checker struct {
 	// Thresholds returns the trigger limits of an environment.
 	Thresholds func(env string) roman.Thresholds
 	Clock      roman.Clock
+	// ConsecutiveBreaches returns how many readings in a row a sampled
+	// signal must breach before its trigger fires (nil: 1).
+	ConsecutiveBreaches func(env string) int
+	// Pulled, when set, adds the recent readings of the pulled sources.
+	Pulled *Pulled
 }
 
 // Check returns the health of deployment d at the current time.
@@ -36,15 +49,45 @@ func (c *Checker) CheckAt(ctx context.Context, d *roman.Deployment, now time.Tim
 	return roman.EvaluateHealth(in, c.Thresholds(d.Environment), now), nil
 }
 
-// Inputs gathers the measured signals of deployment d at time now.
+// breaches returns the consecutive-breach count of env, at least 1.
+func (c *Checker) breaches(env string) int {
+	if c.ConsecutiveBreaches == nil {
+		return 1
+	}
+	return max(c.ConsecutiveBreaches(env), 1)
+}
+
+// Inputs gathers the measured signals of deployment d at time now: the
+// built-in counts and samples, merged with the pulled sources' readings.
 func (c *Checker) Inputs(ctx context.Context, d *roman.Deployment, now time.Time) (roman.HealthInputs, error) {
-	last1, last5, err := c.Store.CountErrors(ctx, d.DeploymentID, now)
+	n := c.breaches(d.Environment)
+	in, err := builtinInputs(ctx, c.Store, d.DeploymentID, now, n)
 	if err != nil {
 		return roman.HealthInputs{}, err
 	}
-	metrics, err := c.Store.LatestMetrics(ctx, d.DeploymentID, now.Add(-MetricMaxAge), now)
-	if err != nil {
-		return roman.HealthInputs{}, err
+	if c.Pulled != nil {
+		latest, sustained, unknown := c.Pulled.read(d.DeploymentID, now, n)
+		mergeMax(in.Metrics, latest)
+		mergeMax(in.Sustained, sustained)
+		for sig, why := range unknown {
+			if _, known := in.Metrics[sig]; known {
+				continue // another source measured it
+			}
+			if in.Unknown == nil {
+				in.Unknown = map[string]string{}
+			}
+			in.Unknown[sig] = why
+		}
 	}
-	return roman.HealthInputs{ErrorsLastMinute: last1, ErrorsLast5Minutes: last5, Metrics: metrics}, nil
+	return in, nil
+}
+
+// mergeMax puts every value of src into dst, keeping the larger one where
+// both have the signal.
+func mergeMax(dst, src map[string]float64) {
+	for k, v := range src {
+		if old, ok := dst[k]; !ok || v > old {
+			dst[k] = v
+		}
+	}
 }

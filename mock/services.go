@@ -128,3 +128,27 @@ func (s *SnapshotService) List(ctx context.Context, deploymentID string) ([]*rom
 	}
 	return s.ListFn(ctx, deploymentID)
 }
+
+// IngestService is a mock of roman.IngestService.
+type IngestService struct {
+	IngestErrorsFn  func(ctx context.Context, b roman.ErrorBatch) (*roman.IngestResult, error)
+	IngestMetricsFn func(ctx context.Context, b roman.MetricBatch) (*roman.IngestResult, error)
+}
+
+var _ roman.IngestService = (*IngestService)(nil)
+
+// IngestErrors calls IngestErrorsFn.
+func (s *IngestService) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.IngestResult, error) {
+	if s.IngestErrorsFn == nil {
+		panic(unset("IngestService.IngestErrors"))
+	}
+	return s.IngestErrorsFn(ctx, b)
+}
+
+// IngestMetrics calls IngestMetricsFn.
+func (s *IngestService) IngestMetrics(ctx context.Context, b roman.MetricBatch) (*roman.IngestResult, error) {
+	if s.IngestMetricsFn == nil {
+		panic(unset("IngestService.IngestMetrics"))
+	}
+	return s.IngestMetricsFn(ctx, b)
+}

@@ -33,6 +33,7 @@ type Store struct {
 	CountErrorsFn              func(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
 	InsertMetricSamplesFn      func(ctx context.Context, samples []roman.MetricSample) error
 	LatestMetricsFn            func(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
+	RecentMetricsFn            func(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error)
 	ListAPIKeysFn              func(ctx context.Context) ([]roman.APIKey, error)
 	CreateAPIKeyFn             func(ctx context.Context, k *roman.APIKey) error
 	PingFn                     func(ctx context.Context) error
@@ -215,6 +216,14 @@ func (ms *Store) InsertMetricSamples(ctx context.Context, samples []roman.Metric
 		panic(unset("Store.InsertMetricSamples"))
 	}
 	return ms.InsertMetricSamplesFn(ctx, samples)
+}
+
+// RecentMetrics calls RecentMetricsFn.
+func (ms *Store) RecentMetrics(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error) {
+	if ms.RecentMetricsFn == nil {
+		panic(unset("Store.RecentMetrics"))
+	}
+	return ms.RecentMetricsFn(ctx, deploymentID, since, now, n)
 }
 
 // LatestMetrics calls LatestMetricsFn.

@@ -22,6 +22,7 @@ import (
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/monitor"
 	"github.com/odyssey-1/roman/policy"
 	"github.com/odyssey-1/roman/rollback"
 	"github.com/odyssey-1/roman/sqldb"
@@ -75,11 +76,16 @@ type Main struct {
 	// Hub carries change notifications between the services, the monitor
 	// and the dashboard.
 	Hub *roman.Hub
+	// Monitor watches deployments and rolls bad ones back (SPEC §5).
+	Monitor *monitor.Monitor
 
 	appCloser io.Closer
 	ln        net.Listener
 	http      *http.Server
 	served    chan error
+
+	healthParts *healthParts
+	stopListen  func()
 }
 
 // Open opens the store (applying migrations), loads the keys, builds the
@@ -135,7 +141,9 @@ func (m *Main) openRest(ctx context.Context) error {
 	}
 
 	thresholds := func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds }
-	checker := &health.Checker{Store: st, Thresholds: thresholds, Clock: m.Clock}
+	m.healthParts = m.newHealthParts()
+	checker := &health.Checker{Store: st, Thresholds: thresholds, Clock: m.Clock,
+		Pulled: m.healthParts.pulled, ConsecutiveBreaches: m.healthParts.breaches}
 	snaps := &rollback.Snapshots{Store: st, App: app, Health: checker, Clock: m.Clock, Logger: log,
 		Config: func(env string) map[string]any {
 			c := cfg.Environment(env).Redacted()
@@ -149,8 +157,12 @@ func (m *Main) openRest(ctx context.Context) error {
 		Executor: func(env string) roman.Executor { return executor.None{} }, ExecutorTimeout: cfg.ExecutorTimeout,
 		Clock: m.Clock, Logger: log, Hub: m.Hub,
 	}
+	ing := m.newIngest()
+	if err := m.startMonitor(ctx, m.healthParts, checker, deployments, rollbacks, ing); err != nil {
+		return err
+	}
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
-		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Logger: log, Clock: m.Clock,
+		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: ing, Logger: log, Clock: m.Clock,
 	})
 
 	m.ln, err = net.Listen("tcp", cfg.Listen)
@@ -220,6 +232,7 @@ func (m *Main) Close() error {
 		}
 		m.http = nil
 	}
+	m.stopMonitor()
 	if m.appCloser != nil {
 		errs = append(errs, m.appCloser.Close())
 		m.appCloser = nil

@@ -1,0 +1,85 @@
+package health
+
+import (
+	"context"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Builtin is the built-in source: error events and metric samples that
+// applications post to the API (or, on PostgreSQL, insert straight into
+// ops.error_events and ops.metric_samples). It is always on: what an
+// application sends is never ignored.
+type Builtin struct {
+	Store roman.Store
+}
+
+var _ roman.HealthSource = (*Builtin)(nil)
+
+// Name implements roman.HealthSource.
+func (b *Builtin) Name() string { return "builtin" }
+
+// Signals implements roman.HealthSource: the error counts and every sampled
+// signal.
+func (b *Builtin) Signals() []string { return roman.Signals }
+
+// Measure implements roman.HealthSource: the error counts of the last minute
+// and five minutes, and the newest sample of each metric.
+func (b *Builtin) Measure(ctx context.Context, d *roman.Deployment, now time.Time) (roman.Measurement, error) {
+	in, err := builtinInputs(ctx, b.Store, d.DeploymentID, now, 1)
+	if err != nil {
+		return roman.Measurement{}, err
+	}
+	v := map[string]float64{}
+	for k, x := range in.Metrics {
+		v[k] = x
+	}
+	v[roman.SignalErrorRate] = max(v[roman.SignalErrorRate], float64(in.ErrorsLastMinute))
+	v[roman.SignalRecentErrors] = max(v[roman.SignalRecentErrors], float64(in.ErrorsLast5Minutes))
+	return roman.Measurement{Values: v}, nil
+}
+
+// builtinInputs reads the store: error counts, and the newest n samples of
+// each metric in (now - MetricMaxAge, now]. The newest is the signal's value;
+// the smallest of n (when there are n) is its sustained value.
+func builtinInputs(ctx context.Context, st roman.Store, deploymentID string, now time.Time, n int) (roman.HealthInputs, error) {
+	last1, last5, err := st.CountErrors(ctx, deploymentID, now)
+	if err != nil {
+		return roman.HealthInputs{}, err
+	}
+	in := roman.HealthInputs{ErrorsLastMinute: last1, ErrorsLast5Minutes: last5,
+		Metrics: map[string]float64{}, Sustained: map[string]float64{}}
+	if n <= 1 {
+		latest, err := st.LatestMetrics(ctx, deploymentID, now.Add(-MetricMaxAge), now)
+		if err != nil {
+			return roman.HealthInputs{}, err
+		}
+		for k, v := range latest {
+			in.Metrics[k], in.Sustained[k] = v, v
+		}
+		return in, nil
+	}
+	recent, err := st.RecentMetrics(ctx, deploymentID, now.Add(-MetricMaxAge), now, n)
+	if err != nil {
+		return roman.HealthInputs{}, err
+	}
+	for k, vs := range recent {
+		if len(vs) == 0 {
+			continue
+		}
+		in.Metrics[k] = vs[0]
+		if len(vs) >= n {
+			in.Sustained[k] = minOf(vs[:n])
+		}
+	}
+	return in, nil
+}
+
+func minOf(vs []float64) float64 {
+	m := vs[0]
+	for _, v := range vs[1:] {
+		m = min(m, v)
+	}
+	return m
+}

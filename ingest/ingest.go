@@ -1,0 +1,308 @@
+// Package ingest implements roman.IngestService: it validates error events
+// and metric samples posted by applications, attributes each to a
+// deployment, stores a batch whole in one transaction before answering, and
+// tells the monitor (through the Hub) so it re-evaluates at once.
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Limits of SPEC §4 and §9 and of this implementation.
+const (
+	// MaxBatch is the most items one request may carry.
+	MaxBatch = 10000
+	// DefaultMaxFutureSkew is how far in the future an item's timestamp may
+	// be: application clocks drift, but an event an hour ahead would count
+	// against a deployment long after it happened.
+	DefaultMaxFutureSkew = time.Minute
+	// DefaultMaxWait is how long a batch waits for the write path before
+	// the caller is told to come back (EUNAVAILABLE, 503 with Retry-After).
+	DefaultMaxWait = 5 * time.Second
+	// DefaultMaxConcurrent bounds concurrent write transactions.
+	DefaultMaxConcurrent = 4
+
+	maxMessage     = 16 << 10
+	maxSeverity    = 32
+	maxFingerprint = 256
+	defaultSev     = "error"
+)
+
+var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:.]{0,127}$`)
+
+// Service implements roman.IngestService on a Store.
+type Service struct {
+	Store roman.Store
+	// Hub, when set, is told of every stored batch (ChangeErrors,
+	// ChangeMetrics) once per deployment.
+	Hub   *roman.Hub
+	Clock roman.Clock
+	// MaxFutureSkew (default DefaultMaxFutureSkew), MaxConcurrent (default
+	// DefaultMaxConcurrent) and MaxWait (default DefaultMaxWait) tune the
+	// service; zero takes the default.
+	MaxFutureSkew time.Duration
+	MaxConcurrent int
+	MaxWait       time.Duration
+
+	once sync.Once
+	sem  chan struct{}
+}
+
+var _ roman.IngestService = (*Service)(nil)
+
+// item names the i-th item of a batch (events[3]) or, for a single item,
+// nothing, so that messages read "events[3].message: …" or "message: …".
+func item(list string, batch bool, i int, field string) string {
+	if !batch {
+		return field
+	}
+	if field == "" {
+		return fmt.Sprintf("%s[%d]", list, i)
+	}
+	return fmt.Sprintf("%s[%d].%s", list, i, field)
+}
+
+func invalid(path, format string, args ...any) error {
+	return roman.Errorf(roman.EINVALID, "%s: %s", path, fmt.Sprintf(format, args...))
+}
+
+// target is a deployment items are attributed to.
+type target struct {
+	id, env string
+}
+
+// resolver finds each item's deployment, reading each distinct id or
+// environment once per batch.
+type resolver struct {
+	st     roman.Store
+	byID   map[string]target
+	byEnv  map[string]target
+	list   string
+	batch  bool
+	fields func(i int) (deploymentID, environment string)
+}
+
+func (r *resolver) resolve(ctx context.Context, i int) (target, error) {
+	id, env := r.fields(i)
+	switch {
+	case id != "":
+		if !roman.ValidUUID(id) {
+			return target{}, invalid(item(r.list, r.batch, i, "deployment_id"), "must be a UUID")
+		}
+		id = strings.ToLower(id)
+		t, ok := r.byID[id]
+		if !ok {
+			d, err := r.st.GetDeployment(ctx, id)
+			if roman.ErrorCode(err) == roman.ENOTFOUND {
+				return target{}, roman.Errorf(roman.ENOTFOUND, "%s: deployment %s not found", item(r.list, r.batch, i, "deployment_id"), id)
+			} else if err != nil {
+				return target{}, err
+			}
+			t = target{id: d.DeploymentID, env: d.Environment}
+			r.byID[id] = t
+		}
+		if env != "" && env != t.env {
+			return target{}, invalid(item(r.list, r.batch, i, "environment"), "%q does not match deployment %s, which is in %q", env, id, t.env)
+		}
+		return t, nil
+	case env != "":
+		if !roman.ValidEnvironment(env) {
+			return target{}, invalid(item(r.list, r.batch, i, "environment"), "must match [a-z0-9_-]{1,64}")
+		}
+		t, ok := r.byEnv[env]
+		if !ok {
+			d, err := r.st.CurrentDeployment(ctx, env)
+			if err != nil {
+				return target{}, err
+			}
+			if d == nil {
+				return target{}, roman.Errorf(roman.ENOTFOUND, "%s: environment %q has no successful deployment to attribute it to", item(r.list, r.batch, i, "environment"), env)
+			}
+			t = target{id: d.DeploymentID, env: d.Environment}
+			r.byEnv[env] = t
+		}
+		return t, nil
+	}
+	return target{}, invalid(item(r.list, r.batch, i, "deployment_id"), "give deployment_id or environment")
+}
+
+// checkTime applies the default (now) and the future skew to a timestamp.
+func (s *Service) checkTime(t time.Time, now time.Time, path string) (time.Time, error) {
+	if t.IsZero() {
+		return now, nil
+	}
+	skew := s.MaxFutureSkew
+	if skew <= 0 {
+		skew = DefaultMaxFutureSkew
+	}
+	if t.After(now.Add(skew)) {
+		return time.Time{}, invalid(path, "%s is more than %s in the future (server time %s)",
+			t.UTC().Format(time.RFC3339), skew, now.Format(time.RFC3339))
+	}
+	if t.Year() < 1970 {
+		return time.Time{}, invalid(path, "before 1970")
+	}
+	return roman.UTC(t), nil
+}
+
+func checkText(path, v string, max int) error {
+	if len(v) > max {
+		return invalid(path, "longer than %d bytes", max)
+	}
+	if !utf8.ValidString(v) {
+		return invalid(path, "not valid UTF-8")
+	}
+	return nil
+}
+
+// IngestErrors implements roman.IngestService.
+func (s *Service) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.IngestResult, error) {
+	evs := b.Events
+	if err := checkCount("events", len(evs)); err != nil {
+		return nil, err
+	}
+	now := roman.UTC(s.Clock())
+	r := &resolver{st: s.Store, byID: map[string]target{}, byEnv: map[string]target{}, list: "events", batch: b.Batch,
+		fields: func(i int) (string, string) { return evs[i].DeploymentID, evs[i].Environment }}
+	out := make([]roman.ErrorEvent, len(evs))
+	for i := range evs {
+		e := evs[i]
+		if strings.TrimSpace(e.Message) == "" {
+			return nil, invalid(item("events", b.Batch, i, "message"), "required")
+		}
+		if err := checkText(item("events", b.Batch, i, "message"), e.Message, maxMessage); err != nil {
+			return nil, err
+		}
+		if e.Severity == "" {
+			e.Severity = defaultSev
+		} else if err := checkText(item("events", b.Batch, i, "severity"), e.Severity, maxSeverity); err != nil {
+			return nil, err
+		}
+		if err := checkText(item("events", b.Batch, i, "fingerprint"), e.Fingerprint, maxFingerprint); err != nil {
+			return nil, err
+		}
+		var err error
+		if e.OccurredAt, err = s.checkTime(e.OccurredAt, now, item("events", b.Batch, i, "occurred_at")); err != nil {
+			return nil, err
+		}
+		t, err := r.resolve(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		e.DeploymentID, e.Environment, e.ID = t.id, t.env, 0
+		out[i] = e
+	}
+	if err := s.write(ctx, func() error { return s.Store.InsertErrorEvents(ctx, out) }); err != nil {
+		return nil, err
+	}
+	return s.done(roman.ChangeErrors, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Environment} }), nil
+}
+
+// IngestMetrics implements roman.IngestService.
+func (s *Service) IngestMetrics(ctx context.Context, b roman.MetricBatch) (*roman.IngestResult, error) {
+	ss := b.Samples
+	if err := checkCount("samples", len(ss)); err != nil {
+		return nil, err
+	}
+	now := roman.UTC(s.Clock())
+	r := &resolver{st: s.Store, byID: map[string]target{}, byEnv: map[string]target{}, list: "samples", batch: b.Batch,
+		fields: func(i int) (string, string) { return ss[i].DeploymentID, ss[i].Environment }}
+	out := make([]roman.MetricSample, len(ss))
+	for i := range ss {
+		m := ss[i]
+		if m.Name == "" {
+			return nil, invalid(item("samples", b.Batch, i, "name"), "required")
+		}
+		if !metricNameRE.MatchString(m.Name) {
+			return nil, invalid(item("samples", b.Batch, i, "name"), "must match [a-zA-Z_:][a-zA-Z0-9_:.]{0,127}")
+		}
+		if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+			return nil, invalid(item("samples", b.Batch, i, "value"), "must be a finite number")
+		}
+		var err error
+		if m.At, err = s.checkTime(m.At, now, item("samples", b.Batch, i, "at")); err != nil {
+			return nil, err
+		}
+		t, err := r.resolve(ctx, i)
+		if err != nil {
+			return nil, err
+		}
+		m.DeploymentID, m.Environment, m.ID = t.id, t.env, 0
+		out[i] = m
+	}
+	if err := s.write(ctx, func() error { return s.Store.InsertMetricSamples(ctx, out) }); err != nil {
+		return nil, err
+	}
+	return s.done(roman.ChangeMetrics, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Environment} }), nil
+}
+
+func checkCount(list string, n int) error {
+	switch {
+	case n == 0:
+		return invalid(list, "at least one item is required")
+	case n > MaxBatch:
+		return invalid(list, "%d items; at most %d per request", n, MaxBatch)
+	}
+	return nil
+}
+
+// write runs one write transaction under the concurrency bound; a batch that
+// cannot start within MaxWait gets EUNAVAILABLE instead of queueing without
+// limit (SPEC §16).
+func (s *Service) write(ctx context.Context, fn func() error) error {
+	s.once.Do(func() {
+		n := s.MaxConcurrent
+		if n <= 0 {
+			n = DefaultMaxConcurrent
+		}
+		s.sem = make(chan struct{}, n)
+	})
+	wait := s.MaxWait
+	if wait <= 0 {
+		wait = DefaultMaxWait
+	}
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case s.sem <- struct{}{}:
+		case <-t.C:
+			return roman.Errorf(roman.EUNAVAILABLE, "ingest is saturated: try again shortly")
+		case <-ctx.Done():
+			return roman.Errorf(roman.EUNAVAILABLE, "request cancelled while waiting for the write path")
+		}
+	}
+	defer func() { <-s.sem }()
+	return fn()
+}
+
+// done publishes one change per deployment of the batch and builds the
+// answer.
+func (s *Service) done(kind string, n int, at func(i int) target) *roman.IngestResult {
+	counts := map[target]int{}
+	var order []target
+	for i := 0; i < n; i++ {
+		t := at(i)
+		if counts[t] == 0 {
+			order = append(order, t)
+		}
+		counts[t]++
+	}
+	res := &roman.IngestResult{Accepted: n, Deployments: make([]string, 0, len(order))}
+	for _, t := range order {
+		res.Deployments = append(res.Deployments, t.id)
+		s.Hub.Publish(roman.Change{Kind: kind, Environment: t.env, DeploymentID: t.id, Count: counts[t]})
+	}
+	return res
+}

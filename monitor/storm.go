@@ -1,0 +1,86 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Storm protection kinds, recorded as metadata.suppressed_by.
+const (
+	SuppressedRollbackDeployment = "rollback_deployment"
+	SuppressedCooldown           = "cooldown"
+	SuppressedMaxInARow          = "max_auto_rollbacks"
+)
+
+// storm returns why an automatic rollback of w must not start (kind and
+// text), or "" when it may (SPEC §5 storm protection). Manual rollbacks are
+// never subject to it.
+func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time) (kind, why string, err error) {
+	d := w.d
+	if d.RollbackFrom != nil {
+		return SuppressedRollbackDeployment, fmt.Sprintf(
+			"%s was itself deployed by a rollback (of %s), and roman never rolls such a deployment back automatically", d.Version, *d.RollbackFrom), nil
+	}
+	evs, err := m.Store.ListRollbackEvents(ctx, roman.RollbackFilter{Environment: d.Environment, Limit: 50})
+	if err != nil {
+		return "", "", err
+	}
+	// Cooldown: after any rollback that ran (a rejected one changed nothing).
+	for _, e := range evs {
+		if e.Status == roman.RollbackAborted {
+			continue
+		}
+		if until := e.InitiatedAt.Add(s.Cooldown); now.Before(until) {
+			return SuppressedCooldown, fmt.Sprintf("cooldown: a rollback of %s started at %s (event %s); automatic rollbacks resume at %s",
+				d.Environment, e.InitiatedAt.UTC().Format(time.RFC3339), e.EventID, until.UTC().Format(time.RFC3339)), nil
+		}
+		break
+	}
+	// In a row: automatic rollbacks since the last manual one and since the
+	// last deployment that passed its watch window.
+	reset, err := m.lastPassed(ctx, d.Environment)
+	if err != nil {
+		return "", "", err
+	}
+	n := 0
+	for _, e := range evs {
+		if e.TriggerType != roman.TriggerAutomatic || !e.InitiatedAt.After(reset) {
+			break
+		}
+		if e.Status != roman.RollbackAborted {
+			n++
+		}
+	}
+	if s.MaxAutoRollbacks > 0 && n >= s.MaxAutoRollbacks {
+		return SuppressedMaxInARow, fmt.Sprintf(
+			"%d automatic rollbacks in a row in %s (at most %d): a human must act (a manual rollback, or a deployment that passes its watch window, resets the count)",
+			n, d.Environment, s.MaxAutoRollbacks), nil
+	}
+	return "", "", nil
+}
+
+// lastPassed returns when the newest deployment of env that the monitor
+// passed at the end of its window (not one a rollback deployed) was
+// deployed; the zero time when there is none among the recent ones.
+func (m *Monitor) lastPassed(ctx context.Context, env string) (time.Time, error) {
+	ds, err := m.Store.ListDeployments(ctx, roman.DeploymentFilter{Environment: env, Limit: 50})
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, d := range ds {
+		if d.RollbackFrom != nil || !d.HealthCheckPassed || len(d.HealthCheckDetails) == 0 {
+			continue
+		}
+		var det struct {
+			DecidedBy string `json:"decided_by"`
+		}
+		if json.Unmarshal(d.HealthCheckDetails, &det) == nil && det.DecidedBy == "monitor" {
+			return d.DeployedAt, nil
+		}
+	}
+	return time.Time{}, nil
+}

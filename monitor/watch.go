@@ -1,0 +1,363 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// lateDecision is how long after its end a window that roman did not see
+// end (it was down) is still decided at start.
+const lateDecision = time.Hour
+
+// watch is the monitor's state of one watched deployment.
+type watch struct {
+	d         *roman.Deployment
+	windowEnd time.Time
+	// windowDone is set once the window's end was decided (or had been
+	// before a restart).
+	windowDone bool
+	// attempted is set once an automatic rollback of the deployment was
+	// started (SPEC §5: once per deployment), whatever its outcome.
+	attempted bool
+	// triggered is set when a trigger fired inside the window: the window
+	// did not end cleanly.
+	triggered bool
+	// activeUntil: re-evaluate on every tick until then.
+	activeUntil time.Time
+	// pulled is set when the deployment has pulled sources.
+	pulled bool
+	// logged remembers the decisions already written, so a condition that
+	// persists is one row, not one per second.
+	logged map[string]bool
+	// warnings is the last warning set logged.
+	warnings string
+}
+
+// Rebuild reads the newest successful deployment of every environment and
+// watches each, as after a restart: a deployment still inside its window is
+// watched for the rest of it; whether it was already rolled back
+// automatically, or its window already decided, is read from the store.
+func (m *Monitor) Rebuild(ctx context.Context) error {
+	m.init()
+	ds, err := m.Current(ctx)
+	if err != nil {
+		return err
+	}
+	m.evalMu.Lock()
+	defer m.evalMu.Unlock()
+	for _, d := range ds {
+		if err := m.watch(ctx, d, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshEnv re-reads the environment's current deployment and watches it
+// if it changed (a newer deployment supersedes an older one's watch).
+func (m *Monitor) refreshEnv(ctx context.Context, env string) error {
+	d, err := m.Store.CurrentDeployment(ctx, env)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	old := m.watches[env]
+	m.mu.Unlock()
+	switch {
+	case d == nil:
+		if old != nil {
+			m.unwatch(old)
+		}
+		return nil
+	case old != nil && old.d.DeploymentID == d.DeploymentID:
+		m.mu.Lock()
+		old.d = d
+		m.mu.Unlock()
+		return nil
+	}
+	return m.watch(ctx, d, false)
+}
+
+func (m *Monitor) unwatch(w *watch) {
+	m.mu.Lock()
+	delete(m.watches, w.d.Environment)
+	delete(m.byID, w.d.DeploymentID)
+	m.mu.Unlock()
+	if m.Sampler != nil && m.Sampler.Pulled != nil {
+		m.Sampler.Pulled.Forget(w.d.DeploymentID)
+	}
+}
+
+// watch starts watching d in its environment, replacing the previous watch.
+func (m *Monitor) watch(ctx context.Context, d *roman.Deployment, rebuilding bool) error {
+	s := m.Settings(d.Environment)
+	start := d.DeployedAt
+	if d.CompletedAt != nil {
+		start = *d.CompletedAt
+	}
+	now := m.Clock()
+	w := &watch{d: d, windowEnd: start.Add(s.WatchWindow), logged: map[string]bool{}, activeUntil: now.Add(activeFor)}
+	// An automatic rollback of d already attempted (before a restart)
+	// counts: once per deployment.
+	evs, err := m.Store.ListRollbackEvents(ctx, roman.RollbackFilter{DeploymentID: d.DeploymentID, Limit: 10})
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if e.TriggerType == roman.TriggerAutomatic {
+			w.attempted, w.triggered = true, true
+		}
+	}
+	if !now.Before(w.windowEnd) {
+		// The window ended; decide it now unless that was done before.
+		decided, err := m.decided(ctx, d.DeploymentID)
+		if err != nil {
+			return err
+		}
+		// Only a window that ended while roman was down (within the last
+		// hour) is decided late; an older one is history.
+		w.windowDone = decided || !rebuilding || now.Sub(w.windowEnd) > lateDecision
+	}
+	m.mu.Lock()
+	if old := m.watches[d.Environment]; old != nil {
+		delete(m.byID, old.d.DeploymentID)
+		if m.Sampler != nil && m.Sampler.Pulled != nil {
+			m.Sampler.Pulled.Forget(old.d.DeploymentID)
+		}
+	}
+	m.watches[d.Environment], m.byID[d.DeploymentID] = w, w
+	m.dirty[d.DeploymentID] = true
+	m.mu.Unlock()
+	if now.Before(w.windowEnd) && !rebuilding {
+		m.event(ctx, d, roman.EventWatchStarted, roman.SeverityInfo,
+			fmt.Sprintf("Watching %s in %s until %s (auto_rollback: %s)", d.Version, d.Environment, w.windowEnd.UTC().Format(time.RFC3339), s.AutoRollback),
+			map[string]any{"window_ends_at": w.windowEnd.UTC(), "auto_rollback": s.AutoRollback})
+	}
+	return nil
+}
+
+// decided reports whether the window of a deployment has a passed or
+// unverified row already.
+func (m *Monitor) decided(ctx context.Context, deploymentID string) (bool, error) {
+	for _, typ := range []string{roman.EventWatchPassed, roman.EventWatchUnverified} {
+		evs, err := m.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: typ, DeploymentID: deploymentID, Limit: 1})
+		if err != nil {
+			return false, err
+		}
+		if len(evs) > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// evaluate computes the health of a watched deployment and acts on it.
+func (m *Monitor) evaluate(ctx context.Context, w *watch, now time.Time) {
+	h, err := m.Checker.CheckAt(ctx, w.d, now)
+	if err != nil {
+		m.Logger.Error("monitor: health check failed", "deployment_id", w.d.DeploymentID, "err", err)
+		return
+	}
+	inWindow := now.Before(w.windowEnd)
+	if h.Reason != "" {
+		if inWindow {
+			w.triggered = true
+		}
+		m.onTrigger(ctx, w, h, inWindow, now)
+	}
+	warn := strings.Join(h.Warnings, "; ")
+	if warn != w.warnings {
+		w.warnings = warn
+		if warn != "" {
+			m.event(ctx, w.d, roman.EventHealthWarning, roman.SeverityWarning,
+				fmt.Sprintf("Health warning for %s in %s: %s", w.d.Version, w.d.Environment, warn),
+				map[string]any{"warnings": h.Warnings, "health": h})
+		}
+	}
+}
+
+// onTrigger decides what a firing trigger does: roll back, alert only, or
+// nothing (already done).
+func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWindow bool, now time.Time) {
+	if w.attempted || w.d.Status != roman.StatusSuccess {
+		return
+	}
+	s := m.Settings(w.d.Environment)
+	meta := map[string]any{"reason": h.Reason, "health": h, "auto_rollback": s.AutoRollback}
+	if s.AutoRollback == ModeNever || (s.AutoRollback != ModeAlways && !inWindow) {
+		why := "after its watch window"
+		if s.AutoRollback == ModeNever {
+			why = "and auto_rollback is never"
+		} else if w.triggered {
+			return // fired inside the window earlier: already decided
+		}
+		m.once(ctx, w, "alert:"+h.Reason, roman.EventHealthAlert, roman.SeverityWarning,
+			fmt.Sprintf("%s in %s: %s (%s: alert only, no automatic rollback)", w.d.Version, w.d.Environment, h.Reason, why), meta)
+		return
+	}
+	kind, why, err := m.storm(ctx, w, s, now)
+	if err != nil {
+		m.Logger.Error("monitor: storm protection check failed", "deployment_id", w.d.DeploymentID, "err", err)
+		return
+	}
+	if kind != "" {
+		meta["suppressed_by"] = kind
+		m.once(ctx, w, "suppressed:"+kind, roman.EventAutoRollbackSuppressed, roman.SeverityWarning,
+			fmt.Sprintf("Automatic rollback of %s in %s suppressed: %s (trigger: %s)", w.d.Version, w.d.Environment, why, h.Reason), meta)
+		return
+	}
+	w.attempted = true
+	m.startRollback(ctx, w.d, h, now, meta)
+}
+
+// startRollback records the trigger decision and runs the rollback in its
+// own goroutine, so evaluation (and ingest) never waits for it.
+func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roman.Health, now time.Time, meta map[string]any) {
+	m.rollbacks.Add(1)
+	go func() {
+		defer m.rollbacks.Done()
+		res, err := m.Rollbacks.Execute(ctx, roman.RollbackRequest{
+			DeploymentID: d.DeploymentID, TriggerReason: h.Reason, TriggerType: roman.TriggerAutomatic, Caller: "monitor",
+		})
+		var rej *roman.RejectedError
+		switch {
+		case errors.As(err, &rej):
+			meta["rollback_event_id"], meta["validation"] = rej.EventID, rej.Validation
+			m.event(ctx, d, roman.EventManualIntervention, roman.SeverityCritical,
+				fmt.Sprintf("Automatic rollback of %s in %s rejected by the constitution: manual intervention required (%s)",
+					d.Version, d.Environment, strings.Join(rej.Validation.Violations, "; ")), meta)
+		case roman.ErrorCode(err) == roman.ECONFLICT:
+			meta["suppressed_by"], meta["error"] = "conflict", roman.ErrorMessage(err)
+			m.event(ctx, d, roman.EventAutoRollbackSuppressed, roman.SeverityWarning,
+				fmt.Sprintf("Automatic rollback of %s in %s not started: %s", d.Version, d.Environment, roman.ErrorMessage(err)), meta)
+		case err != nil:
+			meta["error"] = roman.ErrorMessage(err)
+			m.Logger.Error("monitor: automatic rollback could not run", "deployment_id", d.DeploymentID, "err", err)
+			m.event(ctx, d, roman.EventManualIntervention, roman.SeverityCritical,
+				fmt.Sprintf("Automatic rollback of %s in %s could not run: manual intervention required (%s)",
+					d.Version, d.Environment, roman.ErrorMessage(err)), meta)
+		case res != nil && !res.Success:
+			// The rollback service has written rollback_failed ("manual
+			// intervention required") already.
+		}
+	}()
+	// The decision row carries the decision's time, so the audit trail
+	// orders it before the rollback's own rows even though it is written
+	// beside them.
+	m.eventAt(ctx, d, now, roman.EventAutoRollbackTriggered, roman.SeverityWarning,
+		fmt.Sprintf("Automatic rollback of %s in %s triggered: %s", d.Version, d.Environment, h.Reason), meta)
+}
+
+// endWindow decides a window that is over: clean (health_check_passed),
+// unverified (a signal unknown throughout), or not clean (a trigger fired:
+// nothing to mark).
+func (m *Monitor) endWindow(ctx context.Context, w *watch) {
+	w.windowDone = true
+	d := w.d
+	if w.triggered || d.Status != roman.StatusSuccess {
+		return
+	}
+	h, err := m.Checker.CheckAt(ctx, d, w.windowEnd)
+	if err != nil {
+		w.windowDone = false // retried on the next tick
+		m.Logger.Error("monitor: final health check failed", "deployment_id", d.DeploymentID, "err", err)
+		return
+	}
+	if h.Reason != "" {
+		return
+	}
+	window := m.Settings(d.Environment).WatchWindow
+	details := map[string]any{"decided_by": "monitor", "window": window.String(),
+		"window_ends_at": w.windowEnd.UTC(), "health": h}
+	unknown := map[string]string{}
+	if m.Sampler != nil && m.Sampler.Pulled != nil {
+		unknown = m.Sampler.Pulled.Unmeasured(d.DeploymentID)
+	}
+	if len(unknown) > 0 {
+		details["passed"], details["unverified"] = false, unknown
+		if _, err := m.Deployments.Update(ctx, d.DeploymentID, roman.DeploymentUpdate{HealthCheckDetails: mustJSON(details)}); err != nil {
+			m.Logger.Error("monitor: recording the window failed", "deployment_id", d.DeploymentID, "err", err)
+		}
+		m.event(ctx, d, roman.EventWatchUnverified, roman.SeverityWarning,
+			fmt.Sprintf("Watch window of %s in %s ended with no trigger, but %s stayed unknown throughout: not marked health_check_passed (%s)",
+				d.Version, d.Environment, strings.Join(sortedKeys(unknown), ", "), joinReasons(unknown)),
+			map[string]any{"unverified": unknown, "health": h})
+		return
+	}
+	msg := fmt.Sprintf("Watch window of %s in %s ended with no trigger: health check passed", d.Version, d.Environment)
+	if d.HealthCheckPassed {
+		msg += " (already marked passed)"
+	} else {
+		passed := true
+		details["passed"] = true
+		if _, err := m.Deployments.Update(ctx, d.DeploymentID, roman.DeploymentUpdate{HealthCheckPassed: &passed, HealthCheckDetails: mustJSON(details)}); err != nil {
+			w.windowDone = false
+			m.Logger.Error("monitor: marking health_check_passed failed", "deployment_id", d.DeploymentID, "err", err)
+			return
+		}
+	}
+	m.event(ctx, d, roman.EventWatchPassed, roman.SeverityInfo, msg, map[string]any{"health": h, "window": window.String()})
+}
+
+// once writes a decision row the first time key is seen for the watch.
+func (m *Monitor) once(ctx context.Context, w *watch, key, typ, sev, msg string, meta map[string]any) {
+	if w.logged[key] {
+		return
+	}
+	w.logged[key] = true
+	m.event(ctx, w.d, typ, sev, msg, meta)
+}
+
+func (m *Monitor) event(ctx context.Context, d *roman.Deployment, typ, sev, msg string, meta map[string]any) {
+	m.eventAt(ctx, d, m.Clock(), typ, sev, msg, meta)
+}
+
+// eventAt writes one roman_events row about d. The audit log must not stop
+// the monitor: a failed write is logged.
+func (m *Monitor) eventAt(ctx context.Context, d *roman.Deployment, at time.Time, typ, sev, msg string, meta map[string]any) {
+	md := make(map[string]any, len(meta)+3)
+	for k, v := range meta {
+		md[k] = v
+	}
+	md["deployment_id"], md["environment"], md["version"] = d.DeploymentID, d.Environment, d.Version
+	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: mustJSON(md), Timestamp: roman.UTC(at)}
+	if err := m.Store.AddRomanEvent(context.WithoutCancel(ctx), e); err != nil {
+		m.Logger.Error("monitor: writing roman_events row failed", "event_type", typ, "err", err)
+		return
+	}
+	m.Logger.Info("monitor decision", "event_type", typ, "deployment_id", d.DeploymentID, "message", msg)
+	m.Hub.Publish(roman.Change{Kind: roman.ChangeRomanEvent, Environment: d.Environment, DeploymentID: d.DeploymentID, EventID: e.EventID})
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only called with marshalable values
+	}
+	return b
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func joinReasons(m map[string]string) string {
+	keys := sortedKeys(m)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + m[k]
+	}
+	return strings.Join(parts, "; ")
+}
