@@ -58,6 +58,9 @@ type Bot struct {
 	// fast rollback does not run into Discord's webhook rate limit. The
 	// final edit is never skipped.
 	MinEditInterval time.Duration
+	// PollInterval is how often an answered-in-progress rollback is looked
+	// at until it finishes (default one second).
+	PollInterval time.Duration
 
 	wg sync.WaitGroup
 }

@@ -36,6 +36,8 @@ type report struct {
 	steps      []roman.RollbackStep
 	duration   float64 // seconds
 	failure    string
+	// stillRunning is set when the follow-up ran out of time first.
+	stillRunning bool
 }
 
 // followUp runs the approved rollback and edits the deferred reply as it
@@ -62,9 +64,46 @@ func (b *Bot) followUp(a *approval) {
 
 	stop := b.watch(ctx, r, ed)
 	res, err := b.Rollbacks.Execute(ctx, a.req)
+	if err == nil && res != nil && res.Status == roman.RollbackInProgress {
+		// The service answers in_progress while the executor or the verify
+		// window still runs: the reply waits for the outcome.
+		res = b.awaitOutcome(ctx, res)
+	}
 	stop()
 	r.finish(res, err)
 	ed.edit(ctx, r, true)
+}
+
+// awaitOutcome polls a rollback event until it is finished (or the
+// follow-up's time is up) and returns the result it ended with.
+func (b *Bot) awaitOutcome(ctx context.Context, res *roman.RollbackResult) *roman.RollbackResult {
+	poll := b.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		ev, err := b.Store.GetRollbackEvent(ctx, res.EventID)
+		if err == nil && ev.Finished() {
+			out := *res
+			out.Status, out.Success = ev.Status, ev.Status == roman.RollbackSuccess
+			if ev.CompletedAt != nil {
+				out.DurationMS = float64(ev.CompletedAt.Sub(ev.InitiatedAt).Microseconds()) / 1000
+			}
+			var meta struct {
+				Failure string `json:"failure"`
+			}
+			_ = json.Unmarshal(ev.Metadata, &meta)
+			out.Error = meta.Failure
+			return &out
+		}
+		select {
+		case <-ctx.Done():
+			return res
+		case <-t.C:
+		}
+	}
 }
 
 // watch edits the reply on each step of the deployment's rollback until the
@@ -125,9 +164,12 @@ func (r *report) finish(res *roman.RollbackResult, err error) {
 			r.target = &roman.Deployment{DeploymentID: t.DeploymentID, Version: t.Version, GitCommit: t.GitCommit}
 		}
 		r.duration = res.DurationMS / 1000
-		if res.Success {
+		switch {
+		case res.Status == roman.RollbackInProgress:
+			r.phase, r.stillRunning = phaseRunning, true
+		case res.Success:
 			r.phase, r.steps = phaseDone, fullSteps(r.steps)
-		} else {
+		default:
 			r.phase, r.failure = phaseFailed, res.Error
 		}
 	}
@@ -183,6 +225,9 @@ func (r *report) render() string {
 		line("")
 		line("Executing rollback...")
 		line("%s", progressBar(r.steps))
+	}
+	if r.stillRunning {
+		line("⏳ Still running after %s; follow it with `roman history` or the dashboard.", FollowUpTimeout)
 	}
 	switch r.phase {
 	case phaseDone:
