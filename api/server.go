@@ -61,8 +61,11 @@ type Deps struct {
 	// serves GET /metrics; without them those routes answer 404.
 	Dashboard DashboardHandlers
 	Metrics   http.Handler
-	Logger    *slog.Logger
-	Clock     roman.Clock
+	// Discord, when set, answers POST /discord/interactions (api/discord.go);
+	// without it the route answers 404.
+	Discord DiscordBot
+	Logger  *slog.Logger
+	Clock   roman.Clock
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing
