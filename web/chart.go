@@ -36,13 +36,13 @@ type Marker struct {
 	Label string `json:"label"`
 }
 
-// Chart bounds: at least 2 minutes so a fresh deployment has context, at
+// Chart bounds: at least a minute so a fresh deployment has context, at
 // most an hour so a spike stays visible, about 180 points at most.
 const (
-	chartMinSpan   = 2 * time.Minute
+	chartMinSpan   = time.Minute
 	chartMaxSpan   = time.Hour
 	chartMaxPoints = 180
-	chartLead      = 30 * time.Second
+	chartLead      = 15 * time.Second
 	rateWindow     = time.Minute
 )
 

@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd())
+	root.AddCommand(newDemoCmd())
 	root.AddCommand(newPolicyCmd())
 	for _, c := range clientCommands() {
 		root.AddCommand(c)

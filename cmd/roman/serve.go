@@ -22,10 +22,12 @@ import (
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/monitor"
 	"github.com/odyssey-1/roman/policy"
 	"github.com/odyssey-1/roman/rollback"
 	"github.com/odyssey-1/roman/sqldb"
+	"github.com/odyssey-1/roman/web"
 )
 
 // shutdownTimeout bounds a graceful shutdown: in-flight requests get this
@@ -76,6 +78,11 @@ type Main struct {
 	// Hub carries change notifications between the services, the monitor
 	// and the dashboard.
 	Hub *roman.Hub
+	// Metrics is the Prometheus registry served at /metrics.
+	Metrics *metrics.Metrics
+	// Dashboard serves /app/admin/roman-dashboard.
+	Dashboard *web.Dashboard
+	sessions  *web.Sessions
 	// Monitor watches deployments and rolls bad ones back (SPEC §5).
 	Monitor *monitor.Monitor
 
@@ -161,15 +168,20 @@ func (m *Main) openRest(ctx context.Context) error {
 	if err := m.startMonitor(ctx, m.healthParts, checker, deployments, rollbacks, ing); err != nil {
 		return err
 	}
+	m.openDashboard(keyring, checker)
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
-		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: ing, Logger: log, Clock: m.Clock,
+		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
+		Sessions: m.sessions, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(),
 	})
+	m.mountDashboard()
 
 	m.ln, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	m.http = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Live dashboard streams end at shutdown instead of holding it up.
+	m.http.RegisterOnShutdown(m.Dashboard.Close)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	return nil
