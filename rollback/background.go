@@ -35,10 +35,17 @@ type background struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
+	// draining is closed when Drain starts: runs that are only verifying
+	// park at once (verification is repeatable), executors get the time.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 func (b *background) init() {
-	b.once.Do(func() { b.ctx, b.cancel = context.WithCancelCause(context.Background()) })
+	b.once.Do(func() {
+		b.ctx, b.cancel = context.WithCancelCause(context.Background())
+		b.draining = make(chan struct{})
+	})
 }
 
 // spawn runs fn in the background with the service's background context.
@@ -52,13 +59,15 @@ func (s *Service) spawn(fn func(ctx context.Context)) {
 }
 
 // Drain waits for background rollbacks to finish until ctx is done; then it
-// cancels them, and each parks: it stays in_progress with the steps it
+// cancels them, and each parks (a run that is verifying parks at once, as
+// verification is repeatable): it stays in_progress with the steps it
 // finished recorded, and the next start resumes it (see Resume). Drain
 // returns once every background run returned, which after the cancellation
 // takes as long as the executor needs to stop (a command gets SIGTERM, then
 // SIGKILL after executor.KillGrace).
 func (s *Service) Drain(ctx context.Context) {
 	s.bg.init()
+	s.bg.drainOnce.Do(func() { close(s.bg.draining) })
 	done := make(chan struct{})
 	go func() {
 		s.bg.wg.Wait()
@@ -72,6 +81,23 @@ func (s *Service) Drain(ctx context.Context) {
 	s.Logger.Warn("graceful shutdown: parking unfinished rollbacks; they resume on the next start")
 	s.bg.cancel(errDraining)
 	<-done
+}
+
+// Wait waits until no rollback runs in the background, or until ctx is
+// done (then it returns ctx's error). Unlike Drain it cancels nothing.
+func (s *Service) Wait(ctx context.Context) error {
+	s.bg.init()
+	done := make(chan struct{})
+	go func() {
+		s.bg.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // background hands execute, verify and complete to a background goroutine

@@ -183,9 +183,56 @@ func TestDrainFinishesInFlight(t *testing.T) {
 		}
 		<-ex.started
 		go close(ex.release)
-		e.drain(t)
+		dctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		e.svc.Drain(dctx)
+		if dctx.Err() != nil {
+			t.Fatal("Drain gave up although the executor finished")
+		}
 		if got, _ := e.store.GetRollbackEvent(ctx, res.EventID); got.Status != roman.RollbackSuccess {
 			t.Fatalf("event %s", got.Status)
+		}
+	})
+}
+
+// TestDrainParksVerification: a graceful shutdown does not wait for a
+// verify window: the run parks at once and resumes on the next start.
+func TestDrainParksVerification(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, bad := e.seedScenario(t, "production")
+		e.svc.VerifyWindow = func(string) time.Duration { return time.Hour }
+		sleeping := make(chan struct{}, 1)
+		e.svc.Sleep = func(ctx context.Context, d time.Duration) error {
+			select {
+			case sleeping <- struct{}{}:
+			default:
+			}
+			<-ctx.Done() // the fake clock never moves: only a shutdown ends the window
+			return ctx.Err()
+		}
+		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+		if err != nil || res.Status != roman.RollbackInProgress {
+			t.Fatalf("%+v %v", res, err)
+		}
+		<-sleeping
+		dctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		e.svc.Drain(dctx)
+		if dctx.Err() != nil {
+			t.Fatal("Drain waited for the verify window")
+		}
+		ev, _ := e.store.GetRollbackEvent(ctx, res.EventID)
+		if ev.Status != roman.RollbackInProgress || len(ev.RollbackSteps) != 6 {
+			t.Fatalf("parked event %s with %d steps", ev.Status, len(ev.RollbackSteps))
+		}
+		svc := e.restart(resumable{&recordingExecutor{}})
+		if n, err := svc.Resume(ctx); err != nil || n != 1 {
+			t.Fatalf("%d %v", n, err)
+		}
+		e.drain(t)
+		if ev, _ = e.store.GetRollbackEvent(ctx, res.EventID); ev.Status != roman.RollbackSuccess || len(ev.RollbackSteps) != 8 {
+			t.Fatalf("resumed event %s with %d steps", ev.Status, len(ev.RollbackSteps))
 		}
 	})
 }

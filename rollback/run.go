@@ -51,7 +51,7 @@ func newRun(s *Service, ev *roman.RollbackEvent, bad *roman.Deployment, req roma
 func (r *run) step(ctx context.Context, name string, fn func() (any, error)) error {
 	started := roman.UTC(r.s.Clock())
 	detail, err := fn()
-	if err != nil && parked(ctx) {
+	if err != nil && (parked(ctx) || errors.Is(err, errParked)) {
 		// A graceful shutdown stopped the step: nothing is recorded, so the
 		// next start resumes from here.
 		r.s.Logger.Warn("rollback parked for shutdown", "event_id", r.ev.EventID, "step", name)

@@ -36,6 +36,20 @@ func (r *run) verify(ctx context.Context, nd *roman.Deployment) (healthy bool, l
 		// The caller need not wait for the window: answer in_progress.
 		r.handedOff()
 	}
+	// Verification is repeatable, so a graceful shutdown parks it at once
+	// rather than wait for the window.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.bg.init()
+	if window > 0 {
+		go func() {
+			select {
+			case <-s.bg.draining:
+				cancel(errDraining)
+			case <-ctx.Done():
+			}
+		}()
+	}
 	err = r.step(ctx, roman.StepVerify, func() (any, error) {
 		start := s.Clock()
 		end := start.Add(window)
@@ -43,6 +57,9 @@ func (r *run) verify(ctx context.Context, nd *roman.Deployment) (healthy bool, l
 		var lastErr error
 		for {
 			h, cerr := s.Health.Check(ctx, nd)
+			if parked(ctx) {
+				return nil, errParked
+			}
 			checks++
 			lastErr = cerr
 			if cerr == nil {

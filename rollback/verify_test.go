@@ -28,8 +28,7 @@ func (e *env) drain(t *testing.T) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	e.svc.Drain(ctx)
-	if ctx.Err() != nil {
+	if err := e.svc.Wait(ctx); err != nil {
 		t.Fatal("background rollbacks did not finish")
 	}
 }

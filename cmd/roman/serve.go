@@ -20,7 +20,6 @@ import (
 	"github.com/odyssey-1/roman/api"
 	"github.com/odyssey-1/roman/appdb"
 	"github.com/odyssey-1/roman/config"
-	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/monitor"
@@ -78,6 +77,8 @@ type Main struct {
 	// Hub carries change notifications between the services, the monitor
 	// and the dashboard.
 	Hub *roman.Hub
+	// Rollbacks runs rollbacks; Close drains it.
+	Rollbacks *rollback.Service
 	// Metrics is the Prometheus registry served at /metrics.
 	Metrics *metrics.Metrics
 	// Dashboard serves /app/admin/roman-dashboard.
@@ -137,12 +138,15 @@ func (m *Main) openRest(ctx context.Context) error {
 	}
 
 	var app roman.AppDatabase
+	// Migration rollback scripts run only against a configured application
+	// database, never against roman's own store.
+	var scripts rollback.ScriptRunner
 	if cfg.AppDatabase.IsSet() {
 		a, err := appdb.Open(cfg.AppDatabase.Value())
 		if err != nil {
 			return fmt.Errorf("opening application database %s: %w", config.RedactURL(cfg.AppDatabase.Value()), err)
 		}
-		app, m.appCloser = a, a
+		app, m.appCloser, scripts = a, a, a
 	} else {
 		app = appdb.New(st.SQL(), st.Dialect())
 	}
@@ -159,11 +163,16 @@ func (m *Main) openRest(ctx context.Context) error {
 		}}
 	m.Hub = &roman.Hub{}
 	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log, Hub: m.Hub}
+	execFor, execTimeout, err := m.executors()
+	if err != nil {
+		return err
+	}
 	rollbacks := &rollback.Service{
 		Store: st, Validator: m.Constitution, Snapshots: snaps, Health: checker, Thresholds: thresholds,
-		Executor: func(env string) roman.Executor { return executor.None{} }, ExecutorTimeout: cfg.ExecutorTimeout,
+		Executor: execFor, ExecutorTimeout: execTimeout, VerifyWindow: verifyWindow(cfg), Migrations: scripts,
 		Clock: m.Clock, Logger: log, Hub: m.Hub,
 	}
+	m.Rollbacks = rollbacks
 	ing := m.newIngest()
 	if err := m.startMonitor(ctx, m.healthParts, checker, deployments, rollbacks, ing); err != nil {
 		return err
@@ -184,6 +193,13 @@ func (m *Main) openRest(ctx context.Context) error {
 	m.http.RegisterOnShutdown(m.Dashboard.Close)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
+	// Crash safety (SPEC §7): unfinished rollbacks of a previous process go
+	// on, or fail as interrupted, in the background.
+	if n, err := m.Rollbacks.Resume(ctx); err != nil {
+		return fmt.Errorf("resuming unfinished rollbacks: %w", err)
+	} else if n > 0 {
+		log.Warn("resumed unfinished rollbacks", "count", n)
+	}
 	return nil
 }
 
@@ -245,6 +261,12 @@ func (m *Main) Close() error {
 		m.http = nil
 	}
 	m.stopMonitor()
+	if m.Rollbacks != nil {
+		// Running rollbacks finish, or park and resume on the next start.
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		m.Rollbacks.Drain(ctx)
+		cancel()
+	}
 	if m.appCloser != nil {
 		errs = append(errs, m.appCloser.Close())
 		m.appCloser = nil
