@@ -154,8 +154,8 @@ type EnvironmentConfig struct {
 	// WatchWindow is how long after completion a deployment is watched
 	// (ROMAN_WATCH_WINDOW).
 	WatchWindow time.Duration `yaml:"watch_window" json:"watch_window"`
-	// VerifyWindow is how long a rolled-back system is verified
-	// (ROMAN_VERIFY_WINDOW); 0 skips verification.
+	// VerifyWindow is how long a rolled-back system's health is watched
+	// after the executor (ROMAN_VERIFY_WINDOW); 0 is one immediate check.
 	VerifyWindow time.Duration `yaml:"verify_window" json:"verify_window"`
 	// Cooldown is the pause of automatic rollbacks in an environment after a
 	// rollback there (ROMAN_COOLDOWN).
@@ -169,8 +169,11 @@ type EnvironmentConfig struct {
 
 	// Executor is none, command, github or webhook (ROMAN_EXECUTOR).
 	Executor string `yaml:"executor" json:"executor"`
-	// ExecutorCommand is the command line of the command executor, run by
-	// /bin/sh -c (ROMAN_EXECUTOR_COMMAND).
+	// ExecutorCommand is the command line of the command executor
+	// (ROMAN_EXECUTOR_COMMAND). It is split into words like a shell splits
+	// them (quotes, backslashes) but run without a shell: no expansion,
+	// pipes or redirection unless the line itself is /bin/sh -c '...'. See
+	// docs/executors.md.
 	ExecutorCommand string `yaml:"executor_command" json:"executor_command"`
 	// ExecutorWebhookURL is the webhook executor's URL
 	// (ROMAN_EXECUTOR_WEBHOOK_URL).
