@@ -19,6 +19,8 @@ func FuzzDecodeBodies(f *testing.F) {
 		`{"environment":"production","version":"v1","git_commit":"abc","git_branch":"main","metadata":{"a":[1,{"b":null}]},"deployed_at":"2025-12-15T14:00:00Z"}`,
 		`{"status":"success","health_check_passed":true,"health_check_details":{"ok":true}}`,
 		`{"snapshot_type":"pre_deployment"}`,
+		`{"migration_name":"20251215_0001_orders","migration_hash":"sha256:ab","execution_time_ms":42,"rollback_script":"DROP TABLE orders;"}`,
+		`{"migration_name":"m","migration_hash":"h","execution_time_ms":-1}`,
 		`{"deployment_id":"` + depID + `","trigger_reason":"r","initiated_by":"` + userID + `","with_migrations":true}`,
 		`{"deployment_id":"` + depID + `"}`,
 		`{"deployment_id":"` + depID + `","deployment_id":"` + depID + `"}`,

@@ -228,6 +228,12 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 			f.writes.Add(1)
 			return nil
 		},
+		CreateMigrationFn: func(_ context.Context, m *roman.Migration) error {
+			f.writes.Add(1)
+			m.ID = 1
+			return nil
+		},
+		ListMigrationsFn: func(context.Context, string) ([]*roman.Migration, error) { return []*roman.Migration{}, nil },
 	}
 	// The real ingest service over the mock store, so the API's ingest tests
 	// see its validation.

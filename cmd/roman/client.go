@@ -45,6 +45,7 @@ func clientCommands() []*cobra.Command {
 		newCheckCmd(o),
 		newHistoryCmd(o),
 		newSnapshotCmd(o),
+		newMigrationsCmd(o),
 	}
 	for _, c := range cmds {
 		o.bindFlags(c)

@@ -1,0 +1,172 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// maxScriptText bounds a rollback script (the body limit bounds it too).
+const maxScriptText = 256 << 10
+
+// RecordMigrationRequest is the body of POST
+// /deployments/{deployment_id}/migrations: one database migration that the
+// deployment applied (SPEC §8), with the SQL that undoes it. CI sends one
+// request per migration, in the order they were applied.
+type RecordMigrationRequest struct {
+	MigrationName   string          `json:"migration_name"`
+	MigrationHash   string          `json:"migration_hash"`
+	ExecutionTimeMS *int64          `json:"execution_time_ms,omitempty"`
+	RollbackScript  *string         `json:"rollback_script,omitempty"`
+	AppliedAt       *time.Time      `json:"applied_at,omitempty"`
+	ErrorMessage    *string         `json:"error_message,omitempty"`
+	Metadata        json.RawMessage `json:"metadata,omitempty"`
+}
+
+// Validate checks the request and returns an EINVALID error naming the
+// first bad field.
+func (req *RecordMigrationRequest) Validate() error {
+	if err := requireFields("migration_name", req.MigrationName, "migration_hash", req.MigrationHash); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"migration_name", req.MigrationName}, {"migration_hash", req.MigrationHash}} {
+		if err := checkText(f.name, f.v, maxShortText); err != nil {
+			return err
+		}
+	}
+	if req.ExecutionTimeMS != nil && *req.ExecutionTimeMS < 0 {
+		return invalidField("execution_time_ms", "must not be negative")
+	}
+	if req.RollbackScript != nil {
+		if err := checkText("rollback_script", *req.RollbackScript, maxScriptText); err != nil {
+			return err
+		}
+	}
+	if req.ErrorMessage != nil {
+		if err := checkText("error_message", *req.ErrorMessage, maxReasonText); err != nil {
+			return err
+		}
+	}
+	return checkObject("metadata", req.Metadata)
+}
+
+func (req *RecordMigrationRequest) migration(deploymentID string) *roman.Migration {
+	m := &roman.Migration{
+		DeploymentID: deploymentID, MigrationName: req.MigrationName, MigrationHash: req.MigrationHash,
+		ExecutionTimeMS: req.ExecutionTimeMS, RollbackScript: req.RollbackScript, Metadata: nullToEmpty(req.Metadata),
+	}
+	if req.ErrorMessage != nil && strings.TrimSpace(*req.ErrorMessage) != "" {
+		m.ErrorMessage = req.ErrorMessage
+	}
+	if req.AppliedAt != nil {
+		m.AppliedAt = roman.UTC(*req.AppliedAt)
+	}
+	return m
+}
+
+// MigrationList is the body of GET /deployments/{deployment_id}/migrations.
+type MigrationList struct {
+	Migrations []*roman.Migration `json:"migrations"`
+}
+
+// recordMigration serves POST /deployments/{deployment_id}/migrations: 201
+// with the row, or 200 with the stored row when the same migration (name,
+// deployment and hash) was recorded before; a migration name recorded with
+// a different deployment or hash is a 409 (names are unique, as in the
+// seed's table).
+func (s *Server) recordMigration(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "deployment_id")
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	var req RecordMigrationRequest
+	if err := DecodeJSON(r, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if _, err := s.deps.Deployments.Get(r.Context(), id); err != nil {
+		return err
+	}
+	m := req.migration(id)
+	if m.AppliedAt.IsZero() {
+		m.AppliedAt = roman.UTC(s.now())
+	}
+	err = s.deps.Store.CreateMigration(r.Context(), m)
+	if roman.ErrorCode(err) == roman.ECONFLICT {
+		if old := s.findMigration(r, id, m.MigrationName); old != nil && old.MigrationHash == m.MigrationHash {
+			return WriteJSON(w, http.StatusOK, old)
+		}
+		return roman.Errorf(roman.ECONFLICT, "migration %s is already recorded with another deployment or hash", clip(m.MigrationName))
+	} else if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/deployments/"+id+"/migrations")
+	return WriteJSON(w, http.StatusCreated, m)
+}
+
+// findMigration returns the deployment's migration of that name, or nil.
+func (s *Server) findMigration(r *http.Request, deploymentID, name string) *roman.Migration {
+	list, err := s.deps.Store.ListMigrations(r.Context(), deploymentID)
+	if err != nil {
+		return nil
+	}
+	for _, m := range list {
+		if m.MigrationName == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// listMigrations serves GET /deployments/{deployment_id}/migrations in
+// applied order, with their rollback outcomes.
+func (s *Server) listMigrations(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "deployment_id")
+	if err != nil {
+		return err
+	}
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	if _, err := s.deps.Deployments.Get(r.Context(), id); err != nil {
+		return err
+	}
+	list, err := s.deps.Store.ListMigrations(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*roman.Migration{}
+	}
+	return WriteJSON(w, http.StatusOK, MigrationList{Migrations: list})
+}
+
+// RecordMigration records a migration applied by a deployment (POST
+// /deployments/{deployment_id}/migrations). Sending the same migration
+// again returns the stored row without error.
+func (c *Client) RecordMigration(ctx context.Context, deploymentID string, req RecordMigrationRequest) (*roman.Migration, error) {
+	var m roman.Migration
+	if err := c.Do(ctx, http.MethodPost, "/deployments/"+url.PathEscape(deploymentID)+"/migrations", req, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// ListMigrations returns a deployment's migrations in applied order.
+func (c *Client) ListMigrations(ctx context.Context, deploymentID string) ([]*roman.Migration, error) {
+	var out MigrationList
+	if err := c.Do(ctx, http.MethodGet, "/deployments/"+url.PathEscape(deploymentID)+"/migrations", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Migrations, nil
+}
