@@ -62,7 +62,10 @@ type Bot struct {
 	// at until it finishes (default one second).
 	PollInterval time.Duration
 
-	wg sync.WaitGroup
+	wg        sync.WaitGroup
+	initOnce  sync.Once
+	closeOnce sync.Once
+	stopping  chan struct{} // closed by Shutdown
 }
 
 // PublicKey returns the key interactions must be signed with.
@@ -82,6 +85,21 @@ func (b *Bot) Wait(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Shutdown tells follow-ups to stop waiting for rollbacks that are still
+// running (their reply then says so: the rollback itself goes on, or parks
+// and resumes on the next start) and waits for them as Wait does.
+func (b *Bot) Shutdown(ctx context.Context) error {
+	b.stopped()
+	b.closeOnce.Do(func() { close(b.stopping) })
+	return b.Wait(ctx)
+}
+
+// stopped is closed once Shutdown was called.
+func (b *Bot) stopped() <-chan struct{} {
+	b.initOnce.Do(func() { b.stopping = make(chan struct{}) })
+	return b.stopping
 }
 
 // Interact answers one verified interaction. The answer is always immediate:

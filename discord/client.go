@@ -53,11 +53,16 @@ func (c *Client) EditOriginal(ctx context.Context, applicationID, token string, 
 }
 
 // BulkOverwriteCommands replaces all of an application's global commands
-// with cmds (PUT /applications/{application_id}/commands), which makes
-// registration idempotent, and returns what Discord stored.
-func (c *Client) BulkOverwriteCommands(ctx context.Context, applicationID string, cmds []Command) ([]Command, error) {
+// with cmds (PUT /applications/{application_id}/commands), or with guildID
+// those of one guild (PUT /applications/{application_id}/guilds/{guild_id}/commands,
+// which take effect at once), which makes registration idempotent, and
+// returns what Discord stored.
+func (c *Client) BulkOverwriteCommands(ctx context.Context, applicationID, guildID string, cmds []Command) ([]Command, error) {
 	var out []Command
 	path := "/applications/" + url.PathEscape(applicationID) + "/commands"
+	if guildID != "" {
+		path = "/applications/" + url.PathEscape(applicationID) + "/guilds/" + url.PathEscape(guildID) + "/commands"
+	}
 	if err := c.call(ctx, http.MethodPut, path, "register commands", cmds, &out); err != nil {
 		return nil, err
 	}

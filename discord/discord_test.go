@@ -325,7 +325,7 @@ func TestClientBulkOverwrite(t *testing.T) {
 		return http.StatusOK, nil, string(b)
 	}
 	c := &Client{BaseURL: api.URL + "/", BotToken: "SECRET-bot"}
-	got, err := c.BulkOverwriteCommands(context.Background(), "42", Commands())
+	got, err := c.BulkOverwriteCommands(context.Background(), "42", "", Commands())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +343,7 @@ func TestClientBulkOverwrite(t *testing.T) {
 	api.answer = func(int, *http.Request) (int, http.Header, string) {
 		return http.StatusUnauthorized, nil, `{"message": "401: Unauthorized", "code": 0}`
 	}
-	_, err = c.BulkOverwriteCommands(context.Background(), "42", Commands())
+	_, err = c.BulkOverwriteCommands(context.Background(), "42", "", Commands())
 	if err == nil || strings.Contains(err.Error(), "SECRET-bot") {
 		t.Errorf("err = %v", err)
 	}

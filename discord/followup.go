@@ -101,6 +101,8 @@ func (b *Bot) awaitOutcome(ctx context.Context, res *roman.RollbackResult) *roma
 		select {
 		case <-ctx.Done():
 			return res
+		case <-b.stopped():
+			return res
 		case <-t.C:
 		}
 	}

@@ -150,12 +150,16 @@ type EmbedField struct {
 	Inline bool   `json:"inline,omitempty"`
 }
 
-// Command is an application command as registered with Discord.
+// Command is an application command as registered with Discord. ID,
+// ApplicationID and Version are set only in Discord's answers.
 type Command struct {
-	Name        string          `json:"name"`
-	Type        int             `json:"type,omitempty"`
-	Description string          `json:"description"`
-	Options     []CommandOption `json:"options,omitempty"`
+	ID            string          `json:"id,omitempty"`
+	ApplicationID string          `json:"application_id,omitempty"`
+	Version       string          `json:"version,omitempty"`
+	Name          string          `json:"name"`
+	Type          int             `json:"type,omitempty"`
+	Description   string          `json:"description"`
+	Options       []CommandOption `json:"options,omitempty"`
 }
 
 // CommandOption is one option of a registered command.

@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newPolicyCmd())
+	root.AddCommand(newDiscordCmd())
 	for _, c := range clientCommands() {
 		root.AddCommand(c)
 	}

@@ -20,9 +20,11 @@ import (
 	"github.com/odyssey-1/roman/api"
 	"github.com/odyssey-1/roman/appdb"
 	"github.com/odyssey-1/roman/config"
+	"github.com/odyssey-1/roman/discord"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/monitor"
+	"github.com/odyssey-1/roman/notify"
 	"github.com/odyssey-1/roman/policy"
 	"github.com/odyssey-1/roman/rollback"
 	"github.com/odyssey-1/roman/sqldb"
@@ -86,6 +88,11 @@ type Main struct {
 	sessions  *web.Sessions
 	// Monitor watches deployments and rolls bad ones back (SPEC §5).
 	Monitor *monitor.Monitor
+	// Alerts delivers the alert outbox (SPEC §11; alerts.go).
+	Alerts *notify.Sender
+	// Discord answers Discord interactions when discord_public_key is set
+	// (SPEC §12; alerts.go).
+	Discord *discord.Bot
 
 	appCloser io.Closer
 	ln        net.Listener
@@ -162,6 +169,7 @@ func (m *Main) openRest(ctx context.Context) error {
 			return c
 		}}
 	m.Hub = &roman.Hub{}
+	m.openAlerts()
 	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log, Hub: m.Hub}
 	execFor, execTimeout, err := m.executors()
 	if err != nil {
@@ -178,9 +186,13 @@ func (m *Main) openRest(ctx context.Context) error {
 		return err
 	}
 	m.openDashboard(keyring, checker)
+	bot, err := m.discordBot(rollbacks)
+	if err != nil {
+		return err
+	}
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
-		Sessions: m.sessions, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(),
+		Sessions: m.sessions, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
 	})
 	m.mountDashboard()
 
@@ -267,6 +279,7 @@ func (m *Main) Close() error {
 		m.Rollbacks.Drain(ctx)
 		cancel()
 	}
+	m.closeAlerts()
 	if m.appCloser != nil {
 		errs = append(errs, m.appCloser.Close())
 		m.appCloser = nil
