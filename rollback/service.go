@@ -218,6 +218,18 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 	if err := s.Store.CreateRollbackEvent(ctx, ev); err != nil {
 		return nil, err
 	}
+	// Another rollback of the deployment may have finished between the read
+	// above and the insert: it marked the deployment rolled_back while its
+	// event was still unfinished, so a fresh read tells.
+	if cur, err := s.Store.GetDeployment(ctx, d.DeploymentID); err == nil && cur.Status == roman.StatusRolledBack {
+		conflict := s.alreadyRolledBack(ctx, cur)
+		st, now := roman.RollbackAborted, roman.UTC(s.Clock())
+		if uerr := s.Store.UpdateRollbackEvent(ctx, ev.EventID, roman.RollbackEventUpdate{Status: &st, CompletedAt: &now,
+			Metadata: mustJSON(map[string]any{"caller": req.Caller, "failure": roman.ErrorMessage(conflict)})}); uerr != nil {
+			s.Logger.Error("aborting a duplicate rollback event failed", "event_id", ev.EventID, "err", uerr)
+		}
+		return nil, conflict
+	}
 	return newRun(s, ev, d, req).run(ctx)
 }
 
@@ -225,10 +237,15 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 // naming the event that did it.
 func (s *Service) alreadyRolledBack(ctx context.Context, d *roman.Deployment) error {
 	e := roman.Errorf(roman.ECONFLICT, "deployment %s is already rolled_back", d.DeploymentID)
-	evs, err := s.Store.ListRollbackEvents(ctx, roman.RollbackFilter{DeploymentID: d.DeploymentID, Status: roman.RollbackSuccess, Limit: 1})
-	if err == nil && len(evs) > 0 {
-		e.EventID = evs[0].EventID
-		e.Message += " by rollback event " + evs[0].EventID
+	// The event that did it is the newest one that got past validation: it
+	// may still be running (in_progress), or have failed after marking.
+	evs, err := s.Store.ListRollbackEvents(ctx, roman.RollbackFilter{DeploymentID: d.DeploymentID, Limit: 100})
+	for _, ev := range evs {
+		if err == nil && ev.Status != roman.RollbackAborted {
+			e.EventID = ev.EventID
+			e.Message += " by rollback event " + ev.EventID
+			break
+		}
 	}
 	return e
 }
