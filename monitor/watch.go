@@ -327,7 +327,8 @@ func (m *Monitor) eventAt(ctx context.Context, d *roman.Deployment, at time.Time
 		md[k] = v
 	}
 	md["deployment_id"], md["environment"], md["version"] = d.DeploymentID, d.Environment, d.Version
-	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: mustJSON(md), Timestamp: roman.UTC(at)}
+	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: mustJSON(md), Timestamp: roman.UTC(at),
+		Alert: alertFor(d, typ, msg, meta)} // alerts.go
 	if err := m.Store.AddRomanEvent(context.WithoutCancel(ctx), e); err != nil {
 		m.Logger.Error("monitor: writing roman_events row failed", "event_type", typ, "err", err)
 		return
