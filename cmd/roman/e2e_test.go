@@ -25,7 +25,7 @@ const (
 
 // startServer runs the whole program in-process on port 0 against the given
 // database and returns it; extra holds further ROMAN_… settings.
-func startServer(t *testing.T, database string, extra ...map[string]string) *Main {
+func startServer(t testing.TB, database string, extra ...map[string]string) *Main {
 	t.Helper()
 	env := map[string]string{
 		"ROMAN_DATABASE": database,
@@ -62,7 +62,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, m *Main)) {
 }
 
 // call sends a JSON request and decodes the JSON answer into a generic map.
-func call(t *testing.T, method, url, token, body string) (int, map[string]any) {
+func call(t testing.TB, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {

@@ -59,7 +59,7 @@ func history(t *testing.T, m *Main, env string) []*roman.RollbackEvent {
 
 // deployPair records a healthy previous release and a new one completed now
 // (watched by the monitor) in env, returning the new one's id.
-func deployPair(t *testing.T, m *Main, env string) string {
+func deployPair(t testing.TB, m *Main, env string) string {
 	t.Helper()
 	base := m.URL()
 	prev := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
