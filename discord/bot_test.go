@@ -339,3 +339,39 @@ func TestHelpAndBadInput(t *testing.T) {
 		t.Errorf("unknown deployment reply:\n%s", got)
 	}
 }
+
+// TestShutdownEndsTheWait: a rollback still running when the server shuts
+// down gets a last edit saying so, instead of holding the shutdown.
+func TestShutdownEndsTheWait(t *testing.T) {
+	f := newBot(t, func(f *botFixture, req roman.RollbackRequest) (*roman.RollbackResult, error) {
+		ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: req.DeploymentID, Environment: "production",
+			TriggerType: roman.TriggerManual, TriggerReason: req.TriggerReason, Status: roman.RollbackInProgress, InitiatedAt: time.Now()}
+		if err := f.store.CreateRollbackEvent(context.Background(), ev); err != nil {
+			return nil, err
+		}
+		return &roman.RollbackResult{Success: true, Status: roman.RollbackInProgress, EventID: ev.EventID, Validation: roman.Validation{Compliant: true}}, nil
+	})
+	resp, err := f.bot.Interact(context.Background(), approve(approverUser, nil, f.bad.DeploymentID, "bug", nil))
+	if err != nil || resp.Type != discord.CallbackDeferredChannelMessage {
+		t.Fatal(resp, err)
+	}
+	// Wait until the rollback was started (answered in progress).
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		n := len(f.reqs)
+		f.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := f.bot.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if got := f.api.last(); !strings.Contains(got, "⏳ Still running") || strings.Contains(got, "Rollback complete") {
+		t.Errorf("last edit:\n%s", got)
+	}
+}
