@@ -167,3 +167,28 @@ func TestMigrationsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestDeadAppDatabaseDoesNotBlockRollback: the application database is
+// unreachable, so the pre_rollback snapshot fails; the step records why
+// and the rollback still runs to success.
+func TestDeadAppDatabaseDoesNotBlockRollback(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, bad := e.seedScenario(t, "production")
+		dead, err := appdb.Open("postgres://roman@127.0.0.1:1/app?sslmode=disable&connect_timeout=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer dead.Close()
+		e.snaps.App = dead
+		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+		if err != nil || res.Status != roman.RollbackSuccess || res.SnapshotID != "" {
+			t.Fatalf("%+v %v", res, err)
+		}
+		ev, _ := e.store.GetRollbackEvent(ctx, res.EventID)
+		snap := ev.RollbackSteps[1]
+		if snap.Name != roman.StepSnapshot || snap.Status != roman.StepStatusFailed || !strings.Contains(string(snap.Detail), "error") {
+			t.Fatalf("snapshot step %+v %s", snap, snap.Detail)
+		}
+	})
+}
