@@ -79,4 +79,3 @@ func (db *DB) listenOnce(ctx context.Context, channel string, fn func(string), l
 		}
 	})
 }
-
