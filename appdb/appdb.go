@@ -152,10 +152,16 @@ func postgresColumns(ctx context.Context, q querier) ([]column, [][2]string, err
 	rows, err := q.QueryContext(ctx, `SELECT c.table_schema, c.table_name, c.column_name,
 		CASE WHEN c.data_type IN ('ARRAY', 'USER-DEFINED') THEN c.udt_name ELSE c.data_type END
 		FROM information_schema.columns c
-		JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-		WHERE t.table_type = 'BASE TABLE'
-		AND c.table_schema NOT IN ('pg_catalog', 'information_schema')
-		AND c.table_schema NOT LIKE 'pg\_%'`)
+		WHERE (c.table_schema, c.table_name) IN (
+			-- The base tables (information_schema.tables' BASE TABLE: plain
+			-- and partitioned), read from pg_catalog: a join with
+			-- information_schema.tables made this query three times slower,
+			-- and a pre_rollback snapshot is on every rollback's path.
+			SELECT n.nspname::text, k.relname::text
+			FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+			WHERE k.relkind IN ('r', 'p')
+			AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+			AND n.nspname NOT LIKE 'pg\_%')`)
 	if err != nil {
 		return nil, nil, err
 	}
