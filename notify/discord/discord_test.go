@@ -146,4 +146,3 @@ func TestNotifyAgainstDiscord(t *testing.T) {
 func TestNoErrorLeaksTheURL(t *testing.T) {
 	notifytest.CheckNoLeak(t, func(u string) roman.Notifier { return discord.New(u, nil) })
 }
-
