@@ -201,6 +201,10 @@ type RollbackRequest struct {
 	Caller string `json:"-"`
 	// Admin is true when the caller holds the admin role (needed for override).
 	Admin bool `json:"-"`
+	// DetectedAt is when the monitor first saw the signal behind an
+	// automatic rollback (the arrival of the ingested batch), so the time to
+	// the recorded rollback event can be measured. Zero for other rollbacks.
+	DetectedAt time.Time `json:"-"`
 }
 
 // TargetDeployment is the seed's target_deployment object.

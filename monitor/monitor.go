@@ -83,6 +83,7 @@ type Monitor struct {
 	watches  map[string]*watch // by environment
 	byID     map[string]*watch // by deployment id
 	dirty    map[string]bool   // deployment ids to evaluate
+	arrived  map[string]time.Time // deployment id -> wall time of its first unprocessed batch
 	refresh  map[string]bool   // environments whose current deployment may have changed
 	all      bool              // evaluate every watch (a notification named no deployment)
 	ticks    int
@@ -141,6 +142,7 @@ func (m *Monitor) init() {
 	if m.watches == nil {
 		m.watches, m.byID = map[string]*watch{}, map[string]*watch{}
 		m.dirty, m.refresh = map[string]bool{}, map[string]bool{}
+		m.arrived = map[string]time.Time{}
 		m.wake = make(chan struct{}, 1)
 	}
 	if m.Interval <= 0 {
@@ -162,6 +164,10 @@ func (m *Monitor) Notify(c roman.Change) {
 			m.all = true
 		} else {
 			m.dirty[c.DeploymentID] = true
+			if _, ok := m.arrived[c.DeploymentID]; !ok {
+				// Wall time, for the detection-latency metric only.
+				m.arrived[c.DeploymentID] = time.Now()
+			}
 		}
 	case roman.ChangeDeployment, roman.ChangeRollback:
 		if c.Environment != "" {
@@ -294,8 +300,8 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 
 	now := m.Clock()
 	m.mu.Lock()
-	dirty, all := m.dirty, m.all
-	m.dirty, m.all = map[string]bool{}, false
+	dirty, all, arrived := m.dirty, m.all, m.arrived
+	m.dirty, m.all, m.arrived = map[string]bool{}, false, map[string]time.Time{}
 	if tick {
 		m.ticks++
 		all = all || m.ticks%sweepEvery == 0
@@ -307,6 +313,9 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 		}
 		if dirty[w.d.DeploymentID] {
 			w.activeUntil = now.Add(activeFor)
+			w.arrivedAt = arrived[w.d.DeploymentID]
+		} else {
+			w.arrivedAt = time.Time{}
 		}
 	}
 	m.mu.Unlock()

@@ -38,6 +38,10 @@ type watch struct {
 	logged map[string]bool
 	// warnings is the last warning set logged.
 	warnings string
+	// arrivedAt is the wall time the batch that marked the deployment for
+	// this evaluation arrived (zero for ticker passes): the start of the
+	// detection latency of a rollback it triggers.
+	arrivedAt time.Time
 }
 
 // Rebuild reads the newest successful deployment of every environment and
@@ -214,17 +218,18 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 		return
 	}
 	w.attempted = true
-	m.startRollback(ctx, w.d, h, now, meta)
+	m.startRollback(ctx, w.d, h, now, w.arrivedAt, meta)
 }
 
 // startRollback records the trigger decision and runs the rollback in its
 // own goroutine, so evaluation (and ingest) never waits for it.
-func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roman.Health, now time.Time, meta map[string]any) {
+func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roman.Health, now, arrived time.Time, meta map[string]any) {
 	m.rollbacks.Add(1)
 	go func() {
 		defer m.rollbacks.Done()
 		res, err := m.Rollbacks.Execute(ctx, roman.RollbackRequest{
 			DeploymentID: d.DeploymentID, TriggerReason: h.Reason, TriggerType: roman.TriggerAutomatic, Caller: "monitor",
+			DetectedAt: arrived,
 		})
 		var rej *roman.RejectedError
 		switch {

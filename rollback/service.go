@@ -39,6 +39,10 @@ type Service struct {
 	// Hub, when set, is told of every change to a rollback event and to the
 	// deployments a rollback touches.
 	Hub *roman.Hub
+	// ObserveDetection, when set, receives the detection latency of each
+	// automatic rollback: from RollbackRequest.DetectedAt to the moment its
+	// rollback event is recorded (SPEC §16).
+	ObserveDetection func(time.Duration)
 
 	// VerifyWindow returns how long the rolled-back system of an
 	// environment is watched after the executor (SPEC §7; config
@@ -217,6 +221,11 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 	}
 	if err := s.Store.CreateRollbackEvent(ctx, ev); err != nil {
 		return nil, err
+	}
+	if s.ObserveDetection != nil && !req.DetectedAt.IsZero() {
+		// Latency is real elapsed time, not a decision input, so it is
+		// measured on the wall clock even when the service's clock is fake.
+		s.ObserveDetection(time.Since(req.DetectedAt))
 	}
 	// Another rollback of the deployment may have finished between the read
 	// above and the insert: it marked the deployment rolled_back while its

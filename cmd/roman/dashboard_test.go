@@ -146,6 +146,8 @@ func TestMetricsEndToEnd(t *testing.T) {
 		{"roman_rollback_duration_seconds", map[string]string{"trigger_type": "automatic"}, 1},
 		{"roman_validations_total", map[string]string{"result": "approved"}, 1},
 		{"roman_error_events_ingested_total", nil, 9},
+		// The spike's batch triggered the rollback: one detection observed.
+		{"roman_detection_latency_seconds", nil, 1},
 		{"roman_deployments", map[string]string{"environment": "production", "status": "rolled_back"}, 1},
 		{"roman_deployments", map[string]string{"environment": "production", "status": "success"}, 2},
 	} {

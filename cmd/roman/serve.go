@@ -182,10 +182,13 @@ func (m *Main) openRest(ctx context.Context) error {
 	}
 	m.Rollbacks = rollbacks
 	ing := m.newIngest()
+	// The dashboard's metrics exist before the monitor starts, so the first
+	// automatic rollback's detection latency is observed too.
+	m.openDashboard(keyring, checker)
+	rollbacks.ObserveDetection = m.Metrics.ObserveDetection
 	if err := m.startMonitor(ctx, m.healthParts, checker, deployments, rollbacks, ing); err != nil {
 		return err
 	}
-	m.openDashboard(keyring, checker)
 	bot, err := m.discordBot(rollbacks)
 	if err != nil {
 		return err
