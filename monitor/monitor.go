@@ -80,12 +80,12 @@ type Monitor struct {
 	evalMu sync.Mutex
 
 	mu       sync.Mutex
-	watches  map[string]*watch // by environment
-	byID     map[string]*watch // by deployment id
-	dirty    map[string]bool   // deployment ids to evaluate
+	watches  map[string]*watch    // by environment
+	byID     map[string]*watch    // by deployment id
+	dirty    map[string]bool      // deployment ids to evaluate
 	arrived  map[string]time.Time // deployment id -> wall time of its first unprocessed batch
-	refresh  map[string]bool   // environments whose current deployment may have changed
-	all      bool              // evaluate every watch (a notification named no deployment)
+	refresh  map[string]bool      // environments whose current deployment may have changed
+	all      bool                 // evaluate every watch (a notification named no deployment)
 	ticks    int
 	wake     chan struct{}
 	sampling bool
