@@ -21,6 +21,13 @@ func FuzzDecodeBodies(f *testing.F) {
 		`{"snapshot_type":"pre_deployment"}`,
 		`{"migration_name":"20251215_0001_orders","migration_hash":"sha256:ab","execution_time_ms":42,"rollback_script":"DROP TABLE orders;"}`,
 		`{"migration_name":"m","migration_hash":"h","execution_time_ms":-1}`,
+		// The seed's own bodies, verbatim (its placeholders included), and
+		// error-event batches for the ingest parser.
+		`{"deployment_id": "uuid", "trigger_reason": "string", "initiated_by": "uuid"}`,
+		`{"deployment_id":"abc-123","trigger_reason":"reason"}`,
+		`{"events":[{"message":"TypeError: x is undefined","severity":"error","occurred_at":"2025-12-15T14:35:00Z","fingerprint":"f1"}]}`,
+		`{"deployment_id":"` + depID + `","message":"boom"}`, `{"events":[]}`, `{"events":[{}]}`, `{"events":null}`,
+		`{"samples":[{"name":"p95_response_time_ms","value":5200}]}`,
 		`{"deployment_id":"` + depID + `","trigger_reason":"r","initiated_by":"` + userID + `","with_migrations":true}`,
 		`{"deployment_id":"` + depID + `"}`,
 		`{"deployment_id":"` + depID + `","deployment_id":"` + depID + `"}`,
