@@ -80,15 +80,19 @@ func (db *DB) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duratio
 	if limit <= 0 {
 		limit = 100
 	}
-	lock := ""
+	// Candidates are walked in id order through the partial index of
+	// pending rows, so the claim stops at the first deliverable ones
+	// instead of sorting every pending row (SQLite would otherwise pick the
+	// next_attempt_at index and sort).
+	from, lock := "alert_outbox AS o INDEXED BY alert_outbox_pending_id_idx", ""
 	if db.dialect == DialectPostgres {
-		lock = " FOR UPDATE SKIP LOCKED"
+		from, lock = "alert_outbox AS o", " FOR UPDATE SKIP LOCKED"
 	}
 	n := db.ts(now)
 	var out []*roman.OutboxAlert
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE alert_outbox SET claimed_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT o.id FROM alert_outbox o
+			WHERE id IN (SELECT o.id FROM `+from+`
 				WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ?
 				AND (o.claimed_until IS NULL OR o.claimed_until <= ?)
 				AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.channel = o.channel
