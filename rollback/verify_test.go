@@ -53,8 +53,12 @@ func TestVerifyWindowHealthy(t *testing.T) {
 	stores(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, bad := e.seedScenario(t, "production")
-		e.withVerifyWindow(time.Minute, nil)
+		// The window cannot move until the request is answered, so the
+		// answer proves it did not wait for the window.
+		answered := make(chan struct{})
+		e.withVerifyWindow(time.Minute, func() { <-answered })
 		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+		close(answered)
 		if err != nil {
 			t.Fatal(err)
 		}
