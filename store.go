@@ -25,8 +25,10 @@ type Store interface {
 	// success and health_check_passed true deployed strictly before
 	// `before`, or nil when there is none (SPEC §3).
 	FindRollbackTarget(ctx context.Context, env string, before time.Time) (*Deployment, error)
-	// CurrentDeployment returns the newest deployment of env with status
-	// success, or nil.
+	// CurrentDeployment returns the deployment that errors reported by
+	// environment belong to: the newest deployment of env that is success,
+	// or in_progress and created by a rollback (a redeploy in verification),
+	// or nil.
 	CurrentDeployment(ctx context.Context, env string) (*Deployment, error)
 
 	// CreateRollbackEvent inserts e and fills e.ID. The store allows one

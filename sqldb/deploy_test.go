@@ -274,4 +274,12 @@ func testCurrentDeployment(t *testing.T, db *sqldb.DB) {
 	if err != nil || d == nil || d.Version != "ok" {
 		t.Fatalf("CurrentDeployment = %+v, %v; want ok", d, err)
 	}
+	// A rollback's redeploy in verification is live: errors reported by
+	// environment during its verify window must count for it.
+	redeploy := newDeployment("production", "redeploy", t0.Add(3*time.Minute), roman.StatusInProgress)
+	redeploy.RollbackFrom = &d.DeploymentID
+	mustCreate(t, db, redeploy)
+	if d, err := db.CurrentDeployment(ctx, "production"); err != nil || d == nil || d.Version != "redeploy" {
+		t.Fatalf("CurrentDeployment during verification = %+v, %v; want redeploy", d, err)
+	}
 }

@@ -208,7 +208,7 @@ func (db *DB) FindRollbackTarget(ctx context.Context, env string, before time.Ti
 // success, or nil.
 func (db *DB) CurrentDeployment(ctx context.Context, env string) (*roman.Deployment, error) {
 	return db.newest(ctx, `SELECT `+deploymentCols+` FROM deployments
-		WHERE environment = ? AND status = 'success'
+		WHERE environment = ? AND (status = 'success' OR (status = 'in_progress' AND rollback_from IS NOT NULL))
 		ORDER BY deployed_at DESC, id DESC LIMIT 1`, env)
 }
 
