@@ -64,6 +64,12 @@ type DB struct {
 	appendStepSQL string // appends one element to rollback_steps
 	forUpdate     string // row-lock suffix of a SELECT in a write transaction
 
+	// replica identifies this process among the replicas sharing one
+	// PostgreSQL; pgcfg is the connection configuration, for the dedicated
+	// lock session (leader.go). Both are PostgreSQL only.
+	replica string
+	pgcfg   *pgx.ConnConfig
+
 	rebound sync.Map // query text -> query rebound to $n (PostgreSQL only)
 	stmts   sync.Map // table -> prepared multi-row INSERT on wdb (SQLite only)
 }
@@ -162,6 +168,11 @@ func (db *DB) openPostgres(target string) error {
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "roman"
 	}
+	// Every session names its replica, so the change notifications of
+	// migration 00006 say which replica made a change (see leader.go).
+	db.replica = roman.NewUUID()
+	cfg.RuntimeParams[replicaSetting] = db.replica
+	db.pgcfg = cfg.Copy()
 	db.db = stdlib.OpenDB(*cfg)
 	db.db.SetMaxOpenConns(20)
 	db.db.SetMaxIdleConns(10)
