@@ -82,18 +82,19 @@ func (db *DB) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duratio
 	}
 	// Candidates are walked in id order through the partial index of
 	// pending rows, so the claim stops at the first deliverable ones
-	// instead of sorting every pending row (SQLite would otherwise pick the
-	// next_attempt_at index and sort).
-	from, lock := "alert_outbox AS o INDEXED BY alert_outbox_pending_id_idx", ""
+	// instead of sorting every pending row. On SQLite the unary + keeps the
+	// planner off the next_attempt_at index (which would sort) without
+	// naming an index, so a database without it still works.
+	due, lock := "+o.next_attempt_at <= ?", ""
 	if db.dialect == DialectPostgres {
-		from, lock = "alert_outbox AS o", " FOR UPDATE SKIP LOCKED"
+		due, lock = "o.next_attempt_at <= ?", " FOR UPDATE SKIP LOCKED"
 	}
 	n := db.ts(now)
 	var out []*roman.OutboxAlert
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE alert_outbox SET claimed_until = ?, attempts = attempts + 1
-			WHERE id IN (SELECT o.id FROM `+from+`
-				WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND o.next_attempt_at <= ?
+			WHERE id IN (SELECT o.id FROM alert_outbox AS o
+				WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND `+due+`
 				AND (o.claimed_until IS NULL OR o.claimed_until <= ?)
 				AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.channel = o.channel
 					AND p.order_key = o.order_key AND p.id < o.id
