@@ -47,6 +47,9 @@ func TestGarbageOnEveryRoute(t *testing.T) {
 			}
 			bodies = append(bodies, string(random))
 		}
+		// The monitor records that it started watching the deployment on its
+		// own goroutine; wait for that row so it is not counted as a change.
+		awaitMonitor(t, "the watch_started row", func() bool { return len(romanEvents(t, m, depID, roman.EventWatchStarted)) > 0 })
 		before := rowCounts(t, m)
 		for _, rt := range m.API.Routes() {
 			if rt.Method != http.MethodPost && rt.Method != http.MethodPatch && rt.Method != http.MethodPut || rt.Undocumented {
