@@ -64,6 +64,7 @@ const (
 	DefaultMaxAutoRollbacks   = 3
 	DefaultExecutorTimeout    = 10 * time.Minute
 	DefaultMonitorInterval    = time.Second
+	DefaultLeaderInterval     = time.Second
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20
 	DefaultGitHubAPIURL       = "https://api.github.com"
@@ -101,6 +102,10 @@ type Config struct {
 	// MonitorInterval is the monitor's ticker period for time-based changes
 	// and pulled sources (ROMAN_MONITOR_INTERVAL).
 	MonitorInterval time.Duration `yaml:"monitor_interval" json:"monitor_interval"`
+	// LeaderInterval is how often, on PostgreSQL, a replica that does not
+	// lead the monitor tries to take over, and the leader checks that it
+	// still leads (ROMAN_LEADER_INTERVAL; docs/scale-out.md).
+	LeaderInterval time.Duration `yaml:"leader_interval" json:"leader_interval"`
 
 	// The alert channels (discord_webhook_url, slack_webhook_url,
 	// alert_webhook_url, alert_webhook_secret, alert_routes) are
@@ -271,6 +276,7 @@ func Default() *Config {
 		Database:           DefaultDatabase,
 		Listen:             DefaultListen,
 		MonitorInterval:    DefaultMonitorInterval,
+		LeaderInterval:     DefaultLeaderInterval,
 		AlertMaxAge:        DefaultAlertMaxAge,
 		DiscordAPIURL:      DefaultDiscordAPIURL,
 		MaxBodyBytes:       DefaultMaxBodyBytes,

@@ -46,6 +46,9 @@ func (c *Config) Validate() error {
 	if c.MonitorInterval <= 0 {
 		v.add("monitor_interval", "ROMAN_MONITOR_INTERVAL", "must be positive, got %s", c.MonitorInterval)
 	}
+	if c.LeaderInterval <= 0 {
+		v.add("leader_interval", "ROMAN_LEADER_INTERVAL", "must be positive, got %s", c.LeaderInterval)
+	}
 	if c.AlertMaxAge <= 0 {
 		v.add("alert_max_age", "ROMAN_ALERT_MAX_AGE", "must be positive, got %s", c.AlertMaxAge)
 	}

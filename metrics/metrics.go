@@ -13,7 +13,8 @@
 //     same values (aggregate them with max, not sum).
 //   - Events of this process are counted as they happen: error events
 //     ingested (AddErrorsIngested) and detection latency (ObserveDetection),
-//     plus the Go runtime and process collectors.
+//     whether this replica leads the monitor (SetMonitorLeader), plus the
+//     Go runtime and process collectors.
 package metrics
 
 import (
@@ -77,6 +78,7 @@ type Metrics struct {
 	reg       *prometheus.Registry
 	detection prometheus.Histogram
 	ingested  prometheus.Counter
+	leader    prometheus.Gauge
 	logger    *slog.Logger
 }
 
@@ -103,8 +105,12 @@ func New(cfg Config) *Metrics {
 			Name: "roman_error_events_ingested_total",
 			Help: "Error events stored through the ingest API by this process.",
 		}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "roman_monitor_leader",
+			Help: "1 while this replica leads the monitor (always on SQLite), 0 while another replica sharing the PostgreSQL does.",
+		}),
 	}
-	m.reg.MustRegister(m.detection, m.ingested,
+	m.reg.MustRegister(m.detection, m.ingested, m.leader,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -141,6 +147,18 @@ func (m *Metrics) ObserveDetection(d time.Duration) {
 		return
 	}
 	m.detection.Observe(d.Seconds())
+}
+
+// SetMonitorLeader records whether this replica leads the monitor.
+func (m *Metrics) SetMonitorLeader(leading bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leader.Set(v)
 }
 
 // AddErrorsIngested counts n error events stored by the ingest API.

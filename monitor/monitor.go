@@ -18,6 +18,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/odyssey-1/roman"
@@ -75,6 +76,18 @@ type Monitor struct {
 	Interval time.Duration
 	Clock    roman.Clock
 	Logger   *slog.Logger
+	// Standby makes Start leave evaluation off until Lead is called: on
+	// PostgreSQL only the replica that leads the monitor evaluates
+	// (leader.go); the others keep their subscriptions and wait.
+	Standby bool
+	// Confirm, when set, is asked right before an automatic rollback
+	// starts whether this replica still leads; an error leaves the
+	// decision to the new leader.
+	Confirm func(ctx context.Context) error
+
+	// idle is set while this replica does not lead: nothing is evaluated,
+	// sampled or decided.
+	idle atomic.Bool
 
 	// evalMu serialises evaluation passes (the worker's and Tick's).
 	evalMu sync.Mutex
@@ -86,6 +99,7 @@ type Monitor struct {
 	arrived  map[string]time.Time // deployment id -> wall time of its first unprocessed batch
 	refresh  map[string]bool      // environments whose current deployment may have changed
 	all      bool                 // evaluate every watch (a notification named no deployment)
+	resync   bool                 // re-read every environment's current deployment
 	ticks    int
 	wake     chan struct{}
 	sampling bool
@@ -101,7 +115,9 @@ type Monitor struct {
 // and the ticker.
 func (m *Monitor) Start(ctx context.Context) error {
 	m.init()
-	if err := m.Rebuild(ctx); err != nil {
+	if m.Standby {
+		m.idle.Store(true)
+	} else if err := m.Rebuild(ctx); err != nil {
 		return err
 	}
 	ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -172,6 +188,8 @@ func (m *Monitor) Notify(c roman.Change) {
 	case roman.ChangeDeployment, roman.ChangeRollback:
 		if c.Environment != "" {
 			m.refresh[c.Environment] = true
+		} else {
+			m.resync = true
 		}
 	default:
 		m.mu.Unlock()
@@ -197,7 +215,9 @@ func (m *Monitor) loop(ctx context.Context) {
 		case <-m.wake:
 			m.process(ctx, false)
 		case <-t.C:
-			m.sampleAsync(ctx)
+			if !m.idle.Load() {
+				m.sampleAsync(ctx)
+			}
 			m.process(ctx, true)
 		}
 	}
@@ -208,8 +228,10 @@ func (m *Monitor) loop(ctx context.Context) {
 // ends the windows that are over. Tests call it after moving a fake clock.
 func (m *Monitor) Tick(ctx context.Context) {
 	m.init()
-	for _, w := range m.snapshot() {
-		m.sample(ctx, w)
+	if !m.idle.Load() {
+		for _, w := range m.snapshot() {
+			m.sample(ctx, w)
+		}
 	}
 	m.process(ctx, true)
 }
@@ -285,10 +307,22 @@ func (m *Monitor) snapshot() []*watch {
 func (m *Monitor) process(ctx context.Context, tick bool) {
 	m.evalMu.Lock()
 	defer m.evalMu.Unlock()
+	if m.idle.Load() {
+		m.discardMarks() // leader.go
+		return
+	}
 	m.mu.Lock()
-	envs := m.refresh
-	m.refresh = map[string]bool{}
+	envs, resync := m.refresh, m.resync
+	m.refresh, m.resync = map[string]bool{}, false
 	m.mu.Unlock()
+	if resync {
+		if err := m.refreshAll(ctx); err != nil { // leader.go
+			m.Logger.Error("monitor: re-reading the current deployments failed", "err", err)
+			m.mu.Lock()
+			m.resync = true // retried on the next pass
+			m.mu.Unlock()
+		}
+	}
 	for env := range envs {
 		if err := m.refreshEnv(ctx, env); err != nil {
 			m.Logger.Error("monitor: reading the current deployment failed", "environment", env, "err", err)
@@ -321,10 +355,16 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 	m.mu.Unlock()
 
 	for _, w := range todo {
+		if m.idle.Load() {
+			return // leadership lost: stop at once
+		}
 		m.evaluate(ctx, w, now)
 	}
 	if tick {
 		for _, w := range m.snapshot() {
+			if m.idle.Load() {
+				return
+			}
 			if !w.windowDone && !now.Before(w.windowEnd) {
 				m.endWindow(ctx, w)
 			}

@@ -217,6 +217,9 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 			fmt.Sprintf("Automatic rollback of %s in %s suppressed: %s (trigger: %s)", w.d.Version, w.d.Environment, why, h.Reason), meta)
 		return
 	}
+	if !m.stillLeading(ctx, w) { // leader.go
+		return
+	}
 	w.attempted = true
 	m.startRollback(ctx, w.d, h, now, w.arrivedAt, meta)
 }

@@ -33,7 +33,9 @@ const EventRollbackResumed = "rollback_resumed"
 //   - verify: the window starts again.
 //   - complete: repeatable.
 //
-// It returns how many events it found; their runs go on after it returns.
+// With Claim set, only the events it claims are resumed (several
+// replicas). It returns how many events it resumed; their runs go on after
+// it returns.
 func (s *Service) Resume(ctx context.Context) (int, error) {
 	var evs []*roman.RollbackEvent
 	for _, st := range []string{roman.RollbackPending, roman.RollbackInProgress} {
@@ -42,6 +44,15 @@ func (s *Service) Resume(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		evs = append(evs, list...)
+	}
+	if s.Claim != nil {
+		claimed := evs[:0]
+		for _, ev := range evs {
+			if s.Claim(ctx, ev) {
+				claimed = append(claimed, ev)
+			}
+		}
+		evs = claimed
 	}
 	for _, ev := range evs {
 		bad, err := s.Store.GetDeployment(ctx, ev.DeploymentID)

@@ -63,6 +63,16 @@ type Service struct {
 	// database (with_migrations). Nil aborts such a rollback with a message
 	// naming ROMAN_APP_DATABASE.
 	Migrations ScriptRunner
+	// Replica, when set, is recorded in each new event's metadata
+	// (metadata.replica): the replica sharing the database that runs it,
+	// so that only a rollback whose replica died is resumed by another
+	// (SPEC §15).
+	Replica string
+	// Claim, when set, decides which unfinished events Resume picks up:
+	// with several replicas, only those this replica claimed from a dead
+	// one (it may rewrite ev.Metadata to name the new owner). Nil resumes
+	// every unfinished event (one process).
+	Claim func(ctx context.Context, ev *roman.RollbackEvent) bool
 
 	bg background
 }
@@ -206,6 +216,10 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 
 	// The exactly-once guard comes before validation: a second request for
 	// the environment gets 409 with the unfinished event, never a 422.
+	meta := map[string]any{"caller": req.Caller, "override": req.Override, "with_migrations": req.WithMigrations}
+	if s.Replica != "" {
+		meta["replica"] = s.Replica
+	}
 	ev := &roman.RollbackEvent{
 		EventID:       roman.NewUUID(),
 		DeploymentID:  d.DeploymentID,
@@ -214,7 +228,7 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 		TriggerReason: req.TriggerReason,
 		InitiatedAt:   roman.UTC(start),
 		Status:        roman.RollbackPending,
-		Metadata:      mustJSON(map[string]any{"caller": req.Caller, "override": req.Override, "with_migrations": req.WithMigrations}),
+		Metadata:      mustJSON(meta),
 	}
 	if req.InitiatedBy != "" {
 		ev.InitiatedBy = &req.InitiatedBy

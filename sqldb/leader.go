@@ -269,6 +269,23 @@ func (db *DB) UnfinishedRollbacks(ctx context.Context) ([]UnfinishedRollback, er
 	return out, internal("list unfinished rollbacks", rows.Err())
 }
 
+// Orphans returns the unfinished rollback events whose replica is not
+// alive, as event id → the owner recorded on the event ("" when none was);
+// see UnfinishedRollbacks. It implements monitor.OrphanStore.
+func (db *DB) Orphans(ctx context.Context) (map[string]string, error) {
+	list, err := db.UnfinishedRollbacks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, u := range list {
+		if !u.OwnerAlive {
+			out[u.EventID] = u.Owner
+		}
+	}
+	return out, nil
+}
+
 // ClaimRollback makes this replica the owner of an unfinished rollback event
 // whose owner is gone, so that exactly one replica resumes it: the event's
 // row is locked, its recorded owner must still be owner (compare and set),

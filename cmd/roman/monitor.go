@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strings"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/config"
@@ -45,8 +44,10 @@ func (m *Main) newIngest() *ingest.Service {
 }
 
 // startMonitor writes the thresholds the SQL health function reads, starts
-// the monitor and, on PostgreSQL, relays ops.error_events notifications
-// (rows applications insert themselves) to it.
+// the monitor and, on PostgreSQL, relays the change notifications of other
+// replicas and other writers (rows applications insert into
+// ops.error_events themselves) to the hub and campaigns for the monitor's
+// leadership.
 func (m *Main) startMonitor(ctx context.Context, hp *healthParts, checker *health.Checker,
 	deployments roman.DeploymentService, rollbacks roman.RollbackService, ing *ingest.Service) error {
 	cfg := m.Config
@@ -75,33 +76,27 @@ func (m *Main) startMonitor(ctx context.Context, hp *healthParts, checker *healt
 		Clock:    m.Clock,
 		Logger:   m.Logger,
 	}
+	// On PostgreSQL several replicas may share the database (SPEC §15):
+	// the monitor waits in standby until this replica leads (scaleout.go).
+	m.Monitor.Standby = m.Store.Dialect() == sqldb.DialectPostgres
 	if err := m.Monitor.Start(ctx); err != nil {
 		return err
 	}
-	m.stopListen = m.Store.Listen(sqldb.IngestChannel, func(payload string) {
-		table, ids, _ := strings.Cut(payload, ":")
-		kind := roman.ChangeErrors
-		if table == "metric_samples" {
-			kind = roman.ChangeMetrics
-		}
-		if ids == "" {
-			m.Monitor.Notify(roman.Change{Kind: kind})
-			return
-		}
-		for _, id := range strings.Split(ids, ",") {
-			m.Monitor.Notify(roman.Change{Kind: kind, DeploymentID: id})
-		}
-	})
-	return nil
+	// Changes other replicas and other writers make reach this replica's
+	// hub: its monitor and its dashboard's live stream.
+	m.stopListen = m.Store.Relay(m.Hub)
+	return m.startScaleOut(ctx)
 }
 
-// stopMonitor stops the notification relay and the monitor (waiting for
-// automatic rollbacks in flight, bounded by the caller's shutdown).
+// stopMonitor stops the notification relay, gives the monitor's leadership
+// up and stops the monitor (waiting for automatic rollbacks in flight,
+// bounded by the caller's shutdown).
 func (m *Main) stopMonitor() {
 	if m.stopListen != nil {
 		m.stopListen()
 		m.stopListen = nil
 	}
+	m.stopLeading()
 	if m.Monitor != nil {
 		m.Monitor.Stop()
 		m.Monitor = nil

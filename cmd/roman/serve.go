@@ -101,6 +101,7 @@ type Main struct {
 
 	healthParts *healthParts
 	stopListen  func()
+	scaleOut    *scaleOut // scaleout.go
 }
 
 // Open opens the store (applying migrations), loads the keys, builds the
@@ -282,6 +283,8 @@ func (m *Main) Close() error {
 		m.Rollbacks.Drain(ctx)
 		cancel()
 	}
+	// Only now may other replicas resume what this one left unfinished.
+	m.closeScaleOut()
 	m.closeAlerts()
 	if m.appCloser != nil {
 		errs = append(errs, m.appCloser.Close())
