@@ -86,36 +86,50 @@ func (s *Server) postErrors(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req ErrorsRequest
-	if err := DecodeJSONBytes(body, &req); err != nil {
-		return err
-	}
-	var items []ErrorEventRequest
-	batch := !isNull(req.Events)
-	if batch {
-		if req.ErrorEventRequest != (ErrorEventRequest{}) {
-			return roman.Errorf(roman.EINVALID, "events: give one event or {\"events\": [...]}, not both")
-		}
-		if items, err = decodeItems[ErrorEventRequest](req.Events, "events"); err != nil {
+	evs, batch, ok := fastErrors(body)
+	if !ok {
+		if evs, batch, err = decodeErrors(body); err != nil {
 			return err
 		}
-	} else {
-		items = []ErrorEventRequest{req.ErrorEventRequest}
-	}
-	evs := make([]roman.ErrorEvent, len(items))
-	for i, it := range items {
-		at, err := parseTime(it.OccurredAt, itemPath("events", batch, i, "occurred_at"))
-		if err != nil {
-			return err
-		}
-		evs[i] = roman.ErrorEvent{DeploymentID: it.DeploymentID, Environment: it.Environment, OccurredAt: at,
-			Message: it.Message, Severity: it.Severity, Fingerprint: it.Fingerprint}
 	}
 	res, err := s.deps.Ingest.IngestErrors(r.Context(), roman.ErrorBatch{Events: evs, Batch: batch})
 	if err != nil {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, IngestResponse{Success: true, IngestResult: *res})
+}
+
+// decodeErrors decodes a POST /errors body under the strict body policy,
+// naming the item and field of the first problem. fastErrors
+// (ingestdecode.go) decodes the common case faster and gives up to this
+// function on anything else.
+func decodeErrors(body []byte) (evs []roman.ErrorEvent, batch bool, err error) {
+	var req ErrorsRequest
+	if err := DecodeJSONBytes(body, &req); err != nil {
+		return nil, false, err
+	}
+	var items []ErrorEventRequest
+	batch = !isNull(req.Events)
+	if batch {
+		if req.ErrorEventRequest != (ErrorEventRequest{}) {
+			return nil, false, roman.Errorf(roman.EINVALID, "events: give one event or {\"events\": [...]}, not both")
+		}
+		if items, err = decodeItems[ErrorEventRequest](req.Events, "events"); err != nil {
+			return nil, false, err
+		}
+	} else {
+		items = []ErrorEventRequest{req.ErrorEventRequest}
+	}
+	evs = make([]roman.ErrorEvent, len(items))
+	for i, it := range items {
+		at, err := parseTime(it.OccurredAt, itemPath("events", batch, i, "occurred_at"))
+		if err != nil {
+			return nil, false, err
+		}
+		evs[i] = roman.ErrorEvent{DeploymentID: it.DeploymentID, Environment: it.Environment, OccurredAt: at,
+			Message: it.Message, Severity: it.Severity, Fingerprint: it.Fingerprint}
+	}
+	return evs, batch, nil
 }
 
 // postMetricSamples serves POST /metrics/samples (SPEC §9).

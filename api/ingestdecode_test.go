@@ -1,0 +1,116 @@
+package api
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/odyssey-1/roman"
+)
+
+// sameEvents reports whether two decodings are the same events.
+func sameEvents(a, b []roman.ErrorEvent) error {
+	if len(a) != len(b) {
+		return fmt.Errorf("%d events, want %d", len(a), len(b))
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if !x.OccurredAt.Equal(y.OccurredAt) || x.OccurredAt.Location().String() != y.OccurredAt.Location().String() {
+			return fmt.Errorf("event %d: occurred_at %v, want %v", i, x.OccurredAt, y.OccurredAt)
+		}
+		x.OccurredAt = y.OccurredAt
+		if x != y {
+			return fmt.Errorf("event %d: %+v, want %+v", i, x, y)
+		}
+	}
+	return nil
+}
+
+// checkFastErrors is the property of fastErrors: when it decodes a body,
+// the strict general path accepts the body too and gives the same events.
+func checkFastErrors(t *testing.T, body string) (fast bool) {
+	t.Helper()
+	evs, batch, ok := fastErrors([]byte(body))
+	if !ok {
+		return false
+	}
+	want, wantBatch, err := decodeErrors([]byte(body))
+	if err != nil {
+		t.Fatalf("%q: the fast path accepted what the strict path refuses: %v", body, err)
+	}
+	if batch != wantBatch {
+		t.Fatalf("%q: batch %v, want %v", body, batch, wantBatch)
+	}
+	if err := sameEvents(evs, want); err != nil {
+		t.Fatalf("%q: %v", body, err)
+	}
+	return true
+}
+
+const fastDep = "6f1c9a52-4a8e-4c55-9d0e-2f4f7a1d8e11"
+
+// TestFastErrorsDecodesTheCommonShape: the usual bodies take the one-pass
+// decoder (so that ingest is fast) and decode as the strict path does.
+func TestFastErrorsDecodesTheCommonShape(t *testing.T) {
+	item := `{"deployment_id":"` + fastDep + `","occurred_at":"2025-12-15T14:34:00.123456Z","message":"TypeError: x is undefined","severity":"error","fingerprint":"f1"}`
+	for _, body := range []string{
+		`{"events":[` + item + `]}`,
+		`{"events":[` + strings.TrimSuffix(strings.Repeat(item+",", maxIngestItems), ",") + `]}`,
+		" {\n\t\"events\" : [ " + item + " , {\"environment\":\"production\",\"message\":\"b\"} ] \r\n} ",
+		`{"environment":"production","message":"x"}`,
+		`{"events":null,"environment":"production","message":"x"}`,
+		`{"message":"x","severity":null,"environment":"production","occurred_at":"2025-12-15T16:34:00+02:00"}`,
+		`{}`,
+		`{"events":[{}]}`,
+		`{"events":[{"message":"quote \" backslash \\ newline \n tab \t unicode \u00e9 \ud83d\ude00","environment":"p"}]}`,
+		`{"events":[{"message":"héllo wörld ✓","environment":"p"}]}`,
+		"{\"events\":[{\"message\":\"bad \xff utf-8\",\"environment\":\"p\"}]}",
+		`{"events":[{"message":"lone \ud800 surrogate","environment":"p"}]}`,
+		`{"events":[` + item + `],"message":""}`,
+	} {
+		if !checkFastErrors(t, body) {
+			t.Errorf("the fast path gave up on %.80q", body)
+		}
+	}
+}
+
+// TestFastErrorsLeavesTheRestToTheStrictPath: bodies outside the plain
+// shape, valid or not, are left to the strict path, which answers exactly
+// as before (the messages are asserted in TestPostErrorsRefusesBadItems).
+func TestFastErrorsLeavesTheRestToTheStrictPath(t *testing.T) {
+	good := `{"environment":"production","message":"ok"}`
+	for _, body := range []string{
+		``, ` `, `null`, `[]`, `"x"`, `{`, `{"events":[` + good + `]`, `{"events":[` + good + `]}x`, `{"events":[` + good + `]}{}`,
+		`{"events":[]}`, `{"events":{}}`, `{"events":"x"}`, `{"events":[` + good + `,]}`, `{"events":[` + good + `` + good + `]}`,
+		`{"events":[null]}`, `{"events":["boom"]}`, `{"events":[[]]}`,
+		`{"events":[` + good + `],"message":"x"}`,
+		`{"events":[{"environment":"production","message":"x","sevrity":"error"}]}`,
+		`{"events":[{"environment":"production","Message":"x"}]}`,
+		`{"events":[{"environment":"production","message":"x","message":"y"}]}`,
+		`{"events":[` + good + `],"events":[` + good + `]}`,
+		`{"message":"x","message":"y"}`,
+		`{"mess\u0061ge":"x","environment":"production"}`,
+		`{"events":[{"environment":"production","message":42}]}`,
+		`{"events":[{"environment":"production","message":true}]}`,
+		`{"events":[{"environment":"production","message":"x","occurred_at":"yesterday"}]}`,
+		`{"events":[{"environment":"production","message":"x","occurred_at":"2025-12-15"}]}`,
+		"{\"events\":[{\"environment\":\"production\",\"message\":\"tab\tinside\"}]}",
+		`{"events":[{"environment":"production","message":"bad \x escape"}]}`,
+		`{"events":[{"environment":"production","message":"unterminated}]}`,
+		`{"events":[{"environment":"production","message":nul}]}`,
+		`{"events":[` + strings.TrimSuffix(strings.Repeat(good+",", maxIngestItems+1), ",") + `]}`,
+		"\ufeff" + good,
+	} {
+		if checkFastErrors(t, body) {
+			t.Errorf("the fast path decoded %.80q", body)
+		}
+	}
+}
+
+// FuzzFastErrors checks the property of checkFastErrors on any input.
+func FuzzFastErrors(f *testing.F) {
+	f.Add(`{"events":[{"deployment_id":"` + fastDep + `","occurred_at":"2025-12-15T14:34:00Z","message":"a","severity":"error","fingerprint":"f"}]}`)
+	f.Add(`{"environment":"production","message":"x \u00e9 \" \\"}`)
+	f.Add(`{"events":null,"message":null}`)
+	f.Fuzz(func(t *testing.T, body string) { checkFastErrors(t, body) })
+}
