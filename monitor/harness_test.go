@@ -58,6 +58,8 @@ type harness struct {
 	breaches int
 	sources  []roman.HealthSource
 	pulled   *health.Pulled
+	// standby starts the monitor in standby (leader_test.go).
+	standby bool
 
 	mu     sync.Mutex
 	reqs   []roman.RollbackRequest
@@ -95,6 +97,7 @@ func (h *harness) start() *monitor.Monitor {
 			return h.st.UpdateDeployment(ctx, id, u)
 		}},
 		Rollbacks: &mock.RollbackService{ExecuteFn: h.execute},
+		Standby:   h.standby,
 	}
 	if err := m.Start(ctx); err != nil {
 		h.t.Fatal(err)

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/odyssey-1/roman"
 )
 
 // Leadership (SPEC §15). Several roman replicas may share one PostgreSQL;
@@ -160,8 +158,10 @@ func (e *Elector) Step(ctx context.Context) {
 			e.Monitor.Follow()
 			e.leading = false
 			e.Lock.Unlock(lctx)
+			// The error (in the log) may name the database's address;
+			// the audit row says only what happened.
 			e.logger().Error("monitor leadership lost; another replica takes over", "err", err)
-			e.changed(ctx, false, "lost: "+roman.ErrorMessage(err))
+			e.changed(ctx, false, "lost: the lock could no longer be confirmed")
 			return
 		}
 		e.duties(ctx)

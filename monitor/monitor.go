@@ -279,10 +279,14 @@ func (m *Monitor) sample(ctx context.Context, w *watch) {
 	if m.Sampler == nil {
 		return
 	}
-	if m.Sampler.Sample(ctx, w.d, m.Clock()) {
+	// w.d is replaced under mu when the deployment changes.
+	m.mu.Lock()
+	d := w.d
+	m.mu.Unlock()
+	if m.Sampler.Sample(ctx, d, m.Clock()) {
 		m.mu.Lock()
 		w.pulled = true
-		m.dirty[w.d.DeploymentID] = true
+		m.dirty[d.DeploymentID] = true
 		m.mu.Unlock()
 		select {
 		case m.wake <- struct{}{}:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -228,6 +229,9 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 // own goroutine, so evaluation (and ingest) never waits for it.
 func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roman.Health, now, arrived time.Time, meta map[string]any) {
 	m.rollbacks.Add(1)
+	// The decision row below and the outcome rows of the goroutine each
+	// get their own copy of meta: a map must not be written while read.
+	decision := maps.Clone(meta)
 	go func() {
 		defer m.rollbacks.Done()
 		res, err := m.Rollbacks.Execute(ctx, roman.RollbackRequest{
@@ -260,7 +264,7 @@ func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roma
 	// orders it before the rollback's own rows even though it is written
 	// beside them.
 	m.eventAt(ctx, d, now, roman.EventAutoRollbackTriggered, roman.SeverityWarning,
-		fmt.Sprintf("Automatic rollback of %s in %s triggered: %s", d.Version, d.Environment, h.Reason), meta)
+		fmt.Sprintf("Automatic rollback of %s in %s triggered: %s", d.Version, d.Environment, h.Reason), decision)
 }
 
 // endWindow decides a window that is over: clean (health_check_passed),
