@@ -112,6 +112,11 @@ func (r *run) migrations(ctx context.Context) (res *roman.RollbackResult, err er
 // records) with a critical roman_events row, and returns the failure
 // result.
 func (r *run) abort(ctx context.Context, reason string, err error) (*roman.RollbackResult, error, bool) {
+	if errors.Is(err, errParked) || parked(ctx) {
+		// A graceful shutdown stopped the run: see fail.
+		r.s.Logger.Warn("rollback parked for shutdown", "event_id", r.ev.EventID, "while", reason)
+		return nil, errParked, true
+	}
 	msg := roman.ErrorMessage(err)
 	if reason != "" && !strings.HasPrefix(msg, "rollback script") {
 		msg = reason + ": " + msg

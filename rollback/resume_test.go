@@ -236,3 +236,60 @@ func TestDrainParksVerification(t *testing.T) {
 		}
 	})
 }
+
+// blockingHealth is a health checker that blocks until its context ends.
+type blockingHealth struct{ entered chan struct{} }
+
+func (b blockingHealth) Check(ctx context.Context, d *roman.Deployment) (roman.Health, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return roman.Health{}, ctx.Err()
+}
+
+// TestDrainParksResumedValidation: a graceful shutdown that stops a resumed
+// rollback in one of its quick steps (here validation) parks it: the event
+// stays unfinished, no failure row or alert is written, and the next start
+// runs it to the end.
+func TestDrainParksResumedValidation(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, bad := e.seedScenario(t, "production")
+		ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: bad.DeploymentID, TriggerType: roman.TriggerManual,
+			TriggerReason: "bug", Status: roman.RollbackPending, Metadata: json.RawMessage(`{"caller":"ci"}`)}
+		if err := e.store.CreateRollbackEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		checker := e.svc.Health
+		svc := e.restart(&recordingExecutor{})
+		bh := blockingHealth{entered: make(chan struct{}, 1)}
+		svc.Health = bh
+		if n, err := svc.Resume(ctx); err != nil || n != 1 {
+			t.Fatalf("Resume: %d %v", n, err)
+		}
+		<-bh.entered
+		gone, cancel := context.WithCancel(ctx)
+		cancel()
+		svc.Drain(gone)
+
+		got, _ := e.store.GetRollbackEvent(ctx, ev.EventID)
+		if got.Status != roman.RollbackPending || got.CompletedAt != nil {
+			t.Fatalf("a rollback parked in validation must stay pending: %s", got.Status)
+		}
+		if failed, _ := e.store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventRollbackFailed}); len(failed) != 0 {
+			t.Fatalf("a parked rollback was reported failed: %+v", failed)
+		}
+
+		svc = e.restart(&recordingExecutor{})
+		svc.Health = checker
+		if n, err := svc.Resume(ctx); err != nil || n != 1 {
+			t.Fatalf("second Resume: %d %v", n, err)
+		}
+		e.drain(t)
+		if got, _ = e.store.GetRollbackEvent(ctx, ev.EventID); got.Status != roman.RollbackSuccess {
+			t.Fatalf("resumed event %s %+v", got.Status, got.RollbackSteps)
+		}
+	})
+}

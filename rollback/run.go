@@ -302,8 +302,15 @@ func (r *run) finishDeployment(ctx context.Context, nd *roman.Deployment, status
 }
 
 // fail marks the event failed, records why and returns the result with
-// success false.
+// success false. When a graceful shutdown stopped the run (a resumed run's
+// quick steps run on the background context) nothing is recorded and
+// errParked is returned: the event stays unfinished and the next start
+// resumes it, with no false "manual intervention required" alert.
 func (r *run) fail(ctx context.Context, reason string, err error) (*roman.RollbackResult, error) {
+	if errors.Is(err, errParked) || parked(ctx) {
+		r.s.Logger.Warn("rollback parked for shutdown", "event_id", r.ev.EventID, "while", reason)
+		return nil, errParked
+	}
 	msg := reason
 	if err != nil {
 		msg += ": " + roman.ErrorMessage(err)
