@@ -323,6 +323,28 @@ func TestRelay(t *testing.T) {
 		}
 		return c.Kind == roman.ChangeErrors && c.DeploymentID == d.DeploymentID
 	})
+
+	// A bulk load is one notification naming nothing ("re-read
+	// everything"), not one per row; the single row after it comes next.
+	if _, err := raw.ExecContext(ctx, `INSERT INTO ops.roman_events (event_id, event_type, severity, message, metadata)
+		SELECT gen_random_uuid(), 'bulk', 'info', 'm', '{}'::jsonb FROM generate_series(1, 5000)`); err != nil {
+		t.Fatal(err)
+	}
+	last := roman.NewUUID()
+	if _, err := raw.ExecContext(ctx, `INSERT INTO ops.roman_events (event_id, event_type, severity, message, metadata)
+		VALUES ($1, 'single', 'info', 'm', '{}'::jsonb)`, last); err != nil {
+		t.Fatal(err)
+	}
+	bulk := nextA("the bulk load", func(c roman.Change) bool { return c.Kind == roman.ChangeRomanEvent })
+	if bulk.EventID != "" {
+		t.Fatalf("the bulk load notified row by row: %+v", bulk)
+	}
+	nextA("the row after the bulk load", func(c roman.Change) bool {
+		if c.Kind == roman.ChangeRomanEvent && c.EventID != last {
+			t.Fatalf("more than one notification for the bulk load: %+v", c)
+		}
+		return c.EventID == last
+	})
 }
 
 func TestParseIngestPayload(t *testing.T) {

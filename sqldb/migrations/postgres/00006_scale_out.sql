@@ -16,7 +16,8 @@
 --                 event_id, origin} after a deployment is recorded or
 --                 changed (kind deployment), a rollback event is created or
 --                 stepped (kind rollback), or a roman_events row is written
---                 (kind roman_event).
+--                 (kind roman_event); only kind and origin after a
+--                 statement of more than 100 rows.
 -- There is no SQLite counterpart: SQLite is one process.
 
 -- +goose Up
@@ -43,39 +44,56 @@ END
 $$;
 -- +goose StatementEnd
 
+-- A statement's rows notify one by one; a statement of more than 100 rows
+-- (a bulk load) notifies once without ids, which means "re-read
+-- everything", so that a million-row insert does not queue a million
+-- notifications. Transition tables need one trigger per event.
 -- +goose StatementBegin
 CREATE FUNCTION ops.roman_notify_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-  payload jsonb;
+  n bigint;
+  origin text := ops.roman_origin();
+  kind text := CASE TG_TABLE_NAME WHEN 'deployments' THEN 'deployment'
+    WHEN 'rollback_events' THEN 'rollback' ELSE 'roman_event' END;
 BEGIN
-  IF TG_TABLE_NAME = 'deployments' THEN
-    payload := jsonb_build_object('kind', 'deployment', 'environment', NEW.environment,
-      'deployment_id', NEW.deployment_id);
+  SELECT count(*) INTO n FROM (SELECT 1 FROM new_rows LIMIT 101) t;
+  IF n = 0 THEN
+    RETURN NULL;
+  ELSIF n > 100 THEN
+    PERFORM pg_notify('roman_change', jsonb_build_object('kind', kind, 'origin', origin)::text);
+  ELSIF TG_TABLE_NAME = 'deployments' THEN
+    PERFORM pg_notify('roman_change', jsonb_build_object('kind', kind, 'environment', environment,
+      'deployment_id', deployment_id, 'origin', origin)::text) FROM new_rows;
   ELSIF TG_TABLE_NAME = 'rollback_events' THEN
-    payload := jsonb_build_object('kind', 'rollback', 'environment', NEW.environment,
-      'deployment_id', NEW.deployment_id, 'event_id', NEW.event_id);
+    PERFORM pg_notify('roman_change', jsonb_build_object('kind', kind, 'environment', environment,
+      'deployment_id', deployment_id, 'event_id', event_id, 'origin', origin)::text) FROM new_rows;
   ELSE
-    payload := jsonb_build_object('kind', 'roman_event', 'environment', NEW.metadata->>'environment',
-      'deployment_id', NEW.metadata->>'deployment_id', 'event_id', NEW.event_id);
+    PERFORM pg_notify('roman_change', jsonb_build_object('kind', kind, 'environment', metadata->>'environment',
+      'deployment_id', metadata->>'deployment_id', 'event_id', event_id, 'origin', origin)::text) FROM new_rows;
   END IF;
-  PERFORM pg_notify('roman_change', (payload || jsonb_build_object('origin', ops.roman_origin()))::text);
   RETURN NULL;
 END
 $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER deployments_notify AFTER INSERT OR UPDATE ON ops.deployments
-  FOR EACH ROW EXECUTE FUNCTION ops.roman_notify_change();
-CREATE TRIGGER rollback_events_notify AFTER INSERT OR UPDATE ON ops.rollback_events
-  FOR EACH ROW EXECUTE FUNCTION ops.roman_notify_change();
-CREATE TRIGGER roman_events_notify AFTER INSERT ON ops.roman_events
-  FOR EACH ROW EXECUTE FUNCTION ops.roman_notify_change();
+CREATE TRIGGER deployments_notify_insert AFTER INSERT ON ops.deployments
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.roman_notify_change();
+CREATE TRIGGER deployments_notify_update AFTER UPDATE ON ops.deployments
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.roman_notify_change();
+CREATE TRIGGER rollback_events_notify_insert AFTER INSERT ON ops.rollback_events
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.roman_notify_change();
+CREATE TRIGGER rollback_events_notify_update AFTER UPDATE ON ops.rollback_events
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.roman_notify_change();
+CREATE TRIGGER roman_events_notify_insert AFTER INSERT ON ops.roman_events
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.roman_notify_change();
 
 -- +goose Down
-DROP TRIGGER roman_events_notify ON ops.roman_events;
-DROP TRIGGER rollback_events_notify ON ops.rollback_events;
-DROP TRIGGER deployments_notify ON ops.deployments;
+DROP TRIGGER roman_events_notify_insert ON ops.roman_events;
+DROP TRIGGER rollback_events_notify_update ON ops.rollback_events;
+DROP TRIGGER rollback_events_notify_insert ON ops.rollback_events;
+DROP TRIGGER deployments_notify_update ON ops.deployments;
+DROP TRIGGER deployments_notify_insert ON ops.deployments;
 DROP FUNCTION ops.roman_notify_change();
 -- +goose StatementBegin
 CREATE OR REPLACE FUNCTION ops.roman_notify_ingest() RETURNS trigger
