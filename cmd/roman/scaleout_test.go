@@ -17,7 +17,7 @@ import (
 
 // leaderGauge reads roman_monitor_leader from the /metrics of the server at
 // base.
-func leaderGauge(t *testing.T, base string) string {
+func leaderGauge(t testing.TB, base string) string {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
