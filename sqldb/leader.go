@@ -150,19 +150,24 @@ func (l *LockSession) drop() {
 func (l *LockSession) TryLock(ctx context.Context) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.ensure(ctx); err != nil {
-		return false, err
-	}
-	if l.leading {
-		return true, nil
-	}
-	var ok bool
-	if err := l.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", MonitorLockID).Scan(&ok); err != nil {
+	var err error
+	// A session found broken is replaced at once, within the same call, so
+	// that the presence lock is back before other replicas' grace ends.
+	for attempt := 0; attempt < 2; attempt++ {
+		if err = l.ensure(ctx); err != nil {
+			return false, err
+		}
+		if l.leading {
+			return true, nil
+		}
+		var ok bool
+		if err = l.conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", MonitorLockID).Scan(&ok); err == nil {
+			l.leading = ok
+			return ok, nil
+		}
 		l.drop()
-		return false, internal("try the monitor lock", err)
 	}
-	l.leading = ok
-	return ok, nil
+	return false, internal("try the monitor lock", err)
 }
 
 // errNotHeld is Held's answer when the session answers but does not hold
@@ -186,6 +191,12 @@ func (l *LockSession) Held(ctx context.Context) error {
 		int64(k>>32), int64(k&0xffffffff)).Scan(&n)
 	if err != nil {
 		l.drop()
+		// Leadership is lost, but presence is taken again at once (a
+		// rollback this replica runs must not look orphaned), on a context
+		// of its own: ctx may be the one that just timed out.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = l.ensure(rctx)
+		cancel()
 		return internal("check the monitor lock", err)
 	}
 	if n == 0 {

@@ -188,6 +188,29 @@ func TestClaimRollback(t *testing.T) {
 		t.Fatalf("claimed a finished event: %v %v", ok, err)
 	}
 
+	// The runner's session dies under it (a database restart, a network
+	// blip): its next round replaces the session and takes its presence
+	// back at once, so its event never looks orphaned for long.
+	var pid int
+	if err := x.SQL().QueryRowContext(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1
+		AND ((classid::bigint << 32) | objid::bigint) = hashtextextended('roman replica ' || $1, 0)`, runner.ReplicaID()).Scan(&pid); err != nil {
+		t.Fatalf("finding the runner's presence lock: %v", err)
+	}
+	if _, err := x.SQL().ExecContext(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := rl.TryLock(ctx); err != nil {
+			t.Fatalf("the round after the session died: %v", err)
+		}
+		if list, _ := x.UnfinishedRollbacks(ctx); len(list) == 2 && (list[0].OwnerAlive || list[1].OwnerAlive) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the runner's presence never came back")
+		}
+	}
+
 	// The runner dies: two replicas race for its event; exactly one wins.
 	// (PostgreSQL frees a closed session's locks as its backend exits, a
 	// moment after the client hangs up.)
