@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -353,5 +354,69 @@ func TestNewerDeploymentSupersedesTheWatch(t *testing.T) {
 	}
 	if ev := h.events(newer, roman.EventWatchStarted); len(ev) != 1 {
 		t.Fatalf("watch rows of the newer deployment: %+v", ev)
+	}
+}
+
+// TestPassedWindowResetsTheCount: three automatic rollbacks in a row stop
+// the fourth, unless a deployment passed its watch window since (decided
+// by the monitor); one that CI marked passed does not reset the count.
+func TestPassedWindowResetsTheCount(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		details string
+		want    int
+	}{
+		{"passed by the monitor", `{"decided_by":"monitor","passed":true}`, 1},
+		{"passed by CI", `{"smoke_test":"ok"}`, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.settings.Cooldown = 0
+			old := h.deploy("production", "v0", t0.Add(-5*time.Hour), true)
+			for i := 4; i >= 2; i-- {
+				ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: old.DeploymentID, Environment: "production",
+					TriggerType: roman.TriggerAutomatic, TriggerReason: "x", InitiatedAt: t0.Add(-time.Duration(i) * time.Hour), Status: roman.RollbackSuccess}
+				if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			good := h.deploy("production", "v1", t0.Add(-time.Hour), true)
+			if _, err := h.st.UpdateDeployment(ctx, good.DeploymentID, roman.DeploymentUpdate{HealthCheckDetails: json.RawMessage(tc.details)}); err != nil {
+				t.Fatal(err)
+			}
+			bad := h.deploy("production", "v2", t0, false)
+			h.start()
+			h.errors(bad, 9, at(h.clock.Now()))
+			h.tick()
+			if n := len(h.requests()); n != tc.want {
+				t.Fatalf("%d automatic rollbacks, want %d", n, tc.want)
+			}
+			if tc.want == 0 {
+				if sup := h.events(bad, roman.EventAutoRollbackSuppressed); len(sup) != 1 || meta(t, sup[0])["suppressed_by"] != monitor.SuppressedMaxInARow {
+					t.Fatalf("suppression rows: %+v", sup)
+				}
+			}
+		})
+	}
+}
+
+// TestRejectedRollbackStartsNoCooldown: a rollback the constitution
+// rejected changed nothing, so it neither starts a cooldown nor counts
+// toward the automatic rollbacks in a row.
+func TestRejectedRollbackStartsNoCooldown(t *testing.T) {
+	h := newHarness(t)
+	good, bad := h.scenario("production")
+	// Newest first: three automatic ones, then a manual one.
+	for i, typ := range []string{roman.TriggerAutomatic, roman.TriggerAutomatic, roman.TriggerAutomatic, roman.TriggerManual} {
+		ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: good.DeploymentID, Environment: "production",
+			TriggerType: typ, TriggerReason: "x", InitiatedAt: t0.Add(-time.Duration(i+1) * time.Second), Status: roman.RollbackAborted}
+		if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.errors(bad, 9, at(h.clock.Now()))
+	h.tick()
+	if n := len(h.requests()); n != 1 {
+		t.Fatalf("rejected rollbacks held back the automatic one: %d rollbacks, suppressed: %+v", n, h.events(bad, roman.EventAutoRollbackSuppressed))
 	}
 }
