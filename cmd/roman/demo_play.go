@@ -57,11 +57,13 @@ func (d *demo) call(ctx context.Context, method, path, key string, body, out any
 	return nil
 }
 
-// postError reports one application error of the environment's current
-// deployment, as an application's error handler would.
-func (d *demo) postError(ctx context.Context) error {
+// postError reports one application error of the running deployment, as an
+// application's error handler would: it knows which deployment it is (the
+// executor hands it ROMAN_DEPLOYMENT_ID), so errors of the bad version still
+// in flight after the rollback began are not blamed on the redeploy.
+func (d *demo) postError(ctx context.Context, deploymentID string) error {
 	return d.call(ctx, "POST", "/errors", d.deploy, map[string]any{
-		"environment": demoEnvironment, "message": demoErrorMessage, "severity": "error",
+		"deployment_id": deploymentID, "environment": demoEnvironment, "message": demoErrorMessage, "severity": "error",
 		"occurred_at": time.Now().UTC().Format(time.RFC3339Nano),
 	}, nil)
 }
@@ -122,7 +124,7 @@ func (d *demo) spike(ctx context.Context, badID string) (*roman.RollbackEvent, e
 			d.event("The error rate spikes: the application reports about %d errors/minute (POST /errors).", demoSpikeRate)
 		}
 		if spiking && !now.Before(nextError) {
-			if err := d.postError(ctx); err != nil {
+			if err := d.postError(ctx, badID); err != nil {
 				return nil, err
 			}
 			posted++
@@ -259,7 +261,7 @@ func (d *demo) recover(ctx context.Context) error {
 	var chk roman.CheckResult
 	for time.Now().Before(end) {
 		if !time.Now().Before(next) {
-			if err := d.postError(ctx); err != nil {
+			if err := d.postError(ctx, dep.DeploymentID); err != nil {
 				return err
 			}
 			next = next.Add(every)
