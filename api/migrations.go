@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -41,6 +42,11 @@ func (req *RecordMigrationRequest) Validate() error {
 	}
 	if req.ExecutionTimeMS != nil && *req.ExecutionTimeMS < 0 {
 		return invalidField("execution_time_ms", "must not be negative")
+	}
+	if req.ExecutionTimeMS != nil && *req.ExecutionTimeMS > math.MaxInt32 {
+		// The seed's column is an integer (32 bits on PostgreSQL): a larger
+		// value must be a 400 here, not a failed INSERT (500).
+		return invalidField("execution_time_ms", "must be at most 2147483647")
 	}
 	if req.RollbackScript != nil {
 		if err := checkText("rollback_script", *req.RollbackScript, maxScriptText); err != nil {
