@@ -3,7 +3,9 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -82,7 +84,7 @@ func (s *Server) postErrors(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	defer release()
-	body, err := ReadBody(r)
+	body, err := readIngestBody(r)
 	if err != nil {
 		return err
 	}
@@ -97,6 +99,32 @@ func (s *Server) postErrors(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, IngestResponse{Success: true, IngestResult: *res})
+}
+
+// readIngestBody reads an ingest body into one buffer of the size the
+// request announces (the route has refused one over its limit already),
+// instead of growing a buffer step by step as ReadBody does: a batch of
+// 10,000 events is about 1.7 MB. Errors are ReadBody's.
+func readIngestBody(r *http.Request) ([]byte, error) {
+	n := r.ContentLength
+	if n <= 0 {
+		return ReadBody(r)
+	}
+	buf := make([]byte, n+1)
+	got, err := io.ReadFull(r.Body, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF && int64(got) == n:
+		return buf[:got], nil
+	case err == nil:
+		// More than announced: let ReadBody read the rest.
+		rest, err := ReadBody(r)
+		return append(buf, rest...), err
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(mbe.Limit)
+	}
+	return nil, roman.Errorf(roman.EINVALID, "cannot read request body")
 }
 
 // decodeErrors decodes a POST /errors body under the strict body policy,
@@ -142,7 +170,7 @@ func (s *Server) postMetricSamples(w http.ResponseWriter, r *http.Request) error
 		return nil
 	}
 	defer release()
-	body, err := ReadBody(r)
+	body, err := readIngestBody(r)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -113,4 +115,37 @@ func FuzzFastErrors(f *testing.F) {
 	f.Add(`{"environment":"production","message":"x \u00e9 \" \\"}`)
 	f.Add(`{"events":null,"message":null}`)
 	f.Fuzz(func(t *testing.T, body string) { checkFastErrors(t, body) })
+}
+
+// TestReadIngestBody: the body is read whole whatever the announced length
+// says, a body shorter than announced is refused as unreadable, and one
+// over the route's limit gets ETOOLARGE, as ReadBody answers.
+func TestReadIngestBody(t *testing.T) {
+	body := `{"environment":"production","message":"x"}`
+	for _, tc := range []struct {
+		name     string
+		announce int64
+		limit    int64
+		code     string
+	}{
+		{"exact", int64(len(body)), 1 << 20, ""},
+		{"unknown length", -1, 1 << 20, ""},
+		{"announced too little", 10, 1 << 20, ""},
+		{"announced too much", int64(len(body)) + 5, 1 << 20, roman.EINVALID},
+		{"over the limit", int64(len(body)), 16, roman.ETOOLARGE},
+		{"over the limit, unknown length", -1, 16, roman.ETOOLARGE},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/errors", strings.NewReader(body))
+			r.ContentLength = tc.announce
+			r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, tc.limit)
+			got, err := readIngestBody(r)
+			if roman.ErrorCode(err) != tc.code && !(tc.code == "" && err == nil) {
+				t.Fatalf("error %v, want code %q", err, tc.code)
+			}
+			if tc.code == "" && string(got) != body {
+				t.Fatalf("read %q", got)
+			}
+		})
+	}
 }
