@@ -10,6 +10,10 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
+// MaxDeployedAtSkew is how far in the future a recorded deployment's
+// deployed_at may be (CI's clock may run a little ahead of roman's).
+const MaxDeployedAtSkew = time.Minute
+
 // Deployments implements roman.DeploymentService on a Store: it validates
 // input, makes re-sent records idempotent, stamps completion times, takes the
 // post_deployment snapshot on success and tells the monitor.
@@ -44,6 +48,13 @@ func (s *Deployments) Record(ctx context.Context, d *roman.Deployment) (*roman.D
 		rec.DeployedAt = now
 	}
 	rec.DeployedAt = roman.UTC(rec.DeployedAt)
+	if rec.DeployedAt.After(now.Add(MaxDeployedAtSkew)) {
+		// The newest deployed_at is an environment's current deployment and
+		// the bound of its rollback targets: a typo'd year would outrank
+		// every later deployment for good.
+		return nil, false, roman.Errorf(roman.EINVALID, "invalid value for field \"deployed_at\": %s is more than %s in the future (server time %s)",
+			rec.DeployedAt.Format(time.RFC3339), MaxDeployedAtSkew, now.Format(time.RFC3339))
+	}
 	if rec.Status == roman.StatusSuccess || rec.Status == roman.StatusFailed {
 		rec.CompletedAt = &now
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -307,6 +308,28 @@ func TestCheckAndIdempotentRecord(t *testing.T) {
 		d2.Version = "v10"
 		if _, _, err := e.deps.Record(ctx, &d2); roman.ErrorCode(err) != roman.ECONFLICT {
 			t.Fatalf("different fields: %v", err)
+		}
+	})
+}
+
+// TestRecordRefusesFutureDeployedAt: a deployed_at more than a minute ahead
+// of the server's clock is refused and nothing is stored; one within the
+// skew is kept as given.
+func TestRecordRefusesFutureDeployedAt(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		now := e.clock.Now()
+		far := &roman.Deployment{Environment: "production", Version: "v9", GitCommit: "abc", GitBranch: "main", DeployedAt: now.AddDate(7974, 0, 0)}
+		if _, _, err := e.deps.Record(ctx, far); roman.ErrorCode(err) != roman.EINVALID || !strings.Contains(roman.ErrorMessage(err), `"deployed_at"`) {
+			t.Fatalf("deployed_at in the year 9999: %v", err)
+		}
+		if ds, _ := e.store.ListDeployments(ctx, roman.DeploymentFilter{Environment: "production"}); len(ds) != 0 {
+			t.Fatalf("a refused record was stored: %+v", ds[0])
+		}
+		near := &roman.Deployment{Environment: "production", Version: "v9", GitCommit: "abc", GitBranch: "main", DeployedAt: now.Add(30 * time.Second)}
+		d, created, err := e.deps.Record(ctx, near)
+		if err != nil || !created || !d.DeployedAt.Equal(now.Add(30*time.Second)) {
+			t.Fatalf("deployed_at within the skew: %+v %v", d, err)
 		}
 	})
 }
