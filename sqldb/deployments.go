@@ -88,8 +88,7 @@ func (db *DB) GetDeployment(ctx context.Context, deploymentID string) (*roman.De
 	if !ok {
 		return nil, notFound("deployment", deploymentID)
 	}
-	d, err := scanDeployment(db.db.QueryRowContext(ctx,
-		db.q(`SELECT `+deploymentCols+` FROM deployments WHERE deployment_id = ?`), id))
+	d, err := scanDeployment(db.queryReadRow(ctx, `SELECT `+deploymentCols+` FROM deployments WHERE deployment_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("deployment", deploymentID)
 	}

@@ -340,9 +340,9 @@ func (db *DB) CountErrors(ctx context.Context, deploymentID string, now time.Tim
 	}
 	// Two counts over the (deployment_id, occurred_at) index: on SQLite
 	// this takes half the time of one pass that tests every row's time.
-	err = db.db.QueryRowContext(ctx, db.q(`SELECT
+	err = db.queryReadRow(ctx, `SELECT
 		(SELECT count(*) FROM error_events WHERE deployment_id = ? AND occurred_at > ? AND occurred_at <= ?),
-		(SELECT count(*) FROM error_events WHERE deployment_id = ? AND occurred_at > ? AND occurred_at <= ?)`),
+		(SELECT count(*) FROM error_events WHERE deployment_id = ? AND occurred_at > ? AND occurred_at <= ?)`,
 		id, db.ts(now.Add(-time.Minute)), db.ts(now), id, db.ts(now.Add(-5*time.Minute)), db.ts(now)).
 		Scan(&lastMinute, &last5Minutes)
 	if err != nil {
@@ -366,14 +366,14 @@ func (db *DB) LatestMetrics(ctx context.Context, deploymentID string, since, now
 	if !ok {
 		return out, nil
 	}
-	rows, err := db.db.QueryContext(ctx, db.q(`WITH RECURSIVE names(name) AS (
+	rows, err := db.queryRead(ctx, `WITH RECURSIVE names(name) AS (
 		SELECT min(name) FROM metric_samples WHERE deployment_id = ?
 		UNION ALL
 		SELECT (SELECT min(name) FROM metric_samples WHERE deployment_id = ? AND name > names.name)
 		FROM names WHERE names.name IS NOT NULL)
 		SELECT name, (SELECT value FROM metric_samples s WHERE s.deployment_id = ? AND s.name = names.name
 			AND s.at > ? AND s.at <= ? ORDER BY s.at DESC, s.id DESC LIMIT 1)
-		FROM names WHERE name IS NOT NULL`),
+		FROM names WHERE name IS NOT NULL`,
 		id, id, id, db.ts(since), db.ts(now))
 	if err != nil {
 		return nil, internal("latest metrics", err)
