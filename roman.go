@@ -7,6 +7,7 @@
 package roman
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"time"
@@ -22,6 +23,25 @@ type Clock func() time.Time
 
 // SystemClock is the real wall clock in UTC.
 func SystemClock() time.Time { return time.Now().UTC() }
+
+// Sleep waits for d of real time or until ctx is done, whichever comes
+// first, and returns ctx's error in the second case. It is the default of
+// the injectable sleep functions (executor polling and backoff, the verify
+// window, Discord's rate limit), which tests replace with one that advances
+// a fake clock.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
 
 // NewUUID returns a random (version 4) UUID in its canonical text form.
 func NewUUID() string {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/odyssey-1/roman"
 )
 
 // DefaultAPIURL is Discord's REST API base URL (API v10).
@@ -131,14 +133,7 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	if c.Sleep != nil {
 		return c.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return roman.Sleep(ctx, d)
 }
 
 // RetryAfter reads how long a 429 asks to wait: the JSON body's retry_after

@@ -53,7 +53,7 @@ func (o Options) withDefaults() Options {
 		o.Clock = roman.SystemClock
 	}
 	if o.Sleep == nil {
-		o.Sleep = Sleep
+		o.Sleep = roman.Sleep
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -62,22 +62,6 @@ func (o Options) withDefaults() Options {
 		o.HTTPClient = &http.Client{Timeout: DefaultRequestTimeout}
 	}
 	return o
-}
-
-// Sleep waits for d or until ctx is done, whichever comes first; it returns
-// ctx's error in the second case.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // New returns the executor configured for one environment. The

@@ -30,7 +30,7 @@ func (r *run) verify(ctx context.Context, nd *roman.Deployment) (healthy bool, l
 	}
 	sleep := s.Sleep
 	if sleep == nil {
-		sleep = sleepReal
+		sleep = roman.Sleep
 	}
 	if window > 0 {
 		// The caller need not wait for the window: answer in_progress.
@@ -85,16 +85,4 @@ func (r *run) verify(ctx context.Context, nd *roman.Deployment) (healthy bool, l
 		return detail, nil
 	})
 	return healthy, last, err
-}
-
-// sleepReal waits for d or until ctx is done.
-func sleepReal(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -186,15 +186,3 @@ func bar(f float64, w int) string {
 	n := int(min(max(f, 0), 1) * float64(w))
 	return "[" + strings.Repeat("█", n) + strings.Repeat("·", w-n) + "]"
 }
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

@@ -188,7 +188,7 @@ func (d *demo) follow(ctx context.Context, ev *roman.RollbackEvent) (*roman.Roll
 			break
 		}
 		d.show(fmt.Sprintf("  rollback %s %s", ev.Status, bar(float64(shown)/8, 24)))
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+		if err := roman.Sleep(ctx, 50*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
@@ -271,7 +271,7 @@ func (d *demo) recover(ctx context.Context) error {
 		}
 		d.show(fmt.Sprintf("  recovery %s · %s %s errors/minute · %s", bar(1-float64(time.Until(end))/float64(d.scale(demoRecoveryFor)), 24),
 			dep.Version, roman.FormatRate(chk.Health.ErrorRatePerMinute), chk.Health.Status))
-		if err := sleep(ctx, min(d.scale(time.Second), 250*time.Millisecond)); err != nil {
+		if err := roman.Sleep(ctx, min(d.scale(time.Second), 250*time.Millisecond)); err != nil {
 			return err
 		}
 	}
