@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +247,22 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		return v
 	}
+	// text reads an element's visible text in one evaluation, waiting for
+	// the element to exist: the live dashboard re-renders its nodes on every
+	// update, so a node found by one DevTools call may be gone by the next
+	// ("No node with given id found").
+	text := func(what, sel string) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+		defer cancel()
+		js := `new Promise(done => { const look = () => { const e = document.querySelector(` + strconv.Quote(sel) +
+			`); if (e) done(e.innerText); else setTimeout(look, 20); }; look(); })`
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
 	eval := func(expr string) any {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
@@ -283,7 +300,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.SendKeys(`#key`, "not-a-key"),
 		chromedp.Submit(`#signin-form`),
 		chromedp.WaitVisible(`#signin-error`))
-	if msg := get("error text", chromedp.Text(`#signin-error`)); msg != "That key is not valid." {
+	if msg := text("error text", `#signin-error`); msg != "That key is not valid." {
 		t.Errorf("wrong key message: %q", msg)
 	}
 	do("sign-in",
@@ -293,7 +310,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		chromedp.WaitVisible(`#live[data-state="live"]`),
 		chromedp.WaitVisible(`article.env[data-environment="production"]`))
 	url := get("location", chromedp.Location())
-	version := get("version", chromedp.Text(`article.env[data-environment="production"] .version`))
+	version := text("version", `article.env[data-environment="production"] .version`)
 	if strings.Contains(url, readToken) || version != "v2.5.3" || eval(`document.cookie.includes("roman_session")`) != false {
 		t.Fatalf("after sign-in: url %q, version %q, or the session cookie is readable by script", url, version)
 	}
@@ -308,7 +325,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	do("the rollback completes on the page",
 		chromedp.WaitVisible(`tr.rollback[data-trigger="automatic"][data-status="success"]`),
 		chromedp.WaitVisible(`article.env[data-environment="production"] polyline.series.rolled_back`))
-	if reason := get("reason", chromedp.Text(`tr.rollback[data-trigger="automatic"] td.reason`)); !strings.HasPrefix(reason, "High error rate: ") {
+	if reason := text("reason", `tr.rollback[data-trigger="automatic"] td.reason`); !strings.HasPrefix(reason, "High error rate: ") {
 		t.Errorf("reason %q", reason)
 	}
 	if eval(`window.__notReloaded === true`) != true {
@@ -321,7 +338,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if !strings.HasPrefix(steps, "validate,") || !strings.Contains(steps, "complete") {
 		t.Errorf("steps shown: %s", steps)
 	}
-	if v := get("version", chromedp.Text(`article.env[data-environment="production"] .version`)); v != "v2.5.2" {
+	if v := text("version", `article.env[data-environment="production"] .version`); v != "v2.5.2" {
 		t.Errorf("production shows %q after the rollback, want v2.5.2", v)
 	}
 	do("screenshots",
