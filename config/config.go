@@ -19,7 +19,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -337,29 +336,6 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	if err := cfg.buildEnvironments(envFile); err != nil {
 		return nil, fmt.Errorf("config: %s: %w", path, err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-// LoadBytes is Load for a file's contents already in memory (tests, `roman
-// policy test`); environment variables are read through getenv as in Load.
-func LoadBytes(data []byte, getenv func(string) string) (*Config, error) {
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	cfg := Default()
-	envFile, err := cfg.applyYAML(bytes.TrimSpace(data))
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := cfg.applyEnv(getenv); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if err := cfg.buildEnvironments(envFile); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -7,39 +7,6 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Builtin is the built-in source: error events and metric samples that
-// applications post to the API (or, on PostgreSQL, insert straight into
-// ops.error_events and ops.metric_samples). It is always on: what an
-// application sends is never ignored.
-type Builtin struct {
-	Store roman.Store
-}
-
-var _ roman.HealthSource = (*Builtin)(nil)
-
-// Name implements roman.HealthSource.
-func (b *Builtin) Name() string { return "builtin" }
-
-// Signals implements roman.HealthSource: the error counts and every sampled
-// signal.
-func (b *Builtin) Signals() []string { return roman.Signals }
-
-// Measure implements roman.HealthSource: the error counts of the last minute
-// and five minutes, and the newest sample of each metric.
-func (b *Builtin) Measure(ctx context.Context, d *roman.Deployment, now time.Time) (roman.Measurement, error) {
-	in, err := builtinInputs(ctx, b.Store, d.DeploymentID, now, 1)
-	if err != nil {
-		return roman.Measurement{}, err
-	}
-	v := map[string]float64{}
-	for k, x := range in.Metrics {
-		v[k] = x
-	}
-	v[roman.SignalErrorRate] = max(v[roman.SignalErrorRate], float64(in.ErrorsLastMinute))
-	v[roman.SignalRecentErrors] = max(v[roman.SignalRecentErrors], float64(in.ErrorsLast5Minutes))
-	return roman.Measurement{Values: v}, nil
-}
-
 // builtinInputs reads the store: error counts, and the newest n samples of
 // each metric in (now - MetricMaxAge, now]. The newest is the signal's value;
 // the smallest of n (when there are n) is its sustained value.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -221,20 +220,4 @@ func sourceError(err error) string {
 		return "timed out"
 	}
 	return err.Error()
-}
-
-// SignalsOf returns the sorted union of the signals of sources.
-func SignalsOf(sources []roman.HealthSource) []string {
-	seen := map[string]bool{}
-	for _, s := range sources {
-		for _, sig := range s.Signals() {
-			seen[sig] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for sig := range seen {
-		out = append(out, sig)
-	}
-	sort.Strings(out)
-	return out
 }
