@@ -5,9 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/odyssey-1/roman"
 )
+
+// DefaultMigrationTimeout bounds the migration rollback scripts of one
+// rollback when Service.MigrationTimeout is not set.
+const DefaultMigrationTimeout = 5 * time.Minute
 
 // ScriptRunner runs migration rollback scripts against the application
 // database in one transaction (appdb.DB implements it). A failure leaves
@@ -78,7 +83,16 @@ func (r *run) migrations(ctx context.Context) (res *roman.RollbackResult, err er
 			detail["note"] = "the deployment recorded no migrations to roll back"
 			return detail, nil
 		}
-		runErr := s.Migrations.RunScripts(ctx, scripts)
+		// A script waiting for a lock (a running migration holds one) must
+		// not hold the rollback, and its request, forever.
+		timeout := s.MigrationTimeout
+		if timeout <= 0 {
+			timeout = DefaultMigrationTimeout
+		}
+		mctx, cancel := context.WithTimeout(ctx, timeout)
+		runErr := s.Migrations.RunScripts(mctx, scripts)
+		timedOut := runErr != nil && errors.Is(mctx.Err(), context.DeadlineExceeded)
+		cancel()
 		now := roman.UTC(s.Clock())
 		var outcomes []roman.MigrationRollback
 		var ix scriptIndexer
@@ -89,9 +103,19 @@ func (r *run) migrations(ctx context.Context) (res *roman.RollbackResult, err er
 			}
 		case errors.As(runErr, &ix) && ix.ScriptIndex() >= 0 && ix.ScriptIndex() < len(todo):
 			m := todo[ix.ScriptIndex()]
-			outcomes = append(outcomes, roman.MigrationRollback{ID: m.ID, At: now, Error: runErr.Error()})
+			why := runErr.Error()
+			if timedOut {
+				why = "did not finish within " + timeout.String()
+			}
+			outcomes = append(outcomes, roman.MigrationRollback{ID: m.ID, At: now, Error: why})
 			detail["failed_migration"] = m.MigrationName
-			runErr = roman.Errorf(roman.EUNAVAILABLE, "rollback script of migration %s failed: %v; the transaction was rolled back", m.MigrationName, errors.Unwrap(runErr))
+			if timedOut {
+				runErr = roman.Errorf(roman.EUNAVAILABLE, "rollback script of migration %s did not finish within %s; the transaction was rolled back", m.MigrationName, timeout)
+			} else {
+				runErr = roman.Errorf(roman.EUNAVAILABLE, "rollback script of migration %s failed: %v; the transaction was rolled back", m.MigrationName, errors.Unwrap(runErr))
+			}
+		case timedOut:
+			runErr = roman.Errorf(roman.EUNAVAILABLE, "application database did not answer within %s; nothing was run", timeout)
 		default:
 			runErr = roman.Errorf(roman.EUNAVAILABLE, "application database: %s; nothing was run", roman.ErrorMessage(runErr))
 		}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/policy"
+	"github.com/odyssey-1/roman/rollback"
 )
 
 // withAppDB gives the service an application database (a SQLite file) in
@@ -189,6 +191,109 @@ func TestDeadAppDatabaseDoesNotBlockRollback(t *testing.T) {
 		snap := ev.RollbackSteps[1]
 		if snap.Name != roman.StepSnapshot || snap.Status != roman.StepStatusFailed || !strings.Contains(string(snap.Detail), "error") {
 			t.Fatalf("snapshot step %+v %s", snap, snap.Detail)
+		}
+	})
+}
+
+// lockedAppDB returns an application database on PostgreSQL whose table
+// orders is locked (ACCESS EXCLUSIVE, as a running ALTER TABLE holds it)
+// until the test ends, so reading or changing it waits.
+func lockedAppDB(t *testing.T) *appdb.DB {
+	t.Helper()
+	ctx := context.Background()
+	url := testpg.URL(t)
+	app, err := appdb.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	if err := app.RunScripts(ctx, []string{`CREATE TABLE orders (id integer PRIMARY KEY)`}); err != nil {
+		t.Fatal(err)
+	}
+	holder, err := appdb.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := holder.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE orders IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(); holder.Close() })
+	return app
+}
+
+// executeWithin runs a rollback and fails the test if it has not answered
+// within limit (a rollback that hangs would otherwise hang the suite).
+func executeWithin(t *testing.T, svc *rollback.Service, req roman.RollbackRequest, limit time.Duration) (*roman.RollbackResult, error) {
+	t.Helper()
+	type answer struct {
+		res *roman.RollbackResult
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		res, err := svc.Execute(context.Background(), req)
+		done <- answer{res, err}
+	}()
+	select {
+	case a := <-done:
+		return a.res, a.err
+	case <-time.After(limit):
+		t.Fatalf("the rollback did not answer within %s", limit)
+		return nil, nil
+	}
+}
+
+// TestHungAppDatabaseDoesNotBlockRollback: the application database does
+// not answer (a lock held by a running migration), so the pre_rollback
+// snapshot gives up after the snapshot timeout, records why, and the
+// rollback runs to success.
+func TestHungAppDatabaseDoesNotBlockRollback(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, bad := e.seedScenario(t, "production")
+		e.snaps.App = lockedAppDB(t)
+		e.snaps.Timeout = 200 * time.Millisecond
+		res, err := executeWithin(t, e.svc, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"}, 20*time.Second)
+		if err != nil || res.Status != roman.RollbackSuccess || res.SnapshotID != "" {
+			t.Fatalf("%+v %v", res, err)
+		}
+		ev, _ := e.store.GetRollbackEvent(ctx, res.EventID)
+		snap := ev.RollbackSteps[1]
+		if snap.Name != roman.StepSnapshot || snap.Status != roman.StepStatusFailed || !strings.Contains(string(snap.Detail), "did not answer within 200ms") {
+			t.Fatalf("snapshot step %+v %s", snap, snap.Detail)
+		}
+	})
+}
+
+// TestHungMigrationScriptTimesOut: a rollback script that waits for a lock
+// (a running migration holds it) is cancelled after the migration timeout:
+// the transaction is rolled back, the rollback aborted, the migration marked
+// failed with why, and the request answered.
+func TestHungMigrationScriptTimesOut(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, bad := e.seedScenario(t, "production")
+		script := `DROP TABLE orders`
+		if err := e.store.CreateMigration(ctx, &roman.Migration{DeploymentID: bad.DeploymentID, MigrationName: "20251215_0001_orders",
+			MigrationHash: "sha256:aa", AppliedAt: e.clock.Now().Add(-10 * time.Minute), RollbackScript: &script}); err != nil {
+			t.Fatal(err)
+		}
+		e.svc.Migrations = lockedAppDB(t)
+		e.svc.MigrationTimeout = 300 * time.Millisecond
+		res, err := executeWithin(t, e.svc, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug", WithMigrations: true}, 20*time.Second)
+		if err != nil || res.Status != roman.RollbackAborted || !strings.Contains(res.Error, "rollback script of migration 20251215_0001_orders did not finish within 300ms") {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if d, _ := e.store.GetDeployment(ctx, bad.DeploymentID); d.Status != roman.StatusSuccess {
+			t.Fatalf("the bad deployment was touched: %s", d.Status)
+		}
+		ms, _ := e.store.ListMigrations(ctx, bad.DeploymentID)
+		if m := ms[0]; m.RollbackSuccessful == nil || *m.RollbackSuccessful || m.ErrorMessage == nil || *m.ErrorMessage != "did not finish within 300ms" {
+			t.Fatalf("migration record %+v", m)
 		}
 	})
 }

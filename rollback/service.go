@@ -63,6 +63,10 @@ type Service struct {
 	// database (with_migrations). Nil aborts such a rollback with a message
 	// naming ROMAN_APP_DATABASE.
 	Migrations ScriptRunner
+	// MigrationTimeout bounds one rollback's migration scripts (default
+	// DefaultMigrationTimeout); when it passes, the transaction is rolled
+	// back and the rollback aborted.
+	MigrationTimeout time.Duration
 	// Replica, when set, is recorded in each new event's metadata
 	// (metadata.replica): the replica sharing the database that runs it,
 	// so that only a rollback whose replica died is resumed by another

@@ -3,10 +3,17 @@ package rollback
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/odyssey-1/roman"
 )
+
+// DefaultSnapshotTimeout bounds the reads of one snapshot (the application
+// database's schema and table counts, the health) when Snapshots.Timeout is
+// not set.
+const DefaultSnapshotTimeout = 30 * time.Second
 
 // Snapshots implements roman.SnapshotService: it captures the application
 // database's schema hash and table counts, the deployment's health as key
@@ -21,8 +28,13 @@ type Snapshots struct {
 	// Config returns the environment's configuration; Snapshots redacts it
 	// again before storing, so a forgotten secret never reaches a row.
 	Config func(env string) map[string]any
-	Clock  roman.Clock
-	Logger *slog.Logger
+	// Timeout bounds the reads of one snapshot (default
+	// DefaultSnapshotTimeout). The application database may hang (a
+	// migration holding a table lock, a host that drops packets), and a
+	// pre_rollback snapshot must never hold a rollback up for long.
+	Timeout time.Duration
+	Clock   roman.Clock
+	Logger  *slog.Logger
 }
 
 var _ roman.SnapshotService = (*Snapshots)(nil)
@@ -36,11 +48,21 @@ func (s *Snapshots) Create(ctx context.Context, deploymentID, snapshotType strin
 	if err != nil {
 		return nil, err
 	}
-	hash, counts, err := s.App.Inspect(ctx)
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultSnapshotTimeout
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	hash, counts, err := s.App.Inspect(rctx)
 	if err != nil {
+		if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+			return nil, &roman.Error{Code: roman.EUNAVAILABLE, Err: err,
+				Message: "snapshot: the application database did not answer within " + timeout.String()}
+		}
 		return nil, &roman.Error{Code: roman.EINTERNAL, Err: err}
 	}
-	h, err := s.Health.Check(ctx, d)
+	h, err := s.Health.Check(rctx, d)
 	if err != nil {
 		return nil, err
 	}
