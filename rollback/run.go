@@ -76,16 +76,48 @@ func (r *run) step(ctx context.Context, name string, fn func() (any, error)) err
 	return err
 }
 
+// finalStatusRetries are the waits before each new attempt at writing a
+// run's final status when the database failed it.
+var finalStatusRetries = []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+
+// setStatus writes the event's status (and the update u). The final status
+// is what frees the environment for its next rollback (one unfinished
+// rollback per environment), so a write of it that the database failed is
+// tried again for about half a minute rather than leave the event
+// unfinished until the next start.
 func (r *run) setStatus(ctx context.Context, status string, u roman.RollbackEventUpdate) {
 	u.Status = &status
-	if status == roman.RollbackSuccess || status == roman.RollbackFailed || status == roman.RollbackAborted {
+	final := status == roman.RollbackSuccess || status == roman.RollbackFailed || status == roman.RollbackAborted
+	if final {
 		u.CompletedAt = ptrTime(roman.UTC(r.s.Clock()))
 	}
-	if err := r.s.Store.UpdateRollbackEvent(ctx, r.ev.EventID, u); err != nil {
+	err := r.s.Store.UpdateRollbackEvent(ctx, r.ev.EventID, u)
+	sleep := r.s.Sleep
+	if sleep == nil {
+		sleep = roman.Sleep
+	}
+	for i := 0; err != nil && final && i < len(finalStatusRetries) && retryable(err); i++ {
+		r.s.Logger.Warn("writing the rollback's final status failed; retrying", "event_id", r.ev.EventID, "status", status, "err", err)
+		if sleep(ctx, finalStatusRetries[i]) != nil {
+			break
+		}
+		err = r.s.Store.UpdateRollbackEvent(ctx, r.ev.EventID, u)
+	}
+	if err != nil {
 		r.s.Logger.Error("updating rollback event failed", "event_id", r.ev.EventID, "status", status, "err", err)
 	}
 	r.ev.Status = status
 	r.publish()
+}
+
+// retryable reports whether a store error may go away by itself (the
+// database was unreachable or busy), as opposed to a refusal.
+func retryable(err error) bool {
+	switch roman.ErrorCode(err) {
+	case roman.EINTERNAL, roman.EUNAVAILABLE:
+		return true
+	}
+	return false
 }
 
 // publish tells the hub the event (and the deployments it touches) changed.

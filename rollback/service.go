@@ -52,7 +52,9 @@ type Service struct {
 	// window (default DefaultVerifyInterval).
 	VerifyInterval time.Duration
 	// Sleep waits for d on the service's clock or until ctx is done (default
-	// a real timer); tests pass one that advances a fake clock.
+	// a real timer): between the verify window's checks and before a retry
+	// of a failed final status write. Tests pass one that advances a fake
+	// clock.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// ResponseWait bounds how long Execute waits for the executor before it
 	// answers with status in_progress (default DefaultResponseWait). It

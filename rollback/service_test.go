@@ -333,3 +333,52 @@ func TestRecordRefusesFutureDeployedAt(t *testing.T) {
 		}
 	})
 }
+
+// flakyStore fails the first writes of a final rollback status, as a
+// database that is briefly unreachable does.
+type flakyStore struct {
+	roman.Store
+	mu       sync.Mutex
+	failures int
+}
+
+func (f *flakyStore) UpdateRollbackEvent(ctx context.Context, id string, u roman.RollbackEventUpdate) error {
+	f.mu.Lock()
+	fail := u.Status != nil && *u.Status == roman.RollbackSuccess && f.failures > 0
+	if fail {
+		f.failures--
+	}
+	f.mu.Unlock()
+	if fail {
+		return &roman.Error{Code: roman.EINTERNAL, Err: errors.New("connection reset by peer")}
+	}
+	return f.Store.UpdateRollbackEvent(ctx, id, u)
+}
+
+// TestFinalStatusWriteIsRetried: a database that fails the write of the
+// final status for a moment does not leave the event unfinished (which
+// would block the environment's next rollback until a restart).
+func TestFinalStatusWriteIsRetried(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, bad := e.seedScenario(t, "production")
+		e.svc.Store = &flakyStore{Store: e.store, failures: 2}
+		var waits []time.Duration
+		e.svc.Sleep = func(ctx context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			e.clock.Add(d)
+			return nil
+		}
+		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+		if err != nil || res.Status != roman.RollbackSuccess {
+			t.Fatalf("%+v %v", res, err)
+		}
+		e.drain(t)
+		if ev, _ := e.store.GetRollbackEvent(ctx, res.EventID); ev.Status != roman.RollbackSuccess || ev.CompletedAt == nil {
+			t.Fatalf("event %s after a brief database failure", ev.Status)
+		}
+		if len(waits) != 2 || waits[0] != time.Second || waits[1] != 2*time.Second {
+			t.Fatalf("waits before the retries: %v", waits)
+		}
+	})
+}
