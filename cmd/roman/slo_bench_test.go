@@ -103,8 +103,8 @@ type openLoopResult struct {
 	// lag is how late each request was sent after its scheduled time.
 	lag []time.Duration
 	// elapsed is from the first scheduled start to the last answer.
-	elapsed time.Duration
-	failed  int
+	elapsed  time.Duration
+	failed   int
 	firstErr error
 }
 
