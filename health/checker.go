@@ -65,6 +65,12 @@ func (c *Checker) Inputs(ctx context.Context, d *roman.Deployment, now time.Time
 	if err != nil {
 		return roman.HealthInputs{}, err
 	}
+	c.addPulled(&in, d, now, n)
+	return in, nil
+}
+
+// addPulled merges the pulled sources' readings of d into in.
+func (c *Checker) addPulled(in *roman.HealthInputs, d *roman.Deployment, now time.Time, n int) {
 	if c.Pulled != nil {
 		latest, sustained, unknown := c.Pulled.read(d.DeploymentID, now, n)
 		mergeMax(in.Metrics, latest)
@@ -79,7 +85,6 @@ func (c *Checker) Inputs(ctx context.Context, d *roman.Deployment, now time.Time
 			in.Unknown[sig] = why
 		}
 	}
-	return in, nil
 }
 
 // mergeMax puts every value of src into dst, keeping the larger one where

@@ -358,11 +358,8 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 	}
 	m.mu.Unlock()
 
-	for _, w := range todo {
-		if m.idle.Load() {
-			return // leadership lost: stop at once
-		}
-		m.evaluate(ctx, w, now)
+	if !m.evaluateAll(ctx, todo, now) { // batch.go
+		return // leadership lost: stop at once
 	}
 	if tick {
 		for _, w := range m.snapshot() {

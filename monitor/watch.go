@@ -163,9 +163,9 @@ func (m *Monitor) decided(ctx context.Context, deploymentID string) (bool, error
 	return false, nil
 }
 
-// evaluate computes the health of a watched deployment and acts on it.
-func (m *Monitor) evaluate(ctx context.Context, w *watch, now time.Time) {
-	h, err := m.Checker.CheckAt(ctx, w.d, now)
+// act acts on the health h of a watched deployment at time now, as
+// evaluateAll (batch.go) computed it; err is the error of computing it.
+func (m *Monitor) act(ctx context.Context, w *watch, h roman.Health, err error, now time.Time) {
 	if err != nil {
 		m.Logger.Error("monitor: health check failed", "deployment_id", w.d.DeploymentID, "err", err)
 		return

@@ -1,0 +1,56 @@
+package health
+
+import (
+	"context"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// CheckMany returns the health of each deployment at time now: hs[i] and
+// errs[i] are what CheckAt(ctx, ds[i], now) returns. When the store is a
+// roman.HealthBatchReader, the built-in inputs of every deployment whose
+// environment counts single breaches are read with two queries for the
+// whole batch instead of two per deployment (the monitor's pass over
+// thousands of watched deployments); the others are checked one by one.
+func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now time.Time) (hs []roman.Health, errs []error) {
+	hs, errs = make([]roman.Health, len(ds)), make([]error, len(ds))
+	br, _ := c.Store.(roman.HealthBatchReader)
+	var batch []int // indexes of ds read in one batch
+	for i, d := range ds {
+		if br != nil && c.breaches(d.Environment) == 1 {
+			batch = append(batch, i)
+			continue
+		}
+		hs[i], errs[i] = c.CheckAt(ctx, d, now)
+	}
+	if len(batch) == 0 {
+		return hs, errs
+	}
+	ids := make([]string, len(batch))
+	for k, i := range batch {
+		ids[k] = ds[i].DeploymentID
+	}
+	counts, err := br.CountErrorsBatch(ctx, ids, now)
+	var latest map[string]map[string]float64
+	if err == nil {
+		latest, err = br.LatestMetricsBatch(ctx, ids, now.Add(-MetricMaxAge), now)
+	}
+	for _, i := range batch {
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		d := ds[i]
+		// The same inputs builtinInputs reads for one deployment.
+		cnt := counts[d.DeploymentID]
+		in := roman.HealthInputs{ErrorsLastMinute: cnt.LastMinute, ErrorsLast5Minutes: cnt.Last5Minutes,
+			Metrics: map[string]float64{}, Sustained: map[string]float64{}}
+		for k, v := range latest[d.DeploymentID] {
+			in.Metrics[k], in.Sustained[k] = v, v
+		}
+		c.addPulled(&in, d, now, 1)
+		hs[i] = roman.EvaluateHealth(in, c.Thresholds(d.Environment), now)
+	}
+	return hs, errs
+}
