@@ -192,7 +192,23 @@ func (w *Webhook) post(ctx context.Context, req roman.ExecuteRequest, target *ro
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseDetail))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, strings.ToValidUTF8(string(b), "\uFFFD"), parseRetryAfter(resp.Header.Get("Retry-After"), now), nil
+	answer := scrubURL(strings.ToValidUTF8(string(b), "\uFFFD"), w.url)
+	return resp.StatusCode, answer, parseRetryAfter(resp.Header.Get("Retry-After"), now), nil
+}
+
+// scrubURL removes rawURL, and its path and query (where its tokens live),
+// from a receiver's answer: many error pages quote the request, and the
+// answer is kept in the step detail.
+func scrubURL(text, rawURL string) string {
+	text = strings.ReplaceAll(text, rawURL, roman.Redacted)
+	if u, err := url.Parse(rawURL); err == nil {
+		for _, part := range []string{u.RawQuery, u.EscapedPath(), u.Path} {
+			if len(part) > 1 {
+				text = strings.ReplaceAll(text, part, roman.Redacted)
+			}
+		}
+	}
+	return text
 }
 
 // redactURLError drops the URL (a secret) from a client error, keeping

@@ -195,3 +195,27 @@ func TestWebhookUnsignedWithoutSecret(t *testing.T) {
 		t.Errorf("bad URL: %v", err)
 	}
 }
+
+// TestWebhookAnswerEchoingTheURL: a receiver that quotes the request's
+// path and query in its answer (many 404 pages do) does not get the URL,
+// a secret, into the step detail.
+func TestWebhookAnswerEchoingTheURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, "no route for POST "+r.URL.RequestURI()+" (full URL http://"+r.Host+r.URL.RequestURI()+")")
+	}))
+	defer srv.Close()
+	url := srv.URL + "/hooks/T000/B000/secret-token-xyz?sig=secret-query-abc"
+	raw, err := newWebhook(t, url, time.Minute, newFakeTime()).Execute(context.Background(), request())
+	if err == nil || !strings.Contains(roman.ErrorMessage(err), "webhook answered 404") {
+		t.Fatalf("want a 404 failure, got %v", err)
+	}
+	for _, s := range []string{roman.ErrorMessage(err), string(raw)} {
+		if strings.Contains(s, "secret-token-xyz") || strings.Contains(s, "secret-query-abc") {
+			t.Fatalf("the URL leaked: %s", s)
+		}
+	}
+	if !strings.Contains(string(raw), "no route for POST") {
+		t.Errorf("the answer should still be in the detail: %s", raw)
+	}
+}
