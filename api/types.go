@@ -116,8 +116,11 @@ func (req *UpdateDeploymentRequest) Validate() error {
 	if req.Status == nil && req.HealthCheckPassed == nil && len(nullToEmpty(req.HealthCheckDetails)) == 0 {
 		return roman.Errorf(roman.EINVALID, "at least one of \"status\", \"health_check_passed\", \"health_check_details\" is required")
 	}
+	if req.Status != nil && *req.Status == roman.StatusRolledBack {
+		return invalidField("status", "a deployment is rolled back through POST /auto-rollback")
+	}
 	if req.Status != nil && !roman.ValidDeploymentStatus(*req.Status) {
-		return invalidField("status", "must be one of pending, in_progress, success, failed, rolled_back")
+		return invalidField("status", "must be one of pending, in_progress, success, failed")
 	}
 	return checkObject("health_check_details", req.HealthCheckDetails)
 }

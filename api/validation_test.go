@@ -58,6 +58,7 @@ func TestValidation(t *testing.T) {
 		{"patch empty", "PATCH", dep, deployToken, `{}`, 400, "at least one of"},
 		{"patch null details only", "PATCH", dep, deployToken, `{"health_check_details":null}`, 400, "at least one of"},
 		{"patch bad status", "PATCH", dep, deployToken, `{"status":"ok"}`, 400, `invalid value for field "status"`},
+		{"patch rolled_back", "PATCH", dep, deployToken, `{"status":"rolled_back"}`, 400, `invalid value for field "status": a deployment is rolled back through POST /auto-rollback`},
 		{"patch status type", "PATCH", dep, deployToken, `{"status":true}`, 400, `invalid value for field "status": expected string`},
 		{"patch details", "PATCH", dep, deployToken, `{"health_check_details":"fine"}`, 400, `invalid value for field "health_check_details": expected object`},
 		{"patch bad path", "PATCH", "/deployments/abc", deployToken, `{"status":"success"}`, 400, `path parameter "deployment_id": must be a UUID`},

@@ -104,8 +104,14 @@ func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentU
 	if u.Status == nil && u.HealthCheckPassed == nil && u.HealthCheckDetails == nil {
 		return nil, roman.Errorf(roman.EINVALID, "nothing to update: give status, health_check_passed or health_check_details")
 	}
+	if u.Status != nil && *u.Status == roman.StatusRolledBack {
+		// Only the rollback service marks a deployment rolled_back, after
+		// the constitution approved it and with a rollback event (SPEC §6,
+		// §7); a status update by the deploy role must not bypass both.
+		return nil, roman.Errorf(roman.EINVALID, "invalid status \"rolled_back\": a deployment is rolled back through POST /auto-rollback")
+	}
 	if u.Status != nil && !roman.ValidDeploymentStatus(*u.Status) {
-		return nil, roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success, failed or rolled_back", *u.Status)
+		return nil, roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success or failed", *u.Status)
 	}
 	if len(u.HealthCheckDetails) > 0 && !json.Valid(u.HealthCheckDetails) {
 		return nil, roman.Errorf(roman.EINVALID, "invalid health_check_details: not JSON")
@@ -119,8 +125,6 @@ func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentU
 		switch *u.Status {
 		case roman.StatusSuccess, roman.StatusFailed:
 			u.CompletedAt = &now
-		case roman.StatusRolledBack:
-			u.RolledBackAt = &now
 		}
 	}
 	after, err := s.Store.UpdateDeployment(ctx, id, u)

@@ -382,3 +382,21 @@ func TestFinalStatusWriteIsRetried(t *testing.T) {
 		}
 	})
 }
+
+// TestStatusUpdateCannotRollBack: only the rollback service marks a
+// deployment rolled_back (validated, with a rollback event); a status
+// update asking for it is refused and changes nothing.
+func TestStatusUpdateCannotRollBack(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, bad := e.seedScenario(t, "production")
+		st := roman.StatusRolledBack
+		if _, err := e.deps.Update(ctx, bad.DeploymentID, roman.DeploymentUpdate{Status: &st}); roman.ErrorCode(err) != roman.EINVALID ||
+			!strings.Contains(roman.ErrorMessage(err), "POST /auto-rollback") {
+			t.Fatalf("update to rolled_back: %v", err)
+		}
+		if d, _ := e.store.GetDeployment(ctx, bad.DeploymentID); d.Status != roman.StatusSuccess || d.RolledBackAt != nil {
+			t.Fatalf("deployment after a refused update: %s", d.Status)
+		}
+	})
+}
