@@ -257,6 +257,24 @@ func checkObject(field string, raw json.RawMessage) error {
 	return invalidField(field, "expected object")
 }
 
+// checkTime returns an EINVALID error naming field when t, in UTC, is
+// before 1970 or after year 9999. RFC 3339 allows years 0000 to 9999 with
+// any offset, so "0000-01-01T00:00:00+01:00" is year -1 in UTC: stored as
+// such it could never be written as JSON again, and every list holding the
+// row would answer 500.
+func checkTime(field string, t *time.Time) error {
+	if t == nil {
+		return nil
+	}
+	switch u := t.UTC(); {
+	case u.Year() < 1970:
+		return invalidField(field, "before 1970")
+	case u.Year() > 9999:
+		return invalidField(field, "after year 9999 (in UTC)")
+	}
+	return nil
+}
+
 // nullToEmpty turns a JSON null into an absent value.
 func nullToEmpty(raw json.RawMessage) json.RawMessage {
 	if b := bytes.TrimSpace(raw); len(b) == 0 || bytes.Equal(b, []byte("null")) {

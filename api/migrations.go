@@ -58,6 +58,9 @@ func (req *RecordMigrationRequest) Validate() error {
 			return err
 		}
 	}
+	if err := checkTime("applied_at", req.AppliedAt); err != nil {
+		return err
+	}
 	return checkObject("metadata", req.Metadata)
 }
 

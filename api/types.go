@@ -69,6 +69,9 @@ func (req *RecordDeploymentRequest) Validate() error {
 	if req.Status != nil && !roman.ValidDeploymentStatus(*req.Status) {
 		return invalidField("status", "must be one of pending, in_progress, success, failed, rolled_back")
 	}
+	if err := checkTime("deployed_at", req.DeployedAt); err != nil {
+		return err
+	}
 	return checkObject("metadata", req.Metadata)
 }
 

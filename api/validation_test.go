@@ -43,6 +43,8 @@ func TestValidation(t *testing.T) {
 		{"health bool string", "POST", "/deployments", deployToken, `{` + validDeploy + `,"health_check_passed":"yes"}`, 400, `invalid value for field "health_check_passed": expected boolean`},
 		{"deployed_at text", "POST", "/deployments", deployToken, `{` + validDeploy + `,"deployed_at":"yesterday"}`, 400, `invalid value for field "deployed_at": expected RFC 3339 timestamp`},
 		{"deployed_at number", "POST", "/deployments", deployToken, `{` + validDeploy + `,"deployed_at":5}`, 400, `invalid value for field "deployed_at"`},
+		{"deployed_at year -1", "POST", "/deployments", deployToken, `{` + validDeploy + `,"deployed_at":"0000-01-01T00:00:00+01:00"}`, 400, `invalid value for field "deployed_at": before 1970`},
+		{"deployed_at year 10000", "POST", "/deployments", deployToken, `{` + validDeploy + `,"deployed_at":"9999-12-31T23:00:00-02:00"}`, 400, `invalid value for field "deployed_at": after year 9999`},
 		// Rules.
 		{"missing all", "POST", "/deployments", deployToken, `{}`, 400, `missing required fields "environment", "version", "git_commit", "git_branch"`},
 		{"missing one", "POST", "/deployments", deployToken, `{"environment":"production","version":"1","git_commit":"abc"}`, 400, `missing required field "git_branch"`},

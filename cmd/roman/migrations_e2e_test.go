@@ -60,6 +60,7 @@ func TestMigrationsOverHTTP(t *testing.T) {
 				{`{"migration_hash":"h"}`, "migration_name"},
 				{`{"migration_name":"x","migration_hash":"h","execution_time_ms":-5}`, "execution_time_ms"},
 				{`{"migration_name":"x","migration_hash":"h","execution_time_ms":99999999999}`, "execution_time_ms"},
+				{`{"migration_name":"x","migration_hash":"h","applied_at":"0000-01-01T00:00:00+01:00"}`, "applied_at"},
 				{`{"migration_name":"x","migration_hash":"h","rollback_scipt":"DROP"}`, "rollback_scipt"},
 			} {
 				if code, out := call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, bad.body); code != 400 || !strings.Contains(out["error"].(string), bad.field) {
