@@ -87,6 +87,9 @@ func DecodeJSONBytes(data []byte, dst any) error {
 		if !ok {
 			return roman.Errorf(roman.EINVALID, "unknown field %q", clip(key))
 		}
+		if p := textProblem(raw, false); p != "" {
+			return invalidField(key, "%s", p)
+		}
 		if err := json.Unmarshal(raw, reflect.New(ft).Interface()); err != nil {
 			return fieldTypeError(key, ft, err)
 		}
@@ -101,6 +104,56 @@ func DecodeJSONBytes(data []byte, dst any) error {
 		return roman.Errorf(roman.EINVALID, "malformed JSON: %v", err)
 	}
 	return nil
+}
+
+// textProblem describes text in a syntactically valid JSON value that
+// PostgreSQL cannot store, or returns "": the escape \u0000 (neither text
+// nor jsonb holds a NUL character) and, with stored true (a JSON value kept
+// as it is, such as metadata), invalid UTF-8 and unpaired UTF-16 surrogate
+// escapes, which jsonb refuses (decoded into a string, the decoder replaces
+// both with U+FFFD). Such input is refused with a 400 naming the field
+// rather than failing the INSERT with a 500, or being stored on SQLite
+// only.
+func textProblem(raw []byte, stored bool) string {
+	if stored && !utf8.Valid(raw) {
+		return "not valid UTF-8"
+	}
+	// In valid JSON a backslash only starts an escape inside a string.
+	for i := 0; i+1 < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		if raw[i+1] != 'u' || i+6 > len(raw) {
+			i++ // skip the escaped character, e.g. the second \ of \\
+			continue
+		}
+		switch r := hex4(raw[i+2 : i+6]); {
+		case r == 0:
+			return "contains \\u0000 (NUL), which cannot be stored"
+		case !stored:
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				if lo := hex4(raw[i+8 : i+12]); lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			return "contains an unpaired UTF-16 surrogate escape"
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return "contains an unpaired UTF-16 surrogate escape"
+		}
+		i += 5
+	}
+	return ""
+}
+
+// hex4 reads four hexadecimal digits (-1 when they are not).
+func hex4(b []byte) int {
+	n, err := strconv.ParseUint(string(b), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return int(n)
 }
 
 // malformed describes a syntax error with its byte offset.
@@ -251,10 +304,16 @@ func checkText(field, v string, max int) error {
 // checkObject accepts an absent or null value or a JSON object.
 func checkObject(field string, raw json.RawMessage) error {
 	b := bytes.TrimSpace(raw)
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) || b[0] == '{' {
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
 		return nil
 	}
-	return invalidField(field, "expected object")
+	if b[0] != '{' {
+		return invalidField(field, "expected object")
+	}
+	if p := textProblem(b, true); p != "" {
+		return invalidField(field, "%s", p)
+	}
+	return nil
 }
 
 // checkTime returns an EINVALID error naming field when t, in UTC, is
