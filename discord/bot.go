@@ -192,6 +192,9 @@ func (b *Bot) approveRollback(ctx context.Context, in *Interaction, opts []Optio
 		return ephemeral("`reason` is required. Try `/help rollback`.")
 	case len(reason) > maxReason:
 		return ephemeral(fmt.Sprintf("`reason` is too long (at most %d bytes).", maxReason))
+	case strings.ContainsRune(reason, 0):
+		// PostgreSQL cannot store a NUL character (the API refuses it too).
+		return ephemeral("`reason` must not contain a NUL character.")
 	}
 	appID := in.ApplicationID
 	if appID == "" {

@@ -324,6 +324,7 @@ func TestHelpAndBadInput(t *testing.T) {
 		{approve(approverUser, nil, "abc-123", "bug", nil), "is not a deployment id"},
 		{approve(approverUser, nil, f.bad.DeploymentID, "  ", nil), "`reason` is required"},
 		{approve(approverUser, nil, "", "bug", nil), "`deployment_id` is required"},
+		{approve(approverUser, nil, f.bad.DeploymentID, "bug\x00", nil), "must not contain a NUL character"},
 	} {
 		resp := f.interact(t, tc.in)
 		if resp.Data == nil || resp.Data.Flags != discord.FlagEphemeral || !strings.Contains(resp.Data.Content, tc.want) {
