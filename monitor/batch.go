@@ -40,3 +40,12 @@ func (m *Monitor) evaluateAll(ctx context.Context, todo []*watch, now time.Time)
 	}
 	return true
 }
+
+// hasSources reports whether the environment of a watch has pulled sources
+// to sample (Sampler.Sample reads nothing otherwise).
+func (m *Monitor) hasSources(w *watch) bool {
+	m.mu.Lock()
+	env := w.d.Environment
+	m.mu.Unlock()
+	return len(m.Sampler.Sources(env)) > 0
+}

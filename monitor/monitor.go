@@ -261,6 +261,9 @@ func (m *Monitor) sampleAsync(ctx context.Context) {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 16)
 		for _, w := range ws {
+			if !m.hasSources(w) {
+				continue // nothing to read: no goroutine per watch and tick
+			}
 			wg.Add(1)
 			sem <- struct{}{}
 			go func() {
