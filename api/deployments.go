@@ -125,14 +125,8 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request) error {
 // unknown deployment is 404 rather than an empty list, like every other
 // route with an id in its path.
 func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "deployment_id")
+	id, err := s.knownDeployment(r)
 	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	if _, err := s.deps.Deployments.Get(r.Context(), id); err != nil {
 		return err
 	}
 	list, err := s.deps.Snapshots.List(r.Context(), id)
@@ -184,4 +178,21 @@ func (s *Server) diffSnapshots(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, roman.DiffSnapshots(sa, sb))
+}
+
+// knownDeployment reads the deployment_id path parameter of a list route
+// under a deployment, refuses query parameters, and answers 404 for an
+// unknown deployment rather than an empty list.
+func (s *Server) knownDeployment(r *http.Request) (string, error) {
+	id, err := pathUUID(r, "deployment_id")
+	if err != nil {
+		return "", err
+	}
+	if _, err := queryParams(r); err != nil {
+		return "", err
+	}
+	if _, err := s.deps.Deployments.Get(r.Context(), id); err != nil {
+		return "", err
+	}
+	return id, nil
 }

@@ -140,14 +140,8 @@ func (s *Server) findMigration(r *http.Request, deploymentID, name string) *roma
 // listMigrations serves GET /deployments/{deployment_id}/migrations in
 // applied order, with their rollback outcomes.
 func (s *Server) listMigrations(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "deployment_id")
+	id, err := s.knownDeployment(r)
 	if err != nil {
-		return err
-	}
-	if _, err := queryParams(r); err != nil {
-		return err
-	}
-	if _, err := s.deps.Deployments.Get(r.Context(), id); err != nil {
 		return err
 	}
 	list, err := s.deps.Store.ListMigrations(r.Context(), id)
