@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,35 +21,13 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/odyssey-1/roman/api"
-	"github.com/odyssey-1/roman/config"
 )
 
 // startServerEnv runs the whole program in-process on port 0 on a fresh
 // SQLite file, with the test keys and extra settings.
 func startServerEnv(t *testing.T, extra map[string]string) *Main {
 	t.Helper()
-	env := map[string]string{
-		"ROMAN_DATABASE": "sqlite://" + filepath.Join(t.TempDir(), "roman.db"),
-		"ROMAN_LISTEN":   "127.0.0.1:0",
-		"ROMAN_API_KEYS": "admin:" + adminToken + ",deploy:" + deployToken + ",read:" + readToken,
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	cfg, err := config.Load("", func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Main{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return m
+	return startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), extra)
 }
 
 // seedBadDeploy records the seed's scenario up to the bad deploy: v2.5.2
