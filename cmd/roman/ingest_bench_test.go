@@ -263,7 +263,7 @@ func concurrently(workers, n int, fn func(k int) error) error {
 func BenchmarkIngestThroughput(b *testing.B) {
 	benchEachStore(b, func(b *testing.B, m *Main) {
 		ctx := context.Background()
-		id := deployPairB(b, m, "production")
+		id := deployPair(b, m, "production")
 		base := time.Now().UTC().Add(-time.Hour)
 		next := 0 // the next batch's number: its events start at base + next×10 ms
 		newBatches := func() [][]roman.ErrorEvent {
@@ -349,7 +349,7 @@ func BenchmarkIngestThroughput(b *testing.B) {
 func BenchmarkIngestFlood(b *testing.B) {
 	const batch, clients = 10000, 64
 	benchEachStore(b, func(b *testing.B, m *Main) {
-		id := deployPairB(b, m, "production")
+		id := deployPair(b, m, "production")
 		body := ingestBody(ingestRows(id, batch, time.Now().UTC().Add(-time.Hour)))
 		var ok, refused atomic.Int64
 		var next atomic.Int64

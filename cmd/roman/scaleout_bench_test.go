@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"testing"
-	"time"
 
-	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/internal/testpg"
 )
 
@@ -25,40 +21,5 @@ func BenchmarkDetectionAcrossReplicas(b *testing.B) {
 	if leaderGauge(b, leader.URL()) != "1" || leaderGauge(b, follower.URL()) != "0" {
 		b.Fatal("the first replica does not lead")
 	}
-	ch, cancel := leader.Hub.Subscribe(1 << 12)
-	defer cancel()
-	var lat []time.Duration
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		env := fmt.Sprintf("bench-%d", i)
-		id := deployPair(b, follower, env)
-		if code := post(follower.URL()+"/errors", deployToken, []byte(errorBatch(env, 5, ago(time.Second)))); code != 200 {
-			b.Fatalf("ingest: %d", code)
-		}
-		body := []byte(`{"deployment_id":"` + id + `","message":"the sixth"}`)
-		drain(ch)
-		b.StartTimer()
-		start := time.Now()
-		if code := post(follower.URL()+"/errors", deployToken, body); code != 200 {
-			b.Fatalf("ingest: %d", code)
-		}
-		for c := range ch {
-			if c.Kind == roman.ChangeRollback && c.DeploymentID == id {
-				break
-			}
-		}
-		lat = append(lat, time.Since(start))
-		b.StopTimer()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			evs, _ := leader.Store.ListRollbackEvents(context.Background(), roman.RollbackFilter{Environment: env})
-			if len(evs) == 1 && evs[0].Finished() || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	b.ReportMetric(percentile(lat, 0.5), "p50-ms")
-	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
-	b.ReportMetric(0, "ns/op")
+	measureDetection(b, follower, leader, deployPair)
 }
