@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/config"
+	"github.com/odyssey-1/roman/discord"
+	"github.com/odyssey-1/roman/notify"
+	notifydiscord "github.com/odyssey-1/roman/notify/discord"
+	"github.com/odyssey-1/roman/notify/slack"
+	"github.com/odyssey-1/roman/notify/webhook"
+)
+
+// alertShutdownTimeout bounds how long Close waits for alert deliveries and
+// Discord follow-ups in flight.
+const alertShutdownTimeout = 15 * time.Second
+
+// openAlerts routes alerts of decision rows to the channels each environment
+// configures (the store writes them to the outbox in the row's transaction)
+// and starts the sender that delivers the outbox (SPEC §11).
+func (m *Server) openAlerts() {
+	cfg := m.Config
+	m.Store.SetAlertRouter(notify.Router(func(env string) ([]string, map[string][]string) {
+		e := cfg.Environment(env)
+		return configuredChannels(e), e.AlertRoutes
+	}))
+	m.Alerts = &notify.Sender{Outbox: m.Store, Notifier: newNotifiers(cfg, m.Clock).get, Clock: m.Clock,
+		Logger: m.Logger.With("component", "alerts"), Hub: m.Hub, MaxAge: cfg.AlertMaxAge}
+	m.Alerts.Start()
+}
+
+// configuredChannels lists the alert channels an environment has a URL for.
+func configuredChannels(e config.EnvironmentConfig) []string {
+	var out []string
+	if e.DiscordWebhookURL.IsSet() {
+		out = append(out, roman.ChannelDiscord)
+	}
+	if e.SlackWebhookURL.IsSet() {
+		out = append(out, roman.ChannelSlack)
+	}
+	if e.AlertWebhookURL.IsSet() {
+		out = append(out, roman.ChannelWebhook)
+	}
+	return out
+}
+
+// notifiers builds, once per environment and channel, the notifier of the
+// URL that environment configures.
+type notifiers struct {
+	cfg   *config.Config
+	clock roman.Clock
+	http  *http.Client
+	mu    sync.Mutex
+	cache map[string]roman.Notifier
+}
+
+func newNotifiers(cfg *config.Config, clock roman.Clock) *notifiers {
+	return &notifiers{cfg: cfg, clock: clock, http: &http.Client{Timeout: notify.DefaultTimeout}, cache: map[string]roman.Notifier{}}
+}
+
+func (n *notifiers) get(channel, env string) roman.Notifier {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	key := channel + "\x00" + env
+	if x, ok := n.cache[key]; ok {
+		return x
+	}
+	e := n.cfg.Environment(env)
+	var x roman.Notifier
+	switch {
+	case channel == roman.ChannelDiscord && e.DiscordWebhookURL.IsSet():
+		x = notifydiscord.New(e.DiscordWebhookURL.Value(), n.http)
+	case channel == roman.ChannelSlack && e.SlackWebhookURL.IsSet():
+		x = slack.New(e.SlackWebhookURL.Value(), n.http)
+	case channel == roman.ChannelWebhook && e.AlertWebhookURL.IsSet():
+		x = webhook.New(e.AlertWebhookURL.Value(), e.AlertWebhookSecret.Value(), n.http, n.clock)
+	}
+	n.cache[key] = x
+	return x
+}
+
+// discordBot returns the Discord chat-ops bot when discord_public_key is
+// set, else nil (POST /discord/interactions then answers 404).
+func (m *Server) discordBot(rollbacks roman.RollbackService) (api.DiscordBot, error) {
+	cfg := m.Config
+	if cfg.DiscordPublicKey == "" {
+		return nil, nil
+	}
+	key, err := discord.ParsePublicKey(cfg.DiscordPublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("discord_public_key: %w", err)
+	}
+	approvers := make([]discord.Approver, 0, len(cfg.DiscordApprovers))
+	for _, a := range cfg.DiscordApprovers {
+		approvers = append(approvers, discord.Approver{ID: a.ID, UserID: a.UserID, Admin: a.Admin})
+	}
+	m.Discord = &discord.Bot{Key: key, ApplicationID: cfg.DiscordApplicationID, Approvers: approvers,
+		Rollbacks: rollbacks, Store: m.Store, Hub: m.Hub, Clock: m.Clock, Logger: m.Logger.With("component", "discord"),
+		API: &discord.Client{BaseURL: cfg.DiscordAPIURL}}
+	return m.Discord, nil
+}
+
+// closeAlerts lets Discord follow-ups write their last edit and the sender
+// settle the deliveries in flight, each bounded by alertShutdownTimeout.
+// Undelivered alerts stay in the outbox for the next start.
+func (m *Server) closeAlerts() {
+	ctx, cancel := context.WithTimeout(context.Background(), alertShutdownTimeout)
+	defer cancel()
+	if m.Discord != nil {
+		if err := m.Discord.Shutdown(ctx); err != nil {
+			m.Logger.Warn("Discord follow-ups did not finish before shutdown", "err", err)
+		}
+		m.Discord = nil
+	}
+	if m.Alerts != nil {
+		if err := m.Alerts.Close(ctx); err != nil {
+			m.Logger.Warn("alert deliveries did not finish before shutdown", "err", err)
+		}
+		m.Alerts = nil
+	}
+}

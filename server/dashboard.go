@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/metrics"
+	"github.com/odyssey-1/roman/web"
+)
+
+// openDashboard builds the Prometheus registry, the dashboard's session
+// store and the dashboard itself (SPEC §13). It runs before the API server
+// is built, which needs the sessions to accept the dashboard's cookie.
+func (m *Server) openDashboard(keyring *roman.Keyring, checker web.HealthChecker) {
+	cfg := m.Config
+	window := func(env string) time.Duration { return cfg.Environment(env).WatchWindow }
+	m.Metrics = metrics.New(metrics.Config{Store: m.Store, WatchWindow: window, Clock: m.Clock, Logger: m.Logger})
+	m.sessions = web.NewSessions(keyring, 0, m.Clock)
+	m.Dashboard = web.New(web.Config{
+		Store: m.Store, Health: checker, Sessions: m.sessions, Hub: m.Hub,
+		Thresholds:  func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds },
+		WatchWindow: window, Clock: m.Clock, Logger: m.Logger,
+	})
+}
+
+// mountDashboard adds the dashboard's pages and assets to the API server
+// (its summary, live stream and /metrics are API routes, served through
+// api.Deps).
+func (m *Server) mountDashboard() { m.Dashboard.Register(m.API) }
+
+// countIngest wraps the ingest service so that every error event the API
+// stores is counted in roman_error_events_ingested_total.
+func (m *Server) countIngest(s roman.IngestService) roman.IngestService {
+	return countingIngest{IngestService: s, metrics: m.Metrics}
+}
+
+type countingIngest struct {
+	roman.IngestService
+	metrics *metrics.Metrics
+}
+
+func (c countingIngest) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.IngestResult, error) {
+	res, err := c.IngestService.IngestErrors(ctx, b)
+	if err == nil && res != nil {
+		c.metrics.AddErrorsIngested(res.Accepted)
+	}
+	return res, err
+}

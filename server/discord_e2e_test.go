@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// fakeDiscordAPI records the edits of original interaction responses.
+type fakeDiscordAPI struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	edits []string
+	paths []string
+}
+
+func newFakeDiscordAPI(t *testing.T) *fakeDiscordAPI {
+	f := &fakeDiscordAPI{}
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			Content string `json:"content"`
+		}
+		b, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(b, &m)
+		f.mu.Lock()
+		f.edits = append(f.edits, m.Content)
+		f.paths = append(f.paths, r.Method+" "+r.URL.EscapedPath())
+		f.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"1","content":%q}`, m.Content)
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeDiscordAPI) last() (string, string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.edits) == 0 {
+		return "", ""
+	}
+	return f.edits[len(f.edits)-1], f.paths[len(f.paths)-1]
+}
+
+// interact posts a signed interaction and returns the status and body.
+func interact(t *testing.T, m *Server, key ed25519.PrivateKey, at time.Time, body string) (int, string) {
+	t.Helper()
+	ts := strconv.FormatInt(at.Unix(), 10)
+	req, _ := http.NewRequest(http.MethodPost, m.URL()+"/discord/interactions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Signature-Timestamp", ts)
+	req.Header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, []byte(ts+body))))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// approveBody is /approve rollback as Discord posts it from a guild.
+func approveBody(user, deploymentID, reason string) string {
+	return fmt.Sprintf(`{"type":2,"id":"786008729715212338","application_id":"42","token":"A_UNIQUE_TOKEN","guild_id":"290926798626357999",
+"channel_id":"645027906669510667","member":{"user":{"id":%q,"username":"Mason"},"roles":["539082325061836999"]},
+"data":{"id":"771825006014889984","name":"approve","type":1,"options":[{"type":1,"name":"rollback","options":[
+{"type":3,"name":"deployment_id","value":%q},{"type":3,"name":"reason","value":%q}]}]},"locale":"en-US","version":1}`, user, deploymentID, reason)
+}
+
+// TestDiscordApproveRollbackEndToEnd runs /approve rollback through the
+// whole server on both stores: signature, deferred answer, the real rollback
+// service, edits of the original response, and the audit trail.
+func TestDiscordApproveRollbackEndToEnd(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, database string) {
+		pub, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api := newFakeDiscordAPI(t)
+		clock := &e2eClock{t: time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)}
+		const approverUUID = "0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"
+		m := openMain(t, database, clock, io.Discard, map[string]string{
+			"ROMAN_DISCORD_PUBLIC_KEY":     hex.EncodeToString(pub),
+			"ROMAN_DISCORD_APPLICATION_ID": "42",
+			"ROMAN_DISCORD_API_URL":        api.srv.URL + "/api/v10",
+			"ROMAN_DISCORD_APPROVERS":      "111111111111111111=" + approverUUID + ", 222222222222222222:admin",
+		})
+		defer m.Close()
+		now := clock.Now()
+
+		if code, body := interact(t, m, key, now, pingBody); code != 200 || body != `{"type":1}` {
+			t.Fatalf("PING: %d %s", code, body)
+		}
+		_, other, _ := ed25519.GenerateKey(rand.Reader)
+		if code, _ := interact(t, m, other, now, pingBody); code != 401 {
+			t.Fatalf("PING signed by another key: %d", code)
+		}
+
+		_, good := call(t, "POST", m.URL()+"/deployments", deployToken,
+			`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
+		_, bad := call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+		badID := bad["deployment_id"].(string)
+
+		// Not on the allow-list: an ephemeral refusal and an audit row.
+		code, body := interact(t, m, key, now, approveBody("999999999999999999", badID, "I want to"))
+		var refusal struct {
+			Type int
+			Data struct {
+				Content string
+				Flags   int
+			}
+		}
+		_ = json.Unmarshal([]byte(body), &refusal)
+		if code != 200 || refusal.Type != 4 || refusal.Data.Flags != 64 || !strings.Contains(refusal.Data.Content, "not allowed") {
+			t.Fatalf("stranger: %d %s", code, body)
+		}
+		refused, _ := m.Store.ListRomanEvents(context.Background(), roman.RomanEventFilter{EventType: roman.EventDiscordRefused})
+		if len(refused) != 1 {
+			t.Fatalf("refusal rows: %d", len(refused))
+		}
+
+		// An approver: deferred at once, then the reply is edited.
+		code, body = interact(t, m, key, now, approveBody("111111111111111111", badID, "Critical bug in payment flow"))
+		if code != 200 || body != `{"type":5}` {
+			t.Fatalf("approve: %d %s, want the deferred answer {\"type\":5}", code, body)
+		}
+		waitUntil(t, "the final edit", 10*time.Second, func() bool {
+			last, _ := api.last()
+			return strings.Contains(last, "Rollback complete")
+		})
+		last, path := api.last()
+		if path != "PATCH /api/v10/webhooks/42/A_UNIQUE_TOKEN/messages/@original" {
+			t.Errorf("edited %s", path)
+		}
+		for _, want := range []string{"✅ Rollback approved by R.O.M.A.N.", "Deployment: " + badID + " (v2.5.3, production)",
+			"Reason: Critical bug in payment flow", "Target: v2.5.2 (commit: a7f3b29)", "Constitutional Validation: PASSED", "Executing rollback..."} {
+			if !strings.Contains(last, want) {
+				t.Errorf("final reply lacks %q:\n%s", want, last)
+			}
+		}
+		if !regexp.MustCompile(`✅ Rollback complete \(\d+\.\d seconds\)$`).MatchString(last) {
+			t.Errorf("final reply does not end with the duration:\n%s", last)
+		}
+		_, hist := call(t, "GET", m.URL()+"/auto-rollback/history", readToken, "")
+		ev := hist["rollbacks"].([]any)[0].(map[string]any)
+		if ev["status"] != "success" || ev["initiated_by"] != approverUUID || ev["trigger_type"] != "manual" || ev["deployment_id"] != badID {
+			t.Errorf("rollback event: %v", ev)
+		}
+		if good["deployment_id"] == nil {
+			t.Fatal("good deployment not recorded")
+		}
+	})
+}
+
+const pingBody = `{"id":"787053080478613555","token":"ThisIsATokenFromDiscordThatIsVeryLong","type":1,"version":1}`

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/odyssey-1/roman"
+)
+
+// TestGarbageOnEveryRoute posts random and truncated JSON to every route of
+// the running server that takes a body, on both stores: only 4xx answers,
+// no panic (a 500), and nothing written.
+func TestGarbageOnEveryRoute(t *testing.T) {
+	eachStore(t, func(t *testing.T, m *Server) {
+		base := m.URL()
+		_, d := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true}`)
+		depID := d["deployment_id"].(string)
+		seeds := []string{
+			`{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main"}`,
+			`{"deployment_id":"` + depID + `","trigger_reason":"Critical bug in payment flow","initiated_by":"0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"}`,
+			`{"migration_name":"20251215_0001_orders","migration_hash":"sha256:aa","rollback_script":"DROP TABLE orders"}`,
+			`{"snapshot_type":"pre_rollback"}`, `{"status":"failed","health_check_passed":true}`,
+			`{"events":[{"message":"boom","severity":"error"}]}`, `{"name":"p95","value":12.5}`,
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		var bodies []string
+		for _, s := range seeds {
+			for _, cut := range []int{1, len(s) / 3, len(s) / 2, len(s) - 1} {
+				bodies = append(bodies, s[:cut]) // truncated
+			}
+			b := []byte(s)
+			for range 3 { // a few random byte flips
+				c := append([]byte(nil), b...)
+				for range 3 {
+					c[rng.IntN(len(c))] = byte(rng.IntN(256))
+				}
+				bodies = append(bodies, string(c))
+			}
+		}
+		random := make([]byte, 64)
+		for range 5 {
+			for i := range random {
+				random[i] = byte(rng.IntN(256))
+			}
+			bodies = append(bodies, string(random))
+		}
+		// The monitor records that it started watching the deployment on its
+		// own goroutine; wait for that row so it is not counted as a change.
+		awaitMonitor(t, "the watch_started row", func() bool { return len(romanEvents(t, m, depID, roman.EventWatchStarted)) > 0 })
+		before := rowCounts(t, m)
+		for _, rt := range m.API.Routes() {
+			if rt.Method != http.MethodPost && rt.Method != http.MethodPatch && rt.Method != http.MethodPut || rt.Undocumented {
+				continue // GETs take no body; undocumented routes are the dashboard's HTML forms
+			}
+			path := strings.NewReplacer("{deployment_id}", depID, "{snapshot_id}", depID, "{other_snapshot_id}", depID).Replace(rt.Path)
+			for _, body := range bodies {
+				code, out := callRaw(t, rt.Method, base+path, adminToken, body)
+				if code < 400 || code >= 500 {
+					t.Fatalf("%s %s with %q: %d %v", rt.Method, rt.Path, body, code, out)
+				}
+			}
+		}
+		if after := rowCounts(t, m); after != before {
+			t.Fatalf("garbage changed the store: %+v -> %+v", before, after)
+		}
+	})
+}
+
+// callRaw is call for bodies that may not be valid UTF-8 or JSON; a non-JSON
+// answer is reported as such rather than failing the test.
+func callRaw(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("Content-Type")
+}
+
+type garbageCounts struct{ deployments, rollbacks, events, migrations int }
+
+func rowCounts(t *testing.T, m *Server) garbageCounts {
+	t.Helper()
+	ctx := context.Background()
+	deps, _ := m.Store.ListDeployments(ctx, roman.DeploymentFilter{Limit: 1000})
+	rbs, _ := m.Store.ListRollbackEvents(ctx, roman.RollbackFilter{Limit: 1000})
+	evs, _ := m.Store.ListRomanEvents(ctx, roman.RomanEventFilter{Limit: 1000})
+	n := 0
+	for _, d := range deps {
+		ms, _ := m.Store.ListMigrations(ctx, d.DeploymentID)
+		n += len(ms)
+	}
+	return garbageCounts{len(deps), len(rbs), len(evs), n}
+}

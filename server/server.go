@@ -1,0 +1,275 @@
+// Package server is the roman server program: it opens the stores, builds the
+// services, the monitor, the alert sender and the HTTP API from a configuration,
+// and serves until Close. cmd/roman only parses flags and calls it; tests and
+// the demo start it in-process on port 0.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/config"
+	"github.com/odyssey-1/roman/discord"
+	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/metrics"
+	"github.com/odyssey-1/roman/monitor"
+	"github.com/odyssey-1/roman/notify"
+	"github.com/odyssey-1/roman/policy"
+	"github.com/odyssey-1/roman/rollback"
+	"github.com/odyssey-1/roman/sqldb"
+	"github.com/odyssey-1/roman/web"
+)
+
+// shutdownTimeout bounds a graceful shutdown: in-flight requests get this
+// long to finish after SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
+// Server is the whole server program: it wires the store, the services and the
+// HTTP server from a configuration. Tests start it in-process on port 0.
+type Server struct {
+	Config *config.Config
+	// Logger defaults to text on stderr at the configured level.
+	Logger *slog.Logger
+	// Stdout receives the first-start admin key, printed once.
+	Stdout io.Writer
+	// Clock defaults to the system clock.
+	Clock roman.Clock
+
+	Store *sqldb.DB
+	API   *api.Server
+	// Constitution is the compiled rule set every rollback is validated
+	// against: the embedded defaults plus cfg.Constitution's rules.
+	Constitution *policy.Constitution
+	// Hub carries change notifications between the services, the monitor
+	// and the dashboard.
+	Hub *roman.Hub
+	// Rollbacks runs rollbacks; Close drains it.
+	Rollbacks *rollback.Service
+	// Metrics is the Prometheus registry served at /metrics.
+	Metrics *metrics.Metrics
+	// Dashboard serves /app/admin/roman-dashboard.
+	Dashboard *web.Dashboard
+	sessions  *web.Sessions
+	// Monitor watches deployments and rolls bad ones back (SPEC §5).
+	Monitor *monitor.Monitor
+	// Alerts delivers the alert outbox (SPEC §11; alerts.go).
+	Alerts *notify.Sender
+	// Discord answers Discord interactions when discord_public_key is set
+	// (SPEC §12; alerts.go).
+	Discord *discord.Bot
+
+	appCloser io.Closer
+	ln        net.Listener
+	http      *http.Server
+	served    chan error
+
+	healthParts *healthParts
+	stopListen  func()
+	scaleOut    *scaleOut // scaleout.go
+}
+
+// Open opens the store (applying migrations), loads the keys, builds the
+// services and starts listening.
+func (m *Server) Open(ctx context.Context) error {
+	cfg := m.Config
+	if m.Logger == nil {
+		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+	}
+	if m.Stdout == nil {
+		m.Stdout = os.Stdout
+	}
+	if m.Clock == nil {
+		m.Clock = roman.SystemClock
+	}
+	// The constitution compiles before anything else opens, so a bad file
+	// stops the server at start with the file, rule and CEL error, and
+	// never fails a request later.
+	constitution, err := policy.Load(cfg.Constitution)
+	if err != nil {
+		return err
+	}
+	m.Constitution = constitution
+	m.Logger.Info("constitution loaded", "file", cfg.Constitution, "rules", len(constitution.Rules()), "disabled", constitution.Disabled())
+	st, err := sqldb.Open(ctx, cfg.Database.Value(), m.Logger)
+	if err != nil {
+		return fmt.Errorf("opening database %s: %w", config.RedactURL(cfg.Database.Value()), err)
+	}
+	m.Store = st
+	if err := m.openRest(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	return nil
+}
+
+func (m *Server) openRest(ctx context.Context) error {
+	cfg, st, log := m.Config, m.Store, m.Logger
+	keyring, err := m.keyring(ctx)
+	if err != nil {
+		return err
+	}
+
+	var app roman.AppDatabase
+	// Migration rollback scripts run only against a configured application
+	// database, never against roman's own store.
+	var scripts rollback.ScriptRunner
+	if cfg.AppDatabase.IsSet() {
+		a, err := appdb.Open(cfg.AppDatabase.Value())
+		if err != nil {
+			return fmt.Errorf("opening application database %s: %w", config.RedactURL(cfg.AppDatabase.Value()), err)
+		}
+		app, m.appCloser, scripts = a, a, a
+	} else {
+		app = appdb.New(st.SQL(), st.Dialect())
+	}
+
+	thresholds := func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds }
+	m.healthParts = m.newHealthParts()
+	checker := &health.Checker{Store: st, Thresholds: thresholds, Clock: m.Clock,
+		Pulled: m.healthParts.pulled, ConsecutiveBreaches: m.healthParts.breaches}
+	snaps := &rollback.Snapshots{Store: st, App: app, Health: checker, Clock: m.Clock, Logger: log,
+		Config: func(env string) map[string]any {
+			c := cfg.Environment(env).Redacted()
+			c["environment"] = env
+			return c
+		}}
+	m.Hub = &roman.Hub{}
+	m.openAlerts()
+	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log, Hub: m.Hub}
+	execFor, execTimeout, err := m.executors()
+	if err != nil {
+		return err
+	}
+	rollbacks := &rollback.Service{
+		Store: st, Validator: m.Constitution, Snapshots: snaps, Health: checker, Thresholds: thresholds,
+		Executor: execFor, ExecutorTimeout: execTimeout, VerifyWindow: verifyWindow(cfg), Migrations: scripts,
+		Clock: m.Clock, Logger: log, Hub: m.Hub,
+	}
+	m.Rollbacks = rollbacks
+	ing := m.newIngest()
+	// The dashboard's metrics exist before the monitor starts, so the first
+	// automatic rollback's detection latency is observed too.
+	m.openDashboard(keyring, checker)
+	rollbacks.ObserveDetection = m.Metrics.ObserveDetection
+	if err := m.startMonitor(ctx, m.healthParts, checker, deployments, rollbacks, ing); err != nil {
+		return err
+	}
+	bot, err := m.discordBot(rollbacks)
+	if err != nil {
+		return err
+	}
+	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
+		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
+		Sessions: m.sessions, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
+	})
+	m.mountDashboard()
+
+	m.ln, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	m.http = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Live dashboard streams end at shutdown instead of holding it up.
+	m.http.RegisterOnShutdown(m.Dashboard.Close)
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(m.ln) }()
+	// Crash safety (SPEC §7): unfinished rollbacks of a previous process go
+	// on, or fail as interrupted, in the background.
+	if n, err := m.Rollbacks.Resume(ctx); err != nil {
+		return fmt.Errorf("resuming unfinished rollbacks: %w", err)
+	} else if n > 0 {
+		log.Warn("resumed unfinished rollbacks", "count", n)
+	}
+	return nil
+}
+
+// keyring builds the key set from the configured keys plus the keys stored in
+// the database. With none at all it creates an admin key, prints it once and
+// stores only its hash.
+func (m *Server) keyring(ctx context.Context) (*roman.Keyring, error) {
+	keys := m.Config.KeyRecords()
+	stored, err := m.Store.ListAPIKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys = append(keys, stored...)
+	if len(keys) == 0 {
+		var b [24]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		token := "roman_" + base64.RawURLEncoding.EncodeToString(b[:])
+		k := roman.APIKey{Name: "first-start-admin", Role: roman.RoleAdmin, Hash: roman.HashKey(token), CreatedAt: roman.UTC(m.Clock())}
+		if err := m.Store.CreateAPIKey(ctx, &k); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(m.Stdout, "\nroman: no API keys were configured, so an admin key was created.\n"+
+			"It is shown this once and stored only as a hash; keep it safe:\n\n    %s\n\n"+
+			"Use it as: Authorization: Bearer <key>   (or: export ROMAN_TOKEN=<key>)\n\n", token)
+		keys = append(keys, k)
+		raw, _ := json.Marshal(map[string]any{"name": k.Name})
+		_ = m.Store.AddRomanEvent(ctx, &roman.RomanEvent{EventID: roman.NewUUID(), EventType: roman.EventAdminKeyCreated,
+			Severity: roman.SeverityWarning, Message: "First-start admin key created", Metadata: raw, Timestamp: roman.UTC(m.Clock())})
+	}
+	return roman.NewKeyring(keys), nil
+}
+
+// Addr returns the address the server listens on (useful with port 0).
+func (m *Server) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// URL returns the server's base URL.
+func (m *Server) URL() string { return "http://" + m.Addr() }
+
+// Close shuts the HTTP server down gracefully (in-flight requests finish,
+// bounded by shutdownTimeout) and closes the databases.
+func (m *Server) Close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+		m.http = nil
+	}
+	m.stopMonitor()
+	if m.Rollbacks != nil {
+		// Running rollbacks finish, or park and resume on the next start.
+		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+		m.Rollbacks.Drain(ctx)
+		cancel()
+	}
+	// Only now may other replicas resume what this one left unfinished.
+	m.closeScaleOut()
+	m.closeAlerts()
+	if m.appCloser != nil {
+		errs = append(errs, m.appCloser.Close())
+		m.appCloser = nil
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+		m.Store = nil
+	}
+	return errors.Join(errs...)
+}
