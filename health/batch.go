@@ -8,17 +8,16 @@ import (
 )
 
 // CheckMany returns the health of each deployment at time now: hs[i] and
-// errs[i] are what CheckAt(ctx, ds[i], now) returns. When the store is a
-// roman.HealthBatchReader, the built-in inputs of every deployment whose
-// environment counts single breaches are read with two queries for the
-// whole batch instead of two per deployment (the monitor's pass over
-// thousands of watched deployments); the others are checked one by one.
+// errs[i] are what CheckAt(ctx, ds[i], now) returns. The built-in inputs of
+// every deployment whose environment counts single breaches are read with
+// two queries for the whole batch instead of two per deployment (the
+// monitor's pass over thousands of watched deployments); the others are
+// checked one by one.
 func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now time.Time) (hs []roman.Health, errs []error) {
 	hs, errs = make([]roman.Health, len(ds)), make([]error, len(ds))
-	br, _ := c.Store.(roman.HealthBatchReader)
 	var batch []int // indexes of ds read in one batch
 	for i, d := range ds {
-		if br != nil && c.breaches(d.Environment) == 1 {
+		if c.breaches(d.Environment) == 1 {
 			batch = append(batch, i)
 			continue
 		}
@@ -31,10 +30,10 @@ func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now tim
 	for k, i := range batch {
 		ids[k] = ds[i].DeploymentID
 	}
-	counts, err := br.CountErrorsBatch(ctx, ids, now)
+	counts, err := c.Store.CountErrorsBatch(ctx, ids, now)
 	var latest map[string]map[string]float64
 	if err == nil {
-		latest, err = br.LatestMetricsBatch(ctx, ids, now.Add(-MetricMaxAge), now)
+		latest, err = c.Store.LatestMetricsBatch(ctx, ids, now.Add(-MetricMaxAge), now)
 	}
 	for _, i := range batch {
 		if err != nil {

@@ -31,6 +31,8 @@ type Store struct {
 	ListRomanEventsFn          func(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error)
 	InsertErrorEventsFn        func(ctx context.Context, events []roman.ErrorEvent) error
 	CountErrorsFn              func(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
+	CountErrorsBatchFn         func(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error)
+	LatestMetricsBatchFn       func(ctx context.Context, deploymentIDs []string, since, now time.Time) (map[string]map[string]float64, error)
 	InsertMetricSamplesFn      func(ctx context.Context, samples []roman.MetricSample) error
 	LatestMetricsFn            func(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
 	RecentMetricsFn            func(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error)
@@ -224,6 +226,22 @@ func (ms *Store) RecentMetrics(ctx context.Context, deploymentID string, since, 
 		panic(unset("Store.RecentMetrics"))
 	}
 	return ms.RecentMetricsFn(ctx, deploymentID, since, now, n)
+}
+
+// CountErrorsBatch calls CountErrorsBatchFn.
+func (ms *Store) CountErrorsBatch(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error) {
+	if ms.CountErrorsBatchFn == nil {
+		panic(unset("Store.CountErrorsBatch"))
+	}
+	return ms.CountErrorsBatchFn(ctx, deploymentIDs, now)
+}
+
+// LatestMetricsBatch calls LatestMetricsBatchFn.
+func (ms *Store) LatestMetricsBatch(ctx context.Context, deploymentIDs []string, since, now time.Time) (map[string]map[string]float64, error) {
+	if ms.LatestMetricsBatchFn == nil {
+		panic(unset("Store.LatestMetricsBatch"))
+	}
+	return ms.LatestMetricsBatchFn(ctx, deploymentIDs, since, now)
 }
 
 // LatestMetrics calls LatestMetricsFn.

@@ -36,7 +36,7 @@ const (
 // The generic webhook carries the event id so receivers can drop such a
 // repeat; in normal operation, restarts included, nothing is sent twice.
 type Sender struct {
-	Outbox roman.AlertOutbox
+	Outbox roman.OutboxStore
 	// Notifier returns the notifier of a channel (roman.ChannelDiscord, ...)
 	// in an environment, or nil. A row whose channel has no notifier (the
 	// configuration changed since it was queued) is given up.

@@ -10,7 +10,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-var _ roman.HealthBatchReader = (*DB)(nil)
+var _ roman.SignalStore = (*DB)(nil)
 
 // batchIDs returns the ids to query as one parameter (a JSON array on
 // SQLite, an array literal on PostgreSQL) and the map from the stored

@@ -10,7 +10,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-var _ roman.AlertOutbox = (*DB)(nil)
+var _ roman.OutboxStore = (*DB)(nil)
 
 // outboxCols is the select list of alert_outbox, in scanOutbox's order.
 const outboxCols = `id, channel, kind, coalesce(environment, ''), deployment_id, event_id, order_key,
