@@ -1,6 +1,6 @@
 // Package testkit holds the helpers roman's tests share: a fake clock, a log
 // sink, HTTP helpers, per-store runners and the lookup of external programs
-// (Chromium) that a test needs. It is imported only by _test.go files.
+// (Chromium) that a test needs. Only tests import it.
 package testkit
 
 import (
