@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,28 +21,13 @@ const crashToken = "crash-test-admin-token"
 
 // serveWith starts `roman serve` in dir with env added and waits until it
 // listens.
-func serveWith(t *testing.T, bin, dir, addr string, env ...string) *exec.Cmd {
+func serveWith(t *testing.T, bin, dir string, env ...string) (cmd *exec.Cmd, base string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve")
+	cmd = exec.Command(bin, "serve")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ROMAN_LISTEN="+addr, "ROMAN_DATABASE=", "ROMAN_API_KEYS=admin:"+crashToken, "ROMAN_VERIFY_WINDOW=0s")
+	cmd.Env = append(os.Environ(), "ROMAN_LISTEN=127.0.0.1:0", "ROMAN_DATABASE=", "ROMAN_API_KEYS=admin:"+crashToken, "ROMAN_VERIFY_WINDOW=0s")
 	cmd.Env = append(cmd.Env, env...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return cmd
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("roman serve did not start listening")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return cmd, "http://" + startListening(t, cmd)
 }
 
 // waitFile waits until path holds at least n lines and returns them.
@@ -108,11 +92,9 @@ func TestKillMidRollback(t *testing.T) {
 	}
 	bin := buildRoman(t)
 	dir := t.TempDir()
-	addr := freePort(t)
 	runs := filepath.Join(dir, "runs.log")
 	env := []string{"ROMAN_EXECUTOR=command", `ROMAN_EXECUTOR_COMMAND=/bin/sh -c 'echo $$ >> ` + runs + `; sleep 30'`}
-	cmd := serveWith(t, bin, dir, addr, env...)
-	base := "http://" + addr
+	cmd, base := serveWith(t, bin, dir, env...)
 	badID := seedRollback(t, base)
 	pids := waitFile(t, runs, 1)
 	// The command outlives the killed server (its own process group): end
@@ -133,7 +115,7 @@ func TestKillMidRollback(t *testing.T) {
 	}
 	eventID := rbs[0].EventID
 
-	cmd = serveWith(t, bin, dir, addr, env...)
+	cmd, base = serveWith(t, bin, dir, env...)
 	var ev map[string]any
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -190,10 +172,9 @@ func TestGracefulShutdownFinishesRollback(t *testing.T) {
 	}
 	bin := buildRoman(t)
 	dir := t.TempDir()
-	addr := freePort(t)
 	runs := filepath.Join(dir, "runs.log")
-	cmd := serveWith(t, bin, dir, addr, "ROMAN_EXECUTOR=command", `ROMAN_EXECUTOR_COMMAND=/bin/sh -c 'echo $$ >> `+runs+`; sleep 2'`)
-	seedRollback(t, "http://"+addr)
+	cmd, base := serveWith(t, bin, dir, "ROMAN_EXECUTOR=command", `ROMAN_EXECUTOR_COMMAND=/bin/sh -c 'echo $$ >> `+runs+`; sleep 2'`)
+	seedRollback(t, base)
 	waitFile(t, runs, 1)
 	stop(t, cmd) // SIGTERM; fails the test unless the process exits 0 in time
 	_, rbs, _ := audit(t, dir)

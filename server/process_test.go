@@ -2,7 +2,7 @@ package server
 
 import (
 	"bufio"
-	"net"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,14 +24,48 @@ func buildRoman(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) string {
+// listeningRE finds the address in the server's "roman listening" log line.
+var listeningRE = regexp.MustCompile(`msg="roman listening" addr=(\S+)`)
+
+// startListening starts cmd, a `roman serve` with ROMAN_LISTEN=127.0.0.1:0,
+// copies its stderr to the test's, and returns the address the server
+// reports it listens on. The server picks its own free port, so no number is
+// chosen by the test and then reused.
+func startListening(t *testing.T, cmd *exec.Cmd) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addrc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			fmt.Fprintln(os.Stderr, sc.Text())
+			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addrc <- m[1]:
+				default:
+				}
+			}
+		}
+		close(addrc)
+	}()
+	select {
+	case addr, ok := <-addrc:
+		if ok {
+			return addr
+		}
+		cmd.Wait()
+		t.Fatal("roman serve exited before it was listening")
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("roman serve did not start listening")
+	}
+	return ""
 }
 
 // cliRun runs the real roman binary (built by buildRoman) with args and
@@ -47,20 +81,16 @@ func cliRun(t *testing.T, bin string, args ...string) (stdout, stderr string, er
 
 var keyLine = regexp.MustCompile(`^\s+(roman_[A-Za-z0-9_-]{20,})\s*$`)
 
-// runServe starts `roman serve` in dir with no configuration but the listen
-// address and waits until it answers; it returns the admin key it printed,
-// if any.
-func runServe(t *testing.T, bin, dir, addr string) (*exec.Cmd, string) {
+// runServe starts `roman serve` in dir with no configuration but a listen
+// address on a free port and waits until it listens; it returns the server's
+// base URL and the admin key it printed, if any.
+func runServe(t *testing.T, bin, dir string) (cmd *exec.Cmd, base, key string) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve")
+	cmd = exec.Command(bin, "serve")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ROMAN_LISTEN="+addr, "ROMAN_DATABASE=", "ROMAN_API_KEYS=")
+	cmd.Env = append(os.Environ(), "ROMAN_LISTEN=127.0.0.1:0", "ROMAN_DATABASE=", "ROMAN_API_KEYS=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	keyc := make(chan string, 1)
@@ -75,23 +105,12 @@ func runServe(t *testing.T, bin, dir, addr string) (*exec.Cmd, string) {
 		}
 		close(keyc)
 	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatal("roman serve did not start listening")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	base = "http://" + startListening(t, cmd)
 	select {
 	case k := <-keyc:
-		return cmd, k
+		return cmd, base, k
 	case <-time.After(500 * time.Millisecond):
-		return cmd, ""
+		return cmd, base, ""
 	}
 }
 
@@ -120,8 +139,7 @@ func TestServeProcess(t *testing.T) {
 	}
 	bin := buildRoman(t)
 	dir := t.TempDir()
-	addr := freePort(t)
-	cmd, key := runServe(t, bin, dir, addr)
+	cmd, base, key := runServe(t, bin, dir)
 	if key == "" {
 		stop(t, cmd)
 		t.Fatal("first start printed no admin key")
@@ -129,23 +147,23 @@ func TestServeProcess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "roman.db")); err != nil {
 		t.Fatalf("no ./roman.db: %v", err)
 	}
-	if code, out := call(t, "GET", "http://"+addr+"/deployments", key, ""); code != 200 {
+	if code, out := call(t, "GET", base+"/deployments", key, ""); code != 200 {
 		t.Fatalf("admin key refused: %d %v", code, out)
 	}
-	if code, _ := call(t, "GET", "http://"+addr+"/deployments", "nope", ""); code != 401 {
+	if code, _ := call(t, "GET", base+"/deployments", "nope", ""); code != 401 {
 		t.Fatalf("bad key: %d", code)
 	}
-	if code, out := call(t, "GET", "http://"+addr+"/healthz", "", ""); code != 200 || out["status"] != "ok" {
+	if code, out := call(t, "GET", base+"/healthz", "", ""); code != 200 || out["status"] != "ok" {
 		t.Fatalf("healthz: %d %v", code, out)
 	}
 	stop(t, cmd)
 
-	cmd, again := runServe(t, bin, dir, addr)
+	cmd, base, again := runServe(t, bin, dir)
 	defer stop(t, cmd)
 	if again != "" {
 		t.Fatal("a second start printed another admin key")
 	}
-	if code, _ := call(t, "GET", "http://"+addr+"/deployments", key, ""); code != 200 {
+	if code, _ := call(t, "GET", base+"/deployments", key, ""); code != 200 {
 		t.Fatalf("the first-start key must survive a restart: %d", code)
 	}
 	if strings.Contains(key, " ") {

@@ -32,11 +32,9 @@ func TestKillLeaderMidRollback(t *testing.T) {
 	runs := filepath.Join(dir, "runs.log")
 	env := []string{"ROMAN_DATABASE=" + url, "ROMAN_EXECUTOR=command",
 		`ROMAN_EXECUTOR_COMMAND=/bin/sh -c 'echo $$ >> ` + runs + `; sleep 30'`}
-	addrA, addrB := freePort(t), freePort(t)
-	a := serveWith(t, bin, dir, addrA, env...)
-	baseA, baseB := "http://"+addrA, "http://"+addrB
+	a, baseA := serveWith(t, bin, dir, env...)
 	awaitMonitor(t, "the first replica to lead", func() bool { return leaderGauge(t, baseA) == "1" })
-	b := serveWith(t, bin, dir, addrB, env...)
+	b, baseB := serveWith(t, bin, dir, env...)
 	defer stop(t, b)
 	if leaderGauge(t, baseB) != "0" {
 		t.Fatal("two leaders")
