@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +107,8 @@ func TestPrometheusSourceDown(t *testing.T) {
 }
 
 // TestPrometheusSourceAgainstPrometheus runs Debian's prometheus binary on
-// loopback, scraping itself, and queries it through the source.
+// loopback, scraping an exporter the test serves, and queries it through
+// the source.
 func TestPrometheusSourceAgainstPrometheus(t *testing.T) {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -114,22 +117,47 @@ func TestPrometheusSourceAgainstPrometheus(t *testing.T) {
 		}
 		t.Skip("prometheus is not installed (apt-get install prometheus)")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Prometheus scrapes an exporter the test serves (its port held by the
+	// test) and listens on a port it picks itself, read from its log, so no
+	// port number is chosen, released and reused.
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "# TYPE app_ready gauge\napp_ready 1\n")
+	}))
+	defer exporter.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	target := strings.TrimPrefix(exporter.URL, "http://")
+	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['"+target+"']\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address=127.0.0.1:0")
+	logs, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: ['"+addr+"']\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	addrc := make(chan string, 1)
+	go func() {
+		listening := regexp.MustCompile(`msg="Listening on" address=(127\.0\.0\.1:[0-9]+)`)
+		sc := bufio.NewScanner(logs)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addrc <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case <-time.After(30 * time.Second):
+		t.Fatal("prometheus never said where it listens")
+	}
 	p, err := health.NewPrometheus("http://"+addr, map[string]string{
 		roman.MetricActiveQueries:     `sum(up{job="self"})`,
 		roman.MetricP95ResponseTimeMS: `sum(up{job="nothing"})`,
