@@ -349,16 +349,6 @@ func TestClientBulkOverwrite(t *testing.T) {
 	}
 }
 
-func TestShortCommit(t *testing.T) {
-	for in, want := range map[string]string{
-		"a7f3b29": "a7f3b29", "a7f3b29c0ffee0123456789abcdef0123456789a": "a7f3b29", "release-2025-06-01": "release-2025-06-01",
-	} {
-		if got := ShortCommit(in); got != want {
-			t.Errorf("ShortCommit(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestFixturesParse(t *testing.T) {
 	for _, name := range []string{"discord_interaction_command.json", "discord_interaction_ping.json"} {
 		raw, err := os.ReadFile("testdata/" + name)

@@ -211,7 +211,7 @@ func (r *report) render() string {
 		line("Requested by: <@%s>", r.a.user.ID)
 	}
 	if t := r.target; t != nil {
-		line("Target: %s (commit: %s)", t.Version, ShortCommit(t.GitCommit))
+		line("Target: %s (commit: %s)", t.Version, roman.ShortCommit(t.GitCommit))
 	} else if r.deployment != nil {
 		line("Target: none found")
 	}
@@ -287,20 +287,6 @@ func progressBar(steps []roman.RollbackStep) string {
 		s += fmt.Sprintf(" · %s %s", last.Name, mark)
 	}
 	return s
-}
-
-// ShortCommit abbreviates a full hexadecimal commit id to seven characters,
-// as git does; anything else is returned as it is.
-func ShortCommit(c string) string {
-	if len(c) < 12 {
-		return c
-	}
-	for _, r := range c {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-			return c
-		}
-	}
-	return c[:7]
 }
 
 // editor edits one interaction's original response, spacing progress edits
