@@ -9,11 +9,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/retryafter"
 	"github.com/odyssey-1/roman/webhooksig"
 )
 
@@ -181,7 +181,7 @@ func (w *Webhook) post(ctx context.Context, req roman.ExecuteRequest, target *ro
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseDetail))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	answer := scrubURL(strings.ToValidUTF8(string(b), "\uFFFD"), w.url)
-	return resp.StatusCode, answer, parseRetryAfter(resp.Header.Get("Retry-After"), now), nil
+	return resp.StatusCode, answer, retryAfterOf(resp.Header, now), nil
 }
 
 // scrubURL removes rawURL, and its path and query (where its tokens live),
@@ -212,17 +212,10 @@ func redactURLError(err error) error {
 	return errors.New("request failed")
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or
-// unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+// retryAfterOf is the wait a receiver asks for in its Retry-After header
+// (seconds or an HTTP date), or 0 when it names none, so that the backoff
+// applies.
+func retryAfterOf(h http.Header, now time.Time) time.Duration {
+	d, _ := retryafter.Header(h.Get("Retry-After"), now)
+	return d
 }
