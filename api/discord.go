@@ -11,8 +11,9 @@ import (
 	"github.com/odyssey-1/roman/discord"
 )
 
-// DiscordBot answers Discord interactions (SPEC §12); *discord.Bot
-// implements it.
+// DiscordBot answers Discord interactions; the chat-ops bot (*chatops.Bot)
+// implements it. The API only verifies the signature and decodes the
+// interaction, so it depends on package discord alone, never on the bot.
 type DiscordBot interface {
 	// PublicKey is the application's key that signs interactions.
 	PublicKey() ed25519.PublicKey

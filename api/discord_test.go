@@ -15,6 +15,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/discord"
 )
 
@@ -26,7 +27,7 @@ func discordServer(t *testing.T, now time.Time) (*httptest.Server, ed25519.Priva
 	if err != nil {
 		t.Fatal(err)
 	}
-	bot := &discord.Bot{Key: pub, Clock: func() time.Time { return now }}
+	bot := &chatops.Bot{Key: pub, Clock: func() time.Time { return now }}
 	srv := httptest.NewServer(api.NewServer(api.Config{}, api.Deps{Discord: bot}).Handler())
 	t.Cleanup(srv.Close)
 	return srv, priv

@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/retryafter"
 )
 
 // DefaultAPIURL is Discord's REST API base URL (API v10).
@@ -40,6 +39,9 @@ type Client struct {
 	HTTP *http.Client
 	// Sleep waits out a short 429 (default: a timer honouring ctx).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Now measures a Retry-After HTTP date when Discord's answer has no
+	// Date header (default time.Now). Discord normally sends seconds.
+	Now func() time.Time
 }
 
 // EditOriginal edits the original response of an interaction (PATCH
@@ -73,7 +75,8 @@ func (c *Client) BulkOverwriteCommands(ctx context.Context, applicationID, guild
 
 // call sends one JSON request and decodes a JSON answer into out (when not
 // nil). A 429 with a short retry_after is waited out and retried, up to
-// three times.
+// three times; the wait is the JSON body's retry_after, else the
+// Retry-After header, else one second.
 func (c *Client) call(ctx context.Context, method, path, what string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
@@ -116,7 +119,10 @@ func (c *Client) call(ctx context.Context, method, path, what string, in, out an
 			}
 			return nil
 		case resp.StatusCode == http.StatusTooManyRequests:
-			wait := RetryAfter(resp.Header, data)
+			wait, ok := retryafter.FromResponse(resp.Header, data, c.now())
+			if !ok {
+				wait = time.Second
+			}
 			if attempt >= 3 || wait > maxRateLimitWait {
 				return fmt.Errorf("discord: %s: rate limited (retry after %s)", what, wait)
 			}
@@ -129,33 +135,18 @@ func (c *Client) call(ctx context.Context, method, path, what string, in, out an
 	}
 }
 
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
 func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	if c.Sleep != nil {
 		return c.Sleep(ctx, d)
 	}
 	return roman.Sleep(ctx, d)
-}
-
-// RetryAfter reads how long a 429 asks to wait: the JSON body's retry_after
-// (seconds, may have decimals), else the Retry-After header (seconds), else
-// one second.
-func RetryAfter(h http.Header, body []byte) time.Duration {
-	var rl struct {
-		RetryAfter *float64 `json:"retry_after"`
-	}
-	if json.Unmarshal(body, &rl) == nil && rl.RetryAfter != nil && *rl.RetryAfter >= 0 {
-		return seconds(*rl.RetryAfter)
-	}
-	if s, err := strconv.ParseFloat(strings.TrimSpace(h.Get("Retry-After")), 64); err == nil && s >= 0 {
-		return seconds(s)
-	}
-	return time.Second
-}
-
-// seconds converts seconds to a duration, rounded to the millisecond
-// (64.57 is 64.57s, not 64.569999999s).
-func seconds(s float64) time.Duration {
-	return time.Duration(math.Round(s*1000)) * time.Millisecond
 }
 
 // errorText is a short, single-line excerpt of an error answer: Discord's

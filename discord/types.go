@@ -1,9 +1,10 @@
-// Package discord is roman's Discord chat-ops (SPEC §12): the interaction
-// types and limits of Discord's API, Ed25519 verification of interactions,
-// the /approve rollback and /help rollback commands, the REST calls roman
+// Package discord is roman's side of Discord's API: the interaction and
+// command types, Ed25519 verification of interactions, Discord's message
+// limits with the fitting of messages to them (shared by the chat-ops bot and
+// the alert notifier notify/discord), and a REST client for the calls roman
 // makes (edit the original interaction response, bulk-overwrite the
-// application's commands), and message fitting to Discord's limits, which
-// the alert notifier (notify/discord) shares.
+// application's commands). What roman does with an interaction is the
+// chat-ops bot in package chatops.
 //
 // Shapes follow Discord's documentation as recorded in
 // shared/reference/discord_limits.md and the official example payloads.

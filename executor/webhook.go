@@ -3,34 +3,30 @@ package executor
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/retryafter"
+	"github.com/odyssey-1/roman/webhooksig"
 )
 
-// Webhook headers. The signature is HMAC-SHA256, keyed with the configured
-// secret, over the timestamp, a dot and the raw body:
+// Webhook headers besides the signature. A call is signed, when a secret is
+// configured, with the scheme of package webhooksig: X-Roman-Timestamp and
 //
-//	X-Roman-Signature: sha256=hex(HMAC_SHA256(secret, X-Roman-Timestamp + "." + body))
+//	X-Roman-Signature-256: sha256=hex(HMAC_SHA256(secret, X-Roman-Timestamp + "." + body))
 //
 // so a receiver can refuse both forged and replayed calls (compare in
 // constant time and reject a timestamp more than a few minutes old). The
 // same event is sent again on retries with the same Idempotency-Key (the
 // rollback event id), so a receiver can deploy it once.
 const (
-	HeaderSignature      = "X-Roman-Signature"
-	HeaderTimestamp      = "X-Roman-Timestamp"
 	HeaderEvent          = "X-Roman-Event"
 	HeaderIdempotencyKey = "Idempotency-Key"
 )
@@ -64,7 +60,8 @@ type WebhookPayload struct {
 	TargetDeploymentID string `json:"target_deployment_id"`
 	// RolledBack is the bad deployment being undone.
 	RolledBack *WebhookDeployment `json:"rolled_back,omitempty"`
-	// Timestamp is when this attempt was sent (equal to X-Roman-Timestamp).
+	// Timestamp is when this attempt was sent (the X-Roman-Timestamp
+	// header is the same instant in Unix seconds).
 	Timestamp time.Time `json:"timestamp"`
 }
 
@@ -100,15 +97,6 @@ func NewWebhook(rawURL, secret string, timeout time.Duration, opts Options) (*We
 
 // Name returns "webhook".
 func (w *Webhook) Name() string { return "webhook" }
-
-// Sign returns the X-Roman-Signature value for a timestamp and body.
-func Sign(secret []byte, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(timestamp))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
 
 // Execute POSTs the payload until a 2xx answer, a permanent failure or the
 // timeout.
@@ -176,14 +164,14 @@ func (w *Webhook) post(ctx context.Context, req roman.ExecuteRequest, target *ro
 	if err != nil {
 		return 0, "", 0, errors.New("cannot build the request")
 	}
-	ts := strconv.FormatInt(now.Unix(), 10)
+	ts := webhooksig.Timestamp(now)
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("User-Agent", "roman/"+roman.Version)
-	hr.Header.Set(HeaderTimestamp, ts)
+	hr.Header.Set(webhooksig.HeaderTimestamp, ts)
 	hr.Header.Set(HeaderEvent, "rollback")
 	hr.Header.Set(HeaderIdempotencyKey, req.EventID)
 	if len(w.secret) > 0 {
-		hr.Header.Set(HeaderSignature, Sign(w.secret, ts, raw))
+		hr.Header.Set(webhooksig.HeaderSignature, webhooksig.Sign(w.secret, ts, raw))
 	}
 	resp, err := w.opts.HTTPClient.Do(hr)
 	if err != nil {
@@ -193,7 +181,7 @@ func (w *Webhook) post(ctx context.Context, req roman.ExecuteRequest, target *ro
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseDetail))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	answer := scrubURL(strings.ToValidUTF8(string(b), "\uFFFD"), w.url)
-	return resp.StatusCode, answer, parseRetryAfter(resp.Header.Get("Retry-After"), now), nil
+	return resp.StatusCode, answer, retryAfterOf(resp.Header, now), nil
 }
 
 // scrubURL removes rawURL, and its path and query (where its tokens live),
@@ -224,17 +212,10 @@ func redactURLError(err error) error {
 	return errors.New("request failed")
 }
 
-// parseRetryAfter reads delay-seconds or an HTTP date; 0 when absent or
-// unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+// retryAfterOf is the wait a receiver asks for in its Retry-After header
+// (seconds or an HTTP date), or 0 when it names none, so that the backoff
+// applies.
+func retryAfterOf(h http.Header, now time.Time) time.Duration {
+	d, _ := retryafter.Header(h.Get("Retry-After"), now)
+	return d
 }

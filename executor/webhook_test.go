@@ -17,6 +17,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/executor"
+	"github.com/odyssey-1/roman/webhooksig"
 )
 
 // hook is an httptest receiver that answers each call with the next status
@@ -70,7 +71,7 @@ func TestWebhookSignedPayload(t *testing.T) {
 	if r.Method != "POST" || r.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("%s %s", r.Method, r.Header.Get("Content-Type"))
 	}
-	ts := r.Header.Get(executor.HeaderTimestamp)
+	ts := r.Header.Get(webhooksig.HeaderTimestamp)
 	if ts != "1765809300" {
 		t.Errorf("timestamp header %q, want the fake clock's unix time", ts)
 	}
@@ -78,8 +79,15 @@ func TestWebhookSignedPayload(t *testing.T) {
 	m := hmac.New(sha256.New, []byte(hookSecret))
 	m.Write([]byte(ts + "." + string(body)))
 	want := "sha256=" + hex.EncodeToString(m.Sum(nil))
-	if got := r.Header.Get(executor.HeaderSignature); !hmac.Equal([]byte(got), []byte(want)) {
+	if got := r.Header.Get("X-Roman-Signature-256"); !hmac.Equal([]byte(got), []byte(want)) {
 		t.Errorf("signature %q, want %q", got, want)
+	}
+	if err := webhooksig.Verify([]byte(hookSecret), r.Header.Get(webhooksig.HeaderSignature), ts, body, ft.Now(), webhooksig.DefaultMaxAge); err != nil {
+		t.Errorf("webhooksig.Verify: %v", err)
+	}
+	// Only the one signature header is sent.
+	if got := r.Header.Get("X-Roman-Signature"); got != "" {
+		t.Errorf("the retired X-Roman-Signature header was sent: %q", got)
 	}
 	if r.Header.Get(executor.HeaderIdempotencyKey) != request().EventID {
 		t.Errorf("idempotency key %q", r.Header.Get(executor.HeaderIdempotencyKey))
@@ -188,7 +196,7 @@ func TestWebhookUnsignedWithoutSecret(t *testing.T) {
 	if _, err := w.Execute(context.Background(), request()); err != nil {
 		t.Fatal(err)
 	}
-	if h.calls[0].Header.Get(executor.HeaderSignature) != "" {
+	if h.calls[0].Header.Get(webhooksig.HeaderSignature) != "" {
 		t.Error("signed without a secret")
 	}
 	if _, err := executor.NewWebhook("ftp://x", "", time.Minute, executor.Options{}); roman.ErrorCode(err) != roman.EINVALID {

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/discord"
 )
 
 // Field is one "Label: value" line of an alert.
@@ -150,7 +149,7 @@ func TriggerText(t string) string {
 func target(a *roman.Alert) string {
 	switch {
 	case a.TargetVersion != "" && a.TargetCommit != "":
-		return a.TargetVersion + " (" + discord.ShortCommit(a.TargetCommit) + ")"
+		return a.TargetVersion + " (" + roman.ShortCommit(a.TargetCommit) + ")"
 	case a.TargetVersion != "":
 		return a.TargetVersion
 	case a.Kind == roman.AlertConstitutionalViolation:

@@ -1,4 +1,4 @@
-// Package notify delivers alerts (SPEC §11). Each channel is a small package
+// Package notify delivers alerts. Each channel is a small package
 // behind roman.Notifier (notify/discord, notify/slack, notify/webhook); this
 // package holds what they share (PostJSON, Check, RedactURL, the alert's
 // text) and the Sender, which drains the durable alert_outbox with retries,
@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/discord"
+	"github.com/odyssey-1/roman/internal/retryafter"
 )
 
 // DefaultTimeout bounds one delivery attempt when the notifier's client has
@@ -102,7 +102,8 @@ func PostJSON(ctx context.Context, c *http.Client, rawURL string, body []byte, h
 }
 
 // Check classifies an answer. 2xx is delivered. 429 is a *RetryAfterError
-// (Discord's JSON retry_after in seconds, else the Retry-After header). 408
+// (Discord's JSON retry_after in seconds, else the Retry-After header in
+// seconds or as an HTTP date, else one second). 408
 // and 5xx are worth retrying; any other status is refused for good. The
 // error quotes at most 200 bytes of the answer, with rawURL and its path
 // scrubbed out in case a receiver echoes the request.
@@ -111,7 +112,13 @@ func Check(name, rawURL string, status int, h http.Header, body []byte) (retry b
 	case status >= 200 && status < 300:
 		return false, nil
 	case status == http.StatusTooManyRequests:
-		return true, &RetryAfterError{After: discord.RetryAfter(h, body), Err: fmt.Errorf("%s: HTTP 429: rate limited", name)}
+		// A Retry-After date is measured from the answer's Date header; the
+		// wall clock is only the fallback when the receiver sends none.
+		after, ok := retryafter.FromResponse(h, body, time.Now())
+		if !ok {
+			after = time.Second
+		}
+		return true, &RetryAfterError{After: after, Err: fmt.Errorf("%s: HTTP 429: rate limited", name)}
 	}
 	err = fmt.Errorf("%s: HTTP %d: %s", name, status, excerpt(body, rawURL))
 	return status == http.StatusRequestTimeout || status >= 500, err

@@ -95,6 +95,8 @@ func TestCheckClassifiesAnswers(t *testing.T) {
 		{"slack ok", 200, nil, "ok", true, false, 0},
 		{"discord 429 body", 429, http.Header{"Retry-After": {"65"}}, `{"message": "You are being rate limited.", "retry_after": 64.57, "global": false}`, false, true, 64570 * time.Millisecond},
 		{"slack 429 header", 429, http.Header{"Retry-After": {"30"}}, `{"calls":3}`, false, true, 30 * time.Second},
+		{"429 HTTP date", 429, http.Header{"Date": {"Mon, 15 Dec 2025 14:03:00 GMT"}, "Retry-After": {"Mon, 15 Dec 2025 14:04:00 GMT"}}, "", false, true, time.Minute},
+		{"429 garbage header", 429, http.Header{"Retry-After": {"-3"}}, "", false, true, time.Second},
 		{"429 nothing", 429, nil, "", false, true, time.Second},
 		{"slack invalid_payload", 400, nil, "invalid_payload", false, false, 0},
 		{"slack no_team", 404, nil, "no_team", false, false, 0},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/discord"
 	"github.com/odyssey-1/roman/notify"
@@ -23,7 +24,7 @@ const alertShutdownTimeout = 15 * time.Second
 
 // openAlerts routes alerts of decision rows to the channels each environment
 // configures (the store writes them to the outbox in the row's transaction)
-// and starts the sender that delivers the outbox (SPEC §11).
+// and starts the sender that delivers the outbox.
 func (m *Server) openAlerts() {
 	cfg := m.Config
 	m.Store.SetAlertRouter(notify.Router(func(env string) ([]string, map[string][]string) {
@@ -96,11 +97,11 @@ func (m *Server) discordBot(rollbacks roman.RollbackService) (api.DiscordBot, er
 	if err != nil {
 		return nil, fmt.Errorf("discord_public_key: %w", err)
 	}
-	approvers := make([]discord.Approver, 0, len(cfg.DiscordApprovers))
+	approvers := make([]chatops.Approver, 0, len(cfg.DiscordApprovers))
 	for _, a := range cfg.DiscordApprovers {
-		approvers = append(approvers, discord.Approver{ID: a.ID, UserID: a.UserID, Admin: a.Admin})
+		approvers = append(approvers, chatops.Approver{ID: a.ID, UserID: a.UserID, Admin: a.Admin})
 	}
-	m.Discord = &discord.Bot{Key: key, ApplicationID: cfg.DiscordApplicationID, Approvers: approvers,
+	m.Discord = &chatops.Bot{Key: key, ApplicationID: cfg.DiscordApplicationID, Approvers: approvers,
 		Rollbacks: rollbacks, Store: m.Store, Hub: m.Hub, Clock: m.Clock, Logger: m.Logger.With("component", "discord"),
 		API: &discord.Client{BaseURL: cfg.DiscordAPIURL}}
 	return m.Discord, nil

@@ -21,8 +21,8 @@ import (
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
 	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/config"
-	"github.com/odyssey-1/roman/discord"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/monitor"
@@ -69,7 +69,7 @@ type Server struct {
 	Alerts *notify.Sender
 	// Discord answers Discord interactions when discord_public_key is set
 	// (SPEC §12; alerts.go).
-	Discord *discord.Bot
+	Discord *chatops.Bot
 
 	appCloser io.Closer
 	ln        net.Listener

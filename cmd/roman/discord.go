@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/discord"
 )
@@ -66,7 +67,7 @@ server, where they appear at once.`,
 			ctx, cancel := context.WithTimeout(cmd.Context(), registerTimeout)
 			defer cancel()
 			c := &discord.Client{BaseURL: cfg.DiscordAPIURL, BotToken: cfg.DiscordBotToken.Value(), HTTP: &http.Client{Timeout: registerTimeout}}
-			got, err := c.BulkOverwriteCommands(ctx, cfg.DiscordApplicationID, guild, discord.Commands())
+			got, err := c.BulkOverwriteCommands(ctx, cfg.DiscordApplicationID, guild, chatops.Commands())
 			if err != nil {
 				return err
 			}

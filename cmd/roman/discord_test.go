@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/discord"
 )
 
@@ -107,7 +108,7 @@ func TestDiscordRegister(t *testing.T) {
 	// The body has the shape of Discord's own bulk-overwrite example: a list
 	// of commands whose objects, and whose options at any depth, use only
 	// keys the example uses for commands and options.
-	example, err := os.ReadFile("../../discord/testdata/discord_commands_put_example.json")
+	example, err := os.ReadFile("../../chatops/testdata/discord_commands_put_example.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestDiscordRegister(t *testing.T) {
 	}
 	var cmds []discord.Command
 	_ = json.Unmarshal([]byte(body), &cmds)
-	if !reflect.DeepEqual(cmds, discord.Commands()) {
+	if !reflect.DeepEqual(cmds, chatops.Commands()) {
 		t.Errorf("registered %+v", cmds)
 	}
 

@@ -9,31 +9,26 @@
 //	X-Roman-Signature-256: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>"
 //	                       keyed with alert_webhook_secret>
 //
-// The body is {"title": ..., "text": ..., "alert": {...roman.Alert}}. A
+// The body is {"title": ..., "text": ..., "alert": {...roman.Alert}}. The
+// signature is package webhooksig's, the same as the webhook executor's; a
 // receiver recomputes the HMAC over the timestamp header, a dot and the raw
-// body, compares in constant time and refuses old timestamps.
+// body, compares in constant time and refuses old timestamps
+// (webhooksig.Verify does all three).
 package webhook
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/notify"
+	"github.com/odyssey-1/roman/webhooksig"
 )
 
-// Header names of a signed alert.
-const (
-	HeaderEvent     = "X-Roman-Event"
-	HeaderTimestamp = "X-Roman-Timestamp"
-	HeaderSignature = "X-Roman-Signature-256"
-)
+// HeaderEvent carries the alert's event_id. The signature headers are
+// webhooksig.HeaderTimestamp and webhooksig.HeaderSignature.
+const HeaderEvent = "X-Roman-Event"
 
 // Notifier posts alerts to one URL, signed with a secret key.
 type Notifier struct {
@@ -73,36 +68,14 @@ func (n *Notifier) Notify(ctx context.Context, a *roman.Alert) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ts := strconv.FormatInt(n.now().Unix(), 10)
+	ts := webhooksig.Timestamp(n.now())
 	h := http.Header{}
 	h.Set(HeaderEvent, a.EventID)
-	h.Set(HeaderTimestamp, ts)
-	h.Set(HeaderSignature, Sign(n.secret, ts, body))
+	h.Set(webhooksig.HeaderTimestamp, ts)
+	h.Set(webhooksig.HeaderSignature, webhooksig.Sign(n.secret, ts, body))
 	status, rh, data, err := notify.PostJSON(ctx, n.client, n.url, body, h)
 	if err != nil {
 		return true, err
 	}
 	return notify.Check("webhook", n.url, status, rh, data)
-}
-
-// Sign returns the X-Roman-Signature-256 value of a body sent at timestamp.
-func Sign(secret []byte, timestamp string, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(timestamp))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// Verify checks a received alert's signature and that its timestamp is
-// within maxAge of now; receivers written in Go can use it as is.
-func Verify(secret []byte, signature, timestamp string, body []byte, now time.Time, maxAge time.Duration) bool {
-	secs, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return false
-	}
-	if d := now.Sub(time.Unix(secs, 0)); d > maxAge || d < -maxAge {
-		return false
-	}
-	return hmac.Equal([]byte(signature), []byte(Sign(secret, timestamp, body)))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/notify/notifytest"
 	"github.com/odyssey-1/roman/notify/webhook"
+	"github.com/odyssey-1/roman/webhooksig"
 )
 
 func TestSignedDelivery(t *testing.T) {
@@ -25,7 +26,7 @@ func TestSignedDelivery(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got.header, got.body = r.Header.Clone(), mustRead(r)
 		// A receiver as the package doc describes it.
-		if !webhook.Verify(secret, r.Header.Get(webhook.HeaderSignature), r.Header.Get(webhook.HeaderTimestamp), got.body, now, 5*time.Minute) {
+		if webhooksig.Verify(secret, r.Header.Get(webhooksig.HeaderSignature), r.Header.Get(webhooksig.HeaderTimestamp), got.body, now, webhooksig.DefaultMaxAge) != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -37,7 +38,7 @@ func TestSignedDelivery(t *testing.T) {
 	if retry, err := n.Notify(context.Background(), a); err != nil {
 		t.Fatalf("Notify = %v, %v", retry, err)
 	}
-	if got.header.Get(webhook.HeaderEvent) != a.EventID || got.header.Get(webhook.HeaderTimestamp) != strconv.FormatInt(now.Unix(), 10) ||
+	if got.header.Get(webhook.HeaderEvent) != a.EventID || got.header.Get(webhooksig.HeaderTimestamp) != strconv.FormatInt(now.Unix(), 10) ||
 		got.header.Get("Content-Type") != "application/json" {
 		t.Errorf("headers = %v", got.header)
 	}
@@ -46,11 +47,15 @@ func TestSignedDelivery(t *testing.T) {
 		t.Errorf("body = %s (%v)", got.body, err)
 	}
 	// A wrong key, a changed body or an old timestamp do not verify.
-	sig, ts := got.header.Get(webhook.HeaderSignature), got.header.Get(webhook.HeaderTimestamp)
-	if webhook.Verify([]byte("other"), sig, ts, got.body, now, time.Minute) ||
-		webhook.Verify(secret, sig, ts, append(got.body, ' '), now, time.Minute) ||
-		webhook.Verify(secret, sig, ts, got.body, now.Add(10*time.Minute), 5*time.Minute) {
+	sig, ts := got.header.Get(webhooksig.HeaderSignature), got.header.Get(webhooksig.HeaderTimestamp)
+	if webhooksig.Verify([]byte("other"), sig, ts, got.body, now, time.Minute) == nil ||
+		webhooksig.Verify(secret, sig, ts, append(got.body, ' '), now, time.Minute) == nil ||
+		webhooksig.Verify(secret, sig, ts, got.body, now.Add(10*time.Minute), 5*time.Minute) == nil {
 		t.Error("Verify accepted a bad delivery")
+	}
+	// Only the one signature header is sent.
+	if got.header.Get("X-Roman-Signature") != "" {
+		t.Errorf("the retired X-Roman-Signature header was sent: %v", got.header)
 	}
 	// The receiver refusing the signature is a failure not worth retrying.
 	bad := webhook.New(srv.URL+"/hook", "wrong-key", nil, func() time.Time { return now })

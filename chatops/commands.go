@@ -1,30 +1,32 @@
-package discord
+package chatops
+
+import "github.com/odyssey-1/roman/discord"
 
 // Commands are roman's application commands, as `roman discord register`
 // sends them: /approve rollback deployment_id:<id> reason:<text>
 // [override:<bool>] and /help rollback. Both are CHAT_INPUT commands with a
 // subcommand, so later actions (/approve deploy, /help alerts) fit beside
 // them.
-func Commands() []Command {
-	return []Command{
+func Commands() []discord.Command {
+	return []discord.Command{
 		{
 			Name: "approve", Type: 1,
 			Description: "Approve an action for R.O.M.A.N. to carry out",
-			Options: []CommandOption{{
-				Type: OptionSubCommand, Name: "rollback",
+			Options: []discord.CommandOption{{
+				Type: discord.OptionSubCommand, Name: "rollback",
 				Description: "Roll a deployment back to the last healthy version",
-				Options: []CommandOption{
-					{Type: OptionString, Name: "deployment_id", Description: "The deployment to roll back (its deployment_id)", Required: true},
-					{Type: OptionString, Name: "reason", Description: "Why it must be rolled back (recorded as the trigger reason)", Required: true},
-					{Type: OptionBoolean, Name: "override", Description: "Admin approvers only: turn constitutional violations into warnings"},
+				Options: []discord.CommandOption{
+					{Type: discord.OptionString, Name: "deployment_id", Description: "The deployment to roll back (its deployment_id)", Required: true},
+					{Type: discord.OptionString, Name: "reason", Description: "Why it must be rolled back (recorded as the trigger reason)", Required: true},
+					{Type: discord.OptionBoolean, Name: "override", Description: "Admin approvers only: turn constitutional violations into warnings"},
 				},
 			}},
 		},
 		{
 			Name: "help", Type: 1,
 			Description: "How to use R.O.M.A.N.",
-			Options: []CommandOption{{
-				Type: OptionSubCommand, Name: "rollback",
+			Options: []discord.CommandOption{{
+				Type: discord.OptionSubCommand, Name: "rollback",
 				Description: "How to roll back a deployment from Discord",
 			}},
 		},

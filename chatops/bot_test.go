@@ -1,4 +1,4 @@
-package discord_test
+package chatops_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/discord"
 	"github.com/odyssey-1/roman/mock"
 	"github.com/odyssey-1/roman/sqldb"
@@ -63,7 +64,7 @@ func (e *edits) last() string {
 }
 
 type botFixture struct {
-	bot   *discord.Bot
+	bot   *chatops.Bot
 	store *sqldb.DB
 	api   *edits
 	svc   *mock.RollbackService
@@ -97,8 +98,8 @@ func newBot(t *testing.T, execute func(f *botFixture, req roman.RollbackRequest)
 		f.mu.Unlock()
 		return execute(f, req)
 	}}
-	f.bot = &discord.Bot{ApplicationID: "42", Store: st, Rollbacks: f.svc,
-		Approvers: []discord.Approver{{ID: approverUser, UserID: approverUUID}, {ID: approverRole}, {ID: adminUser, UserID: adminUUID, Admin: true}},
+	f.bot = &chatops.Bot{ApplicationID: "42", Store: st, Rollbacks: f.svc,
+		Approvers: []chatops.Approver{{ID: approverUser, UserID: approverUUID}, {ID: approverRole}, {ID: adminUser, UserID: adminUUID, Admin: true}},
 		API:       &discord.Client{BaseURL: f.api.srv.URL}, MinEditInterval: time.Nanosecond, PollInterval: time.Millisecond}
 	return f
 }

@@ -1,4 +1,11 @@
-package discord
+// Package chatops is roman's Discord chat-ops bot: it answers verified
+// interactions (PING, /approve rollback and /help rollback), runs an
+// approved rollback through the rollback service, records approvals and
+// refusals in roman_events, and edits its deferred reply as the rollback
+// proceeds. The Discord API itself (types, limits, signature check, REST
+// client) lives in package discord; this package is roman's behaviour on top
+// of it.
+package chatops
 
 import (
 	"context"
@@ -11,7 +18,18 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/discord"
 )
+
+// Store is what the bot reads and writes: the deployment to roll back and
+// its rollback target, the rollback's progress, and the audit rows of
+// approvals and refusals. It names only these small interfaces so that a test
+// or another store can provide exactly what the bot uses.
+type Store interface {
+	roman.DeploymentStore
+	roman.RollbackStore
+	roman.EventStore
+}
 
 // FollowUpTimeout bounds the work after a deferred reply: Discord's
 // interaction token is valid for 15 minutes, after which the original
@@ -46,12 +64,12 @@ type Bot struct {
 	Rollbacks roman.RollbackService
 	// Store reads deployments and rollback progress and records the
 	// approval and refusal rows (roman_events).
-	Store roman.Store
+	Store Store
 	// Hub, when set, tells the bot of rollback progress so it can edit its
 	// reply step by step.
 	Hub *roman.Hub
 	// API edits the original response.
-	API    *Client
+	API    *discord.Client
 	Clock  roman.Clock
 	Logger *slog.Logger
 	// MinEditInterval spaces progress edits (default one second) so that a
@@ -105,11 +123,11 @@ func (b *Bot) stopped() <-chan struct{} {
 // Interact answers one verified interaction. The answer is always immediate:
 // a command that takes time (a rollback) is answered with a deferred
 // response and reported by editing it afterwards.
-func (b *Bot) Interact(ctx context.Context, in *Interaction) (*Response, error) {
+func (b *Bot) Interact(ctx context.Context, in *discord.Interaction) (*discord.Response, error) {
 	switch in.Type {
-	case InteractionPing:
-		return &Response{Type: CallbackPong}, nil
-	case InteractionApplicationCommand:
+	case discord.InteractionPing:
+		return &discord.Response{Type: discord.CallbackPong}, nil
+	case discord.InteractionApplicationCommand:
 	default:
 		return ephemeral("R.O.M.A.N. does not handle this kind of interaction."), nil
 	}
@@ -128,30 +146,30 @@ func (b *Bot) Interact(ctx context.Context, in *Interaction) (*Response, error) 
 
 // subcommand returns the first option when it is a subcommand, with its
 // options; otherwise "" and the options themselves.
-func subcommand(opts []Option) (string, []Option) {
-	if len(opts) > 0 && opts[0].Type == OptionSubCommand {
+func subcommand(opts []discord.Option) (string, []discord.Option) {
+	if len(opts) > 0 && opts[0].Type == discord.OptionSubCommand {
 		return opts[0].Name, opts[0].Options
 	}
 	return "", opts
 }
 
 // ephemeral is an immediate reply only the invoking user sees.
-func ephemeral(text string) *Response {
-	m := &Message{Content: text, Flags: FlagEphemeral, AllowedMentions: NoMentions()}
-	Fit(m)
-	return &Response{Type: CallbackChannelMessageWithSource, Data: m}
+func ephemeral(text string) *discord.Response {
+	m := &discord.Message{Content: text, Flags: discord.FlagEphemeral, AllowedMentions: discord.NoMentions()}
+	discord.Fit(m)
+	return &discord.Response{Type: discord.CallbackChannelMessageWithSource, Data: m}
 }
 
 // approval is one /approve rollback request.
 type approval struct {
-	user     *User
+	user     *discord.User
 	approver Approver
 	appID    string
 	token    string
 	req      roman.RollbackRequest
 }
 
-func (b *Bot) approveRollback(ctx context.Context, in *Interaction, opts []Option) *Response {
+func (b *Bot) approveRollback(ctx context.Context, in *discord.Interaction, opts []discord.Option) *discord.Response {
 	user, roles := in.Invoker()
 	var depID, reason string
 	var override bool
@@ -187,7 +205,7 @@ func (b *Bot) approveRollback(ctx context.Context, in *Interaction, opts []Optio
 	case depID == "":
 		return ephemeral("`deployment_id` is required. Try `/help rollback`.")
 	case !roman.ValidUUID(depID):
-		return ephemeral(fmt.Sprintf("`deployment_id` %q is not a deployment id (a UUID).", Truncate(depID, 64)))
+		return ephemeral(fmt.Sprintf("`deployment_id` %q is not a deployment id (a UUID).", discord.Truncate(depID, 64)))
 	case reason == "":
 		return ephemeral("`reason` is required. Try `/help rollback`.")
 	case len(reason) > maxReason:
@@ -212,12 +230,12 @@ func (b *Bot) approveRollback(ctx context.Context, in *Interaction, opts []Optio
 		defer b.wg.Done()
 		b.followUp(a)
 	}()
-	return &Response{Type: CallbackDeferredChannelMessage}
+	return &discord.Response{Type: discord.CallbackDeferredChannelMessage}
 }
 
 // approver finds the allow-list entry of a user: their own entry first, else
 // one of their roles' (an admin role before others).
-func (b *Bot) approver(u *User, roles []string) (Approver, bool) {
+func (b *Bot) approver(u *discord.User, roles []string) (Approver, bool) {
 	if u == nil || u.ID == "" {
 		return Approver{}, false
 	}

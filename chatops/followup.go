@@ -1,4 +1,4 @@
-package discord
+package chatops
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/discord"
 )
 
 // Report phases of an approved rollback, as the edited reply shows them.
@@ -22,8 +23,8 @@ const (
 	phaseNotStarted        // refused before running (unknown id, conflict, ...)
 )
 
-// stepCount is how many steps a rollback runs (SPEC §7), for the progress
-// bar; a rollback that records more steps stretches it.
+// stepCount is how many steps a rollback runs, for the progress bar; a
+// rollback that records more steps stretches it.
 const stepCount = 8
 
 // report is what the reply says about one approved rollback.
@@ -55,8 +56,9 @@ func (b *Bot) followUp(a *approval) {
 		return
 	}
 	r.deployment = d
-	// The target the rollback service will choose (SPEC §3), shown before
-	// it runs; the result's target replaces it.
+	// The target the rollback service will choose (the newest healthy
+	// deployment of the same environment before this one), shown before it
+	// runs; the result's target replaces it.
 	if t, err := b.Store.FindRollbackTarget(ctx, d.Environment, d.DeployedAt); err == nil {
 		r.target = t
 	}
@@ -211,7 +213,7 @@ func (r *report) render() string {
 		line("Requested by: <@%s>", r.a.user.ID)
 	}
 	if t := r.target; t != nil {
-		line("Target: %s (commit: %s)", t.Version, ShortCommit(t.GitCommit))
+		line("Target: %s (commit: %s)", t.Version, roman.ShortCommit(t.GitCommit))
 	} else if r.deployment != nil {
 		line("Target: none found")
 	}
@@ -289,20 +291,6 @@ func progressBar(steps []roman.RollbackStep) string {
 	return s
 }
 
-// ShortCommit abbreviates a full hexadecimal commit id to seven characters,
-// as git does; anything else is returned as it is.
-func ShortCommit(c string) string {
-	if len(c) < 12 {
-		return c
-	}
-	for _, r := range c {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
-			return c
-		}
-	}
-	return c[:7]
-}
-
 // editor edits one interaction's original response, spacing progress edits
 // by MinEditInterval. It uses the monotonic wall clock on purpose: the
 // spacing protects Discord's rate limit, which runs on real time.
@@ -330,7 +318,7 @@ func (e *editor) edit(ctx context.Context, r *report, final bool) {
 	if e.b.API == nil || e.a.token == "" {
 		return
 	}
-	if err := e.b.API.EditOriginal(ctx, e.a.appID, e.a.token, &Message{Content: text}); err != nil {
+	if err := e.b.API.EditOriginal(ctx, e.a.appID, e.a.token, &discord.Message{Content: text}); err != nil {
 		e.b.logger().Warn("editing the Discord reply failed", "deployment_id", e.a.req.DeploymentID, "err", err)
 		return
 	}
