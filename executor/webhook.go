@@ -101,6 +101,10 @@ func NewWebhook(rawURL, secret string, timeout time.Duration, opts Options) (*We
 // Name returns "webhook".
 func (w *Webhook) Name() string { return "webhook" }
 
+// Resumable returns false: calling a webhook twice may redeploy twice, so
+// an interrupted call is marked failed instead.
+func (w *Webhook) Resumable(json.RawMessage) bool { return false }
+
 // Sign returns the X-Roman-Signature value for a timestamp and body.
 func Sign(secret []byte, timestamp string, body []byte) string {
 	m := hmac.New(sha256.New, secret)
