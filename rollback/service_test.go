@@ -341,7 +341,7 @@ func TestRecordRefusesFutureDeployedAt(t *testing.T) {
 // flakyStore fails the first writes of a final rollback status, as a
 // database that is briefly unreachable does.
 type flakyStore struct {
-	roman.Store
+	rollback.Store
 	mu       sync.Mutex
 	failures int
 }
