@@ -282,17 +282,11 @@ type Executor interface {
 	// Execute runs the redeploy and waits for it (bounded by ctx). The
 	// returned detail is recorded in the execute step.
 	Execute(ctx context.Context, req ExecuteRequest) (detail json.RawMessage, err error)
-}
-
-// ResumableExecutor is an Executor that can tell whether an execution that
-// was interrupted by a crash may be continued. An executor that does not
-// implement it is never resumed once it has started: its event is marked
-// failed ("interrupted") instead, because running an unknown command or
-// webhook twice may not be safe.
-type ResumableExecutor interface {
-	Executor
-	// Resumable reports whether Execute may be called again with
+	// Resumable reports whether an execution that was interrupted by a
+	// crash may be continued: whether Execute may be called again with
 	// ExecuteRequest.Resume set to progress (nil when the executor never
-	// reported any).
+	// reported any). An executor that answers false is never resumed once
+	// it has started: its event is marked failed ("interrupted") instead,
+	// because running an unknown command or webhook twice may not be safe.
 	Resumable(progress json.RawMessage) bool
 }

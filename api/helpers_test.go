@@ -63,7 +63,7 @@ type fixture struct {
 	deps   *mock.DeploymentService
 	rbs    *mock.RollbackService
 	snaps  *mock.SnapshotService
-	store  *mock.Store
+	ping   *mock.Pinger
 	ingest *ingest.Service
 	srv    *Server
 	ts     *httptest.Server
@@ -95,6 +95,13 @@ func sampleSnapshot(id string, rows int64) *roman.Snapshot {
 }
 
 func notFound(what string) error { return roman.Errorf(roman.ENOTFOUND, "%s not found", what) }
+
+// apiStore is the store the handlers read directly (readiness and
+// migrations), built from the mocks a fixture sets.
+type apiStore struct {
+	*mock.Pinger
+	*mock.MigrationStore
+}
 
 func newFixture(t testing.TB) *fixture {
 	return newFixtureConfig(t, Config{})
@@ -207,27 +214,8 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 			return []*roman.Snapshot{sampleSnapshot(snapID, 10)}, nil
 		},
 	}
-	f.store = &mock.Store{PingFn: func(context.Context) error { return nil },
-		GetDeploymentFn: func(_ context.Context, id string) (*roman.Deployment, error) {
-			if !known(id) {
-				return nil, notFound("deployment")
-			}
-			return sampleDeployment(id), nil
-		},
-		CurrentDeploymentFn: func(_ context.Context, env string) (*roman.Deployment, error) {
-			if env != "production" {
-				return nil, nil
-			}
-			return sampleDeployment(depID), nil
-		},
-		InsertErrorEventsFn: func(context.Context, []roman.ErrorEvent) error {
-			f.writes.Add(1)
-			return nil
-		},
-		InsertMetricSamplesFn: func(context.Context, []roman.MetricSample) error {
-			f.writes.Add(1)
-			return nil
-		},
+	f.ping = &mock.Pinger{PingFn: func(context.Context) error { return nil }}
+	migrations := &mock.MigrationStore{
 		CreateMigrationFn: func(_ context.Context, m *roman.Migration) error {
 			f.writes.Add(1)
 			m.ID = 1
@@ -235,9 +223,35 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 		},
 		ListMigrationsFn: func(context.Context, string) ([]*roman.Migration, error) { return []*roman.Migration{}, nil },
 	}
-	// The real ingest service over the mock store, so the API's ingest tests
+	// The real ingest service over mock stores, so the API's ingest tests
 	// see its validation.
-	f.ingest = &ingest.Service{Store: f.store, Clock: func() time.Time { return testNow }}
+	f.ingest = &ingest.Service{
+		Deployments: &mock.DeploymentStore{
+			GetDeploymentFn: func(_ context.Context, id string) (*roman.Deployment, error) {
+				if !known(id) {
+					return nil, notFound("deployment")
+				}
+				return sampleDeployment(id), nil
+			},
+			CurrentDeploymentFn: func(_ context.Context, env string) (*roman.Deployment, error) {
+				if env != "production" {
+					return nil, nil
+				}
+				return sampleDeployment(depID), nil
+			},
+		},
+		Signals: &mock.SignalStore{
+			InsertErrorEventsFn: func(context.Context, []roman.ErrorEvent) error {
+				f.writes.Add(1)
+				return nil
+			},
+			InsertMetricSamplesFn: func(context.Context, []roman.MetricSample) error {
+				f.writes.Add(1)
+				return nil
+			},
+		},
+		Clock: func() time.Time { return testNow },
+	}
 	keyring := roman.NewKeyring([]roman.APIKey{
 		{ID: 1, Name: "reader", Role: roman.RoleRead, Hash: roman.HashKey(readToken)},
 		{ID: 2, Name: "ci", Role: roman.RoleDeploy, Hash: roman.HashKey(deployToken)},
@@ -245,7 +259,7 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 		{ID: 4, Name: "root", Role: roman.RoleAdmin, Hash: roman.HashKey(adminToken)},
 	})
 	f.srv = NewServer(cfg, Deps{
-		Deployments: f.deps, Rollbacks: f.rbs, Snapshots: f.snaps, Store: f.store, Keyring: keyring, Ingest: f.ingest,
+		Deployments: f.deps, Rollbacks: f.rbs, Snapshots: f.snaps, Store: apiStore{f.ping, migrations}, Keyring: keyring, Ingest: f.ingest,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:  func() time.Time { return testNow },
 	})

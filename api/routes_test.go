@@ -249,7 +249,7 @@ func TestSystemRoutes(t *testing.T) {
 		t.Errorf("healthz %s", r.body)
 	}
 	f.do("GET", "/readyz", "", "").expect(t, http.StatusOK)
-	f.store.PingFn = func(context.Context) error { return errors.New("dial tcp: connection refused") }
+	f.ping.PingFn = func(context.Context) error { return errors.New("dial tcp: connection refused") }
 	r := f.do("GET", "/readyz", "", "").expect(t, http.StatusServiceUnavailable)
 	if r.json(t)["status"] != "unavailable" || strings.Contains(string(r.body), "refused") {
 		t.Errorf("readyz failing answered %s", r.body)

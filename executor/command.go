@@ -61,6 +61,10 @@ func NewCommand(line string, timeout time.Duration, opts Options) (*Command, err
 // Name returns "command".
 func (c *Command) Name() string { return "command" }
 
+// Resumable returns false: running an arbitrary command twice may not be
+// safe, so an interrupted run is marked failed instead.
+func (c *Command) Resumable(json.RawMessage) bool { return false }
+
 // Execute runs the command and waits for it, bounded by the timeout.
 func (c *Command) Execute(ctx context.Context, req roman.ExecuteRequest) (json.RawMessage, error) {
 	target, err := targetOf(req)

@@ -161,7 +161,7 @@ func TestCommandTimeoutKillsProcessGroup(t *testing.T) {
 }
 
 func TestCommandNotResumable(t *testing.T) {
-	if _, ok := newCommand(t, "true", time.Minute).(roman.ResumableExecutor); ok {
+	if newCommand(t, "true", time.Minute).Resumable(json.RawMessage(`{"executor":"command"}`)) {
 		t.Fatal("an arbitrary command must not be resumed after a crash")
 	}
 	if _, err := executor.NewCommand("  ", time.Minute, executor.Options{}); roman.ErrorCode(err) != roman.EINVALID {

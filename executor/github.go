@@ -76,7 +76,7 @@ type GitHub struct {
 	opts        Options
 }
 
-var _ roman.ResumableExecutor = (*GitHub)(nil)
+var _ roman.Executor = (*GitHub)(nil)
 
 // NewGitHub returns the executor. EINVALID for a malformed repository, no
 // workflow, ref or token, or a bad API URL.

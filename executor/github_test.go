@@ -164,10 +164,10 @@ func TestGitHubRunDetailsFromDispatch(t *testing.T) {
 	if len(progress) != 1 || !strings.Contains(string(progress[0]), `"run_id":30433642`) {
 		t.Errorf("progress: %s", progress)
 	}
-	if !g.(roman.ResumableExecutor).Resumable(progress[0]) {
+	if !g.Resumable(progress[0]) {
 		t.Error("a recorded run must be resumable")
 	}
-	if g.(roman.ResumableExecutor).Resumable(nil) {
+	if g.Resumable(nil) {
 		t.Error("an unknown dispatch must not be resumed (it could deploy twice)")
 	}
 	if strings.Contains(string(raw), ghToken) {

@@ -11,7 +11,7 @@ import (
 // deploy by watching roman's database (the new deployment row is the signal).
 type None struct{}
 
-var _ roman.ResumableExecutor = None{}
+var _ roman.Executor = None{}
 
 // Name returns "none".
 func (None) Name() string { return "none" }

@@ -98,6 +98,10 @@ func NewWebhook(rawURL, secret string, timeout time.Duration, opts Options) (*We
 // Name returns "webhook".
 func (w *Webhook) Name() string { return "webhook" }
 
+// Resumable returns false: calling a webhook twice may redeploy twice, so
+// an interrupted call is marked failed instead.
+func (w *Webhook) Resumable(json.RawMessage) bool { return false }
+
 // Execute POSTs the payload until a 2xx answer, a permanent failure or the
 // timeout.
 func (w *Webhook) Execute(ctx context.Context, req roman.ExecuteRequest) (json.RawMessage, error) {

@@ -10,7 +10,7 @@ import (
 // builtinInputs reads the store: error counts, and the newest n samples of
 // each metric in (now - MetricMaxAge, now]. The newest is the signal's value;
 // the smallest of n (when there are n) is its sustained value.
-func builtinInputs(ctx context.Context, st roman.Store, deploymentID string, now time.Time, n int) (roman.HealthInputs, error) {
+func builtinInputs(ctx context.Context, st roman.SignalStore, deploymentID string, now time.Time, n int) (roman.HealthInputs, error) {
 	last1, last5, err := st.CountErrors(ctx, deploymentID, now)
 	if err != nil {
 		return roman.HealthInputs{}, err

@@ -24,7 +24,8 @@ const MetricMaxAge = 5 * time.Minute
 
 // Checker computes SPEC §4 health objects.
 type Checker struct {
-	Store roman.Store
+	// Store holds the built-in signals: error counts and metric samples.
+	Store roman.SignalStore
 	// Thresholds returns the trigger limits of an environment.
 	Thresholds func(env string) roman.Thresholds
 	Clock      roman.Clock

@@ -39,9 +39,13 @@ const (
 
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:.]{0,127}$`)
 
-// Service implements roman.IngestService on a Store.
+// Service implements roman.IngestService: it attributes each item to a
+// deployment read from Deployments and stores the batch in Signals.
 type Service struct {
-	Store roman.Store
+	// Deployments resolves the deployment_id or environment of each item.
+	Deployments roman.DeploymentStore
+	// Signals stores the error events and metric samples.
+	Signals roman.SignalStore
 	// Hub, when set, is told of every stored batch (ChangeErrors,
 	// ChangeMetrics) once per deployment.
 	Hub   *roman.Hub
@@ -83,7 +87,7 @@ type target struct {
 // resolver finds each item's deployment, reading each distinct id or
 // environment once per batch.
 type resolver struct {
-	st     roman.Store
+	st     roman.DeploymentStore
 	byID   map[string]target
 	byEnv  map[string]target
 	list   string
@@ -175,7 +179,7 @@ func (s *Service) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.
 		return nil, err
 	}
 	now := roman.UTC(s.Clock())
-	r := &resolver{st: s.Store, byID: map[string]target{}, byEnv: map[string]target{}, list: "events", batch: b.Batch,
+	r := &resolver{st: s.Deployments, byID: map[string]target{}, byEnv: map[string]target{}, list: "events", batch: b.Batch,
 		fields: func(i int) (string, string) { return evs[i].DeploymentID, evs[i].Environment }}
 	out := make([]roman.ErrorEvent, len(evs))
 	for i := range evs {
@@ -205,7 +209,7 @@ func (s *Service) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.
 		e.DeploymentID, e.Environment, e.ID = t.id, t.env, 0
 		out[i] = e
 	}
-	if err := s.write(ctx, func() error { return s.Store.InsertErrorEvents(ctx, out) }); err != nil {
+	if err := s.write(ctx, func() error { return s.Signals.InsertErrorEvents(ctx, out) }); err != nil {
 		return nil, err
 	}
 	return s.done(roman.ChangeErrors, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Environment} }), nil
@@ -218,7 +222,7 @@ func (s *Service) IngestMetrics(ctx context.Context, b roman.MetricBatch) (*roma
 		return nil, err
 	}
 	now := roman.UTC(s.Clock())
-	r := &resolver{st: s.Store, byID: map[string]target{}, byEnv: map[string]target{}, list: "samples", batch: b.Batch,
+	r := &resolver{st: s.Deployments, byID: map[string]target{}, byEnv: map[string]target{}, list: "samples", batch: b.Batch,
 		fields: func(i int) (string, string) { return ss[i].DeploymentID, ss[i].Environment }}
 	out := make([]roman.MetricSample, len(ss))
 	for i := range ss {
@@ -243,7 +247,7 @@ func (s *Service) IngestMetrics(ctx context.Context, b roman.MetricBatch) (*roma
 		m.DeploymentID, m.Environment, m.ID = t.id, t.env, 0
 		out[i] = m
 	}
-	if err := s.write(ctx, func() error { return s.Store.InsertMetricSamples(ctx, out) }); err != nil {
+	if err := s.write(ctx, func() error { return s.Signals.InsertMetricSamples(ctx, out) }); err != nil {
 		return nil, err
 	}
 	return s.done(roman.ChangeMetrics, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Environment} }), nil

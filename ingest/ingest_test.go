@@ -17,8 +17,10 @@ func TestSaturatedWritePathAnswersUnavailable(t *testing.T) {
 	d := &roman.Deployment{DeploymentID: "6f1c9a52-4a8e-4c55-9d0e-2f4f7a1d8e11", Environment: "production", Status: roman.StatusSuccess}
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	stored := 0
-	st := &mock.Store{
+	deployments := &mock.DeploymentStore{
 		CurrentDeploymentFn: func(context.Context, string) (*roman.Deployment, error) { return d, nil },
+	}
+	signals := &mock.SignalStore{
 		InsertErrorEventsFn: func(_ context.Context, evs []roman.ErrorEvent) error {
 			entered <- struct{}{}
 			<-release
@@ -29,7 +31,7 @@ func TestSaturatedWritePathAnswersUnavailable(t *testing.T) {
 	hub := &roman.Hub{}
 	changes, cancel := hub.Subscribe(10)
 	defer cancel()
-	s := &ingest.Service{Store: st, Hub: hub, Clock: func() time.Time { return time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC) },
+	s := &ingest.Service{Deployments: deployments, Signals: signals, Hub: hub, Clock: func() time.Time { return time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC) },
 		MaxConcurrent: 1, MaxWait: 50 * time.Millisecond}
 	batch := roman.ErrorBatch{Events: []roman.ErrorEvent{{Environment: "production", Message: "x"}}}
 	first := make(chan error, 1)

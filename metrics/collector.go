@@ -47,7 +47,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.deployments, c.rollbacks, c.duration, c.validations, c.errorRate} {
 		ch <- d
 	}
-	if _, ok := c.cfg.Store.(OutboxCounter); ok {
+	if c.cfg.Outbox != nil {
 		ch <- c.outbox
 	}
 }
@@ -94,8 +94,8 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 
 	c.collectErrorRates(ctx, ch, fail)
 
-	if o, ok := st.(OutboxCounter); ok {
-		if n, err := o.OutboxDepth(ctx); err != nil {
+	if c.cfg.Outbox != nil {
+		if n, err := c.cfg.Outbox.OutboxDepth(ctx); err != nil {
 			fail(c.outbox, "counting the outbox", err)
 		} else {
 			ch <- prometheus.MustNewConstMetric(c.outbox, prometheus.GaugeValue, float64(n))

@@ -39,8 +39,8 @@ type Store interface {
 	CountErrors(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
 }
 
-// OutboxCounter is implemented by a store that keeps the alert outbox; the
-// outbox depth gauge is exported only when the store has one.
+// OutboxCounter counts the alert outbox; *sqldb.DB implements it. The
+// outbox depth gauge is exported only when Config.Outbox is set.
 type OutboxCounter interface {
 	// OutboxDepth returns how many alerts wait for delivery.
 	OutboxDepth(ctx context.Context) (int64, error)
@@ -50,6 +50,9 @@ type OutboxCounter interface {
 type Config struct {
 	// Store is read at scrape time.
 	Store Store
+	// Outbox, when set, is counted at scrape time
+	// (roman_alert_outbox_pending); nil leaves the gauge out.
+	Outbox OutboxCounter
 	// WatchWindow returns an environment's watch window; the current error
 	// rate is exported for the deployments inside theirs.
 	WatchWindow func(env string) time.Duration

@@ -103,7 +103,7 @@ func TestScrape(t *testing.T) {
 		}
 	}
 
-	m := metrics.New(metrics.Config{Store: db, Clock: func() time.Time { return now },
+	m := metrics.New(metrics.Config{Store: db, Outbox: db, Clock: func() time.Time { return now },
 		WatchWindow: func(string) time.Duration { return 5 * time.Minute }})
 	m.ObserveDetection(3 * time.Millisecond)
 	m.ObserveDetection(40 * time.Millisecond)
@@ -193,6 +193,6 @@ func TestScrapeStoreDown(t *testing.T) {
 		t.Error("a failed query must leave its family out")
 	}
 	if _, ok := fams["roman_alert_outbox_pending"]; ok {
-		t.Error("a store without an outbox must not export its depth")
+		t.Error("without an Outbox the depth must not be exported")
 	}
 }

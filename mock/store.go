@@ -7,280 +7,435 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Store is a mock of roman.Store. It mirrors the interface method for
-// method, so a change to roman.Store breaks this file at compile time.
-type Store struct {
-	CreateDeploymentFn         func(ctx context.Context, d *roman.Deployment) error
-	GetDeploymentFn            func(ctx context.Context, deploymentID string) (*roman.Deployment, error)
-	ListDeploymentsFn          func(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error)
-	UpdateDeploymentFn         func(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error)
-	FindRollbackTargetFn       func(ctx context.Context, env string, before time.Time) (*roman.Deployment, error)
-	CurrentDeploymentFn        func(ctx context.Context, env string) (*roman.Deployment, error)
-	CreateRollbackEventFn      func(ctx context.Context, e *roman.RollbackEvent) error
-	AppendRollbackStepFn       func(ctx context.Context, eventID string, s roman.RollbackStep) error
-	UpdateRollbackEventFn      func(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error
-	GetRollbackEventFn         func(ctx context.Context, eventID string) (*roman.RollbackEvent, error)
-	ListRollbackEventsFn       func(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error)
-	CreateSnapshotFn           func(ctx context.Context, s *roman.Snapshot) error
-	GetSnapshotFn              func(ctx context.Context, snapshotID string) (*roman.Snapshot, error)
-	ListSnapshotsFn            func(ctx context.Context, deploymentID string) ([]*roman.Snapshot, error)
-	CreateMigrationFn          func(ctx context.Context, m *roman.Migration) error
-	ListMigrationsFn           func(ctx context.Context, deploymentID string) ([]*roman.Migration, error)
-	RecordMigrationRollbacksFn func(ctx context.Context, outcomes []roman.MigrationRollback) error
-	AddRomanEventFn            func(ctx context.Context, e *roman.RomanEvent) error
-	ListRomanEventsFn          func(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error)
-	InsertErrorEventsFn        func(ctx context.Context, events []roman.ErrorEvent) error
-	CountErrorsFn              func(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
-	CountErrorsBatchFn         func(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error)
-	LatestMetricsBatchFn       func(ctx context.Context, deploymentIDs []string, since, now time.Time) (map[string]map[string]float64, error)
-	InsertMetricSamplesFn      func(ctx context.Context, samples []roman.MetricSample) error
-	LatestMetricsFn            func(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
-	RecentMetricsFn            func(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error)
-	ListAPIKeysFn              func(ctx context.Context) ([]roman.APIKey, error)
-	CreateAPIKeyFn             func(ctx context.Context, k *roman.APIKey) error
-	PingFn                     func(ctx context.Context) error
-	CloseFn                    func() error
+// The store mocks below mirror roman's store interfaces method for method,
+// one mock per interface, so a change to an interface breaks this file at
+// compile time and a test builds only the stores its code under test takes.
+
+// DeploymentStore is a mock of roman.DeploymentStore.
+type DeploymentStore struct {
+	CreateDeploymentFn   func(ctx context.Context, d *roman.Deployment) error
+	GetDeploymentFn      func(ctx context.Context, deploymentID string) (*roman.Deployment, error)
+	ListDeploymentsFn    func(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error)
+	UpdateDeploymentFn   func(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error)
+	FindRollbackTargetFn func(ctx context.Context, env string, before time.Time) (*roman.Deployment, error)
+	CurrentDeploymentFn  func(ctx context.Context, env string) (*roman.Deployment, error)
 }
 
-var _ roman.Store = (*Store)(nil)
+var _ roman.DeploymentStore = (*DeploymentStore)(nil)
 
 // CreateDeployment calls CreateDeploymentFn.
-func (ms *Store) CreateDeployment(ctx context.Context, d *roman.Deployment) error {
-	if ms.CreateDeploymentFn == nil {
-		panic(unset("Store.CreateDeployment"))
+func (mk *DeploymentStore) CreateDeployment(ctx context.Context, d *roman.Deployment) error {
+	if mk.CreateDeploymentFn == nil {
+		panic(unset("DeploymentStore.CreateDeployment"))
 	}
-	return ms.CreateDeploymentFn(ctx, d)
+	return mk.CreateDeploymentFn(ctx, d)
 }
 
 // GetDeployment calls GetDeploymentFn.
-func (ms *Store) GetDeployment(ctx context.Context, deploymentID string) (*roman.Deployment, error) {
-	if ms.GetDeploymentFn == nil {
-		panic(unset("Store.GetDeployment"))
+func (mk *DeploymentStore) GetDeployment(ctx context.Context, deploymentID string) (*roman.Deployment, error) {
+	if mk.GetDeploymentFn == nil {
+		panic(unset("DeploymentStore.GetDeployment"))
 	}
-	return ms.GetDeploymentFn(ctx, deploymentID)
+	return mk.GetDeploymentFn(ctx, deploymentID)
 }
 
 // ListDeployments calls ListDeploymentsFn.
-func (ms *Store) ListDeployments(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error) {
-	if ms.ListDeploymentsFn == nil {
-		panic(unset("Store.ListDeployments"))
+func (mk *DeploymentStore) ListDeployments(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error) {
+	if mk.ListDeploymentsFn == nil {
+		panic(unset("DeploymentStore.ListDeployments"))
 	}
-	return ms.ListDeploymentsFn(ctx, f)
+	return mk.ListDeploymentsFn(ctx, f)
 }
 
 // UpdateDeployment calls UpdateDeploymentFn.
-func (ms *Store) UpdateDeployment(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error) {
-	if ms.UpdateDeploymentFn == nil {
-		panic(unset("Store.UpdateDeployment"))
+func (mk *DeploymentStore) UpdateDeployment(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error) {
+	if mk.UpdateDeploymentFn == nil {
+		panic(unset("DeploymentStore.UpdateDeployment"))
 	}
-	return ms.UpdateDeploymentFn(ctx, deploymentID, u)
+	return mk.UpdateDeploymentFn(ctx, deploymentID, u)
 }
 
 // FindRollbackTarget calls FindRollbackTargetFn.
-func (ms *Store) FindRollbackTarget(ctx context.Context, env string, before time.Time) (*roman.Deployment, error) {
-	if ms.FindRollbackTargetFn == nil {
-		panic(unset("Store.FindRollbackTarget"))
+func (mk *DeploymentStore) FindRollbackTarget(ctx context.Context, env string, before time.Time) (*roman.Deployment, error) {
+	if mk.FindRollbackTargetFn == nil {
+		panic(unset("DeploymentStore.FindRollbackTarget"))
 	}
-	return ms.FindRollbackTargetFn(ctx, env, before)
+	return mk.FindRollbackTargetFn(ctx, env, before)
 }
 
 // CurrentDeployment calls CurrentDeploymentFn.
-func (ms *Store) CurrentDeployment(ctx context.Context, env string) (*roman.Deployment, error) {
-	if ms.CurrentDeploymentFn == nil {
-		panic(unset("Store.CurrentDeployment"))
+func (mk *DeploymentStore) CurrentDeployment(ctx context.Context, env string) (*roman.Deployment, error) {
+	if mk.CurrentDeploymentFn == nil {
+		panic(unset("DeploymentStore.CurrentDeployment"))
 	}
-	return ms.CurrentDeploymentFn(ctx, env)
+	return mk.CurrentDeploymentFn(ctx, env)
 }
 
+// RollbackStore is a mock of roman.RollbackStore.
+type RollbackStore struct {
+	CreateRollbackEventFn func(ctx context.Context, e *roman.RollbackEvent) error
+	AppendRollbackStepFn  func(ctx context.Context, eventID string, s roman.RollbackStep) error
+	UpdateRollbackEventFn func(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error
+	GetRollbackEventFn    func(ctx context.Context, eventID string) (*roman.RollbackEvent, error)
+	ListRollbackEventsFn  func(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error)
+}
+
+var _ roman.RollbackStore = (*RollbackStore)(nil)
+
 // CreateRollbackEvent calls CreateRollbackEventFn.
-func (ms *Store) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) error {
-	if ms.CreateRollbackEventFn == nil {
-		panic(unset("Store.CreateRollbackEvent"))
+func (mk *RollbackStore) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) error {
+	if mk.CreateRollbackEventFn == nil {
+		panic(unset("RollbackStore.CreateRollbackEvent"))
 	}
-	return ms.CreateRollbackEventFn(ctx, e)
+	return mk.CreateRollbackEventFn(ctx, e)
 }
 
 // AppendRollbackStep calls AppendRollbackStepFn.
-func (ms *Store) AppendRollbackStep(ctx context.Context, eventID string, s roman.RollbackStep) error {
-	if ms.AppendRollbackStepFn == nil {
-		panic(unset("Store.AppendRollbackStep"))
+func (mk *RollbackStore) AppendRollbackStep(ctx context.Context, eventID string, s roman.RollbackStep) error {
+	if mk.AppendRollbackStepFn == nil {
+		panic(unset("RollbackStore.AppendRollbackStep"))
 	}
-	return ms.AppendRollbackStepFn(ctx, eventID, s)
+	return mk.AppendRollbackStepFn(ctx, eventID, s)
 }
 
 // UpdateRollbackEvent calls UpdateRollbackEventFn.
-func (ms *Store) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error {
-	if ms.UpdateRollbackEventFn == nil {
-		panic(unset("Store.UpdateRollbackEvent"))
+func (mk *RollbackStore) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error {
+	if mk.UpdateRollbackEventFn == nil {
+		panic(unset("RollbackStore.UpdateRollbackEvent"))
 	}
-	return ms.UpdateRollbackEventFn(ctx, eventID, u)
+	return mk.UpdateRollbackEventFn(ctx, eventID, u)
 }
 
 // GetRollbackEvent calls GetRollbackEventFn.
-func (ms *Store) GetRollbackEvent(ctx context.Context, eventID string) (*roman.RollbackEvent, error) {
-	if ms.GetRollbackEventFn == nil {
-		panic(unset("Store.GetRollbackEvent"))
+func (mk *RollbackStore) GetRollbackEvent(ctx context.Context, eventID string) (*roman.RollbackEvent, error) {
+	if mk.GetRollbackEventFn == nil {
+		panic(unset("RollbackStore.GetRollbackEvent"))
 	}
-	return ms.GetRollbackEventFn(ctx, eventID)
+	return mk.GetRollbackEventFn(ctx, eventID)
 }
 
 // ListRollbackEvents calls ListRollbackEventsFn.
-func (ms *Store) ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error) {
-	if ms.ListRollbackEventsFn == nil {
-		panic(unset("Store.ListRollbackEvents"))
+func (mk *RollbackStore) ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error) {
+	if mk.ListRollbackEventsFn == nil {
+		panic(unset("RollbackStore.ListRollbackEvents"))
 	}
-	return ms.ListRollbackEventsFn(ctx, f)
+	return mk.ListRollbackEventsFn(ctx, f)
 }
 
+// SnapshotStore is a mock of roman.SnapshotStore.
+type SnapshotStore struct {
+	CreateSnapshotFn func(ctx context.Context, s *roman.Snapshot) error
+	GetSnapshotFn    func(ctx context.Context, snapshotID string) (*roman.Snapshot, error)
+	ListSnapshotsFn  func(ctx context.Context, deploymentID string) ([]*roman.Snapshot, error)
+}
+
+var _ roman.SnapshotStore = (*SnapshotStore)(nil)
+
 // CreateSnapshot calls CreateSnapshotFn.
-func (ms *Store) CreateSnapshot(ctx context.Context, s *roman.Snapshot) error {
-	if ms.CreateSnapshotFn == nil {
-		panic(unset("Store.CreateSnapshot"))
+func (mk *SnapshotStore) CreateSnapshot(ctx context.Context, s *roman.Snapshot) error {
+	if mk.CreateSnapshotFn == nil {
+		panic(unset("SnapshotStore.CreateSnapshot"))
 	}
-	return ms.CreateSnapshotFn(ctx, s)
+	return mk.CreateSnapshotFn(ctx, s)
 }
 
 // GetSnapshot calls GetSnapshotFn.
-func (ms *Store) GetSnapshot(ctx context.Context, snapshotID string) (*roman.Snapshot, error) {
-	if ms.GetSnapshotFn == nil {
-		panic(unset("Store.GetSnapshot"))
+func (mk *SnapshotStore) GetSnapshot(ctx context.Context, snapshotID string) (*roman.Snapshot, error) {
+	if mk.GetSnapshotFn == nil {
+		panic(unset("SnapshotStore.GetSnapshot"))
 	}
-	return ms.GetSnapshotFn(ctx, snapshotID)
+	return mk.GetSnapshotFn(ctx, snapshotID)
 }
 
 // ListSnapshots calls ListSnapshotsFn.
-func (ms *Store) ListSnapshots(ctx context.Context, deploymentID string) ([]*roman.Snapshot, error) {
-	if ms.ListSnapshotsFn == nil {
-		panic(unset("Store.ListSnapshots"))
+func (mk *SnapshotStore) ListSnapshots(ctx context.Context, deploymentID string) ([]*roman.Snapshot, error) {
+	if mk.ListSnapshotsFn == nil {
+		panic(unset("SnapshotStore.ListSnapshots"))
 	}
-	return ms.ListSnapshotsFn(ctx, deploymentID)
+	return mk.ListSnapshotsFn(ctx, deploymentID)
 }
 
+// MigrationStore is a mock of roman.MigrationStore.
+type MigrationStore struct {
+	CreateMigrationFn          func(ctx context.Context, m *roman.Migration) error
+	ListMigrationsFn           func(ctx context.Context, deploymentID string) ([]*roman.Migration, error)
+	RecordMigrationRollbacksFn func(ctx context.Context, outcomes []roman.MigrationRollback) error
+}
+
+var _ roman.MigrationStore = (*MigrationStore)(nil)
+
 // CreateMigration calls CreateMigrationFn.
-func (ms *Store) CreateMigration(ctx context.Context, m *roman.Migration) error {
-	if ms.CreateMigrationFn == nil {
-		panic(unset("Store.CreateMigration"))
+func (mk *MigrationStore) CreateMigration(ctx context.Context, m *roman.Migration) error {
+	if mk.CreateMigrationFn == nil {
+		panic(unset("MigrationStore.CreateMigration"))
 	}
-	return ms.CreateMigrationFn(ctx, m)
+	return mk.CreateMigrationFn(ctx, m)
 }
 
 // ListMigrations calls ListMigrationsFn.
-func (ms *Store) ListMigrations(ctx context.Context, deploymentID string) ([]*roman.Migration, error) {
-	if ms.ListMigrationsFn == nil {
-		panic(unset("Store.ListMigrations"))
+func (mk *MigrationStore) ListMigrations(ctx context.Context, deploymentID string) ([]*roman.Migration, error) {
+	if mk.ListMigrationsFn == nil {
+		panic(unset("MigrationStore.ListMigrations"))
 	}
-	return ms.ListMigrationsFn(ctx, deploymentID)
+	return mk.ListMigrationsFn(ctx, deploymentID)
 }
 
 // RecordMigrationRollbacks calls RecordMigrationRollbacksFn.
-func (ms *Store) RecordMigrationRollbacks(ctx context.Context, outcomes []roman.MigrationRollback) error {
-	if ms.RecordMigrationRollbacksFn == nil {
-		panic(unset("Store.RecordMigrationRollbacks"))
+func (mk *MigrationStore) RecordMigrationRollbacks(ctx context.Context, outcomes []roman.MigrationRollback) error {
+	if mk.RecordMigrationRollbacksFn == nil {
+		panic(unset("MigrationStore.RecordMigrationRollbacks"))
 	}
-	return ms.RecordMigrationRollbacksFn(ctx, outcomes)
+	return mk.RecordMigrationRollbacksFn(ctx, outcomes)
 }
 
+// EventStore is a mock of roman.EventStore.
+type EventStore struct {
+	AddRomanEventFn   func(ctx context.Context, e *roman.RomanEvent) error
+	ListRomanEventsFn func(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error)
+}
+
+var _ roman.EventStore = (*EventStore)(nil)
+
 // AddRomanEvent calls AddRomanEventFn.
-func (ms *Store) AddRomanEvent(ctx context.Context, e *roman.RomanEvent) error {
-	if ms.AddRomanEventFn == nil {
-		panic(unset("Store.AddRomanEvent"))
+func (mk *EventStore) AddRomanEvent(ctx context.Context, e *roman.RomanEvent) error {
+	if mk.AddRomanEventFn == nil {
+		panic(unset("EventStore.AddRomanEvent"))
 	}
-	return ms.AddRomanEventFn(ctx, e)
+	return mk.AddRomanEventFn(ctx, e)
 }
 
 // ListRomanEvents calls ListRomanEventsFn.
-func (ms *Store) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error) {
-	if ms.ListRomanEventsFn == nil {
-		panic(unset("Store.ListRomanEvents"))
+func (mk *EventStore) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error) {
+	if mk.ListRomanEventsFn == nil {
+		panic(unset("EventStore.ListRomanEvents"))
 	}
-	return ms.ListRomanEventsFn(ctx, f)
+	return mk.ListRomanEventsFn(ctx, f)
 }
 
+// SignalStore is a mock of roman.SignalStore.
+type SignalStore struct {
+	InsertErrorEventsFn   func(ctx context.Context, events []roman.ErrorEvent) error
+	CountErrorsFn         func(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
+	CountErrorsBatchFn    func(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error)
+	InsertMetricSamplesFn func(ctx context.Context, samples []roman.MetricSample) error
+	LatestMetricsFn       func(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
+	LatestMetricsBatchFn  func(ctx context.Context, deploymentIDs []string, since, now time.Time) (map[string]map[string]float64, error)
+	RecentMetricsFn       func(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error)
+}
+
+var _ roman.SignalStore = (*SignalStore)(nil)
+
 // InsertErrorEvents calls InsertErrorEventsFn.
-func (ms *Store) InsertErrorEvents(ctx context.Context, events []roman.ErrorEvent) error {
-	if ms.InsertErrorEventsFn == nil {
-		panic(unset("Store.InsertErrorEvents"))
+func (mk *SignalStore) InsertErrorEvents(ctx context.Context, events []roman.ErrorEvent) error {
+	if mk.InsertErrorEventsFn == nil {
+		panic(unset("SignalStore.InsertErrorEvents"))
 	}
-	return ms.InsertErrorEventsFn(ctx, events)
+	return mk.InsertErrorEventsFn(ctx, events)
 }
 
 // CountErrors calls CountErrorsFn.
-func (ms *Store) CountErrors(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error) {
-	if ms.CountErrorsFn == nil {
-		panic(unset("Store.CountErrors"))
+func (mk *SignalStore) CountErrors(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error) {
+	if mk.CountErrorsFn == nil {
+		panic(unset("SignalStore.CountErrors"))
 	}
-	return ms.CountErrorsFn(ctx, deploymentID, now)
-}
-
-// InsertMetricSamples calls InsertMetricSamplesFn.
-func (ms *Store) InsertMetricSamples(ctx context.Context, samples []roman.MetricSample) error {
-	if ms.InsertMetricSamplesFn == nil {
-		panic(unset("Store.InsertMetricSamples"))
-	}
-	return ms.InsertMetricSamplesFn(ctx, samples)
-}
-
-// RecentMetrics calls RecentMetricsFn.
-func (ms *Store) RecentMetrics(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error) {
-	if ms.RecentMetricsFn == nil {
-		panic(unset("Store.RecentMetrics"))
-	}
-	return ms.RecentMetricsFn(ctx, deploymentID, since, now, n)
+	return mk.CountErrorsFn(ctx, deploymentID, now)
 }
 
 // CountErrorsBatch calls CountErrorsBatchFn.
-func (ms *Store) CountErrorsBatch(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error) {
-	if ms.CountErrorsBatchFn == nil {
-		panic(unset("Store.CountErrorsBatch"))
+func (mk *SignalStore) CountErrorsBatch(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error) {
+	if mk.CountErrorsBatchFn == nil {
+		panic(unset("SignalStore.CountErrorsBatch"))
 	}
-	return ms.CountErrorsBatchFn(ctx, deploymentIDs, now)
+	return mk.CountErrorsBatchFn(ctx, deploymentIDs, now)
 }
 
-// LatestMetricsBatch calls LatestMetricsBatchFn.
-func (ms *Store) LatestMetricsBatch(ctx context.Context, deploymentIDs []string, since, now time.Time) (map[string]map[string]float64, error) {
-	if ms.LatestMetricsBatchFn == nil {
-		panic(unset("Store.LatestMetricsBatch"))
+// InsertMetricSamples calls InsertMetricSamplesFn.
+func (mk *SignalStore) InsertMetricSamples(ctx context.Context, samples []roman.MetricSample) error {
+	if mk.InsertMetricSamplesFn == nil {
+		panic(unset("SignalStore.InsertMetricSamples"))
 	}
-	return ms.LatestMetricsBatchFn(ctx, deploymentIDs, since, now)
+	return mk.InsertMetricSamplesFn(ctx, samples)
 }
 
 // LatestMetrics calls LatestMetricsFn.
-func (ms *Store) LatestMetrics(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error) {
-	if ms.LatestMetricsFn == nil {
-		panic(unset("Store.LatestMetrics"))
+func (mk *SignalStore) LatestMetrics(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error) {
+	if mk.LatestMetricsFn == nil {
+		panic(unset("SignalStore.LatestMetrics"))
 	}
-	return ms.LatestMetricsFn(ctx, deploymentID, since, now)
+	return mk.LatestMetricsFn(ctx, deploymentID, since, now)
 }
 
-// ListAPIKeys calls ListAPIKeysFn.
-func (ms *Store) ListAPIKeys(ctx context.Context) ([]roman.APIKey, error) {
-	if ms.ListAPIKeysFn == nil {
-		panic(unset("Store.ListAPIKeys"))
+// LatestMetricsBatch calls LatestMetricsBatchFn.
+func (mk *SignalStore) LatestMetricsBatch(ctx context.Context, deploymentIDs []string, since, now time.Time) (map[string]map[string]float64, error) {
+	if mk.LatestMetricsBatchFn == nil {
+		panic(unset("SignalStore.LatestMetricsBatch"))
 	}
-	return ms.ListAPIKeysFn(ctx)
+	return mk.LatestMetricsBatchFn(ctx, deploymentIDs, since, now)
+}
+
+// RecentMetrics calls RecentMetricsFn.
+func (mk *SignalStore) RecentMetrics(ctx context.Context, deploymentID string, since, now time.Time, n int) (map[string][]float64, error) {
+	if mk.RecentMetricsFn == nil {
+		panic(unset("SignalStore.RecentMetrics"))
+	}
+	return mk.RecentMetricsFn(ctx, deploymentID, since, now, n)
+}
+
+// KeyStore is a mock of roman.KeyStore.
+type KeyStore struct {
+	ListAPIKeysFn  func(ctx context.Context) ([]roman.APIKey, error)
+	CreateAPIKeyFn func(ctx context.Context, k *roman.APIKey) error
+}
+
+var _ roman.KeyStore = (*KeyStore)(nil)
+
+// ListAPIKeys calls ListAPIKeysFn.
+func (mk *KeyStore) ListAPIKeys(ctx context.Context) ([]roman.APIKey, error) {
+	if mk.ListAPIKeysFn == nil {
+		panic(unset("KeyStore.ListAPIKeys"))
+	}
+	return mk.ListAPIKeysFn(ctx)
 }
 
 // CreateAPIKey calls CreateAPIKeyFn.
-func (ms *Store) CreateAPIKey(ctx context.Context, k *roman.APIKey) error {
-	if ms.CreateAPIKeyFn == nil {
-		panic(unset("Store.CreateAPIKey"))
+func (mk *KeyStore) CreateAPIKey(ctx context.Context, k *roman.APIKey) error {
+	if mk.CreateAPIKeyFn == nil {
+		panic(unset("KeyStore.CreateAPIKey"))
 	}
-	return ms.CreateAPIKeyFn(ctx, k)
+	return mk.CreateAPIKeyFn(ctx, k)
 }
+
+// Pinger is a mock of roman.Pinger.
+type Pinger struct {
+	PingFn func(ctx context.Context) error
+}
+
+var _ roman.Pinger = (*Pinger)(nil)
 
 // Ping calls PingFn.
-func (ms *Store) Ping(ctx context.Context) error {
-	if ms.PingFn == nil {
-		panic(unset("Store.Ping"))
+func (mk *Pinger) Ping(ctx context.Context) error {
+	if mk.PingFn == nil {
+		panic(unset("Pinger.Ping"))
 	}
-	return ms.PingFn(ctx)
+	return mk.PingFn(ctx)
 }
 
-// Close calls CloseFn; with CloseFn unset it returns nil, because cleanup
-// code closes stores that a test never meant to exercise.
-func (ms *Store) Close() error {
-	if ms.CloseFn == nil {
-		return nil
+// OutboxStore is a mock of roman.OutboxStore.
+type OutboxStore struct {
+	ClaimAlertsFn       func(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*roman.OutboxAlert, error)
+	AlertDeliveredFn    func(ctx context.Context, id int64, at time.Time) error
+	RetryAlertFn        func(ctx context.Context, id int64, next time.Time, lastError string) error
+	DeferAlertChannelFn func(ctx context.Context, channel string, until time.Time) error
+	GiveUpAlertFn       func(ctx context.Context, id int64, at time.Time, lastError string, e *roman.RomanEvent) error
+	ListAlertsFn        func(ctx context.Context, f roman.OutboxFilter) ([]*roman.OutboxAlert, error)
+}
+
+var _ roman.OutboxStore = (*OutboxStore)(nil)
+
+// ClaimAlerts calls ClaimAlertsFn.
+func (mk *OutboxStore) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*roman.OutboxAlert, error) {
+	if mk.ClaimAlertsFn == nil {
+		panic(unset("OutboxStore.ClaimAlerts"))
 	}
-	return ms.CloseFn()
+	return mk.ClaimAlertsFn(ctx, now, lease, limit)
+}
+
+// AlertDelivered calls AlertDeliveredFn.
+func (mk *OutboxStore) AlertDelivered(ctx context.Context, id int64, at time.Time) error {
+	if mk.AlertDeliveredFn == nil {
+		panic(unset("OutboxStore.AlertDelivered"))
+	}
+	return mk.AlertDeliveredFn(ctx, id, at)
+}
+
+// RetryAlert calls RetryAlertFn.
+func (mk *OutboxStore) RetryAlert(ctx context.Context, id int64, next time.Time, lastError string) error {
+	if mk.RetryAlertFn == nil {
+		panic(unset("OutboxStore.RetryAlert"))
+	}
+	return mk.RetryAlertFn(ctx, id, next, lastError)
+}
+
+// DeferAlertChannel calls DeferAlertChannelFn.
+func (mk *OutboxStore) DeferAlertChannel(ctx context.Context, channel string, until time.Time) error {
+	if mk.DeferAlertChannelFn == nil {
+		panic(unset("OutboxStore.DeferAlertChannel"))
+	}
+	return mk.DeferAlertChannelFn(ctx, channel, until)
+}
+
+// GiveUpAlert calls GiveUpAlertFn.
+func (mk *OutboxStore) GiveUpAlert(ctx context.Context, id int64, at time.Time, lastError string, e *roman.RomanEvent) error {
+	if mk.GiveUpAlertFn == nil {
+		panic(unset("OutboxStore.GiveUpAlert"))
+	}
+	return mk.GiveUpAlertFn(ctx, id, at, lastError, e)
+}
+
+// ListAlerts calls ListAlertsFn.
+func (mk *OutboxStore) ListAlerts(ctx context.Context, f roman.OutboxFilter) ([]*roman.OutboxAlert, error) {
+	if mk.ListAlertsFn == nil {
+		panic(unset("OutboxStore.ListAlerts"))
+	}
+	return mk.ListAlertsFn(ctx, f)
+}
+
+// StatsStore is a mock of roman.StatsStore.
+type StatsStore struct {
+	ActiveDeploymentsFn func(ctx context.Context) ([]*roman.Deployment, error)
+	CountDeploymentsFn  func(ctx context.Context) ([]roman.DeploymentCount, error)
+	RollbackOutcomesFn  func(ctx context.Context, buckets []float64) ([]roman.RollbackOutcome, error)
+	RollbackStatsFn     func(ctx context.Context, since time.Time) (roman.RollbackStats, error)
+	CountValidationsFn  func(ctx context.Context) (approved, rejected int64, err error)
+	ErrorBucketsFn      func(ctx context.Context, deploymentID string, from time.Time, step time.Duration, n int) ([]int64, error)
+}
+
+var _ roman.StatsStore = (*StatsStore)(nil)
+
+// ActiveDeployments calls ActiveDeploymentsFn.
+func (mk *StatsStore) ActiveDeployments(ctx context.Context) ([]*roman.Deployment, error) {
+	if mk.ActiveDeploymentsFn == nil {
+		panic(unset("StatsStore.ActiveDeployments"))
+	}
+	return mk.ActiveDeploymentsFn(ctx)
+}
+
+// CountDeployments calls CountDeploymentsFn.
+func (mk *StatsStore) CountDeployments(ctx context.Context) ([]roman.DeploymentCount, error) {
+	if mk.CountDeploymentsFn == nil {
+		panic(unset("StatsStore.CountDeployments"))
+	}
+	return mk.CountDeploymentsFn(ctx)
+}
+
+// RollbackOutcomes calls RollbackOutcomesFn.
+func (mk *StatsStore) RollbackOutcomes(ctx context.Context, buckets []float64) ([]roman.RollbackOutcome, error) {
+	if mk.RollbackOutcomesFn == nil {
+		panic(unset("StatsStore.RollbackOutcomes"))
+	}
+	return mk.RollbackOutcomesFn(ctx, buckets)
+}
+
+// RollbackStats calls RollbackStatsFn.
+func (mk *StatsStore) RollbackStats(ctx context.Context, since time.Time) (roman.RollbackStats, error) {
+	if mk.RollbackStatsFn == nil {
+		panic(unset("StatsStore.RollbackStats"))
+	}
+	return mk.RollbackStatsFn(ctx, since)
+}
+
+// CountValidations calls CountValidationsFn.
+func (mk *StatsStore) CountValidations(ctx context.Context) (approved, rejected int64, err error) {
+	if mk.CountValidationsFn == nil {
+		panic(unset("StatsStore.CountValidations"))
+	}
+	return mk.CountValidationsFn(ctx)
+}
+
+// ErrorBuckets calls ErrorBucketsFn.
+func (mk *StatsStore) ErrorBuckets(ctx context.Context, deploymentID string, from time.Time, step time.Duration, n int) ([]int64, error) {
+	if mk.ErrorBucketsFn == nil {
+		panic(unset("StatsStore.ErrorBuckets"))
+	}
+	return mk.ErrorBucketsFn(ctx, deploymentID, from, step, n)
 }

@@ -14,7 +14,7 @@ import (
 const DefaultGraceRounds = 3
 
 // OrphanStore finds and claims the unfinished rollbacks of replicas that
-// died; *sqldb.DB provides it on PostgreSQL (through a small adapter).
+// died; *sqldb.DB implements it on PostgreSQL.
 type OrphanStore interface {
 	// Orphans returns the unfinished rollback events whose replica is not
 	// alive, as event id → the owner recorded on the event ("" when none

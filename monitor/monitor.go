@@ -57,11 +57,21 @@ type Settings struct {
 	MaxAutoRollbacks int
 }
 
+// Store is what the monitor reads and writes: the current deployment of each
+// environment and its recent history (deployments and rollback events, for
+// storm protection and the cooldown) and the audit trail, where its decisions
+// are logged and read back after a restart. *sqldb.DB implements it.
+type Store interface {
+	roman.DeploymentStore
+	roman.RollbackStore
+	roman.EventStore
+}
+
 // Monitor is the health monitor. Configure the exported fields, then Start;
 // Stop ends it. The exported Tick and Wait let tests drive it on a fake
 // clock.
 type Monitor struct {
-	Store       roman.Store
+	Store       Store
 	Rollbacks   roman.RollbackService
 	Deployments roman.DeploymentService
 	Checker     *health.Checker

@@ -79,7 +79,7 @@ func (r *run) alert(typ string, meta map[string]any) *roman.Alert {
 }
 
 // addAlertEvent is addEvent for a row that carries an alert.
-func addAlertEvent(ctx context.Context, st roman.Store, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any, a *roman.Alert) {
+func addAlertEvent(ctx context.Context, st roman.EventStore, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any, a *roman.Alert) {
 	raw, _ := json.Marshal(meta)
 	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: raw,
 		Timestamp: roman.UTC(clock()), Alert: a}

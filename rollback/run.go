@@ -267,8 +267,7 @@ func (r *run) finish(ctx context.Context, target, nd *roman.Deployment) {
 		exec := s.Executor(r.bad.Environment)
 		started, progress := r.startedStep(roman.StepExecute)
 		if started {
-			re, ok := exec.(roman.ResumableExecutor)
-			if !ok || !re.Resumable(progress) {
+			if !exec.Resumable(progress) {
 				r.interrupted(ctx, roman.StepExecute, nd)
 				return
 			}

@@ -19,12 +19,24 @@ type HealthChecker interface {
 	Check(ctx context.Context, d *roman.Deployment) (roman.Health, error)
 }
 
+// Store is what the rollback service reads and writes: the bad deployment,
+// its target and the redeploy it records (DeploymentStore), the rollback
+// event and its steps (RollbackStore), the migrations a with_migrations
+// rollback undoes (MigrationStore) and the audit trail, which also queues
+// alerts (EventStore). *sqldb.DB implements it.
+type Store interface {
+	roman.DeploymentStore
+	roman.RollbackStore
+	roman.MigrationStore
+	roman.EventStore
+}
+
 // Service implements roman.RollbackService: validate → pre_rollback snapshot
 // → identify target → mark the bad deployment rolled_back → record the new
 // deployment → execute → verify → complete, each step appended to the
 // event's rollback_steps as it happens.
 type Service struct {
-	Store     roman.Store
+	Store     Store
 	Validator roman.Validator
 	Snapshots roman.SnapshotService
 	Health    HealthChecker

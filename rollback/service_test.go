@@ -55,6 +55,10 @@ type recordingExecutor struct {
 }
 
 func (e *recordingExecutor) Name() string { return "none" }
+
+// Resumable is false, as an executor that cannot continue an interrupted
+// run answers (resume_test.go wraps it in one that can).
+func (e *recordingExecutor) Resumable(json.RawMessage) bool { return false }
 func (e *recordingExecutor) Execute(ctx context.Context, req roman.ExecuteRequest) (json.RawMessage, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -337,7 +341,7 @@ func TestRecordRefusesFutureDeployedAt(t *testing.T) {
 // flakyStore fails the first writes of a final rollback status, as a
 // database that is briefly unreachable does.
 type flakyStore struct {
-	roman.Store
+	rollback.Store
 	mu       sync.Mutex
 	failures int
 }

@@ -15,7 +15,7 @@ import (
 func (m *Server) openDashboard(keyring *roman.Keyring, checker web.HealthChecker) {
 	cfg := m.Config
 	window := func(env string) time.Duration { return cfg.Environment(env).WatchWindow }
-	m.Metrics = metrics.New(metrics.Config{Store: m.Store, WatchWindow: window, Clock: m.Clock, Logger: m.Logger})
+	m.Metrics = metrics.New(metrics.Config{Store: m.Store, Outbox: m.Store, WatchWindow: window, Clock: m.Clock, Logger: m.Logger})
 	m.sessions = web.NewSessions(keyring, 0, m.Clock)
 	m.Dashboard = web.New(web.Config{
 		Store: m.Store, Health: checker, Sessions: m.sessions, Hub: m.Hub,

@@ -40,7 +40,7 @@ func (m *Server) newHealthParts() *healthParts {
 
 // newIngest returns the ingest service.
 func (m *Server) newIngest() *ingest.Service {
-	return &ingest.Service{Store: m.Store, Hub: m.Hub, Clock: m.Clock}
+	return &ingest.Service{Deployments: m.Store, Signals: m.Store, Hub: m.Hub, Clock: m.Clock}
 }
 
 // startMonitor writes the thresholds the SQL health function reads, starts

@@ -10,8 +10,6 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-var _ roman.SignalStore = (*DB)(nil)
-
 // batchIDs returns the ids to query as one parameter (a JSON array on
 // SQLite, an array literal on PostgreSQL) and the map from the stored
 // (lower-case) form back to the ids as given; ids that are not UUIDs are

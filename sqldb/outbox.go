@@ -10,8 +10,6 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-var _ roman.OutboxStore = (*DB)(nil)
-
 // outboxCols is the select list of alert_outbox, in scanOutbox's order.
 const outboxCols = `id, channel, kind, coalesce(environment, ''), deployment_id, event_id, order_key,
 	payload, attempts, created_at, next_attempt_at, claimed_until, delivered_at, failed_at, coalesce(last_error, '')`

@@ -74,7 +74,20 @@ type DB struct {
 	stmts   sync.Map // table -> prepared multi-row INSERT on wdb (SQLite only)
 }
 
-var _ roman.Store = (*DB)(nil)
+// DB implements every store interface of roman.
+var (
+	_ roman.DeploymentStore = (*DB)(nil)
+	_ roman.RollbackStore   = (*DB)(nil)
+	_ roman.SnapshotStore   = (*DB)(nil)
+	_ roman.MigrationStore  = (*DB)(nil)
+	_ roman.EventStore      = (*DB)(nil)
+	_ roman.SignalStore     = (*DB)(nil)
+	_ roman.KeyStore        = (*DB)(nil)
+	_ roman.Pinger          = (*DB)(nil)
+	_ roman.OutboxStore     = (*DB)(nil)
+	_ roman.StatsStore      = (*DB)(nil)
+	_ roman.Store           = (*DB)(nil)
+)
 
 // Open connects to the database named by rawURL (see roman.ParseDatabaseURL), applies the
 // embedded migrations and returns the store. On PostgreSQL the migrations run

@@ -9,8 +9,6 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-var _ roman.StatsStore = (*DB)(nil)
-
 // seconds returns the dialect's SQL expression for the number of seconds
 // from timestamp column `from` to timestamp column `to`, as a float.
 func (db *DB) seconds(from, to string) string {
