@@ -1,8 +1,8 @@
 // Package api is roman's HTTP API: the server (routes, auth, JSON errors,
 // the OpenAPI document) and the Go client the CLI uses. Paths and JSON
-// shapes follow the seed's API reference (SPEC §9); the auto-rollback routes
-// are also served under /functions/v1 so the seed's curl commands work
-// unchanged.
+// shapes follow the API reference of the seed document (the team's
+// ROLLBACK_PROCEDURES.md); the auto-rollback routes are also served under
+// /functions/v1 so the seed's curl commands work unchanged.
 //
 // # Extending
 //
@@ -39,7 +39,8 @@
 //     seed's ?limit=10); limit must be 1..1000.
 //   - POST /deployments without deployment_id gets a generated one; an
 //     absent status or deployed_at reaches the service as zero so it applies
-//     the SPEC §3 defaults and can compare an idempotent re-send. A re-send
+//     its defaults (status in_progress, deployed_at now) and can compare an
+//     idempotent re-send. A re-send
 //     answers 200 instead of 201.
 //   - POST /auto-rollback defaults trigger_type to manual (a person or a
 //     pipeline asking); callers may say automatic. override from a key
