@@ -9,9 +9,12 @@
 // Later features register their routes on the same server with
 // Server.Handle or Server.HandleRoute, decode bodies with DecodeJSON, answer
 // with WriteJSON and return errors (a *roman.Error, or anything else for a
-// logged 500). Every documented route must appear in openapi.json; the
-// drift test (VerifyOpenAPI over Server.Routes) fails otherwise. Clients
-// call such routes with Client.Do.
+// logged 500). Every route the server serves must appear in openapi.json,
+// HTML pages and forms included; only static assets may be marked
+// Undocumented. Two drift tests run VerifyOpenAPI over Server.Routes: this
+// package's, on its own routes, and the server package's, on every route of
+// the running program (the dashboard's and the /functions/v1 aliases too).
+// Clients call such routes with Client.Do.
 //
 // # Decisions
 //
