@@ -39,7 +39,7 @@ fmt-check:
 ## lint: formatting and vet.
 lint: fmt-check vet
 
-## bench: the performance benchmarks of SPEC §16 (not part of make test).
+## bench: the performance benchmarks of docs/benchmarks.md (not part of make test).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout 30m $(PKGS)
 

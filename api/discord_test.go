@@ -121,6 +121,7 @@ func TestDiscordInteractionsOpenAPI(t *testing.T) {
 	if !found {
 		t.Error("POST /discord/interactions is not a documented route needing no API key")
 	}
+	api.MountDashboardStubs(s)
 	if err := api.VerifyOpenAPI(api.OpenAPIDocument(), s.Routes()); err != nil {
 		t.Error(err)
 	}

@@ -1,17 +1,20 @@
 // Package api is roman's HTTP API: the server (routes, auth, JSON errors,
 // the OpenAPI document) and the Go client the CLI uses. Paths and JSON
-// shapes follow the seed's API reference (SPEC §9); the auto-rollback routes
-// are also served under /functions/v1 so the seed's curl commands work
-// unchanged.
+// shapes follow the API reference of the seed document (the team's
+// ROLLBACK_PROCEDURES.md); the auto-rollback routes are also served under
+// /functions/v1 so the seed's curl commands work unchanged.
 //
 // # Extending
 //
 // Later features register their routes on the same server with
 // Server.Handle or Server.HandleRoute, decode bodies with DecodeJSON, answer
 // with WriteJSON and return errors (a *roman.Error, or anything else for a
-// logged 500). Every documented route must appear in openapi.json; the
-// drift test (VerifyOpenAPI over Server.Routes) fails otherwise. Clients
-// call such routes with Client.Do.
+// logged 500). Every route the server serves must appear in openapi.json,
+// HTML pages and forms included; only static assets may be marked
+// Undocumented. Two drift tests run VerifyOpenAPI over Server.Routes: this
+// package's, on its own routes, and the server package's, on every route of
+// the running program (the dashboard's and the /functions/v1 aliases too).
+// Clients call such routes with Client.Do.
 //
 // # Decisions
 //
@@ -39,7 +42,8 @@
 //     seed's ?limit=10); limit must be 1..1000.
 //   - POST /deployments without deployment_id gets a generated one; an
 //     absent status or deployed_at reaches the service as zero so it applies
-//     the SPEC §3 defaults and can compare an idempotent re-send. A re-send
+//     its defaults (status in_progress, deployed_at now) and can compare an
+//     idempotent re-send. A re-send
 //     answers 200 instead of 201.
 //   - POST /auto-rollback defaults trigger_type to manual (a person or a
 //     pipeline asking); callers may say automatic. override from a key

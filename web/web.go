@@ -112,16 +112,17 @@ func (d *Dashboard) Close() {
 	d.closeOnce.Do(func() { close(d.done) })
 }
 
-// Routes returns the dashboard's pages, sign-in forms and assets for
-// api.Server.HandleRoute. They are not API routes (Undocumented). The
-// summary and the live stream are: the API server serves them from its own
-// route table through api.Deps.Dashboard (role read: a session cookie or a
-// bearer key).
+// Routes returns the dashboard's page, sign-in forms and assets for
+// api.Server.HandleRoute. The page and the forms answer HTML and redirects,
+// not JSON, but they are routes the server serves, so openapi.json lists
+// them; only the static assets are Undocumented. The summary and the live
+// stream are served by the API server from its own route table through
+// api.Deps.Dashboard (role read: a session cookie or a bearer key).
 func (d *Dashboard) Routes() []api.Route {
 	return []api.Route{
-		{Method: "GET", Path: BasePath, Handler: d.page, Undocumented: true},
-		{Method: "POST", Path: BasePath + "/sign-in", Handler: d.signIn, Undocumented: true},
-		{Method: "POST", Path: BasePath + "/sign-out", Handler: d.signOut, Undocumented: true},
+		{Method: "GET", Path: BasePath, Handler: d.page},
+		{Method: "POST", Path: BasePath + "/sign-in", Handler: d.signIn},
+		{Method: "POST", Path: BasePath + "/sign-out", Handler: d.signOut},
 		{Method: "GET", Path: BasePath + "/static/{file}", Handler: d.static, Undocumented: true},
 	}
 }

@@ -21,8 +21,9 @@ func newPolicyCmd() *cobra.Command {
 		Use:   "policy",
 		Short: "Test and show the constitution (rollback validation rules), offline",
 		Long: `The constitution is the rule set every rollback is validated against: the
-embedded defaults (SPEC §6) plus the rules of a user file (ROMAN_CONSTITUTION).
-See docs/constitution.md.`,
+embedded default rules (the seed's laws and the stability rules; "roman
+policy show" prints them) plus the rules of a user file (ROMAN_CONSTITUTION).
+See docs/constitution.md in the repository.`,
 	}
 	cmd.AddCommand(newPolicyTestCmd(), newPolicyShowCmd())
 	return cmd
