@@ -384,3 +384,7 @@ func (c *Config) SlogLevel() slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// Secret is roman.Secret, kept under its old name: configuration values that
+// must never be shown (tokens, webhook URLs, database URLs).
+type Secret = roman.Secret
