@@ -27,14 +27,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-)
-
-// Executor kinds (SPEC §7).
-const (
-	ExecutorNone    = "none"
-	ExecutorCommand = "command"
-	ExecutorGitHub  = "github"
-	ExecutorWebhook = "webhook"
+	"github.com/odyssey-1/roman/executor"
 )
 
 // Auto-rollback modes (SPEC §5): roll back automatically only inside the
@@ -61,13 +54,10 @@ const (
 	DefaultVerifyWindow       = 60 * time.Second
 	DefaultCooldown           = 10 * time.Minute
 	DefaultMaxAutoRollbacks   = 3
-	DefaultExecutorTimeout    = 10 * time.Minute
 	DefaultMonitorInterval    = time.Second
 	DefaultLeaderInterval     = time.Second
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20
-	DefaultGitHubAPIURL       = "https://api.github.com"
-	DefaultGitHubRef          = "main"
 	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
 	DefaultAlertMaxAge        = 24 * time.Hour
 )
@@ -171,38 +161,10 @@ type EnvironmentConfig struct {
 	// pulled signal fire a trigger (ROMAN_CONSECUTIVE_BREACHES).
 	ConsecutiveBreaches int `yaml:"consecutive_breaches" json:"consecutive_breaches"`
 
-	// Executor is none, command, github or webhook (ROMAN_EXECUTOR).
-	Executor string `yaml:"executor" json:"executor"`
-	// ExecutorCommand is the command line of the command executor
-	// (ROMAN_EXECUTOR_COMMAND). It is split into words like a shell splits
-	// them (quotes, backslashes) but run without a shell: no expansion,
-	// pipes or redirection unless the line itself is /bin/sh -c '...'. See
-	// docs/executors.md.
-	ExecutorCommand string `yaml:"executor_command" json:"executor_command"`
-	// ExecutorWebhookURL is the webhook executor's URL
-	// (ROMAN_EXECUTOR_WEBHOOK_URL).
-	ExecutorWebhookURL Secret `yaml:"executor_webhook_url" json:"executor_webhook_url"`
-	// ExecutorWebhookSecret is the HMAC-SHA256 key signing webhook calls
-	// (ROMAN_EXECUTOR_WEBHOOK_SECRET).
-	ExecutorWebhookSecret Secret `yaml:"executor_webhook_secret" json:"executor_webhook_secret"`
-	// ExecutorTimeout bounds one executor run (ROMAN_EXECUTOR_TIMEOUT).
-	ExecutorTimeout time.Duration `yaml:"executor_timeout" json:"executor_timeout"`
-	// ExecutorGitHubRepository is owner/name of the repository whose
-	// workflow the github executor dispatches
-	// (ROMAN_EXECUTOR_GITHUB_REPOSITORY).
-	ExecutorGitHubRepository string `yaml:"executor_github_repository" json:"executor_github_repository"`
-	// ExecutorGitHubWorkflow is the workflow file name or id
-	// (ROMAN_EXECUTOR_GITHUB_WORKFLOW).
-	ExecutorGitHubWorkflow string `yaml:"executor_github_workflow" json:"executor_github_workflow"`
-	// ExecutorGitHubRef is the git ref the workflow runs on
-	// (ROMAN_EXECUTOR_GITHUB_REF).
-	ExecutorGitHubRef string `yaml:"executor_github_ref" json:"executor_github_ref"`
-	// ExecutorGitHubToken authenticates to the GitHub API
-	// (ROMAN_EXECUTOR_GITHUB_TOKEN).
-	ExecutorGitHubToken Secret `yaml:"executor_github_token" json:"executor_github_token"`
-	// ExecutorGitHubAPIURL is the GitHub API base URL, configurable for tests
-	// and GitHub Enterprise (ROMAN_EXECUTOR_GITHUB_API_URL).
-	ExecutorGitHubAPIURL string `yaml:"executor_github_api_url" json:"executor_github_api_url"`
+	// Executor is the environment's executor (executor, executor_command,
+	// executor_timeout, executor_webhook_*, executor_github_*), which the
+	// executor package defines and validates.
+	Executor executor.Config `yaml:",inline" json:"executor"`
 
 	// HealthSources are the sources health is computed from
 	// (ROMAN_HEALTH_SOURCES as "builtin,postgres,probe=http://…"). The
@@ -289,18 +251,15 @@ func Default() *Config {
 // DefaultEnvironment returns the built-in per-environment settings.
 func DefaultEnvironment() EnvironmentConfig {
 	return EnvironmentConfig{
-		Thresholds:           roman.DefaultThresholds(),
-		AutoRollback:         AutoRollbackWindow,
-		WatchWindow:          DefaultWatchWindow,
-		VerifyWindow:         DefaultVerifyWindow,
-		Cooldown:             DefaultCooldown,
-		MaxAutoRollbacks:     DefaultMaxAutoRollbacks,
-		ConsecutiveBreaches:  1,
-		Executor:             ExecutorNone,
-		ExecutorTimeout:      DefaultExecutorTimeout,
-		ExecutorGitHubRef:    DefaultGitHubRef,
-		ExecutorGitHubAPIURL: DefaultGitHubAPIURL,
-		HealthSources:        []HealthSource{{Type: SourceBuiltin}},
+		Thresholds:          roman.DefaultThresholds(),
+		AutoRollback:        AutoRollbackWindow,
+		WatchWindow:         DefaultWatchWindow,
+		VerifyWindow:        DefaultVerifyWindow,
+		Cooldown:            DefaultCooldown,
+		MaxAutoRollbacks:    DefaultMaxAutoRollbacks,
+		ConsecutiveBreaches: 1,
+		Executor:            executor.DefaultConfig(),
+		HealthSources:       []HealthSource{{Type: SourceBuiltin}},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/executor"
 )
 
 // env returns a getenv reading from m.
@@ -36,8 +37,8 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 		{"watch_window", cfg.WatchWindow, 5 * time.Minute},
 		{"verify_window", cfg.VerifyWindow, 60 * time.Second},
 		{"cooldown", cfg.Cooldown, 10 * time.Minute},
-		{"executor", cfg.Executor, "none"},
-		{"executor_timeout", cfg.ExecutorTimeout, 10 * time.Minute},
+		{"executor", cfg.Executor.Type, "none"},
+		{"executor_timeout", cfg.Executor.Timeout, 10 * time.Minute},
 		{"auto_rollback", cfg.AutoRollback, "window"},
 		{"thresholds", cfg.Thresholds, roman.DefaultThresholds()},
 		{"max_body_bytes", cfg.MaxBodyBytes, int64(1 << 20)},
@@ -65,9 +66,9 @@ func TestEnvOverrides(t *testing.T) {
 		{"ROMAN_WATCH_WINDOW", "90s", func(c *Config) bool { return c.WatchWindow == 90*time.Second }},
 		{"ROMAN_VERIFY_WINDOW", "0s", func(c *Config) bool { return c.VerifyWindow == 0 }},
 		{"ROMAN_COOLDOWN", "1h", func(c *Config) bool { return c.Cooldown == time.Hour }},
-		{"ROMAN_EXECUTOR", "command", func(c *Config) bool { return c.Executor == ExecutorCommand }},
-		{"ROMAN_EXECUTOR_TIMEOUT", "30s", func(c *Config) bool { return c.ExecutorTimeout == 30*time.Second }},
-		{"ROMAN_EXECUTOR_WEBHOOK_URL", "https://hook.example/x", func(c *Config) bool { return c.ExecutorWebhookURL.Value() == "https://hook.example/x" }},
+		{"ROMAN_EXECUTOR", "command", func(c *Config) bool { return c.Executor.Type == executor.TypeCommand }},
+		{"ROMAN_EXECUTOR_TIMEOUT", "30s", func(c *Config) bool { return c.Executor.Timeout == 30*time.Second }},
+		{"ROMAN_EXECUTOR_WEBHOOK_URL", "https://hook.example/x", func(c *Config) bool { return c.Executor.WebhookURL.Value() == "https://hook.example/x" }},
 		{"ROMAN_CONSTITUTION", "/etc/roman/rules.yaml", func(c *Config) bool { return c.Constitution == "/etc/roman/rules.yaml" }},
 		{"ROMAN_APP_DATABASE", "postgres://app@db/app", func(c *Config) bool { return c.AppDatabase.Value() == "postgres://app@db/app" }},
 		{"ROMAN_DISCORD_WEBHOOK_URL", "https://discord.example/api/webhooks/1/x", func(c *Config) bool { return c.DiscordWebhookURL.IsSet() }},
@@ -129,13 +130,13 @@ func TestExampleFileLoads(t *testing.T) {
 	if prod.Thresholds.ErrorRate != 3 || prod.Thresholds.RecentErrors != 50 {
 		t.Errorf("production thresholds = %+v, want error_rate 3 and the rest inherited", prod.Thresholds)
 	}
-	if prod.Executor != ExecutorWebhook || prod.WatchWindow != 10*time.Minute || len(prod.HealthSources) != 3 {
+	if prod.Executor.Type != executor.TypeWebhook || prod.WatchWindow != 10*time.Minute || len(prod.HealthSources) != 3 {
 		t.Errorf("production = %+v", prod)
 	}
 	if prod.HealthSources[1].Timeout != 2*time.Second {
 		t.Errorf("probe timeout = %s", prod.HealthSources[1].Timeout)
 	}
-	if st := cfg.Environment("staging"); st.AutoRollback != AutoRollbackAlways || st.Executor != ExecutorNone {
+	if st := cfg.Environment("staging"); st.AutoRollback != AutoRollbackAlways || st.Executor.Type != executor.TypeNone {
 		t.Errorf("staging = %+v", st)
 	}
 	if len(cfg.DiscordApprovers) != 2 || cfg.DiscordApprovers[1].ID != "234567890123456789" {
@@ -181,15 +182,15 @@ environments:
 		command      string
 		recentErrors int64
 	}{
-		{"production", ExecutorNone, "./other.sh", 10}, // the file's entry wins over env defaults
-		{"qa", ExecutorCommand, "./other.sh", 40},      // named but empty: defaults after env
-		{"staging", ExecutorCommand, "./other.sh", 40}, // not named: defaults
+		{"production", executor.TypeNone, "./other.sh", 10}, // the file's entry wins over env defaults
+		{"qa", executor.TypeCommand, "./other.sh", 40},      // named but empty: defaults after env
+		{"staging", executor.TypeCommand, "./other.sh", 40}, // not named: defaults
 	}
 	for _, tt := range tests {
 		e := cfg.Environment(tt.env)
-		if e.Executor != tt.executor || e.ExecutorCommand != tt.command || e.Thresholds.RecentErrors != tt.recentErrors {
+		if e.Executor.Type != tt.executor || e.Executor.Command != tt.command || e.Thresholds.RecentErrors != tt.recentErrors {
 			t.Errorf("%s: executor %q command %q recent_errors %d; want %q %q %d",
-				tt.env, e.Executor, e.ExecutorCommand, e.Thresholds.RecentErrors, tt.executor, tt.command, tt.recentErrors)
+				tt.env, e.Executor.Type, e.Executor.Command, e.Thresholds.RecentErrors, tt.executor, tt.command, tt.recentErrors)
 		}
 		if e.Thresholds.ErrorRate != 7 || e.Thresholds.DBConnections != 80 || e.WatchWindow != 3*time.Minute {
 			t.Errorf("%s: inherited settings lost: %+v", tt.env, e)

@@ -131,6 +131,41 @@ func (v *validator) url(field, env string, s Secret) {
 	}
 }
 
+// plugin records the problems a plugin's Validate found, each named by the
+// plugin's field under prefix, the key that holds the plugin's settings
+// ("" for flat keys such as executor_command).
+func (v *validator) plugin(prefix string, err error) {
+	for _, fe := range roman.FieldErrors(err) {
+		field := prefix + fe.Field
+		if field == "" {
+			where := "config: "
+			if v.prefix != "" {
+				where += strings.TrimSuffix(v.prefix, ".") + ": "
+			}
+			v.errs = append(v.errs, errors.New(where+fe.Message))
+			continue
+		}
+		v.add(field, envOf(field), "%s", fe.Message)
+	}
+}
+
+// envOf returns the variable that sets a per-environment field, or "" when
+// none does: ROMAN_HEALTH_SOURCES gives only each source's type and url.
+func envOf(field string) string {
+	key := field
+	if i := strings.IndexAny(key, "[."); i >= 0 {
+		key = key[:i]
+	}
+	s, ok := indexSettings(environmentSettings())[key]
+	if !ok {
+		return ""
+	}
+	if key == "health_sources" && field != key && !strings.HasSuffix(field, ".type") && !strings.HasSuffix(field, ".url") {
+		return ""
+	}
+	return s.env
+}
+
 // environment checks one set of per-environment settings.
 func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	v.prefix = prefix
@@ -169,39 +204,7 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	if e.ConsecutiveBreaches < 1 {
 		v.add("consecutive_breaches", "ROMAN_CONSECUTIVE_BREACHES", "must be at least 1, got %d", e.ConsecutiveBreaches)
 	}
-	if e.ExecutorTimeout <= 0 {
-		v.add("executor_timeout", "ROMAN_EXECUTOR_TIMEOUT", "must be positive, got %s", e.ExecutorTimeout)
-	}
-	switch e.Executor {
-	case ExecutorNone:
-	case ExecutorCommand:
-		if strings.TrimSpace(e.ExecutorCommand) == "" {
-			v.add("executor_command", "ROMAN_EXECUTOR_COMMAND", "required by the command executor")
-		}
-	case ExecutorWebhook:
-		if !e.ExecutorWebhookURL.IsSet() {
-			v.add("executor_webhook_url", "ROMAN_EXECUTOR_WEBHOOK_URL", "required by the webhook executor")
-		}
-	case ExecutorGitHub:
-		if owner, name, ok := strings.Cut(e.ExecutorGitHubRepository, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-			v.add("executor_github_repository", "ROMAN_EXECUTOR_GITHUB_REPOSITORY", "want owner/name for the github executor, got %q", e.ExecutorGitHubRepository)
-		}
-		if e.ExecutorGitHubWorkflow == "" {
-			v.add("executor_github_workflow", "ROMAN_EXECUTOR_GITHUB_WORKFLOW", "required by the github executor")
-		}
-		if e.ExecutorGitHubRef == "" {
-			v.add("executor_github_ref", "ROMAN_EXECUTOR_GITHUB_REF", "required by the github executor")
-		}
-		if !e.ExecutorGitHubToken.IsSet() {
-			v.add("executor_github_token", "ROMAN_EXECUTOR_GITHUB_TOKEN", "required by the github executor")
-		}
-	default:
-		v.add("executor", "ROMAN_EXECUTOR", "unknown executor %q (want none, command, github or webhook)", e.Executor)
-	}
-	v.url("executor_webhook_url", "ROMAN_EXECUTOR_WEBHOOK_URL", e.ExecutorWebhookURL)
-	if e.ExecutorGitHubAPIURL != "" {
-		v.url("executor_github_api_url", "ROMAN_EXECUTOR_GITHUB_API_URL", Secret(e.ExecutorGitHubAPIURL))
-	}
+	v.plugin("", e.Executor.Validate())
 
 	v.alerts(e)
 
