@@ -28,6 +28,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/executor"
+	"github.com/odyssey-1/roman/health"
 )
 
 // Auto-rollback modes (SPEC §5): roll back automatically only inside the
@@ -36,14 +37,6 @@ const (
 	AutoRollbackWindow = "window"
 	AutoRollbackAlways = "always"
 	AutoRollbackNever  = "never"
-)
-
-// Health source kinds (SPEC §4).
-const (
-	SourceBuiltin    = "builtin"
-	SourcePostgres   = "postgres"
-	SourcePrometheus = "prometheus"
-	SourceProbe      = "probe"
 )
 
 // Defaults of the settings that have one.
@@ -167,9 +160,10 @@ type EnvironmentConfig struct {
 	Executor executor.Config `yaml:",inline" json:"executor"`
 
 	// HealthSources are the sources health is computed from
-	// (ROMAN_HEALTH_SOURCES as "builtin,postgres,probe=http://…"). The
-	// default is the built-in source alone.
-	HealthSources []HealthSource `yaml:"health_sources" json:"health_sources"`
+	// (ROMAN_HEALTH_SOURCES as "builtin,postgres,probe=http://…"), each
+	// defined and validated by the health package. The default is the
+	// built-in source alone.
+	HealthSources []health.SourceConfig `yaml:"health_sources" json:"health_sources"`
 
 	// DiscordWebhookURL receives alerts as Discord embeds
 	// (ROMAN_DISCORD_WEBHOOK_URL).
@@ -212,21 +206,6 @@ type DiscordApprover struct {
 	Admin bool `yaml:"admin" json:"admin"`
 }
 
-// HealthSource configures one health source of an environment.
-type HealthSource struct {
-	// Type is builtin, postgres, prometheus or probe.
-	Type string `yaml:"type" json:"type"`
-	// URL is the Prometheus base URL, the probe's health URL, or the
-	// PostgreSQL URL to measure (default: the application database).
-	URL Secret `yaml:"url" json:"url"`
-	// Queries maps a signal name (error_rate_per_minute, recent_errors,
-	// database_connections, database_connection_utilization, active_queries,
-	// p95_response_time_ms, memory_usage_percent) to a PromQL query.
-	Queries map[string]string `yaml:"queries" json:"queries"`
-	// Timeout bounds one pull; 0 means the monitor's default.
-	Timeout time.Duration `yaml:"timeout" json:"timeout"`
-}
-
 // Default returns the configuration used when there is no file and no
 // environment variable: SQLite in ./roman.db, 127.0.0.1:8080, the seed's
 // thresholds and windows, the none executor and no keys (the server then
@@ -259,7 +238,7 @@ func DefaultEnvironment() EnvironmentConfig {
 		MaxAutoRollbacks:    DefaultMaxAutoRollbacks,
 		ConsecutiveBreaches: 1,
 		Executor:            executor.DefaultConfig(),
-		HealthSources:       []HealthSource{{Type: SourceBuiltin}},
+		HealthSources:       health.DefaultSources(),
 	}
 }
 
@@ -310,7 +289,7 @@ func (c *Config) Environment(name string) EnvironmentConfig {
 	if !ok {
 		e = c.EnvironmentConfig
 	}
-	e.HealthSources = append([]HealthSource(nil), e.HealthSources...)
+	e.HealthSources = append([]health.SourceConfig(nil), e.HealthSources...)
 	return e
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/executor"
+	"github.com/odyssey-1/roman/health"
 )
 
 // env returns a getenv reading from m.
@@ -46,7 +47,7 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 		{"log_level", cfg.LogLevel, "info"},
 		{"api_keys", len(cfg.APIKeys), 0},
 		{"app_database", cfg.AppDatabase.IsSet(), false},
-		{"health_sources", cfg.HealthSources, []HealthSource{{Type: SourceBuiltin}}},
+		{"health_sources", cfg.HealthSources, []health.SourceConfig{{Type: health.SourceBuiltin}}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -85,7 +86,7 @@ func TestEnvOverrides(t *testing.T) {
 		{"ROMAN_MAX_INGEST_BODY_BYTES", "1000000", func(c *Config) bool { return c.MaxIngestBodyBytes == 1e6 }},
 		{"ROMAN_LOG_LEVEL", "debug", func(c *Config) bool { return c.LogLevel == "debug" }},
 		{"ROMAN_HEALTH_SOURCES", "builtin,probe=http://app/healthz", func(c *Config) bool {
-			return len(c.HealthSources) == 2 && c.HealthSources[1].Type == SourceProbe && c.HealthSources[1].URL.Value() == "http://app/healthz"
+			return len(c.HealthSources) == 2 && c.HealthSources[1].Type == health.SourceProbe && c.HealthSources[1].URL.Value() == "http://app/healthz"
 		}},
 		{"ROMAN_API_KEYS", "read:r-token, admin:a:token:with:colons", func(c *Config) bool {
 			return len(c.APIKeys) == 2 && c.APIKeys[0].Role == "read" && c.APIKeys[0].Token.Value() == "r-token" &&
@@ -214,7 +215,7 @@ func TestEnvironmentIsACopy(t *testing.T) {
 	e := cfg.Environment("production")
 	e.HealthSources[0].Type = "changed"
 	e.Thresholds.ErrorRate = 99
-	if cfg.HealthSources[0].Type != SourceBuiltin || cfg.Thresholds.ErrorRate != 5 {
+	if cfg.HealthSources[0].Type != health.SourceBuiltin || cfg.Thresholds.ErrorRate != 5 {
 		t.Error("changing the result of Environment changed the Config")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/health"
 )
 
 // setting is one configurable field of a T (a *Config, *EnvironmentConfig or
@@ -180,7 +181,7 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 			e.HealthSources = parseHealthSources(splitList(v))
 			return nil
 		}, node: func(e E, n *yaml.Node) error {
-			var out []HealthSource
+			var out []health.SourceConfig
 			if err := decodeStrict(n, &out, "type", "url", "queries", "timeout"); err != nil {
 				return err
 			}
@@ -318,7 +319,7 @@ func (c *Config) buildEnvironments(nodes map[string]environmentNodes) error {
 	c.Environments = make(map[string]EnvironmentConfig, len(nodes))
 	for name, n := range nodes {
 		e := c.EnvironmentConfig
-		e.HealthSources = append([]HealthSource(nil), e.HealthSources...)
+		e.HealthSources = append([]health.SourceConfig(nil), e.HealthSources...)
 		if !(n.node.Kind == yaml.ScalarNode && n.node.Tag == "!!null") {
 			if n.node.Kind != yaml.MappingNode {
 				return fmt.Errorf("line %d: environments.%s: want a mapping of settings", n.line, name)
@@ -483,11 +484,11 @@ func approversNode(n *yaml.Node) ([]DiscordApprover, error) {
 }
 
 // parseHealthSources parses "type" and "type=url" items.
-func parseHealthSources(items []string) []HealthSource {
-	out := make([]HealthSource, 0, len(items))
+func parseHealthSources(items []string) []health.SourceConfig {
+	out := make([]health.SourceConfig, 0, len(items))
 	for _, item := range items {
 		typ, u, _ := strings.Cut(item, "=")
-		out = append(out, HealthSource{Type: strings.TrimSpace(typ), URL: Secret(strings.TrimSpace(u))})
+		out = append(out, health.SourceConfig{Type: strings.TrimSpace(typ), URL: Secret(strings.TrimSpace(u))})
 	}
 	return out
 }

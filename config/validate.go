@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/health"
 )
 
 // Validate checks every field and returns all problems at once, each naming
@@ -208,33 +209,7 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 
 	v.alerts(e)
 
-	if len(e.HealthSources) == 0 {
-		v.add("health_sources", "ROMAN_HEALTH_SOURCES", "at least one source is needed (e.g. builtin)")
-	}
-	for i, s := range e.HealthSources {
-		field := fmt.Sprintf("health_sources[%d]", i)
-		switch s.Type {
-		case SourceBuiltin, SourcePostgres:
-		case SourcePrometheus:
-			v.url(field+".url", "ROMAN_HEALTH_SOURCES", s.URL)
-			if !s.URL.IsSet() {
-				v.add(field+".url", "ROMAN_HEALTH_SOURCES", "required by the prometheus source")
-			}
-			if len(s.Queries) == 0 {
-				v.add(field+".queries", "", "the prometheus source needs at least one query")
-			}
-		case SourceProbe:
-			v.url(field+".url", "ROMAN_HEALTH_SOURCES", s.URL)
-			if !s.URL.IsSet() {
-				v.add(field+".url", "ROMAN_HEALTH_SOURCES", "required by the probe source")
-			}
-		default:
-			v.add(field+".type", "ROMAN_HEALTH_SOURCES", "unknown source %q (want builtin, postgres, prometheus or probe)", s.Type)
-		}
-		if s.Timeout < 0 {
-			v.add(field+".timeout", "", "must not be negative, got %s", s.Timeout)
-		}
-	}
+	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
 }
 
 // threshold checks one numeric threshold is within [lo, hi].
