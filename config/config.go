@@ -29,6 +29,7 @@ import (
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/notify"
 )
 
 // Auto-rollback modes (SPEC §5): roll back automatically only inside the
@@ -91,7 +92,7 @@ type Config struct {
 
 	// The alert channels (discord_webhook_url, slack_webhook_url,
 	// alert_webhook_url, alert_webhook_secret, alert_routes) are
-	// per-environment settings: see EnvironmentConfig.
+	// per-environment settings: see EnvironmentConfig.Alerts.
 
 	// AlertMaxAge is how long the sender retries an alert that cannot be
 	// delivered before giving up with a roman_events row
@@ -165,23 +166,11 @@ type EnvironmentConfig struct {
 	// built-in source alone.
 	HealthSources []health.SourceConfig `yaml:"health_sources" json:"health_sources"`
 
-	// DiscordWebhookURL receives alerts as Discord embeds
-	// (ROMAN_DISCORD_WEBHOOK_URL).
-	DiscordWebhookURL Secret `yaml:"discord_webhook_url" json:"discord_webhook_url"`
-	// SlackWebhookURL receives alerts as Slack messages
-	// (ROMAN_SLACK_WEBHOOK_URL).
-	SlackWebhookURL Secret `yaml:"slack_webhook_url" json:"slack_webhook_url"`
-	// AlertWebhookURL receives alerts as generic JSON (ROMAN_ALERT_WEBHOOK_URL).
-	AlertWebhookURL Secret `yaml:"alert_webhook_url" json:"alert_webhook_url"`
-	// AlertWebhookSecret is the HMAC-SHA256 key signing the generic webhook's
-	// alerts (ROMAN_ALERT_WEBHOOK_SECRET); required with AlertWebhookURL.
-	AlertWebhookSecret Secret `yaml:"alert_webhook_secret" json:"alert_webhook_secret"`
-	// AlertRoutes maps a channel (discord, slack, webhook) to the alert
-	// kinds it receives, or to [all] (ROMAN_ALERT_ROUTES as
-	// "discord=all,slack=rollback_failed|constitutional_violation"). A
-	// configured channel that is not listed receives every kind; an empty
-	// list mutes it.
-	AlertRoutes map[string][]string `yaml:"alert_routes" json:"alert_routes"`
+	// Alerts are the environment's alert channels and routes
+	// (discord_webhook_url, slack_webhook_url, alert_webhook_url,
+	// alert_webhook_secret, alert_routes), which the notify package defines
+	// and validates.
+	Alerts notify.ChannelConfig `yaml:",inline" json:"alerts"`
 }
 
 // APIKey is one configured API key.

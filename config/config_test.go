@@ -72,8 +72,8 @@ func TestEnvOverrides(t *testing.T) {
 		{"ROMAN_EXECUTOR_WEBHOOK_URL", "https://hook.example/x", func(c *Config) bool { return c.Executor.WebhookURL.Value() == "https://hook.example/x" }},
 		{"ROMAN_CONSTITUTION", "/etc/roman/rules.yaml", func(c *Config) bool { return c.Constitution == "/etc/roman/rules.yaml" }},
 		{"ROMAN_APP_DATABASE", "postgres://app@db/app", func(c *Config) bool { return c.AppDatabase.Value() == "postgres://app@db/app" }},
-		{"ROMAN_DISCORD_WEBHOOK_URL", "https://discord.example/api/webhooks/1/x", func(c *Config) bool { return c.DiscordWebhookURL.IsSet() }},
-		{"ROMAN_SLACK_WEBHOOK_URL", "https://hooks.slack.example/x", func(c *Config) bool { return c.SlackWebhookURL.IsSet() }},
+		{"ROMAN_DISCORD_WEBHOOK_URL", "https://discord.example/api/webhooks/1/x", func(c *Config) bool { return c.Alerts.DiscordWebhookURL.IsSet() }},
+		{"ROMAN_SLACK_WEBHOOK_URL", "https://hooks.slack.example/x", func(c *Config) bool { return c.Alerts.SlackWebhookURL.IsSet() }},
 		{"ROMAN_DISCORD_PUBLIC_KEY", strings.Repeat("ab", 32), func(c *Config) bool { return c.DiscordPublicKey == strings.Repeat("ab", 32) }},
 		{"ROMAN_DISCORD_APPROVERS", "111, 222=6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01", func(c *Config) bool {
 			return reflect.DeepEqual(c.DiscordApprovers, []DiscordApprover{{ID: "111"}, {ID: "222", UserID: "6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01"}})

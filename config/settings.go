@@ -158,23 +158,23 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		stringSetting("executor_github_ref", func(e E) *string { return &e.Executor.GitHubRef }),
 		secretSetting("executor_github_token", func(e E) *Secret { return &e.Executor.GitHubToken }),
 		stringSetting("executor_github_api_url", func(e E) *string { return &e.Executor.GitHubAPIURL }),
-		secretSetting("discord_webhook_url", func(e E) *Secret { return &e.DiscordWebhookURL }),
-		secretSetting("slack_webhook_url", func(e E) *Secret { return &e.SlackWebhookURL }),
-		secretSetting("alert_webhook_url", func(e E) *Secret { return &e.AlertWebhookURL }),
-		secretSetting("alert_webhook_secret", func(e E) *Secret { return &e.AlertWebhookSecret }),
+		secretSetting("discord_webhook_url", func(e E) *Secret { return &e.Alerts.DiscordWebhookURL }),
+		secretSetting("slack_webhook_url", func(e E) *Secret { return &e.Alerts.SlackWebhookURL }),
+		secretSetting("alert_webhook_url", func(e E) *Secret { return &e.Alerts.WebhookURL }),
+		secretSetting("alert_webhook_secret", func(e E) *Secret { return &e.Alerts.WebhookSecret }),
 		{key: "alert_routes", env: "ROMAN_ALERT_ROUTES", set: func(e E, v string) error {
 			routes, err := parseAlertRoutes(v)
 			if err != nil {
 				return err
 			}
-			e.AlertRoutes = routes
+			e.Alerts.Routes = routes
 			return nil
 		}, node: func(e E, n *yaml.Node) error {
 			var routes map[string][]string
 			if err := n.Decode(&routes); err != nil {
 				return fmt.Errorf("want a mapping of channel to a list of alert kinds")
 			}
-			e.AlertRoutes = routes
+			e.Alerts.Routes = routes
 			return nil
 		}},
 		{key: "health_sources", env: "ROMAN_HEALTH_SOURCES", set: func(e E, v string) error {

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net"
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 
@@ -207,7 +206,7 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	}
 	v.plugin("", e.Executor.Validate())
 
-	v.alerts(e)
+	v.plugin("", e.Alerts.Validate())
 
 	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
 }
@@ -235,31 +234,4 @@ func isSnowflake(s string) bool {
 		}
 	}
 	return true
-}
-
-// alerts checks one environment's alert channels and routes.
-func (v *validator) alerts(e *EnvironmentConfig) {
-	v.url("discord_webhook_url", "ROMAN_DISCORD_WEBHOOK_URL", e.DiscordWebhookURL)
-	v.url("slack_webhook_url", "ROMAN_SLACK_WEBHOOK_URL", e.SlackWebhookURL)
-	v.url("alert_webhook_url", "ROMAN_ALERT_WEBHOOK_URL", e.AlertWebhookURL)
-	if e.AlertWebhookURL.IsSet() && !e.AlertWebhookSecret.IsSet() {
-		v.add("alert_webhook_secret", "ROMAN_ALERT_WEBHOOK_SECRET", "required with alert_webhook_url (alerts are HMAC-signed)")
-	}
-	channels := make([]string, 0, len(e.AlertRoutes))
-	for ch := range e.AlertRoutes {
-		channels = append(channels, ch)
-	}
-	sort.Strings(channels)
-	for _, ch := range channels {
-		field := "alert_routes." + ch
-		if !slices.Contains(roman.AlertChannels, ch) {
-			v.add(field, "ROMAN_ALERT_ROUTES", "unknown channel %q (want discord, slack or webhook)", ch)
-			continue
-		}
-		for _, k := range e.AlertRoutes[ch] {
-			if k != "all" && !roman.ValidAlertKind(k) {
-				v.add(field, "ROMAN_ALERT_ROUTES", "unknown alert kind %q (want all or one of %s)", k, strings.Join(roman.AlertKinds, ", "))
-			}
-		}
-	}
 }
