@@ -14,8 +14,15 @@
 // ROMAN_ERROR_RATE_THRESHOLD. An empty variable counts as unset. See
 // roman.example.yaml beside this file for every key.
 //
-// Secrets (tokens, webhook URLs, database URLs) have the type Secret, which
-// prints as [REDACTED] everywhere; a Config can be logged whole.
+// The plugins own their settings: executor.Config, health.SourceConfig and
+// notify.ChannelConfig define them with their defaults and Validate methods.
+// This package decodes their keys (which keep the flat names and variables
+// above), composes them into EnvironmentConfig and reports their problems
+// with the environment and variable that set them.
+//
+// Secrets (tokens, webhook URLs, database URLs) have the type Secret
+// (roman.Secret), which prints as [REDACTED] everywhere; a Config can be
+// logged whole.
 package config
 
 import (

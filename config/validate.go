@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
 	"sort"
 	"strings"
 
@@ -52,8 +51,8 @@ func (c *Config) Validate() error {
 	if c.AlertMaxAge <= 0 {
 		v.add("alert_max_age", "ROMAN_ALERT_MAX_AGE", "must be positive, got %s", c.AlertMaxAge)
 	}
-	if c.DiscordAPIURL != "" {
-		v.url("discord_api_url", "ROMAN_DISCORD_API_URL", Secret(c.DiscordAPIURL))
+	if c.DiscordAPIURL != "" && !roman.ValidHTTPURL(c.DiscordAPIURL) {
+		v.add("discord_api_url", "ROMAN_DISCORD_API_URL", "not an http(s) URL")
 	}
 	if c.DiscordPublicKey != "" {
 		if b, err := hex.DecodeString(c.DiscordPublicKey); err != nil || len(b) != 32 {
@@ -120,17 +119,6 @@ func (v *validator) add(field, env, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...)))
 }
 
-// url checks an optional http(s) URL without ever printing it.
-func (v *validator) url(field, env string, s Secret) {
-	if !s.IsSet() {
-		return
-	}
-	u, err := url.Parse(s.Value())
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(field, env, "not an http(s) URL")
-	}
-}
-
 // plugin records the problems a plugin's Validate found, each named by the
 // plugin's field under prefix, the key that holds the plugin's settings
 // ("" for flat keys such as executor_command).
@@ -166,7 +154,9 @@ func envOf(field string) string {
 	return s.env
 }
 
-// environment checks one set of per-environment settings.
+// environment checks one set of per-environment settings: the ones config
+// owns (thresholds, auto-rollback mode, windows) here, then the plugins'
+// settings through their own Validate methods.
 func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	v.prefix = prefix
 	defer func() { v.prefix = "" }()
@@ -205,9 +195,7 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 		v.add("consecutive_breaches", "ROMAN_CONSECUTIVE_BREACHES", "must be at least 1, got %d", e.ConsecutiveBreaches)
 	}
 	v.plugin("", e.Executor.Validate())
-
 	v.plugin("", e.Alerts.Validate())
-
 	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
 }
 
