@@ -32,21 +32,21 @@ environments:
 		t.Errorf("alert_max_age = %s", cfg.AlertMaxAge)
 	}
 	prod, staging, other := cfg.Environment("production"), cfg.Environment("staging"), cfg.Environment("dev")
-	if prod.DiscordWebhookURL.Value() != "https://discord.example/api/webhooks/1/all" || prod.SlackWebhookURL.Value() != "https://hooks.slack.example/prod" {
-		t.Errorf("production inherits the default discord URL and has its own slack URL: %s %s", prod.DiscordWebhookURL.Value(), prod.SlackWebhookURL.Value())
+	if prod.Alerts.DiscordWebhookURL.Value() != "https://discord.example/api/webhooks/1/all" || prod.Alerts.SlackWebhookURL.Value() != "https://hooks.slack.example/prod" {
+		t.Errorf("production inherits the default discord URL and has its own slack URL: %s %s", prod.Alerts.DiscordWebhookURL.Value(), prod.Alerts.SlackWebhookURL.Value())
 	}
-	if prod.AlertWebhookSecret.Value() != "hmac-prod" {
+	if prod.Alerts.WebhookSecret.Value() != "hmac-prod" {
 		t.Errorf("production webhook secret not loaded")
 	}
-	if staging.DiscordWebhookURL.Value() != "https://discord.example/api/webhooks/2/staging" {
-		t.Errorf("staging discord URL = %s", staging.DiscordWebhookURL.Value())
+	if staging.Alerts.DiscordWebhookURL.Value() != "https://discord.example/api/webhooks/2/staging" {
+		t.Errorf("staging discord URL = %s", staging.Alerts.DiscordWebhookURL.Value())
 	}
 	wantProd := map[string][]string{"slack": {"rollback_failed", "constitutional_violation"}}
-	if !reflect.DeepEqual(prod.AlertRoutes, wantProd) || !reflect.DeepEqual(other.AlertRoutes, wantProd) {
-		t.Errorf("inherited routes = %v / %v", prod.AlertRoutes, other.AlertRoutes)
+	if !reflect.DeepEqual(prod.Alerts.Routes, wantProd) || !reflect.DeepEqual(other.Alerts.Routes, wantProd) {
+		t.Errorf("inherited routes = %v / %v", prod.Alerts.Routes, other.Alerts.Routes)
 	}
-	if want := map[string][]string{"discord": {"all"}, "slack": {}}; !reflect.DeepEqual(staging.AlertRoutes, want) {
-		t.Errorf("staging routes = %#v, want %#v", staging.AlertRoutes, want)
+	if want := map[string][]string{"discord": {"all"}, "slack": {}}; !reflect.DeepEqual(staging.Alerts.Routes, want) {
+		t.Errorf("staging routes = %#v, want %#v", staging.Alerts.Routes, want)
 	}
 }
 
@@ -61,8 +61,8 @@ func TestAlertRoutesFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{"discord": {"all"}, "slack": {"rollback_failed", "rollback_suppressed"}, "webhook": {}}
-	if !reflect.DeepEqual(cfg.AlertRoutes, want) {
-		t.Errorf("routes = %#v, want %#v", cfg.AlertRoutes, want)
+	if !reflect.DeepEqual(cfg.Alerts.Routes, want) {
+		t.Errorf("routes = %#v, want %#v", cfg.Alerts.Routes, want)
 	}
 	wantApprovers := []DiscordApprover{{ID: "111"}, {ID: "222", UserID: "6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01", Admin: true}, {ID: "333", Admin: true}}
 	if !reflect.DeepEqual(cfg.DiscordApprovers, wantApprovers) {

@@ -14,8 +14,15 @@
 // ROMAN_ERROR_RATE_THRESHOLD. An empty variable counts as unset. See
 // roman.example.yaml beside this file for every key.
 //
-// Secrets (tokens, webhook URLs, database URLs) have the type Secret, which
-// prints as [REDACTED] everywhere; a Config can be logged whole.
+// The plugins own their settings: executor.Config, health.SourceConfig and
+// notify.ChannelConfig define them with their defaults and Validate methods.
+// This package decodes their keys (which keep the flat names and variables
+// above), composes them into EnvironmentConfig and reports their problems
+// with the environment and variable that set them.
+//
+// Secrets (tokens, webhook URLs, database URLs) have the type Secret
+// (roman.Secret), which prints as [REDACTED] everywhere; a Config can be
+// logged whole.
 package config
 
 import (
@@ -27,14 +34,9 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-)
-
-// Executor kinds (SPEC §7).
-const (
-	ExecutorNone    = "none"
-	ExecutorCommand = "command"
-	ExecutorGitHub  = "github"
-	ExecutorWebhook = "webhook"
+	"github.com/odyssey-1/roman/executor"
+	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/notify"
 )
 
 // Auto-rollback modes (SPEC §5): roll back automatically only inside the
@@ -45,14 +47,6 @@ const (
 	AutoRollbackNever  = "never"
 )
 
-// Health source kinds (SPEC §4).
-const (
-	SourceBuiltin    = "builtin"
-	SourcePostgres   = "postgres"
-	SourcePrometheus = "prometheus"
-	SourceProbe      = "probe"
-)
-
 // Defaults of the settings that have one.
 const (
 	DefaultDatabase           = "sqlite://roman.db"
@@ -61,13 +55,10 @@ const (
 	DefaultVerifyWindow       = 60 * time.Second
 	DefaultCooldown           = 10 * time.Minute
 	DefaultMaxAutoRollbacks   = 3
-	DefaultExecutorTimeout    = 10 * time.Minute
 	DefaultMonitorInterval    = time.Second
 	DefaultLeaderInterval     = time.Second
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20
-	DefaultGitHubAPIURL       = "https://api.github.com"
-	DefaultGitHubRef          = "main"
 	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
 	DefaultAlertMaxAge        = 24 * time.Hour
 )
@@ -108,7 +99,7 @@ type Config struct {
 
 	// The alert channels (discord_webhook_url, slack_webhook_url,
 	// alert_webhook_url, alert_webhook_secret, alert_routes) are
-	// per-environment settings: see EnvironmentConfig.
+	// per-environment settings: see EnvironmentConfig.Alerts.
 
 	// AlertMaxAge is how long the sender retries an alert that cannot be
 	// delivered before giving up with a roman_events row
@@ -171,61 +162,22 @@ type EnvironmentConfig struct {
 	// pulled signal fire a trigger (ROMAN_CONSECUTIVE_BREACHES).
 	ConsecutiveBreaches int `yaml:"consecutive_breaches" json:"consecutive_breaches"`
 
-	// Executor is none, command, github or webhook (ROMAN_EXECUTOR).
-	Executor string `yaml:"executor" json:"executor"`
-	// ExecutorCommand is the command line of the command executor
-	// (ROMAN_EXECUTOR_COMMAND). It is split into words like a shell splits
-	// them (quotes, backslashes) but run without a shell: no expansion,
-	// pipes or redirection unless the line itself is /bin/sh -c '...'. See
-	// docs/executors.md.
-	ExecutorCommand string `yaml:"executor_command" json:"executor_command"`
-	// ExecutorWebhookURL is the webhook executor's URL
-	// (ROMAN_EXECUTOR_WEBHOOK_URL).
-	ExecutorWebhookURL Secret `yaml:"executor_webhook_url" json:"executor_webhook_url"`
-	// ExecutorWebhookSecret is the HMAC-SHA256 key signing webhook calls
-	// (ROMAN_EXECUTOR_WEBHOOK_SECRET).
-	ExecutorWebhookSecret Secret `yaml:"executor_webhook_secret" json:"executor_webhook_secret"`
-	// ExecutorTimeout bounds one executor run (ROMAN_EXECUTOR_TIMEOUT).
-	ExecutorTimeout time.Duration `yaml:"executor_timeout" json:"executor_timeout"`
-	// ExecutorGitHubRepository is owner/name of the repository whose
-	// workflow the github executor dispatches
-	// (ROMAN_EXECUTOR_GITHUB_REPOSITORY).
-	ExecutorGitHubRepository string `yaml:"executor_github_repository" json:"executor_github_repository"`
-	// ExecutorGitHubWorkflow is the workflow file name or id
-	// (ROMAN_EXECUTOR_GITHUB_WORKFLOW).
-	ExecutorGitHubWorkflow string `yaml:"executor_github_workflow" json:"executor_github_workflow"`
-	// ExecutorGitHubRef is the git ref the workflow runs on
-	// (ROMAN_EXECUTOR_GITHUB_REF).
-	ExecutorGitHubRef string `yaml:"executor_github_ref" json:"executor_github_ref"`
-	// ExecutorGitHubToken authenticates to the GitHub API
-	// (ROMAN_EXECUTOR_GITHUB_TOKEN).
-	ExecutorGitHubToken Secret `yaml:"executor_github_token" json:"executor_github_token"`
-	// ExecutorGitHubAPIURL is the GitHub API base URL, configurable for tests
-	// and GitHub Enterprise (ROMAN_EXECUTOR_GITHUB_API_URL).
-	ExecutorGitHubAPIURL string `yaml:"executor_github_api_url" json:"executor_github_api_url"`
+	// Executor is the environment's executor (executor, executor_command,
+	// executor_timeout, executor_webhook_*, executor_github_*), which the
+	// executor package defines and validates.
+	Executor executor.Config `yaml:",inline" json:"executor"`
 
 	// HealthSources are the sources health is computed from
-	// (ROMAN_HEALTH_SOURCES as "builtin,postgres,probe=http://…"). The
-	// default is the built-in source alone.
-	HealthSources []HealthSource `yaml:"health_sources" json:"health_sources"`
+	// (ROMAN_HEALTH_SOURCES as "builtin,postgres,probe=http://…"), each
+	// defined and validated by the health package. The default is the
+	// built-in source alone.
+	HealthSources []health.SourceConfig `yaml:"health_sources" json:"health_sources"`
 
-	// DiscordWebhookURL receives alerts as Discord embeds
-	// (ROMAN_DISCORD_WEBHOOK_URL).
-	DiscordWebhookURL Secret `yaml:"discord_webhook_url" json:"discord_webhook_url"`
-	// SlackWebhookURL receives alerts as Slack messages
-	// (ROMAN_SLACK_WEBHOOK_URL).
-	SlackWebhookURL Secret `yaml:"slack_webhook_url" json:"slack_webhook_url"`
-	// AlertWebhookURL receives alerts as generic JSON (ROMAN_ALERT_WEBHOOK_URL).
-	AlertWebhookURL Secret `yaml:"alert_webhook_url" json:"alert_webhook_url"`
-	// AlertWebhookSecret is the HMAC-SHA256 key signing the generic webhook's
-	// alerts (ROMAN_ALERT_WEBHOOK_SECRET); required with AlertWebhookURL.
-	AlertWebhookSecret Secret `yaml:"alert_webhook_secret" json:"alert_webhook_secret"`
-	// AlertRoutes maps a channel (discord, slack, webhook) to the alert
-	// kinds it receives, or to [all] (ROMAN_ALERT_ROUTES as
-	// "discord=all,slack=rollback_failed|constitutional_violation"). A
-	// configured channel that is not listed receives every kind; an empty
-	// list mutes it.
-	AlertRoutes map[string][]string `yaml:"alert_routes" json:"alert_routes"`
+	// Alerts are the environment's alert channels and routes
+	// (discord_webhook_url, slack_webhook_url, alert_webhook_url,
+	// alert_webhook_secret, alert_routes), which the notify package defines
+	// and validates.
+	Alerts notify.ChannelConfig `yaml:",inline" json:"alerts"`
 }
 
 // APIKey is one configured API key.
@@ -248,21 +200,6 @@ type DiscordApprover struct {
 	// Admin lets this approver use override:true, like an API key of role
 	// admin (ROMAN_DISCORD_APPROVERS items "id:admin" or "id=uuid:admin").
 	Admin bool `yaml:"admin" json:"admin"`
-}
-
-// HealthSource configures one health source of an environment.
-type HealthSource struct {
-	// Type is builtin, postgres, prometheus or probe.
-	Type string `yaml:"type" json:"type"`
-	// URL is the Prometheus base URL, the probe's health URL, or the
-	// PostgreSQL URL to measure (default: the application database).
-	URL Secret `yaml:"url" json:"url"`
-	// Queries maps a signal name (error_rate_per_minute, recent_errors,
-	// database_connections, database_connection_utilization, active_queries,
-	// p95_response_time_ms, memory_usage_percent) to a PromQL query.
-	Queries map[string]string `yaml:"queries" json:"queries"`
-	// Timeout bounds one pull; 0 means the monitor's default.
-	Timeout time.Duration `yaml:"timeout" json:"timeout"`
 }
 
 // Default returns the configuration used when there is no file and no
@@ -289,18 +226,15 @@ func Default() *Config {
 // DefaultEnvironment returns the built-in per-environment settings.
 func DefaultEnvironment() EnvironmentConfig {
 	return EnvironmentConfig{
-		Thresholds:           roman.DefaultThresholds(),
-		AutoRollback:         AutoRollbackWindow,
-		WatchWindow:          DefaultWatchWindow,
-		VerifyWindow:         DefaultVerifyWindow,
-		Cooldown:             DefaultCooldown,
-		MaxAutoRollbacks:     DefaultMaxAutoRollbacks,
-		ConsecutiveBreaches:  1,
-		Executor:             ExecutorNone,
-		ExecutorTimeout:      DefaultExecutorTimeout,
-		ExecutorGitHubRef:    DefaultGitHubRef,
-		ExecutorGitHubAPIURL: DefaultGitHubAPIURL,
-		HealthSources:        []HealthSource{{Type: SourceBuiltin}},
+		Thresholds:          roman.DefaultThresholds(),
+		AutoRollback:        AutoRollbackWindow,
+		WatchWindow:         DefaultWatchWindow,
+		VerifyWindow:        DefaultVerifyWindow,
+		Cooldown:            DefaultCooldown,
+		MaxAutoRollbacks:    DefaultMaxAutoRollbacks,
+		ConsecutiveBreaches: 1,
+		Executor:            executor.DefaultConfig(),
+		HealthSources:       health.DefaultSources(),
 	}
 }
 
@@ -351,7 +285,7 @@ func (c *Config) Environment(name string) EnvironmentConfig {
 	if !ok {
 		e = c.EnvironmentConfig
 	}
-	e.HealthSources = append([]HealthSource(nil), e.HealthSources...)
+	e.HealthSources = append([]health.SourceConfig(nil), e.HealthSources...)
 	return e
 }
 
@@ -384,3 +318,7 @@ func (c *Config) SlogLevel() slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// Secret is roman.Secret, kept under its old name: configuration values that
+// must never be shown (tokens, webhook URLs, database URLs).
+type Secret = roman.Secret

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/executor"
+	"github.com/odyssey-1/roman/health"
 )
 
 // env returns a getenv reading from m.
@@ -36,8 +38,8 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 		{"watch_window", cfg.WatchWindow, 5 * time.Minute},
 		{"verify_window", cfg.VerifyWindow, 60 * time.Second},
 		{"cooldown", cfg.Cooldown, 10 * time.Minute},
-		{"executor", cfg.Executor, "none"},
-		{"executor_timeout", cfg.ExecutorTimeout, 10 * time.Minute},
+		{"executor", cfg.Executor.Type, "none"},
+		{"executor_timeout", cfg.Executor.Timeout, 10 * time.Minute},
 		{"auto_rollback", cfg.AutoRollback, "window"},
 		{"thresholds", cfg.Thresholds, roman.DefaultThresholds()},
 		{"max_body_bytes", cfg.MaxBodyBytes, int64(1 << 20)},
@@ -45,7 +47,7 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 		{"log_level", cfg.LogLevel, "info"},
 		{"api_keys", len(cfg.APIKeys), 0},
 		{"app_database", cfg.AppDatabase.IsSet(), false},
-		{"health_sources", cfg.HealthSources, []HealthSource{{Type: SourceBuiltin}}},
+		{"health_sources", cfg.HealthSources, []health.SourceConfig{{Type: health.SourceBuiltin}}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -65,13 +67,13 @@ func TestEnvOverrides(t *testing.T) {
 		{"ROMAN_WATCH_WINDOW", "90s", func(c *Config) bool { return c.WatchWindow == 90*time.Second }},
 		{"ROMAN_VERIFY_WINDOW", "0s", func(c *Config) bool { return c.VerifyWindow == 0 }},
 		{"ROMAN_COOLDOWN", "1h", func(c *Config) bool { return c.Cooldown == time.Hour }},
-		{"ROMAN_EXECUTOR", "command", func(c *Config) bool { return c.Executor == ExecutorCommand }},
-		{"ROMAN_EXECUTOR_TIMEOUT", "30s", func(c *Config) bool { return c.ExecutorTimeout == 30*time.Second }},
-		{"ROMAN_EXECUTOR_WEBHOOK_URL", "https://hook.example/x", func(c *Config) bool { return c.ExecutorWebhookURL.Value() == "https://hook.example/x" }},
+		{"ROMAN_EXECUTOR", "command", func(c *Config) bool { return c.Executor.Type == executor.TypeCommand }},
+		{"ROMAN_EXECUTOR_TIMEOUT", "30s", func(c *Config) bool { return c.Executor.Timeout == 30*time.Second }},
+		{"ROMAN_EXECUTOR_WEBHOOK_URL", "https://hook.example/x", func(c *Config) bool { return c.Executor.WebhookURL.Value() == "https://hook.example/x" }},
 		{"ROMAN_CONSTITUTION", "/etc/roman/rules.yaml", func(c *Config) bool { return c.Constitution == "/etc/roman/rules.yaml" }},
 		{"ROMAN_APP_DATABASE", "postgres://app@db/app", func(c *Config) bool { return c.AppDatabase.Value() == "postgres://app@db/app" }},
-		{"ROMAN_DISCORD_WEBHOOK_URL", "https://discord.example/api/webhooks/1/x", func(c *Config) bool { return c.DiscordWebhookURL.IsSet() }},
-		{"ROMAN_SLACK_WEBHOOK_URL", "https://hooks.slack.example/x", func(c *Config) bool { return c.SlackWebhookURL.IsSet() }},
+		{"ROMAN_DISCORD_WEBHOOK_URL", "https://discord.example/api/webhooks/1/x", func(c *Config) bool { return c.Alerts.DiscordWebhookURL.IsSet() }},
+		{"ROMAN_SLACK_WEBHOOK_URL", "https://hooks.slack.example/x", func(c *Config) bool { return c.Alerts.SlackWebhookURL.IsSet() }},
 		{"ROMAN_DISCORD_PUBLIC_KEY", strings.Repeat("ab", 32), func(c *Config) bool { return c.DiscordPublicKey == strings.Repeat("ab", 32) }},
 		{"ROMAN_DISCORD_APPROVERS", "111, 222=6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01", func(c *Config) bool {
 			return reflect.DeepEqual(c.DiscordApprovers, []DiscordApprover{{ID: "111"}, {ID: "222", UserID: "6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01"}})
@@ -84,7 +86,7 @@ func TestEnvOverrides(t *testing.T) {
 		{"ROMAN_MAX_INGEST_BODY_BYTES", "1000000", func(c *Config) bool { return c.MaxIngestBodyBytes == 1e6 }},
 		{"ROMAN_LOG_LEVEL", "debug", func(c *Config) bool { return c.LogLevel == "debug" }},
 		{"ROMAN_HEALTH_SOURCES", "builtin,probe=http://app/healthz", func(c *Config) bool {
-			return len(c.HealthSources) == 2 && c.HealthSources[1].Type == SourceProbe && c.HealthSources[1].URL.Value() == "http://app/healthz"
+			return len(c.HealthSources) == 2 && c.HealthSources[1].Type == health.SourceProbe && c.HealthSources[1].URL.Value() == "http://app/healthz"
 		}},
 		{"ROMAN_API_KEYS", "read:r-token, admin:a:token:with:colons", func(c *Config) bool {
 			return len(c.APIKeys) == 2 && c.APIKeys[0].Role == "read" && c.APIKeys[0].Token.Value() == "r-token" &&
@@ -129,13 +131,13 @@ func TestExampleFileLoads(t *testing.T) {
 	if prod.Thresholds.ErrorRate != 3 || prod.Thresholds.RecentErrors != 50 {
 		t.Errorf("production thresholds = %+v, want error_rate 3 and the rest inherited", prod.Thresholds)
 	}
-	if prod.Executor != ExecutorWebhook || prod.WatchWindow != 10*time.Minute || len(prod.HealthSources) != 3 {
+	if prod.Executor.Type != executor.TypeWebhook || prod.WatchWindow != 10*time.Minute || len(prod.HealthSources) != 3 {
 		t.Errorf("production = %+v", prod)
 	}
 	if prod.HealthSources[1].Timeout != 2*time.Second {
 		t.Errorf("probe timeout = %s", prod.HealthSources[1].Timeout)
 	}
-	if st := cfg.Environment("staging"); st.AutoRollback != AutoRollbackAlways || st.Executor != ExecutorNone {
+	if st := cfg.Environment("staging"); st.AutoRollback != AutoRollbackAlways || st.Executor.Type != executor.TypeNone {
 		t.Errorf("staging = %+v", st)
 	}
 	if len(cfg.DiscordApprovers) != 2 || cfg.DiscordApprovers[1].ID != "234567890123456789" {
@@ -181,15 +183,15 @@ environments:
 		command      string
 		recentErrors int64
 	}{
-		{"production", ExecutorNone, "./other.sh", 10}, // the file's entry wins over env defaults
-		{"qa", ExecutorCommand, "./other.sh", 40},      // named but empty: defaults after env
-		{"staging", ExecutorCommand, "./other.sh", 40}, // not named: defaults
+		{"production", executor.TypeNone, "./other.sh", 10}, // the file's entry wins over env defaults
+		{"qa", executor.TypeCommand, "./other.sh", 40},      // named but empty: defaults after env
+		{"staging", executor.TypeCommand, "./other.sh", 40}, // not named: defaults
 	}
 	for _, tt := range tests {
 		e := cfg.Environment(tt.env)
-		if e.Executor != tt.executor || e.ExecutorCommand != tt.command || e.Thresholds.RecentErrors != tt.recentErrors {
+		if e.Executor.Type != tt.executor || e.Executor.Command != tt.command || e.Thresholds.RecentErrors != tt.recentErrors {
 			t.Errorf("%s: executor %q command %q recent_errors %d; want %q %q %d",
-				tt.env, e.Executor, e.ExecutorCommand, e.Thresholds.RecentErrors, tt.executor, tt.command, tt.recentErrors)
+				tt.env, e.Executor.Type, e.Executor.Command, e.Thresholds.RecentErrors, tt.executor, tt.command, tt.recentErrors)
 		}
 		if e.Thresholds.ErrorRate != 7 || e.Thresholds.DBConnections != 80 || e.WatchWindow != 3*time.Minute {
 			t.Errorf("%s: inherited settings lost: %+v", tt.env, e)
@@ -213,7 +215,7 @@ func TestEnvironmentIsACopy(t *testing.T) {
 	e := cfg.Environment("production")
 	e.HealthSources[0].Type = "changed"
 	e.Thresholds.ErrorRate = 99
-	if cfg.HealthSources[0].Type != SourceBuiltin || cfg.Thresholds.ErrorRate != 5 {
+	if cfg.HealthSources[0].Type != health.SourceBuiltin || cfg.Thresholds.ErrorRate != 5 {
 		t.Error("changing the result of Environment changed the Config")
 	}
 }

@@ -43,7 +43,7 @@ var (
 func toPlain(v reflect.Value) any {
 	switch v.Type() {
 	case secretType:
-		return Secret(v.String()).shown()
+		return Secret(v.String()).String()
 	case durationType:
 		return time.Duration(v.Int()).String()
 	}

@@ -40,7 +40,7 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.APIKeys[0].Token.Value() != "SENSITIVE-token-2" || cfg.Environment("production").ExecutorWebhookURL.Value() == "" {
+	if cfg.APIKeys[0].Token.Value() != "SENSITIVE-token-2" || cfg.Environment("production").Executor.WebhookURL.Value() == "" {
 		t.Fatal("secrets not loaded")
 	}
 	return cfg

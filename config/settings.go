@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/health"
 )
 
 // setting is one configurable field of a T (a *Config, *EnvironmentConfig or
@@ -147,40 +148,40 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		durationSetting("cooldown", func(e E) *time.Duration { return &e.Cooldown }),
 		intSetting("max_auto_rollbacks", func(e E) *int { return &e.MaxAutoRollbacks }),
 		intSetting("consecutive_breaches", func(e E) *int { return &e.ConsecutiveBreaches }),
-		stringSetting("executor", func(e E) *string { return &e.Executor }),
-		stringSetting("executor_command", func(e E) *string { return &e.ExecutorCommand }),
-		secretSetting("executor_webhook_url", func(e E) *Secret { return &e.ExecutorWebhookURL }),
-		secretSetting("executor_webhook_secret", func(e E) *Secret { return &e.ExecutorWebhookSecret }),
-		durationSetting("executor_timeout", func(e E) *time.Duration { return &e.ExecutorTimeout }),
-		stringSetting("executor_github_repository", func(e E) *string { return &e.ExecutorGitHubRepository }),
-		stringSetting("executor_github_workflow", func(e E) *string { return &e.ExecutorGitHubWorkflow }),
-		stringSetting("executor_github_ref", func(e E) *string { return &e.ExecutorGitHubRef }),
-		secretSetting("executor_github_token", func(e E) *Secret { return &e.ExecutorGitHubToken }),
-		stringSetting("executor_github_api_url", func(e E) *string { return &e.ExecutorGitHubAPIURL }),
-		secretSetting("discord_webhook_url", func(e E) *Secret { return &e.DiscordWebhookURL }),
-		secretSetting("slack_webhook_url", func(e E) *Secret { return &e.SlackWebhookURL }),
-		secretSetting("alert_webhook_url", func(e E) *Secret { return &e.AlertWebhookURL }),
-		secretSetting("alert_webhook_secret", func(e E) *Secret { return &e.AlertWebhookSecret }),
+		stringSetting("executor", func(e E) *string { return &e.Executor.Type }),
+		stringSetting("executor_command", func(e E) *string { return &e.Executor.Command }),
+		secretSetting("executor_webhook_url", func(e E) *Secret { return &e.Executor.WebhookURL }),
+		secretSetting("executor_webhook_secret", func(e E) *Secret { return &e.Executor.WebhookSecret }),
+		durationSetting("executor_timeout", func(e E) *time.Duration { return &e.Executor.Timeout }),
+		stringSetting("executor_github_repository", func(e E) *string { return &e.Executor.GitHubRepository }),
+		stringSetting("executor_github_workflow", func(e E) *string { return &e.Executor.GitHubWorkflow }),
+		stringSetting("executor_github_ref", func(e E) *string { return &e.Executor.GitHubRef }),
+		secretSetting("executor_github_token", func(e E) *Secret { return &e.Executor.GitHubToken }),
+		stringSetting("executor_github_api_url", func(e E) *string { return &e.Executor.GitHubAPIURL }),
+		secretSetting("discord_webhook_url", func(e E) *Secret { return &e.Alerts.DiscordWebhookURL }),
+		secretSetting("slack_webhook_url", func(e E) *Secret { return &e.Alerts.SlackWebhookURL }),
+		secretSetting("alert_webhook_url", func(e E) *Secret { return &e.Alerts.WebhookURL }),
+		secretSetting("alert_webhook_secret", func(e E) *Secret { return &e.Alerts.WebhookSecret }),
 		{key: "alert_routes", env: "ROMAN_ALERT_ROUTES", set: func(e E, v string) error {
 			routes, err := parseAlertRoutes(v)
 			if err != nil {
 				return err
 			}
-			e.AlertRoutes = routes
+			e.Alerts.Routes = routes
 			return nil
 		}, node: func(e E, n *yaml.Node) error {
 			var routes map[string][]string
 			if err := n.Decode(&routes); err != nil {
 				return fmt.Errorf("want a mapping of channel to a list of alert kinds")
 			}
-			e.AlertRoutes = routes
+			e.Alerts.Routes = routes
 			return nil
 		}},
 		{key: "health_sources", env: "ROMAN_HEALTH_SOURCES", set: func(e E, v string) error {
 			e.HealthSources = parseHealthSources(splitList(v))
 			return nil
 		}, node: func(e E, n *yaml.Node) error {
-			var out []HealthSource
+			var out []health.SourceConfig
 			if err := decodeStrict(n, &out, "type", "url", "queries", "timeout"); err != nil {
 				return err
 			}
@@ -318,7 +319,7 @@ func (c *Config) buildEnvironments(nodes map[string]environmentNodes) error {
 	c.Environments = make(map[string]EnvironmentConfig, len(nodes))
 	for name, n := range nodes {
 		e := c.EnvironmentConfig
-		e.HealthSources = append([]HealthSource(nil), e.HealthSources...)
+		e.HealthSources = append([]health.SourceConfig(nil), e.HealthSources...)
 		if !(n.node.Kind == yaml.ScalarNode && n.node.Tag == "!!null") {
 			if n.node.Kind != yaml.MappingNode {
 				return fmt.Errorf("line %d: environments.%s: want a mapping of settings", n.line, name)
@@ -483,11 +484,11 @@ func approversNode(n *yaml.Node) ([]DiscordApprover, error) {
 }
 
 // parseHealthSources parses "type" and "type=url" items.
-func parseHealthSources(items []string) []HealthSource {
-	out := make([]HealthSource, 0, len(items))
+func parseHealthSources(items []string) []health.SourceConfig {
+	out := make([]health.SourceConfig, 0, len(items))
 	for _, item := range items {
 		typ, u, _ := strings.Cut(item, "=")
-		out = append(out, HealthSource{Type: strings.TrimSpace(typ), URL: Secret(strings.TrimSpace(u))})
+		out = append(out, health.SourceConfig{Type: strings.TrimSpace(typ), URL: Secret(strings.TrimSpace(u))})
 	}
 	return out
 }

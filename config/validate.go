@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/url"
-	"slices"
 	"sort"
 	"strings"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/health"
 )
 
 // Validate checks every field and returns all problems at once, each naming
@@ -52,8 +51,8 @@ func (c *Config) Validate() error {
 	if c.AlertMaxAge <= 0 {
 		v.add("alert_max_age", "ROMAN_ALERT_MAX_AGE", "must be positive, got %s", c.AlertMaxAge)
 	}
-	if c.DiscordAPIURL != "" {
-		v.url("discord_api_url", "ROMAN_DISCORD_API_URL", Secret(c.DiscordAPIURL))
+	if c.DiscordAPIURL != "" && !roman.ValidHTTPURL(c.DiscordAPIURL) {
+		v.add("discord_api_url", "ROMAN_DISCORD_API_URL", "not an http(s) URL")
 	}
 	if c.DiscordPublicKey != "" {
 		if b, err := hex.DecodeString(c.DiscordPublicKey); err != nil || len(b) != 32 {
@@ -120,18 +119,44 @@ func (v *validator) add(field, env, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...)))
 }
 
-// url checks an optional http(s) URL without ever printing it.
-func (v *validator) url(field, env string, s Secret) {
-	if !s.IsSet() {
-		return
-	}
-	u, err := url.Parse(s.Value())
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(field, env, "not an http(s) URL")
+// plugin records the problems a plugin's Validate found, each named by the
+// plugin's field under prefix, the key that holds the plugin's settings
+// ("" for flat keys such as executor_command).
+func (v *validator) plugin(prefix string, err error) {
+	for _, fe := range roman.FieldErrors(err) {
+		field := prefix + fe.Field
+		if field == "" {
+			where := "config: "
+			if v.prefix != "" {
+				where += strings.TrimSuffix(v.prefix, ".") + ": "
+			}
+			v.errs = append(v.errs, errors.New(where+fe.Message))
+			continue
+		}
+		v.add(field, envOf(field), "%s", fe.Message)
 	}
 }
 
-// environment checks one set of per-environment settings.
+// envOf returns the variable that sets a per-environment field, or "" when
+// none does: ROMAN_HEALTH_SOURCES gives only each source's type and url.
+func envOf(field string) string {
+	key := field
+	if i := strings.IndexAny(key, "[."); i >= 0 {
+		key = key[:i]
+	}
+	s, ok := indexSettings(environmentSettings())[key]
+	if !ok {
+		return ""
+	}
+	if key == "health_sources" && field != key && !strings.HasSuffix(field, ".type") && !strings.HasSuffix(field, ".url") {
+		return ""
+	}
+	return s.env
+}
+
+// environment checks one set of per-environment settings: the ones config
+// owns (thresholds, auto-rollback mode, windows) here, then the plugins'
+// settings through their own Validate methods.
 func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	v.prefix = prefix
 	defer func() { v.prefix = "" }()
@@ -169,69 +194,9 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	if e.ConsecutiveBreaches < 1 {
 		v.add("consecutive_breaches", "ROMAN_CONSECUTIVE_BREACHES", "must be at least 1, got %d", e.ConsecutiveBreaches)
 	}
-	if e.ExecutorTimeout <= 0 {
-		v.add("executor_timeout", "ROMAN_EXECUTOR_TIMEOUT", "must be positive, got %s", e.ExecutorTimeout)
-	}
-	switch e.Executor {
-	case ExecutorNone:
-	case ExecutorCommand:
-		if strings.TrimSpace(e.ExecutorCommand) == "" {
-			v.add("executor_command", "ROMAN_EXECUTOR_COMMAND", "required by the command executor")
-		}
-	case ExecutorWebhook:
-		if !e.ExecutorWebhookURL.IsSet() {
-			v.add("executor_webhook_url", "ROMAN_EXECUTOR_WEBHOOK_URL", "required by the webhook executor")
-		}
-	case ExecutorGitHub:
-		if owner, name, ok := strings.Cut(e.ExecutorGitHubRepository, "/"); !ok || owner == "" || name == "" || strings.Contains(name, "/") {
-			v.add("executor_github_repository", "ROMAN_EXECUTOR_GITHUB_REPOSITORY", "want owner/name for the github executor, got %q", e.ExecutorGitHubRepository)
-		}
-		if e.ExecutorGitHubWorkflow == "" {
-			v.add("executor_github_workflow", "ROMAN_EXECUTOR_GITHUB_WORKFLOW", "required by the github executor")
-		}
-		if e.ExecutorGitHubRef == "" {
-			v.add("executor_github_ref", "ROMAN_EXECUTOR_GITHUB_REF", "required by the github executor")
-		}
-		if !e.ExecutorGitHubToken.IsSet() {
-			v.add("executor_github_token", "ROMAN_EXECUTOR_GITHUB_TOKEN", "required by the github executor")
-		}
-	default:
-		v.add("executor", "ROMAN_EXECUTOR", "unknown executor %q (want none, command, github or webhook)", e.Executor)
-	}
-	v.url("executor_webhook_url", "ROMAN_EXECUTOR_WEBHOOK_URL", e.ExecutorWebhookURL)
-	if e.ExecutorGitHubAPIURL != "" {
-		v.url("executor_github_api_url", "ROMAN_EXECUTOR_GITHUB_API_URL", Secret(e.ExecutorGitHubAPIURL))
-	}
-
-	v.alerts(e)
-
-	if len(e.HealthSources) == 0 {
-		v.add("health_sources", "ROMAN_HEALTH_SOURCES", "at least one source is needed (e.g. builtin)")
-	}
-	for i, s := range e.HealthSources {
-		field := fmt.Sprintf("health_sources[%d]", i)
-		switch s.Type {
-		case SourceBuiltin, SourcePostgres:
-		case SourcePrometheus:
-			v.url(field+".url", "ROMAN_HEALTH_SOURCES", s.URL)
-			if !s.URL.IsSet() {
-				v.add(field+".url", "ROMAN_HEALTH_SOURCES", "required by the prometheus source")
-			}
-			if len(s.Queries) == 0 {
-				v.add(field+".queries", "", "the prometheus source needs at least one query")
-			}
-		case SourceProbe:
-			v.url(field+".url", "ROMAN_HEALTH_SOURCES", s.URL)
-			if !s.URL.IsSet() {
-				v.add(field+".url", "ROMAN_HEALTH_SOURCES", "required by the probe source")
-			}
-		default:
-			v.add(field+".type", "ROMAN_HEALTH_SOURCES", "unknown source %q (want builtin, postgres, prometheus or probe)", s.Type)
-		}
-		if s.Timeout < 0 {
-			v.add(field+".timeout", "", "must not be negative, got %s", s.Timeout)
-		}
-	}
+	v.plugin("", e.Executor.Validate())
+	v.plugin("", e.Alerts.Validate())
+	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
 }
 
 // threshold checks one numeric threshold is within [lo, hi].
@@ -257,31 +222,4 @@ func isSnowflake(s string) bool {
 		}
 	}
 	return true
-}
-
-// alerts checks one environment's alert channels and routes.
-func (v *validator) alerts(e *EnvironmentConfig) {
-	v.url("discord_webhook_url", "ROMAN_DISCORD_WEBHOOK_URL", e.DiscordWebhookURL)
-	v.url("slack_webhook_url", "ROMAN_SLACK_WEBHOOK_URL", e.SlackWebhookURL)
-	v.url("alert_webhook_url", "ROMAN_ALERT_WEBHOOK_URL", e.AlertWebhookURL)
-	if e.AlertWebhookURL.IsSet() && !e.AlertWebhookSecret.IsSet() {
-		v.add("alert_webhook_secret", "ROMAN_ALERT_WEBHOOK_SECRET", "required with alert_webhook_url (alerts are HMAC-signed)")
-	}
-	channels := make([]string, 0, len(e.AlertRoutes))
-	for ch := range e.AlertRoutes {
-		channels = append(channels, ch)
-	}
-	sort.Strings(channels)
-	for _, ch := range channels {
-		field := "alert_routes." + ch
-		if !slices.Contains(roman.AlertChannels, ch) {
-			v.add(field, "ROMAN_ALERT_ROUTES", "unknown channel %q (want discord, slack or webhook)", ch)
-			continue
-		}
-		for _, k := range e.AlertRoutes[ch] {
-			if k != "all" && !roman.ValidAlertKind(k) {
-				v.add(field, "ROMAN_ALERT_ROUTES", "unknown alert kind %q (want all or one of %s)", k, strings.Join(roman.AlertKinds, ", "))
-			}
-		}
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman/config"
+	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/server"
 )
 
@@ -71,7 +72,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		"ROMAN_API_KEYS":      "read:" + readKey + ",deploy:" + deployKey,
 		"ROMAN_WATCH_WINDOW":  scale(demoWatchWindow).String(),
 		"ROMAN_VERIFY_WINDOW": scale(demoVerifyWindow).String(),
-		"ROMAN_EXECUTOR":      config.ExecutorNone,
+		"ROMAN_EXECUTOR":      executor.TypeNone,
 	}
 	cfg, err := config.Load("", func(k string) string { return env[k] })
 	if err != nil {

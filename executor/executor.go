@@ -1,6 +1,6 @@
 // Package executor holds the rollback executors: the kinds that redeploy a
 // known-good version on the platform (SPEC §7). Each is small and owns its
-// configuration:
+// configuration (Config, with DefaultConfig and Validate):
 //
 //   - none: records the rollback only; the platform deploys from the new
 //     deployment row.
@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/config"
 )
 
 // Options are the dependencies an executor may use. Zero fields take
@@ -64,33 +63,34 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// New returns the executor configured for one environment. The
-// configuration is assumed validated by config.Load; New still refuses what
-// it cannot run (an unknown kind, an unparsable command line).
-func New(cfg config.EnvironmentConfig, opts Options) (roman.Executor, error) {
+// New returns the executor of one environment's configuration, switching on
+// its kind. The configuration is assumed validated (Config.Validate); New
+// still refuses what it cannot run (an unknown kind, an unparsable command
+// line). A zero timeout means DefaultTimeout.
+func New(cfg Config, opts Options) (roman.Executor, error) {
 	opts = opts.withDefaults()
-	timeout := cfg.ExecutorTimeout
+	timeout := cfg.Timeout
 	if timeout <= 0 {
-		timeout = config.DefaultExecutorTimeout
+		timeout = DefaultTimeout
 	}
-	switch cfg.Executor {
-	case config.ExecutorNone, "":
+	switch cfg.Type {
+	case TypeNone, "":
 		return None{}, nil
-	case config.ExecutorCommand:
-		return NewCommand(cfg.ExecutorCommand, timeout, opts)
-	case config.ExecutorWebhook:
-		return NewWebhook(cfg.ExecutorWebhookURL.Value(), cfg.ExecutorWebhookSecret.Value(), timeout, opts)
-	case config.ExecutorGitHub:
+	case TypeCommand:
+		return NewCommand(cfg.Command, timeout, opts)
+	case TypeWebhook:
+		return NewWebhook(cfg.WebhookURL.Value(), cfg.WebhookSecret.Value(), timeout, opts)
+	case TypeGitHub:
 		return NewGitHub(GitHubConfig{
-			Repository: cfg.ExecutorGitHubRepository,
-			Workflow:   cfg.ExecutorGitHubWorkflow,
-			Ref:        cfg.ExecutorGitHubRef,
-			Token:      cfg.ExecutorGitHubToken.Value(),
-			APIURL:     cfg.ExecutorGitHubAPIURL,
+			Repository: cfg.GitHubRepository,
+			Workflow:   cfg.GitHubWorkflow,
+			Ref:        cfg.GitHubRef,
+			Token:      cfg.GitHubToken.Value(),
+			APIURL:     cfg.GitHubAPIURL,
 			Timeout:    timeout,
 		}, opts)
 	}
-	return nil, roman.Errorf(roman.EINVALID, "unknown executor %q (want none, command, github or webhook)", cfg.Executor)
+	return nil, roman.Errorf(roman.EINVALID, "unknown executor %q (want none, command, github or webhook)", cfg.Type)
 }
 
 // withTimeout bounds ctx by the executor timeout.

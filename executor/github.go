@@ -95,7 +95,7 @@ func NewGitHub(cfg GitHubConfig, opts Options) (*GitHub, error) {
 		return nil, roman.Errorf(roman.EINVALID, "executor_github_token is required")
 	}
 	if cfg.APIURL == "" {
-		cfg.APIURL = "https://api.github.com"
+		cfg.APIURL = DefaultGitHubAPIURL
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval

@@ -335,7 +335,7 @@ func TestNew(t *testing.T) {
 		}
 	}
 	cfg := configFor("none")
-	cfg.Executor = "ansible"
+	cfg.Type = "ansible"
 	if _, err := executor.New(cfg, executor.Options{}); roman.ErrorCode(err) != roman.EINVALID {
 		t.Errorf("unknown kind: %v", err)
 	}

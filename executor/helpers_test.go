@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/executor"
 )
 
@@ -75,14 +74,14 @@ func decode(t *testing.T, raw json.RawMessage) map[string]any {
 }
 
 // configFor returns a valid environment configuration for an executor kind.
-func configFor(kind string) config.EnvironmentConfig {
-	cfg := config.DefaultEnvironment()
-	cfg.Executor = kind
-	cfg.ExecutorCommand = "/bin/true"
-	cfg.ExecutorWebhookURL = config.Secret("https://hooks.example.com/deploy")
-	cfg.ExecutorWebhookSecret = config.Secret("s")
-	cfg.ExecutorGitHubRepository = "octo-org/octo-repo"
-	cfg.ExecutorGitHubWorkflow = "rollback.yml"
-	cfg.ExecutorGitHubToken = config.Secret(ghToken)
+func configFor(kind string) executor.Config {
+	cfg := executor.DefaultConfig()
+	cfg.Type = kind
+	cfg.Command = "/bin/true"
+	cfg.WebhookURL = roman.Secret("https://hooks.example.com/deploy")
+	cfg.WebhookSecret = roman.Secret("s")
+	cfg.GitHubRepository = "octo-org/octo-repo"
+	cfg.GitHubWorkflow = "rollback.yml"
+	cfg.GitHubToken = roman.Secret(ghToken)
 	return cfg
 }

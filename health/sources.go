@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/config"
 )
 
 // Sources builds the pulled sources of each environment from its
@@ -16,7 +15,7 @@ import (
 // them: the Checker always reads the store. It is safe for concurrent use.
 type Sources struct {
 	// Config returns the configured sources of an environment.
-	Config func(env string) []config.HealthSource
+	Config func(env string) []SourceConfig
 	// AppDatabaseURL is what a postgres source without a url measures: the
 	// application database (ROMAN_APP_DATABASE, or roman's own database).
 	AppDatabaseURL string
@@ -39,7 +38,7 @@ func (s *Sources) For(env string) []roman.HealthSource {
 	}
 	var out []roman.HealthSource
 	for _, c := range s.Config(env) {
-		if c.Type == config.SourceBuiltin {
+		if c.Type == SourceBuiltin {
 			continue
 		}
 		out = append(out, s.build(c))
@@ -51,9 +50,9 @@ func (s *Sources) For(env string) []roman.HealthSource {
 // build returns the source of one configuration entry; equal entries share
 // one source (and one connection). A source that cannot be built is a
 // Broken one, so its signals show as unknown with the reason.
-func (s *Sources) build(c config.HealthSource) roman.HealthSource {
+func (s *Sources) build(c SourceConfig) roman.HealthSource {
 	u := c.URL.Value()
-	if c.Type == config.SourcePostgres && u == "" {
+	if c.Type == SourcePostgres && u == "" {
 		u = s.AppDatabaseURL
 	}
 	key := c.Type + "\x00" + u + "\x00" + c.Timeout.String() + "\x00" + queriesKey(c.Queries)
@@ -63,7 +62,7 @@ func (s *Sources) build(c config.HealthSource) roman.HealthSource {
 	var src roman.HealthSource
 	var err error
 	switch c.Type {
-	case config.SourcePostgres:
+	case SourcePostgres:
 		var p *PGStat
 		if p, err = NewPGStat(u, c.Timeout); err == nil {
 			src = p
@@ -71,9 +70,9 @@ func (s *Sources) build(c config.HealthSource) roman.HealthSource {
 		} else if c.URL.Value() == "" {
 			err = errors.New("postgres source: the application database is not PostgreSQL; set the source's url or app_database")
 		}
-	case config.SourcePrometheus:
+	case SourcePrometheus:
 		src, err = NewPrometheus(u, c.Queries, c.Timeout)
-	case config.SourceProbe:
+	case SourceProbe:
 		src, err = NewProbe(u, c.Timeout)
 	default:
 		err = errors.New("unknown health source type " + c.Type)
@@ -110,11 +109,11 @@ func queriesKey(q map[string]string) string {
 	return string(b)
 }
 
-func brokenSignals(c config.HealthSource) []string {
+func brokenSignals(c SourceConfig) []string {
 	switch c.Type {
-	case config.SourcePostgres:
+	case SourcePostgres:
 		return pgStatSignals
-	case config.SourcePrometheus:
+	case SourcePrometheus:
 		var out []string
 		for _, sig := range roman.Signals {
 			if _, ok := c.Queries[sig]; ok {

@@ -29,26 +29,11 @@ func (m *Server) openAlerts() {
 	cfg := m.Config
 	m.Store.SetAlertRouter(notify.Router(func(env string) ([]string, map[string][]string) {
 		e := cfg.Environment(env)
-		return configuredChannels(e), e.AlertRoutes
+		return e.Alerts.Channels(), e.Alerts.Routes
 	}))
 	m.Alerts = &notify.Sender{Outbox: m.Store, Notifier: newNotifiers(cfg, m.Clock).get, Clock: m.Clock,
 		Logger: m.Logger.With("component", "alerts"), Hub: m.Hub, MaxAge: cfg.AlertMaxAge}
 	m.Alerts.Start()
-}
-
-// configuredChannels lists the alert channels an environment has a URL for.
-func configuredChannels(e config.EnvironmentConfig) []string {
-	var out []string
-	if e.DiscordWebhookURL.IsSet() {
-		out = append(out, roman.ChannelDiscord)
-	}
-	if e.SlackWebhookURL.IsSet() {
-		out = append(out, roman.ChannelSlack)
-	}
-	if e.AlertWebhookURL.IsSet() {
-		out = append(out, roman.ChannelWebhook)
-	}
-	return out
 }
 
 // notifiers builds, once per environment and channel, the notifier of the
@@ -72,15 +57,15 @@ func (n *notifiers) get(channel, env string) roman.Notifier {
 	if x, ok := n.cache[key]; ok {
 		return x
 	}
-	e := n.cfg.Environment(env)
+	c := n.cfg.Environment(env).Alerts
 	var x roman.Notifier
 	switch {
-	case channel == roman.ChannelDiscord && e.DiscordWebhookURL.IsSet():
-		x = notifydiscord.New(e.DiscordWebhookURL.Value(), n.http)
-	case channel == roman.ChannelSlack && e.SlackWebhookURL.IsSet():
-		x = slack.New(e.SlackWebhookURL.Value(), n.http)
-	case channel == roman.ChannelWebhook && e.AlertWebhookURL.IsSet():
-		x = webhook.New(e.AlertWebhookURL.Value(), e.AlertWebhookSecret.Value(), n.http, n.clock)
+	case channel == roman.ChannelDiscord && c.DiscordWebhookURL.IsSet():
+		x = notifydiscord.New(c.DiscordWebhookURL.Value(), n.http)
+	case channel == roman.ChannelSlack && c.SlackWebhookURL.IsSet():
+		x = slack.New(c.SlackWebhookURL.Value(), n.http)
+	case channel == roman.ChannelWebhook && c.WebhookURL.IsSet():
+		x = webhook.New(c.WebhookURL.Value(), c.WebhookSecret.Value(), n.http, n.clock)
 	}
 	n.cache[key] = x
 	return x

@@ -22,17 +22,17 @@ func (m *Server) executors() (func(env string) roman.Executor, time.Duration, er
 	cfg := m.Config
 	opts := executor.Options{Clock: m.Clock, Logger: m.Logger}
 	byEnv := map[string]roman.Executor{}
-	longest := cfg.ExecutorTimeout
+	longest := cfg.Executor.Timeout
 	for name := range cfg.Environments {
 		ec := cfg.Environment(name)
-		e, err := executor.New(ec, opts)
+		e, err := executor.New(ec.Executor, opts)
 		if err != nil {
 			return nil, 0, fmt.Errorf("environments.%s: executor: %w", name, err)
 		}
 		byEnv[name] = e
-		longest = max(longest, ec.ExecutorTimeout)
+		longest = max(longest, ec.Executor.Timeout)
 	}
-	def, err := executor.New(cfg.EnvironmentConfig, opts)
+	def, err := executor.New(cfg.Executor, opts)
 	if err != nil {
 		return nil, 0, fmt.Errorf("executor: %w", err)
 	}

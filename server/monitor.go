@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/ingest"
 	"github.com/odyssey-1/roman/monitor"
@@ -31,7 +30,7 @@ func (m *Server) newHealthParts() *healthParts {
 	return &healthParts{
 		pulled: &health.Pulled{},
 		sources: &health.Sources{
-			Config:         func(env string) []config.HealthSource { return cfg.Environment(env).HealthSources },
+			Config:         func(env string) []health.SourceConfig { return cfg.Environment(env).HealthSources },
 			AppDatabaseURL: appURL,
 		},
 		breaches: func(env string) int { return cfg.Environment(env).ConsecutiveBreaches },

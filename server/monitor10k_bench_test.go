@@ -160,7 +160,7 @@ func (u unbatchedStore) LatestMetricsBatch(ctx context.Context, ids []string, si
 func newBenchMonitor(st *sqldb.DB, store monitorBenchStore) *monitor.Monitor {
 	cfg := config.Default()
 	pulled := &health.Pulled{}
-	sources := &health.Sources{Config: func(env string) []config.HealthSource { return cfg.Environment(env).HealthSources }}
+	sources := &health.Sources{Config: func(env string) []health.SourceConfig { return cfg.Environment(env).HealthSources }}
 	clock := func() time.Time { return time.Now().UTC() }
 	return &monitor.Monitor{
 		Store: store, Rollbacks: &mock.RollbackService{}, Deployments: &mock.DeploymentService{}, Hub: &roman.Hub{},

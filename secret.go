@@ -1,11 +1,9 @@
-package config
+package roman
 
 import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-
-	"github.com/odyssey-1/roman"
 )
 
 // Secret is a configuration value that must never be shown: an API token, a
@@ -14,6 +12,10 @@ import (
 // returns the real text, so a secret reaches a log only if someone asks for
 // it by name. An empty secret prints as "" so that "not configured" stays
 // visible.
+//
+// It lives in the root package, below both config (which decodes and
+// composes the configuration) and the plugins that own their settings
+// (executor, health, notify), so that all of them can hold secrets.
 type Secret string
 
 // Value returns the secret's real text. Call it only where the secret is used
@@ -28,7 +30,7 @@ func (s Secret) shown() string {
 	if s == "" {
 		return ""
 	}
-	return roman.Redacted
+	return Redacted
 }
 
 // String implements fmt.Stringer.
