@@ -32,36 +32,38 @@ type RecordMigrationRequest struct {
 // Validate checks the request and returns an EINVALID error naming the
 // first bad field.
 func (req *RecordMigrationRequest) Validate() error {
-	if err := requireFields("migration_name", req.MigrationName, "migration_hash", req.MigrationHash); err != nil {
+	if err := roman.RequireFields("migration_name", req.MigrationName, "migration_hash", req.MigrationHash); err != nil {
 		return err
 	}
 	for _, f := range []struct{ name, v string }{{"migration_name", req.MigrationName}, {"migration_hash", req.MigrationHash}} {
-		if err := checkText(f.name, f.v, maxShortText); err != nil {
+		if err := roman.CheckText(f.name, f.v, roman.MaxShortText); err != nil {
 			return err
 		}
 	}
 	if req.ExecutionTimeMS != nil && *req.ExecutionTimeMS < 0 {
-		return invalidField("execution_time_ms", "must not be negative")
+		return roman.InvalidField("execution_time_ms", "must not be negative")
 	}
 	if req.ExecutionTimeMS != nil && *req.ExecutionTimeMS > math.MaxInt32 {
 		// The seed's column is an integer (32 bits on PostgreSQL): a larger
 		// value must be a 400 here, not a failed INSERT (500).
-		return invalidField("execution_time_ms", "must be at most 2147483647")
+		return roman.InvalidField("execution_time_ms", "must be at most 2147483647")
 	}
 	if req.RollbackScript != nil {
-		if err := checkText("rollback_script", *req.RollbackScript, maxScriptText); err != nil {
+		if err := roman.CheckText("rollback_script", *req.RollbackScript, maxScriptText); err != nil {
 			return err
 		}
 	}
 	if req.ErrorMessage != nil {
-		if err := checkText("error_message", *req.ErrorMessage, maxReasonText); err != nil {
+		if err := roman.CheckText("error_message", *req.ErrorMessage, maxReasonText); err != nil {
 			return err
 		}
 	}
-	if err := checkTime("applied_at", req.AppliedAt); err != nil {
-		return err
+	if req.AppliedAt != nil {
+		if err := roman.CheckTime("applied_at", *req.AppliedAt); err != nil {
+			return err
+		}
 	}
-	return checkObject("metadata", req.Metadata)
+	return roman.CheckJSONObject("metadata", req.Metadata)
 }
 
 func (req *RecordMigrationRequest) migration(deploymentID string) *roman.Migration {
@@ -115,7 +117,7 @@ func (s *Server) recordMigration(w http.ResponseWriter, r *http.Request) error {
 		if old := s.findMigration(r, id, m.MigrationName); old != nil && old.MigrationHash == m.MigrationHash {
 			return WriteJSON(w, http.StatusOK, old)
 		}
-		return roman.Errorf(roman.ECONFLICT, "migration %s is already recorded with another deployment or hash", clip(m.MigrationName))
+		return roman.Errorf(roman.ECONFLICT, "migration %s is already recorded with another deployment or hash", roman.Clip(m.MigrationName))
 	} else if err != nil {
 		return err
 	}

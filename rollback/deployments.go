@@ -33,7 +33,7 @@ var _ roman.DeploymentService = (*Deployments)(nil)
 
 // Record stores a new deployment (SPEC §3, CI step 2).
 func (s *Deployments) Record(ctx context.Context, d *roman.Deployment) (*roman.Deployment, bool, error) {
-	if err := validateNew(d); err != nil {
+	if err := d.Validate(); err != nil {
 		return nil, false, err
 	}
 	now := roman.UTC(s.Clock())
@@ -101,20 +101,8 @@ func (s *Deployments) List(ctx context.Context, f roman.DeploymentFilter) ([]*ro
 
 // Update changes a deployment's status and/or health check fields.
 func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentUpdate) (*roman.Deployment, error) {
-	if u.Status == nil && u.HealthCheckPassed == nil && u.HealthCheckDetails == nil {
-		return nil, roman.Errorf(roman.EINVALID, "nothing to update: give status, health_check_passed or health_check_details")
-	}
-	if u.Status != nil && *u.Status == roman.StatusRolledBack {
-		// Only the rollback service marks a deployment rolled_back, after
-		// the constitution approved it and with a rollback event (SPEC §6,
-		// §7); a status update by the deploy role must not bypass both.
-		return nil, roman.Errorf(roman.EINVALID, "invalid status \"rolled_back\": a deployment is rolled back through POST /auto-rollback")
-	}
-	if u.Status != nil && !roman.ValidDeploymentStatus(*u.Status) {
-		return nil, roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success or failed", *u.Status)
-	}
-	if len(u.HealthCheckDetails) > 0 && !json.Valid(u.HealthCheckDetails) {
-		return nil, roman.Errorf(roman.EINVALID, "invalid health_check_details: not JSON")
+	if err := u.Validate(); err != nil {
+		return nil, err
 	}
 	before, err := s.Store.GetDeployment(ctx, id)
 	if err != nil {
@@ -154,34 +142,6 @@ func (s *Deployments) succeeded(ctx context.Context, d *roman.Deployment) {
 	if s.OnSuccess != nil {
 		s.OnSuccess(d)
 	}
-}
-
-func validateNew(d *roman.Deployment) error {
-	switch {
-	case d.Environment == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"environment\"")
-	case !roman.ValidEnvironment(d.Environment):
-		return roman.Errorf(roman.EINVALID, "invalid environment %q: must match [a-z0-9_-]{1,64}", d.Environment)
-	case d.Version == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"version\"")
-	case d.GitCommit == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"git_commit\"")
-	case d.GitBranch == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"git_branch\"")
-	case d.DeploymentID != "" && !roman.ValidUUID(d.DeploymentID):
-		return roman.Errorf(roman.EINVALID, "invalid deployment_id %q: not a uuid", d.DeploymentID)
-	case d.DeployedBy != nil && !roman.ValidUUID(*d.DeployedBy):
-		return roman.Errorf(roman.EINVALID, "invalid deployed_by %q: not a uuid", *d.DeployedBy)
-	case d.Status == roman.StatusRolledBack:
-		return roman.Errorf(roman.EINVALID, "invalid status \"rolled_back\": a deployment is rolled back through POST /auto-rollback")
-	case d.Status != "" && !roman.ValidDeploymentStatus(d.Status):
-		return roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success or failed", d.Status)
-	case len(d.Metadata) > 0 && !json.Valid(d.Metadata):
-		return roman.Errorf(roman.EINVALID, "invalid metadata: not JSON")
-	case len(d.HealthCheckDetails) > 0 && !json.Valid(d.HealthCheckDetails):
-		return roman.Errorf(roman.EINVALID, "invalid health_check_details: not JSON")
-	}
-	return nil
 }
 
 // sameRecord reports whether a re-sent record matches the stored row in the
