@@ -286,3 +286,5 @@ func mustJSON(v any) json.RawMessage {
 	}
 	return b
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -1,4 +1,10 @@
-package rollback
+// Package deploy is the service of the deployment use case: it records
+// and changes deployments, takes and reads snapshots of the system, and
+// records the database migrations a deployment applied. The api package
+// calls it through roman.DeploymentService and roman.SnapshotService; the
+// rollback step machine uses its snapshots through roman.SnapshotService and
+// never imports this package.
+package deploy
 
 import (
 	"bytes"
@@ -14,11 +20,16 @@ import (
 // deployed_at may be (CI's clock may run a little ahead of roman's).
 const MaxDeployedAtSkew = time.Minute
 
-// Deployments implements roman.DeploymentService on a Store: it validates
-// input, makes re-sent records idempotent, stamps completion times, takes the
-// post_deployment snapshot on success and tells the monitor.
+// Deployments implements roman.DeploymentService on the stores: it validates
+// input with the domain's rules, makes re-sent records idempotent, stamps
+// completion times, takes the post_deployment snapshot on success and tells
+// the monitor.
 type Deployments struct {
-	Store     roman.Store
+	// Store keeps the deployments and the audit log of their changes.
+	Store interface {
+		roman.DeploymentStore
+		roman.EventStore
+	}
 	Snapshots *Snapshots
 	Clock     roman.Clock
 	Logger    *slog.Logger
@@ -31,7 +42,8 @@ type Deployments struct {
 
 var _ roman.DeploymentService = (*Deployments)(nil)
 
-// Record stores a new deployment (SPEC §3, CI step 2).
+// Record stores a new deployment, as CI reports it when a deploy starts or
+// ends.
 func (s *Deployments) Record(ctx context.Context, d *roman.Deployment) (*roman.Deployment, bool, error) {
 	if err := d.Validate(); err != nil {
 		return nil, false, err
@@ -184,12 +196,10 @@ func isNullJSON(r json.RawMessage) bool { return len(r) == 0 || bytes.Equal(r, [
 // addEvent writes one roman_events row. The audit log must not make a
 // request fail after the change it records has happened, so a failed write
 // is logged loudly instead of returned.
-func addEvent(ctx context.Context, st roman.Store, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any) {
+func addEvent(ctx context.Context, st roman.EventStore, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any) {
 	raw, _ := json.Marshal(meta)
 	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: raw, Timestamp: roman.UTC(clock())}
 	if err := st.AddRomanEvent(context.WithoutCancel(ctx), e); err != nil {
 		log.Error("writing roman_events row failed", "event_type", typ, "err", err)
 	}
 }
-
-func ptrTime(t time.Time) *time.Time { return &t }
