@@ -168,8 +168,9 @@ func (u *DeploymentUpdate) Validate() error {
 	return CheckJSONObject("health_check_details", u.HealthCheckDetails)
 }
 
-// DeploymentService records and changes deployments. It is what the API calls;
-// it adds snapshots and monitoring on top of the Store.
+// DeploymentService records and changes deployments and records the
+// database migrations they applied. It is what the API calls; it adds
+// validation, snapshots and monitoring on top of the stores.
 type DeploymentService interface {
 	// Record stores a new deployment. Re-sending the same deployment_id with
 	// the same fields returns the stored row and created=false; different
@@ -182,4 +183,13 @@ type DeploymentService interface {
 	// Update changes status and/or health check fields. Illegal transitions
 	// give ECONFLICT, unknown ids ENOTFOUND.
 	Update(ctx context.Context, deploymentID string, u DeploymentUpdate) (*Deployment, error)
+	// RecordMigration stores a database migration that the deployment
+	// m.DeploymentID applied; a zero AppliedAt is now. Re-sending the same
+	// migration (name, deployment and hash) returns the stored row and
+	// created=false; the name recorded with another deployment or hash
+	// gives ECONFLICT, an unknown deployment ENOTFOUND.
+	RecordMigration(ctx context.Context, m *Migration) (out *Migration, created bool, err error)
+	// ListMigrations returns a deployment's migrations in applied order,
+	// with their rollback outcomes.
+	ListMigrations(ctx context.Context, deploymentID string) ([]*Migration, error)
 }

@@ -140,6 +140,16 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 			}
 			return d, nil
 		},
+		RecordMigrationFn: func(_ context.Context, m *roman.Migration) (*roman.Migration, bool, error) {
+			if !known(m.DeploymentID) {
+				return nil, false, notFound("deployment")
+			}
+			f.writes.Add(1)
+			out := *m
+			out.ID = 1
+			return &out, true, nil
+		},
+		ListMigrationsFn: func(context.Context, string) ([]*roman.Migration, error) { return []*roman.Migration{}, nil },
 	}
 	f.rbs = &mock.RollbackService{
 		ExecuteFn: func(_ context.Context, req roman.RollbackRequest) (*roman.RollbackResult, error) {
@@ -228,12 +238,6 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 			f.writes.Add(1)
 			return nil
 		},
-		CreateMigrationFn: func(_ context.Context, m *roman.Migration) error {
-			f.writes.Add(1)
-			m.ID = 1
-			return nil
-		},
-		ListMigrationsFn: func(context.Context, string) ([]*roman.Migration, error) { return []*roman.Migration{}, nil },
 	}
 	// The real ingest service over the mock store, so the API's ingest tests
 	// see its validation.

@@ -23,11 +23,14 @@ const MaxDeployedAtSkew = time.Minute
 // Deployments implements roman.DeploymentService on the stores: it validates
 // input with the domain's rules, makes re-sent records idempotent, stamps
 // completion times, takes the post_deployment snapshot on success and tells
-// the monitor.
+// the monitor. It also records the database migrations a deployment applied
+// (migrations.go).
 type Deployments struct {
-	// Store keeps the deployments and the audit log of their changes.
+	// Store keeps the deployments, their migrations and the audit log of
+	// their changes.
 	Store interface {
 		roman.DeploymentStore
+		roman.MigrationStore
 		roman.EventStore
 	}
 	Snapshots *Snapshots
