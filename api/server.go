@@ -43,8 +43,8 @@ type SessionAuthenticator interface {
 }
 
 // Deps are the services the handlers call. Store is used only for
-// readiness (Ping) and, later, migrations; everything else goes through the
-// services so that snapshots and monitoring hooks run.
+// readiness (Ping); everything else, migrations included, goes through the
+// services so that validation, snapshots and monitoring hooks run.
 type Deps struct {
 	Deployments roman.DeploymentService
 	Rollbacks   roman.RollbackService
