@@ -76,6 +76,61 @@ func TransitionError(from, to string) *Error {
 	return Errorf(ECONFLICT, "illegal status transition: deployment is %q and cannot become %q", from, to)
 }
 
+// Validate checks a deployment as a caller records it and returns an
+// EINVALID error naming the first bad field. Fields a recorder leaves to
+// their defaults (deployment_id, status, deployed_at) may be zero. A new
+// deployment cannot be recorded as rolled_back: only a rollback marks a
+// deployment so, after the constitution approved it and with a rollback
+// event to show for it.
+func (d *Deployment) Validate() error {
+	if err := RequireFields("environment", d.Environment, "version", d.Version,
+		"git_commit", d.GitCommit, "git_branch", d.GitBranch); err != nil {
+		return err
+	}
+	if !ValidEnvironment(d.Environment) {
+		return InvalidField("environment", "must match [a-z0-9_-]{1,64}")
+	}
+	for _, f := range []struct{ name, v string }{
+		{"version", d.Version}, {"git_commit", d.GitCommit}, {"git_branch", d.GitBranch},
+	} {
+		if err := CheckText(f.name, f.v, MaxShortText); err != nil {
+			return err
+		}
+	}
+	if d.DeployedBy != nil {
+		if err := CheckUUID("deployed_by", *d.DeployedBy); err != nil {
+			return err
+		}
+	}
+	if d.DeploymentID != "" {
+		if err := CheckUUID("deployment_id", d.DeploymentID); err != nil {
+			return err
+		}
+	}
+	switch {
+	case d.Status == StatusRolledBack:
+		return errRolledBackByRequest()
+	case d.Status != "" && !ValidDeploymentStatus(d.Status):
+		return InvalidField("status", "must be one of pending, in_progress, success, failed, rolled_back")
+	}
+	if !d.DeployedAt.IsZero() {
+		if err := CheckTime("deployed_at", d.DeployedAt); err != nil {
+			return err
+		}
+	}
+	if err := CheckJSONObject("metadata", d.Metadata); err != nil {
+		return err
+	}
+	return CheckJSONObject("health_check_details", d.HealthCheckDetails)
+}
+
+// errRolledBackByRequest refuses status rolled_back from a caller: a
+// deployment is rolled back only by a rollback, which the constitution
+// validates and a rollback event records.
+func errRolledBackByRequest() error {
+	return InvalidField("status", "a deployment is rolled back through POST /auto-rollback")
+}
+
 // DeploymentFilter selects deployments for listing, newest first.
 type DeploymentFilter struct {
 	Environment string
@@ -94,8 +149,28 @@ type DeploymentUpdate struct {
 	RolledBackAt             *time.Time
 }
 
-// DeploymentService records and changes deployments. It is what the API calls;
-// it adds snapshots and monitoring on top of the Store.
+// Validate checks an update as a caller of DeploymentService.Update sends
+// it and returns an EINVALID error naming the first bad field: at least one
+// of status, health_check_passed and health_check_details is required, and
+// status cannot be rolled_back (see Deployment.Validate). The fields only
+// roman itself sets (constitutional_validation, completed_at,
+// rolled_back_at) are not checked.
+func (u *DeploymentUpdate) Validate() error {
+	if u.Status == nil && u.HealthCheckPassed == nil && isNullJSON(u.HealthCheckDetails) {
+		return Errorf(EINVALID, "at least one of \"status\", \"health_check_passed\", \"health_check_details\" is required")
+	}
+	if u.Status != nil && *u.Status == StatusRolledBack {
+		return errRolledBackByRequest()
+	}
+	if u.Status != nil && !ValidDeploymentStatus(*u.Status) {
+		return InvalidField("status", "must be one of pending, in_progress, success, failed")
+	}
+	return CheckJSONObject("health_check_details", u.HealthCheckDetails)
+}
+
+// DeploymentService records and changes deployments and records the
+// database migrations they applied. It is what the API calls; it adds
+// validation, snapshots and monitoring on top of the stores.
 type DeploymentService interface {
 	// Record stores a new deployment. Re-sending the same deployment_id with
 	// the same fields returns the stored row and created=false; different
@@ -108,4 +183,13 @@ type DeploymentService interface {
 	// Update changes status and/or health check fields. Illegal transitions
 	// give ECONFLICT, unknown ids ENOTFOUND.
 	Update(ctx context.Context, deploymentID string, u DeploymentUpdate) (*Deployment, error)
+	// RecordMigration stores a database migration that the deployment
+	// m.DeploymentID applied; a zero AppliedAt is now. Re-sending the same
+	// migration (name, deployment and hash) returns the stored row and
+	// created=false; the name recorded with another deployment or hash
+	// gives ECONFLICT, an unknown deployment ENOTFOUND.
+	RecordMigration(ctx context.Context, m *Migration) (out *Migration, created bool, err error)
+	// ListMigrations returns a deployment's migrations in applied order,
+	// with their rollback outcomes.
+	ListMigrations(ctx context.Context, deploymentID string) ([]*Migration, error)
 }

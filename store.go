@@ -135,21 +135,6 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Store is every entity interface together. Deprecated: take the small
-// interfaces instead; Store is removed once no consumer uses it.
-type Store interface {
-	DeploymentStore
-	RollbackStore
-	SnapshotStore
-	MigrationStore
-	EventStore
-	SignalStore
-	KeyStore
-	Pinger
-	// Close releases the database.
-	Close() error
-}
-
 // MigrationRollback is the outcome of running one migration's rollback
 // script, for MigrationStore.RecordMigrationRollbacks.
 type MigrationRollback struct {

@@ -165,7 +165,7 @@ func TestClientDoOnLaterRoutes(t *testing.T) {
 		if err := DecodeJSON(r, &in); err != nil {
 			return err
 		}
-		if err := requireFields("message", in.Message); err != nil {
+		if err := roman.RequireFields("message", in.Message); err != nil {
 			return err
 		}
 		return WriteJSON(w, http.StatusAccepted, in)

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/odyssey-1/roman"
 )
@@ -80,15 +79,15 @@ func DecodeJSONBytes(data []byte, dst any) error {
 			return malformed(err, dec)
 		}
 		if seen[key] {
-			return roman.Errorf(roman.EINVALID, "duplicate field %q", clip(key))
+			return roman.Errorf(roman.EINVALID, "duplicate field %q", roman.Clip(key))
 		}
 		seen[key] = true
 		ft, ok := fields[key]
 		if !ok {
-			return roman.Errorf(roman.EINVALID, "unknown field %q", clip(key))
+			return roman.Errorf(roman.EINVALID, "unknown field %q", roman.Clip(key))
 		}
-		if p := textProblem(raw, false); p != "" {
-			return invalidField(key, "%s", p)
+		if p := roman.JSONTextProblem(raw, false); p != "" {
+			return roman.InvalidField(key, "%s", p)
 		}
 		if err := json.Unmarshal(raw, reflect.New(ft).Interface()); err != nil {
 			return fieldTypeError(key, ft, err)
@@ -104,56 +103,6 @@ func DecodeJSONBytes(data []byte, dst any) error {
 		return roman.Errorf(roman.EINVALID, "malformed JSON: %v", err)
 	}
 	return nil
-}
-
-// textProblem describes text in a syntactically valid JSON value that
-// PostgreSQL cannot store, or returns "": the escape \u0000 (neither text
-// nor jsonb holds a NUL character) and, with stored true (a JSON value kept
-// as it is, such as metadata), invalid UTF-8 and unpaired UTF-16 surrogate
-// escapes, which jsonb refuses (decoded into a string, the decoder replaces
-// both with U+FFFD). Such input is refused with a 400 naming the field
-// rather than failing the INSERT with a 500, or being stored on SQLite
-// only.
-func textProblem(raw []byte, stored bool) string {
-	if stored && !utf8.Valid(raw) {
-		return "not valid UTF-8"
-	}
-	// In valid JSON a backslash only starts an escape inside a string.
-	for i := 0; i+1 < len(raw); i++ {
-		if raw[i] != '\\' {
-			continue
-		}
-		if raw[i+1] != 'u' || i+6 > len(raw) {
-			i++ // skip the escaped character, e.g. the second \ of \\
-			continue
-		}
-		switch r := hex4(raw[i+2 : i+6]); {
-		case r == 0:
-			return "contains \\u0000 (NUL), which cannot be stored"
-		case !stored:
-		case r >= 0xD800 && r <= 0xDBFF:
-			if i+12 <= len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
-				if lo := hex4(raw[i+8 : i+12]); lo >= 0xDC00 && lo <= 0xDFFF {
-					i += 11
-					continue
-				}
-			}
-			return "contains an unpaired UTF-16 surrogate escape"
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return "contains an unpaired UTF-16 surrogate escape"
-		}
-		i += 5
-	}
-	return ""
-}
-
-// hex4 reads four hexadecimal digits (-1 when they are not).
-func hex4(b []byte) int {
-	n, err := strconv.ParseUint(string(b), 16, 16)
-	if err != nil {
-		return -1
-	}
-	return int(n)
 }
 
 // malformed describes a syntax error with its byte offset.
@@ -173,9 +122,9 @@ func malformed(err error, dec *json.Decoder) error {
 func fieldTypeError(key string, ft reflect.Type, err error) error {
 	var ute *json.UnmarshalTypeError
 	if errors.As(err, &ute) && ute.Field != "" && ute.Type != nil {
-		return roman.Errorf(roman.EINVALID, "invalid value for field %q: expected %s", clip(key+"."+ute.Field), typeName(ute.Type))
+		return roman.Errorf(roman.EINVALID, "invalid value for field %q: expected %s", roman.Clip(key+"."+ute.Field), typeName(ute.Type))
 	}
-	return roman.Errorf(roman.EINVALID, "invalid value for field %q: expected %s", clip(key), typeName(ft))
+	return roman.Errorf(roman.EINVALID, "invalid value for field %q: expected %s", roman.Clip(key), typeName(ft))
 }
 
 // typeName describes a Go type in JSON terms for error messages.
@@ -244,96 +193,6 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// clip shortens caller-supplied text quoted back in an error message.
-func clip(s string) string {
-	const max = 64
-	if len(s) <= max {
-		return s
-	}
-	for i := max; i > 0; i-- {
-		if utf8.RuneStart(s[i]) {
-			return s[:i] + "…"
-		}
-	}
-	return s[:max]
-}
-
-// invalidField returns the EINVALID error for a field whose value breaks a
-// rule; the message names the field.
-func invalidField(field, format string, args ...any) error {
-	return roman.Errorf(roman.EINVALID, "invalid value for field %q: %s", field, fmt.Sprintf(format, args...))
-}
-
-// requireFields returns an EINVALID error listing every empty field among
-// name/value pairs.
-func requireFields(pairs ...string) error {
-	var missing []string
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if strings.TrimSpace(pairs[i+1]) == "" {
-			missing = append(missing, strconv.Quote(pairs[i]))
-		}
-	}
-	switch len(missing) {
-	case 0:
-		return nil
-	case 1:
-		return roman.Errorf(roman.EINVALID, "missing required field %s", missing[0])
-	}
-	return roman.Errorf(roman.EINVALID, "missing required fields %s", strings.Join(missing, ", "))
-}
-
-// checkUUID rejects a value that is not a canonical UUID.
-func checkUUID(field, v string) error {
-	if !roman.ValidUUID(v) {
-		return invalidField(field, "must be a UUID")
-	}
-	return nil
-}
-
-// checkText bounds a free-text field, so a caller cannot store megabytes in
-// a version string.
-func checkText(field, v string, max int) error {
-	if len(v) > max {
-		return invalidField(field, "longer than %d bytes", max)
-	} else if !utf8.ValidString(v) {
-		return invalidField(field, "not valid UTF-8")
-	}
-	return nil
-}
-
-// checkObject accepts an absent or null value or a JSON object.
-func checkObject(field string, raw json.RawMessage) error {
-	b := bytes.TrimSpace(raw)
-	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	if b[0] != '{' {
-		return invalidField(field, "expected object")
-	}
-	if p := textProblem(b, true); p != "" {
-		return invalidField(field, "%s", p)
-	}
-	return nil
-}
-
-// checkTime returns an EINVALID error naming field when t, in UTC, is
-// before 1970 or after year 9999. RFC 3339 allows years 0000 to 9999 with
-// any offset, so "0000-01-01T00:00:00+01:00" is year -1 in UTC: stored as
-// such it could never be written as JSON again, and every list holding the
-// row would answer 500.
-func checkTime(field string, t *time.Time) error {
-	if t == nil {
-		return nil
-	}
-	switch u := t.UTC(); {
-	case u.Year() < 1970:
-		return invalidField(field, "before 1970")
-	case u.Year() > 9999:
-		return invalidField(field, "after year 9999 (in UTC)")
-	}
-	return nil
-}
-
 // nullToEmpty turns a JSON null into an absent value.
 func nullToEmpty(raw json.RawMessage) json.RawMessage {
 	if b := bytes.TrimSpace(raw); len(b) == 0 || bytes.Equal(b, []byte("null")) {
@@ -365,7 +224,7 @@ func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 			known = known || k == a
 		}
 		if !known {
-			return nil, roman.Errorf(roman.EINVALID, "unknown query parameter %q", clip(k))
+			return nil, roman.Errorf(roman.EINVALID, "unknown query parameter %q", roman.Clip(k))
 		}
 		if len(vs) > 1 {
 			return nil, roman.Errorf(roman.EINVALID, "query parameter %q given more than once", k)

@@ -96,13 +96,6 @@ func sampleSnapshot(id string, rows int64) *roman.Snapshot {
 
 func notFound(what string) error { return roman.Errorf(roman.ENOTFOUND, "%s not found", what) }
 
-// apiStore is the store the handlers read directly (readiness and
-// migrations), built from the mocks a fixture sets.
-type apiStore struct {
-	*mock.Pinger
-	*mock.MigrationStore
-}
-
 func newFixture(t testing.TB) *fixture {
 	return newFixtureConfig(t, Config{})
 }
@@ -147,6 +140,16 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 			}
 			return d, nil
 		},
+		RecordMigrationFn: func(_ context.Context, m *roman.Migration) (*roman.Migration, bool, error) {
+			if !known(m.DeploymentID) {
+				return nil, false, notFound("deployment")
+			}
+			f.writes.Add(1)
+			out := *m
+			out.ID = 1
+			return &out, true, nil
+		},
+		ListMigrationsFn: func(context.Context, string) ([]*roman.Migration, error) { return []*roman.Migration{}, nil },
 	}
 	f.rbs = &mock.RollbackService{
 		ExecuteFn: func(_ context.Context, req roman.RollbackRequest) (*roman.RollbackResult, error) {
@@ -215,14 +218,6 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 		},
 	}
 	f.ping = &mock.Pinger{PingFn: func(context.Context) error { return nil }}
-	migrations := &mock.MigrationStore{
-		CreateMigrationFn: func(_ context.Context, m *roman.Migration) error {
-			f.writes.Add(1)
-			m.ID = 1
-			return nil
-		},
-		ListMigrationsFn: func(context.Context, string) ([]*roman.Migration, error) { return []*roman.Migration{}, nil },
-	}
 	// The real ingest service over mock stores, so the API's ingest tests
 	// see its validation.
 	f.ingest = &ingest.Service{
@@ -259,7 +254,7 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 		{ID: 4, Name: "root", Role: roman.RoleAdmin, Hash: roman.HashKey(adminToken)},
 	})
 	f.srv = NewServer(cfg, Deps{
-		Deployments: f.deps, Rollbacks: f.rbs, Snapshots: f.snaps, Store: apiStore{f.ping, migrations}, Keyring: keyring, Ingest: f.ingest,
+		Deployments: f.deps, Rollbacks: f.rbs, Snapshots: f.snaps, Store: f.ping, Keyring: keyring, Ingest: f.ingest,
 		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:  func() time.Time { return testNow },
 	})

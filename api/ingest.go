@@ -279,7 +279,7 @@ func parseTime(v, path string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		return time.Time{}, roman.Errorf(roman.EINVALID, "%s: not an RFC 3339 timestamp (e.g. 2025-12-15T14:35:00Z): %q", path, clip(v))
+		return time.Time{}, roman.Errorf(roman.EINVALID, "%s: not an RFC 3339 timestamp (e.g. 2025-12-15T14:35:00Z): %q", path, roman.Clip(v))
 	}
 	return t, nil
 }

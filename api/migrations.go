@@ -17,7 +17,7 @@ const maxScriptText = 256 << 10
 
 // RecordMigrationRequest is the body of POST
 // /deployments/{deployment_id}/migrations: one database migration that the
-// deployment applied (SPEC §8), with the SQL that undoes it. CI sends one
+// deployment applied, with the SQL that undoes it. CI sends one
 // request per migration, in the order they were applied.
 type RecordMigrationRequest struct {
 	MigrationName   string          `json:"migration_name"`
@@ -32,36 +32,38 @@ type RecordMigrationRequest struct {
 // Validate checks the request and returns an EINVALID error naming the
 // first bad field.
 func (req *RecordMigrationRequest) Validate() error {
-	if err := requireFields("migration_name", req.MigrationName, "migration_hash", req.MigrationHash); err != nil {
+	if err := roman.RequireFields("migration_name", req.MigrationName, "migration_hash", req.MigrationHash); err != nil {
 		return err
 	}
 	for _, f := range []struct{ name, v string }{{"migration_name", req.MigrationName}, {"migration_hash", req.MigrationHash}} {
-		if err := checkText(f.name, f.v, maxShortText); err != nil {
+		if err := roman.CheckText(f.name, f.v, roman.MaxShortText); err != nil {
 			return err
 		}
 	}
 	if req.ExecutionTimeMS != nil && *req.ExecutionTimeMS < 0 {
-		return invalidField("execution_time_ms", "must not be negative")
+		return roman.InvalidField("execution_time_ms", "must not be negative")
 	}
 	if req.ExecutionTimeMS != nil && *req.ExecutionTimeMS > math.MaxInt32 {
 		// The seed's column is an integer (32 bits on PostgreSQL): a larger
 		// value must be a 400 here, not a failed INSERT (500).
-		return invalidField("execution_time_ms", "must be at most 2147483647")
+		return roman.InvalidField("execution_time_ms", "must be at most 2147483647")
 	}
 	if req.RollbackScript != nil {
-		if err := checkText("rollback_script", *req.RollbackScript, maxScriptText); err != nil {
+		if err := roman.CheckText("rollback_script", *req.RollbackScript, maxScriptText); err != nil {
 			return err
 		}
 	}
 	if req.ErrorMessage != nil {
-		if err := checkText("error_message", *req.ErrorMessage, maxReasonText); err != nil {
+		if err := roman.CheckText("error_message", *req.ErrorMessage, maxReasonText); err != nil {
 			return err
 		}
 	}
-	if err := checkTime("applied_at", req.AppliedAt); err != nil {
-		return err
+	if req.AppliedAt != nil {
+		if err := roman.CheckTime("applied_at", *req.AppliedAt); err != nil {
+			return err
+		}
 	}
-	return checkObject("metadata", req.Metadata)
+	return roman.CheckJSONObject("metadata", req.Metadata)
 }
 
 func (req *RecordMigrationRequest) migration(deploymentID string) *roman.Migration {
@@ -87,7 +89,7 @@ type MigrationList struct {
 // with the row, or 200 with the stored row when the same migration (name,
 // deployment and hash) was recorded before; a migration name recorded with
 // a different deployment or hash is a 409 (names are unique, as in the
-// seed's table).
+// seed's table). The service decides which.
 func (s *Server) recordMigration(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "deployment_id")
 	if err != nil {
@@ -103,38 +105,15 @@ func (s *Server) recordMigration(w http.ResponseWriter, r *http.Request) error {
 	if err := req.Validate(); err != nil {
 		return err
 	}
-	if _, err := s.deps.Deployments.Get(r.Context(), id); err != nil {
+	m, created, err := s.deps.Deployments.RecordMigration(r.Context(), req.migration(id))
+	if err != nil {
 		return err
 	}
-	m := req.migration(id)
-	if m.AppliedAt.IsZero() {
-		m.AppliedAt = roman.UTC(s.now())
-	}
-	err = s.deps.Store.CreateMigration(r.Context(), m)
-	if roman.ErrorCode(err) == roman.ECONFLICT {
-		if old := s.findMigration(r, id, m.MigrationName); old != nil && old.MigrationHash == m.MigrationHash {
-			return WriteJSON(w, http.StatusOK, old)
-		}
-		return roman.Errorf(roman.ECONFLICT, "migration %s is already recorded with another deployment or hash", clip(m.MigrationName))
-	} else if err != nil {
-		return err
+	if !created {
+		return WriteJSON(w, http.StatusOK, m)
 	}
 	w.Header().Set("Location", "/deployments/"+id+"/migrations")
 	return WriteJSON(w, http.StatusCreated, m)
-}
-
-// findMigration returns the deployment's migration of that name, or nil.
-func (s *Server) findMigration(r *http.Request, deploymentID, name string) *roman.Migration {
-	list, err := s.deps.Store.ListMigrations(r.Context(), deploymentID)
-	if err != nil {
-		return nil
-	}
-	for _, m := range list {
-		if m.MigrationName == name {
-			return m
-		}
-	}
-	return nil
 }
 
 // listMigrations serves GET /deployments/{deployment_id}/migrations in
@@ -144,7 +123,7 @@ func (s *Server) listMigrations(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	list, err := s.deps.Store.ListMigrations(r.Context(), id)
+	list, err := s.deps.Deployments.ListMigrations(r.Context(), id)
 	if err != nil {
 		return err
 	}

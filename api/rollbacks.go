@@ -79,10 +79,10 @@ func (s *Server) checkRollback(w http.ResponseWriter, r *http.Request) error {
 		if err := DecodeJSON(r, &req); err != nil {
 			return err
 		}
-		if err := requireFields("deployment_id", req.DeploymentID); err != nil {
+		if err := roman.RequireFields("deployment_id", req.DeploymentID); err != nil {
 			return err
 		}
-		if err := checkUUID("deployment_id", req.DeploymentID); err != nil {
+		if err := roman.CheckUUID("deployment_id", req.DeploymentID); err != nil {
 			return err
 		}
 		id = req.DeploymentID

@@ -42,16 +42,9 @@ type SessionAuthenticator interface {
 	SessionCaller(r *http.Request) (Caller, bool)
 }
 
-// Store is what the handlers read from the store directly: readiness (Ping)
-// and the migration routes (api/migrations.go). *sqldb.DB implements it.
-type Store interface {
-	roman.Pinger
-	roman.MigrationStore
-}
-
 // Deps are the services the handlers call. Store is used only for
-// readiness (Ping) and migrations; everything else goes through the
-// services so that snapshots and monitoring hooks run.
+// readiness (Ping); everything else, migrations included, goes through the
+// services so that validation, snapshots and monitoring hooks run.
 type Deps struct {
 	Deployments roman.DeploymentService
 	Rollbacks   roman.RollbackService
@@ -59,7 +52,7 @@ type Deps struct {
 	// Ingest stores posted error events and metric samples (POST /errors,
 	// POST /metrics/samples).
 	Ingest  roman.IngestService
-	Store   Store
+	Store   roman.Pinger
 	Keyring *roman.Keyring
 	// Sessions, when set, authenticates requests without an Authorization
 	// header by the dashboard's session cookie.

@@ -7,13 +7,11 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Limits on free-text fields. The seed's columns are unbounded text; these
-// keep one request from storing megabytes in a version string while being
-// far above anything a CI system sends.
-const (
-	maxShortText  = 256  // version, git_commit, git_branch
-	maxReasonText = 4096 // trigger_reason
-)
+// maxReasonText bounds a free-text reason (trigger_reason, a migration's
+// error_message). The seed's columns are unbounded text; the limit keeps one
+// request from storing megabytes while being far above anything a caller
+// sends. Short fields are bounded by roman.MaxShortText.
+const maxReasonText = 4096
 
 // Limits of list endpoints.
 const (
@@ -40,39 +38,25 @@ type RecordDeploymentRequest struct {
 }
 
 // Validate checks the request and returns an EINVALID error naming the first
-// bad field.
+// bad field. The rules are the deployment's own (roman.Deployment.Validate,
+// which the service applies as well); the request adds only what a pointer
+// can tell and the domain type cannot: an optional field given but empty.
 func (req *RecordDeploymentRequest) Validate() error {
-	if err := requireFields("environment", req.Environment, "version", req.Version,
-		"git_commit", req.GitCommit, "git_branch", req.GitBranch); err != nil {
+	if err := req.deployment().Validate(); err != nil {
 		return err
 	}
-	if !roman.ValidEnvironment(req.Environment) {
-		return invalidField("environment", "must match [a-z0-9_-]{1,64}")
+	if req.DeploymentID != nil && *req.DeploymentID == "" {
+		return roman.CheckUUID("deployment_id", "")
 	}
-	for _, f := range []struct{ name, v string }{
-		{"version", req.Version}, {"git_commit", req.GitCommit}, {"git_branch", req.GitBranch},
-	} {
-		if err := checkText(f.name, f.v, maxShortText); err != nil {
-			return err
-		}
+	if req.Status != nil && *req.Status == "" {
+		return roman.InvalidField("status", "must be one of pending, in_progress, success, failed, rolled_back")
 	}
-	if req.DeployedBy != nil {
-		if err := checkUUID("deployed_by", *req.DeployedBy); err != nil {
-			return err
-		}
+	if req.DeployedAt != nil {
+		// A zero deployed_at means "now" to the domain type; given
+		// explicitly, it is year 1.
+		return roman.CheckTime("deployed_at", *req.DeployedAt)
 	}
-	if req.DeploymentID != nil {
-		if err := checkUUID("deployment_id", *req.DeploymentID); err != nil {
-			return err
-		}
-	}
-	if req.Status != nil && !roman.ValidDeploymentStatus(*req.Status) {
-		return invalidField("status", "must be one of pending, in_progress, success, failed, rolled_back")
-	}
-	if err := checkTime("deployed_at", req.DeployedAt); err != nil {
-		return err
-	}
-	return checkObject("metadata", req.Metadata)
+	return nil
 }
 
 // deployment converts a validated request into the row handed to the
@@ -114,18 +98,11 @@ type UpdateDeploymentRequest struct {
 }
 
 // Validate checks the request and returns an EINVALID error naming the first
-// bad field.
+// bad field, by the update's own rules (roman.DeploymentUpdate.Validate,
+// which the service applies as well).
 func (req *UpdateDeploymentRequest) Validate() error {
-	if req.Status == nil && req.HealthCheckPassed == nil && len(nullToEmpty(req.HealthCheckDetails)) == 0 {
-		return roman.Errorf(roman.EINVALID, "at least one of \"status\", \"health_check_passed\", \"health_check_details\" is required")
-	}
-	if req.Status != nil && *req.Status == roman.StatusRolledBack {
-		return invalidField("status", "a deployment is rolled back through POST /auto-rollback")
-	}
-	if req.Status != nil && !roman.ValidDeploymentStatus(*req.Status) {
-		return invalidField("status", "must be one of pending, in_progress, success, failed")
-	}
-	return checkObject("health_check_details", req.HealthCheckDetails)
+	u := req.update()
+	return u.Validate()
 }
 
 func (req *UpdateDeploymentRequest) update() roman.DeploymentUpdate {
@@ -144,11 +121,11 @@ type CreateSnapshotRequest struct {
 
 // Validate checks the snapshot type.
 func (req *CreateSnapshotRequest) Validate() error {
-	if err := requireFields("snapshot_type", req.SnapshotType); err != nil {
+	if err := roman.RequireFields("snapshot_type", req.SnapshotType); err != nil {
 		return err
 	}
 	if !roman.ValidSnapshotType(req.SnapshotType) {
-		return invalidField("snapshot_type", "must be one of pre_deployment, post_deployment, pre_rollback")
+		return roman.InvalidField("snapshot_type", "must be one of pre_deployment, post_deployment, pre_rollback")
 	}
 	return nil
 }
@@ -162,24 +139,24 @@ type CheckRequest struct {
 // body's shape is roman.RollbackRequest itself, so the seed's fields are
 // written once.
 func validateRollbackRequest(req *roman.RollbackRequest) error {
-	if err := requireFields("deployment_id", req.DeploymentID, "trigger_reason", req.TriggerReason); err != nil {
+	if err := roman.RequireFields("deployment_id", req.DeploymentID, "trigger_reason", req.TriggerReason); err != nil {
 		return err
 	}
-	if err := checkUUID("deployment_id", req.DeploymentID); err != nil {
+	if err := roman.CheckUUID("deployment_id", req.DeploymentID); err != nil {
 		return err
 	}
-	if err := checkText("trigger_reason", req.TriggerReason, maxReasonText); err != nil {
+	if err := roman.CheckText("trigger_reason", req.TriggerReason, maxReasonText); err != nil {
 		return err
 	}
 	if req.InitiatedBy != "" {
-		if err := checkUUID("initiated_by", req.InitiatedBy); err != nil {
+		if err := roman.CheckUUID("initiated_by", req.InitiatedBy); err != nil {
 			return err
 		}
 	}
 	switch req.TriggerType {
 	case "", roman.TriggerManual, roman.TriggerAutomatic, roman.TriggerConstitutionalViolation:
 	default:
-		return invalidField("trigger_type", "must be one of manual, automatic, constitutional_violation")
+		return roman.InvalidField("trigger_type", "must be one of manual, automatic, constitutional_violation")
 	}
 	return nil
 }

@@ -18,6 +18,9 @@ type DeploymentService struct {
 	GetFn    func(ctx context.Context, deploymentID string) (*roman.Deployment, error)
 	ListFn   func(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error)
 	UpdateFn func(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error)
+
+	RecordMigrationFn func(ctx context.Context, m *roman.Migration) (*roman.Migration, bool, error)
+	ListMigrationsFn  func(ctx context.Context, deploymentID string) ([]*roman.Migration, error)
 }
 
 var _ roman.DeploymentService = (*DeploymentService)(nil)
@@ -52,6 +55,22 @@ func (s *DeploymentService) Update(ctx context.Context, deploymentID string, u r
 		panic(unset("DeploymentService.Update"))
 	}
 	return s.UpdateFn(ctx, deploymentID, u)
+}
+
+// RecordMigration calls RecordMigrationFn.
+func (s *DeploymentService) RecordMigration(ctx context.Context, m *roman.Migration) (*roman.Migration, bool, error) {
+	if s.RecordMigrationFn == nil {
+		panic(unset("DeploymentService.RecordMigration"))
+	}
+	return s.RecordMigrationFn(ctx, m)
+}
+
+// ListMigrations calls ListMigrationsFn.
+func (s *DeploymentService) ListMigrations(ctx context.Context, deploymentID string) ([]*roman.Migration, error) {
+	if s.ListMigrationsFn == nil {
+		panic(unset("DeploymentService.ListMigrations"))
+	}
+	return s.ListMigrationsFn(ctx, deploymentID)
 }
 
 // RollbackService is a mock of roman.RollbackService.

@@ -78,7 +78,9 @@ func (r *run) alert(typ string, meta map[string]any) *roman.Alert {
 	return a
 }
 
-// addAlertEvent is addEvent for a row that carries an alert.
+// addAlertEvent writes one roman_events row that carries an alert. A failed
+// write is logged loudly instead of returned: the audit log must not make a
+// rollback fail after the change it records has happened.
 func addAlertEvent(ctx context.Context, st roman.EventStore, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any, a *roman.Alert) {
 	raw, _ := json.Marshal(meta)
 	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: raw,

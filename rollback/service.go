@@ -298,3 +298,5 @@ func mustJSON(v any) json.RawMessage {
 	}
 	return b
 }
+
+func ptrTime(t time.Time) *time.Time { return &t }

@@ -23,6 +23,7 @@ import (
 	"github.com/odyssey-1/roman/appdb"
 	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/config"
+	"github.com/odyssey-1/roman/deploy"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/monitor"
@@ -140,7 +141,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	m.healthParts = m.newHealthParts()
 	checker := &health.Checker{Store: st, Thresholds: thresholds, Clock: m.Clock,
 		Pulled: m.healthParts.pulled, ConsecutiveBreaches: m.healthParts.breaches}
-	snaps := &rollback.Snapshots{Store: st, App: app, Health: checker, Clock: m.Clock, Logger: log,
+	snaps := &deploy.Snapshots{Store: st, App: app, Health: checker, Clock: m.Clock, Logger: log,
 		Config: func(env string) map[string]any {
 			c := cfg.Environment(env).Redacted()
 			c["environment"] = env
@@ -148,7 +149,7 @@ func (m *Server) openRest(ctx context.Context) error {
 		}}
 	m.Hub = &roman.Hub{}
 	m.openAlerts()
-	deployments := &rollback.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log, Hub: m.Hub}
+	deployments := &deploy.Deployments{Store: st, Snapshots: snaps, Clock: m.Clock, Logger: log, Hub: m.Hub}
 	execFor, execTimeout, err := m.executors()
 	if err != nil {
 		return err

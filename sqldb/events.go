@@ -3,7 +3,6 @@ package sqldb
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"github.com/odyssey-1/roman"
 )
@@ -103,27 +102,4 @@ func (db *DB) CreateAPIKey(ctx context.Context, k *roman.APIKey) error {
 		return roman.Errorf(roman.ECONFLICT, "API key %q is already stored", k.Name)
 	}
 	return internal("create api key", err)
-}
-
-// RecordMigrationRollback records the outcome of running a migration's
-// rollback script (SPEC §8): rolled_back_at, rollback_successful and, on
-// failure, error_message. ENOTFOUND for an unknown migration id. It is not
-// part of roman.Store yet; callers reach it through an interface assertion.
-func (db *DB) RecordMigrationRollback(ctx context.Context, id int64, at time.Time, successful bool, errMsg string) error {
-	var msg any
-	if errMsg != "" {
-		msg = errMsg
-	}
-	res, err := db.wdb.ExecContext(ctx, db.q(`UPDATE migration_history
-		SET rolled_back_at = ?, rollback_successful = ?, error_message = ? WHERE id = ?`),
-		db.ts(db.orNow(at)), successful, msg, id)
-	if err != nil {
-		return internal("record migration rollback", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return internal("record migration rollback", err)
-	} else if n == 0 {
-		return roman.Errorf(roman.ENOTFOUND, "migration %d not found", id)
-	}
-	return nil
 }

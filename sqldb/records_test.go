@@ -85,15 +85,15 @@ func testMigrations(t *testing.T, db *sqldb.DB) {
 		m.RolledBackAt != nil || m.RollbackSuccessful != nil || m.ErrorMessage != nil {
 		t.Errorf("round trip: %+v", m)
 	}
-	if err := db.RecordMigrationRollback(ctx, first.ID, t0.Add(time.Hour), false, "syntax error"); err != nil {
+	if err := db.RecordMigrationRollbacks(ctx, []roman.MigrationRollback{{ID: first.ID, At: t0.Add(time.Hour), Error: "syntax error"}}); err != nil {
 		t.Fatal(err)
 	}
 	list, _ = db.ListMigrations(ctx, d.DeploymentID)
 	if m := list[0]; m.RolledBackAt == nil || m.RollbackSuccessful == nil || *m.RollbackSuccessful ||
 		m.ErrorMessage == nil || *m.ErrorMessage != "syntax error" {
-		t.Errorf("after RecordMigrationRollback: %+v", m)
+		t.Errorf("after RecordMigrationRollbacks: %+v", m)
 	}
-	wantCode(t, db.RecordMigrationRollback(ctx, 987654, t0, true, ""), roman.ENOTFOUND)
+	wantCode(t, db.RecordMigrationRollbacks(ctx, []roman.MigrationRollback{{ID: 987654, At: t0, Successful: true}}), roman.ENOTFOUND)
 }
 
 func testRomanEvents(t *testing.T, db *sqldb.DB) {

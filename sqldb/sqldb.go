@@ -1,4 +1,4 @@
-// Package sqldb implements roman.Store on database/sql for two dialects:
+// Package sqldb implements roman's store interfaces on database/sql for two dialects:
 // SQLite (the embedded default, through the pure-Go modernc.org/sqlite driver)
 // and PostgreSQL (through pgx). Every query is written once with `?`
 // placeholders and rebound to `$n` for PostgreSQL; on PostgreSQL every table
@@ -86,7 +86,6 @@ var (
 	_ roman.Pinger          = (*DB)(nil)
 	_ roman.OutboxStore     = (*DB)(nil)
 	_ roman.StatsStore      = (*DB)(nil)
-	_ roman.Store           = (*DB)(nil)
 )
 
 // Open connects to the database named by rawURL (see roman.ParseDatabaseURL), applies the

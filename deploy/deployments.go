@@ -1,4 +1,10 @@
-package rollback
+// Package deploy is the service of the deployment use case: it records
+// and changes deployments, takes and reads snapshots of the system, and
+// records the database migrations a deployment applied. The api package
+// calls it through roman.DeploymentService and roman.SnapshotService; the
+// rollback step machine uses its snapshots through roman.SnapshotService and
+// never imports this package.
+package deploy
 
 import (
 	"bytes"
@@ -14,11 +20,19 @@ import (
 // deployed_at may be (CI's clock may run a little ahead of roman's).
 const MaxDeployedAtSkew = time.Minute
 
-// Deployments implements roman.DeploymentService on a Store: it validates
-// input, makes re-sent records idempotent, stamps completion times, takes the
-// post_deployment snapshot on success and tells the monitor.
+// Deployments implements roman.DeploymentService on the stores: it validates
+// input with the domain's rules, makes re-sent records idempotent, stamps
+// completion times, takes the post_deployment snapshot on success and tells
+// the monitor. It also records the database migrations a deployment applied
+// (migrations.go).
 type Deployments struct {
-	Store     roman.Store
+	// Store keeps the deployments, their migrations and the audit log of
+	// their changes.
+	Store interface {
+		roman.DeploymentStore
+		roman.MigrationStore
+		roman.EventStore
+	}
 	Snapshots *Snapshots
 	Clock     roman.Clock
 	Logger    *slog.Logger
@@ -31,9 +45,10 @@ type Deployments struct {
 
 var _ roman.DeploymentService = (*Deployments)(nil)
 
-// Record stores a new deployment (SPEC §3, CI step 2).
+// Record stores a new deployment, as CI reports it when a deploy starts or
+// ends.
 func (s *Deployments) Record(ctx context.Context, d *roman.Deployment) (*roman.Deployment, bool, error) {
-	if err := validateNew(d); err != nil {
+	if err := d.Validate(); err != nil {
 		return nil, false, err
 	}
 	now := roman.UTC(s.Clock())
@@ -101,20 +116,8 @@ func (s *Deployments) List(ctx context.Context, f roman.DeploymentFilter) ([]*ro
 
 // Update changes a deployment's status and/or health check fields.
 func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentUpdate) (*roman.Deployment, error) {
-	if u.Status == nil && u.HealthCheckPassed == nil && u.HealthCheckDetails == nil {
-		return nil, roman.Errorf(roman.EINVALID, "nothing to update: give status, health_check_passed or health_check_details")
-	}
-	if u.Status != nil && *u.Status == roman.StatusRolledBack {
-		// Only the rollback service marks a deployment rolled_back, after
-		// the constitution approved it and with a rollback event (SPEC §6,
-		// §7); a status update by the deploy role must not bypass both.
-		return nil, roman.Errorf(roman.EINVALID, "invalid status \"rolled_back\": a deployment is rolled back through POST /auto-rollback")
-	}
-	if u.Status != nil && !roman.ValidDeploymentStatus(*u.Status) {
-		return nil, roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success or failed", *u.Status)
-	}
-	if len(u.HealthCheckDetails) > 0 && !json.Valid(u.HealthCheckDetails) {
-		return nil, roman.Errorf(roman.EINVALID, "invalid health_check_details: not JSON")
+	if err := u.Validate(); err != nil {
+		return nil, err
 	}
 	before, err := s.Store.GetDeployment(ctx, id)
 	if err != nil {
@@ -154,34 +157,6 @@ func (s *Deployments) succeeded(ctx context.Context, d *roman.Deployment) {
 	if s.OnSuccess != nil {
 		s.OnSuccess(d)
 	}
-}
-
-func validateNew(d *roman.Deployment) error {
-	switch {
-	case d.Environment == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"environment\"")
-	case !roman.ValidEnvironment(d.Environment):
-		return roman.Errorf(roman.EINVALID, "invalid environment %q: must match [a-z0-9_-]{1,64}", d.Environment)
-	case d.Version == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"version\"")
-	case d.GitCommit == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"git_commit\"")
-	case d.GitBranch == "":
-		return roman.Errorf(roman.EINVALID, "missing required field \"git_branch\"")
-	case d.DeploymentID != "" && !roman.ValidUUID(d.DeploymentID):
-		return roman.Errorf(roman.EINVALID, "invalid deployment_id %q: not a uuid", d.DeploymentID)
-	case d.DeployedBy != nil && !roman.ValidUUID(*d.DeployedBy):
-		return roman.Errorf(roman.EINVALID, "invalid deployed_by %q: not a uuid", *d.DeployedBy)
-	case d.Status == roman.StatusRolledBack:
-		return roman.Errorf(roman.EINVALID, "invalid status \"rolled_back\": a deployment is rolled back through POST /auto-rollback")
-	case d.Status != "" && !roman.ValidDeploymentStatus(d.Status):
-		return roman.Errorf(roman.EINVALID, "invalid status %q: want pending, in_progress, success or failed", d.Status)
-	case len(d.Metadata) > 0 && !json.Valid(d.Metadata):
-		return roman.Errorf(roman.EINVALID, "invalid metadata: not JSON")
-	case len(d.HealthCheckDetails) > 0 && !json.Valid(d.HealthCheckDetails):
-		return roman.Errorf(roman.EINVALID, "invalid health_check_details: not JSON")
-	}
-	return nil
 }
 
 // sameRecord reports whether a re-sent record matches the stored row in the
@@ -224,12 +199,10 @@ func isNullJSON(r json.RawMessage) bool { return len(r) == 0 || bytes.Equal(r, [
 // addEvent writes one roman_events row. The audit log must not make a
 // request fail after the change it records has happened, so a failed write
 // is logged loudly instead of returned.
-func addEvent(ctx context.Context, st roman.Store, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any) {
+func addEvent(ctx context.Context, st roman.EventStore, clock roman.Clock, log *slog.Logger, typ, sev, msg string, meta map[string]any) {
 	raw, _ := json.Marshal(meta)
 	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: raw, Timestamp: roman.UTC(clock())}
 	if err := st.AddRomanEvent(context.WithoutCancel(ctx), e); err != nil {
 		log.Error("writing roman_events row failed", "event_type", typ, "err", err)
 	}
 }
-
-func ptrTime(t time.Time) *time.Time { return &t }

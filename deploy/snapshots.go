@@ -1,4 +1,4 @@
-package rollback
+package deploy
 
 import (
 	"context"
@@ -17,10 +17,15 @@ const DefaultSnapshotTimeout = 30 * time.Second
 
 // Snapshots implements roman.SnapshotService: it captures the application
 // database's schema hash and table counts, the deployment's health as key
-// metrics and the redacted environment configuration (SPEC §8).
+// metrics and the redacted environment configuration, which never holds a
+// secret's value.
 type Snapshots struct {
-	Store roman.Store
-	App   roman.AppDatabase
+	// Store reads the deployment a snapshot is of and keeps the snapshots.
+	Store interface {
+		roman.DeploymentStore
+		roman.SnapshotStore
+	}
+	App roman.AppDatabase
 	// Health computes a deployment's current health for key_metrics.
 	Health interface {
 		Check(ctx context.Context, d *roman.Deployment) (roman.Health, error)
