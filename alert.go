@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Alert kinds (SPEC §11; the seed's "Discord Alerts" list plus health
+// Alert kinds (the seed's "Discord Alerts" list plus health
 // warnings and storm protection).
 const (
 	// AlertRollbackTriggered: a rollback was approved and starts (automatic

@@ -10,7 +10,7 @@ import (
 // Role is an API key's role. Each role includes the ones before it.
 type Role int
 
-// Roles in increasing order of power (SPEC §10).
+// Roles in increasing order of power.
 const (
 	RoleNone Role = iota
 	RoleRead

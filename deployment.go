@@ -42,7 +42,7 @@ var environmentRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 // ValidEnvironment reports whether name is a legal environment name.
 func ValidEnvironment(name string) bool { return environmentRE.MatchString(name) }
 
-// deploymentTransitions lists the legal status changes (SPEC §3).
+// deploymentTransitions lists the legal status changes.
 var deploymentTransitions = map[string][]string{
 	StatusPending:    {StatusInProgress, StatusFailed},
 	StatusInProgress: {StatusSuccess, StatusFailed, StatusRolledBack},

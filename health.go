@@ -1,6 +1,8 @@
 package roman
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -13,7 +15,7 @@ const (
 	HealthUnhealthy = "unhealthy"
 )
 
-// Health is the health object of SPEC §4, the /check response's "health".
+// Health is the health object, the /check response's "health".
 // Every signal key is always present; a signal no source gives is null.
 type Health struct {
 	Healthy                       bool     `json:"healthy"`
@@ -43,7 +45,7 @@ const (
 	MetricMemoryUsagePercent            = "memory_usage_percent"
 )
 
-// Thresholds are the trigger and warning limits of SPEC §4. All are
+// Thresholds are the trigger and warning limits of the health rules. All are
 // configurable per environment.
 type Thresholds struct {
 	ErrorRate         float64 `yaml:"error_rate" json:"error_rate"`                   // errors/minute, trigger when >
@@ -57,6 +59,38 @@ type Thresholds struct {
 // DefaultThresholds are the seed's numbers.
 func DefaultThresholds() Thresholds {
 	return Thresholds{ErrorRate: 5, RecentErrors: 50, DBConnections: 90, WarnErrorRate: 1, WarnP95MS: 5000, WarnMemoryPercent: 95}
+}
+
+// Validate checks that every limit is a number within its range (percentages
+// at most 100) and that the warning error rate is not above the trigger. The
+// problems are FieldErrors named "thresholds.<key>", joined.
+func (t Thresholds) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: "thresholds." + key, Message: fmt.Sprintf(format, args...)})
+	}
+	limit := func(key string, x, hi float64) {
+		switch {
+		case math.IsNaN(x) || math.IsInf(x, 0):
+			add(key, "not a number")
+		case x < 0:
+			add(key, "must not be negative, got %g", x)
+		case x > hi:
+			add(key, "must be at most %g, got %g", hi, x)
+		}
+	}
+	limit("error_rate", t.ErrorRate, math.Inf(1))
+	if t.RecentErrors < 0 {
+		add("recent_errors", "must not be negative, got %d", t.RecentErrors)
+	}
+	limit("db_connections", t.DBConnections, 100)
+	limit("warn_error_rate", t.WarnErrorRate, math.Inf(1))
+	limit("warn_p95_ms", t.WarnP95MS, math.Inf(1))
+	limit("warn_memory_percent", t.WarnMemoryPercent, 100)
+	if t.WarnErrorRate > t.ErrorRate {
+		add("warn_error_rate", "%g is above the error_rate trigger %g", t.WarnErrorRate, t.ErrorRate)
+	}
+	return errors.Join(errs...)
 }
 
 // HealthInputs are the measured signals health is computed from.
@@ -77,7 +111,7 @@ type HealthInputs struct {
 }
 
 // EvaluateHealth computes the health object from inputs: the triggers in
-// SPEC §4 order (the first that fires is the reason), then the warnings. It
+// rules' order (the first that fires is the reason), then the warnings. It
 // is a pure function so that the monitor, /check and tests agree.
 func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	h := Health{
@@ -164,7 +198,7 @@ func (h Health) Stable(t Thresholds) bool {
 	return h.Reason == "" && h.ErrorRatePerMinute < t.WarnErrorRate
 }
 
-// Entropy is the system entropy of SPEC §6: min(1, error rate / error-rate
+// Entropy is the system entropy the constitution judges: min(1, error rate / error-rate
 // trigger).
 func (h Health) Entropy(t Thresholds) float64 {
 	if t.ErrorRate <= 0 {

@@ -1,6 +1,8 @@
 package roman_test
 
 import (
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,5 +79,32 @@ func TestStableAndEntropy(t *testing.T) {
 	spike := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 20}, th, time.Now())
 	if spike.Entropy(th) != 1 {
 		t.Fatalf("entropy capped at 1, got %v", spike.Entropy(th))
+	}
+}
+
+func TestThresholdsValidate(t *testing.T) {
+	if err := roman.DefaultThresholds().Validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, tc := range []struct {
+		change func(*roman.Thresholds)
+		want   []string
+	}{
+		{func(t *roman.Thresholds) { t.ErrorRate = -1 }, []string{"thresholds.error_rate: must not be negative, got -1", "thresholds.warn_error_rate: 1 is above the error_rate trigger -1"}},
+		{func(t *roman.Thresholds) { t.RecentErrors = -3 }, []string{"thresholds.recent_errors: must not be negative, got -3"}},
+		{func(t *roman.Thresholds) { t.DBConnections = 101 }, []string{"thresholds.db_connections: must be at most 100, got 101"}},
+		{func(t *roman.Thresholds) { t.WarnP95MS = math.NaN() }, []string{"thresholds.warn_p95_ms: not a number"}},
+		{func(t *roman.Thresholds) { t.WarnMemoryPercent = math.Inf(1) }, []string{"thresholds.warn_memory_percent: not a number"}},
+		{func(t *roman.Thresholds) { t.WarnErrorRate = 6 }, []string{"thresholds.warn_error_rate: 6 is above the error_rate trigger 5"}},
+	} {
+		th := roman.DefaultThresholds()
+		tc.change(&th)
+		var got []string
+		for _, fe := range roman.FieldErrors(th.Validate()) {
+			got = append(got, fe.Error())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("got %q, want %q", got, tc.want)
+		}
 	}
 }

@@ -22,13 +22,13 @@ const (
 	TriggerConstitutionalViolation = "constitutional_violation"
 )
 
-// Rollback step names, in the order SPEC §7 runs them.
+// Rollback step names, in the order a rollback runs them.
 const (
 	StepValidate       = "validate"
 	StepSnapshot       = "pre_rollback_snapshot"
 	StepIdentifyTarget = "identify_target"
 	// StepMigrations runs the bad deployment's migration rollback scripts;
-	// only manual rollbacks with with_migrations have it (SPEC §8).
+	// only manual rollbacks with with_migrations have it.
 	StepMigrations       = "rollback_migrations"
 	StepMarkRolledBack   = "mark_rolled_back"
 	StepRecordDeployment = "record_deployment"
@@ -158,7 +158,7 @@ func RollbackProfile(reason string) ActionProfile {
 }
 
 // DatabaseState says whether the application database is consistent enough to
-// roll back (SPEC §6 rule 7).
+// roll back (constitution rule 7).
 type DatabaseState struct {
 	Consistent bool   `json:"consistent"`
 	Reason     string `json:"reason"`

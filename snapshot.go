@@ -114,8 +114,9 @@ const Redacted = "[REDACTED]"
 
 var secretKeyRE = regexp.MustCompile(`(?i)secret|token|password|passw|key|dsn|credential|webhook`)
 
-// IsSecretKey reports whether a configuration key names a secret: SPEC §8's
-// list plus "webhook", since a webhook URL is itself the credential.
+// IsSecretKey reports whether a configuration key names a secret (secret,
+// token, password, key, dsn, credential) or a webhook, since a webhook URL
+// is itself the credential.
 func IsSecretKey(k string) bool { return secretKeyRE.MatchString(k) }
 
 // RedactConfig returns a copy of cfg with every value whose key names a secret

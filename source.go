@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Signal names of the health object (SPEC §4). Every source reports its
+// Signal names of the health object. Every source reports its
 // values under these names; the metric names above are a subset.
 const (
 	SignalErrorRate    = "error_rate_per_minute"
@@ -29,7 +29,7 @@ func ValidSignal(name string) bool {
 	return false
 }
 
-// HealthSource is one pluggable source of health signals (SPEC §4): the
+// HealthSource is one pluggable source of health signals: the
 // built-in store counts, PostgreSQL's pg_stat_activity, a Prometheus query
 // per signal, or an HTTP probe. Like argo-rollouts' metric providers it
 // keeps "cannot measure" apart from "unhealthy": a source that fails reports
@@ -60,7 +60,7 @@ type Measurement struct {
 }
 
 // IngestService stores what applications post: error events and metric
-// samples (SPEC §4, §9). A batch is validated whole and stored in one
+// samples. A batch is validated whole and stored in one
 // transaction before the call returns, so a crash after a success loses
 // nothing; invalid input stores nothing.
 type IngestService interface {
@@ -98,7 +98,7 @@ type IngestResult struct {
 	Deployments []string `json:"deployment_ids"`
 }
 
-// Event types of the monitor's decisions in roman_events (SPEC §5). Every
+// Event types of the monitor's decisions in roman_events. Every
 // row carries metadata.deployment_id.
 const (
 	// EventWatchStarted: a deployment's watch window opened.

@@ -37,8 +37,8 @@ func errUnauthorized() error {
 }
 
 // authenticate resolves the bearer token (or, without an Authorization
-// header, a dashboard session) and checks the caller holds at least role
-// need (SPEC §10).
+// header, a dashboard session) and checks the caller holds at least the
+// role need.
 func (s *Server) authenticate(r *http.Request, need roman.Role) (Caller, error) {
 	if r.Header.Get("Authorization") == "" && s.deps.Sessions != nil {
 		if c, ok := s.deps.Sessions.SessionCaller(r); ok {

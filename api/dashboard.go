@@ -36,7 +36,7 @@ func (s *Server) dashboardEvents(w http.ResponseWriter, r *http.Request) error {
 	return s.deps.Dashboard.Events(w, r)
 }
 
-// metrics serves the Prometheus registry (no credentials, SPEC §9).
+// metrics serves the Prometheus registry (no credentials).
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) error {
 	if s.deps.Metrics == nil {
 		return errNotConfigured("metrics")

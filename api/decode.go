@@ -16,7 +16,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Request body policy (SPEC §9): a body is one JSON object, nothing before
+// Request body policy: a body is one JSON object, nothing before
 // or after it; every key must be a field of the request type, spelled
 // exactly (the standard decoder would also accept "Version" for "version");
 // no key may appear twice; each value must have its field's type. Unknown

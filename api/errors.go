@@ -50,7 +50,7 @@ func codeForStatus(status int) string {
 	return roman.EINTERNAL
 }
 
-// ErrorResponse is the JSON body of every error answer (SPEC §9). Validation
+// ErrorResponse is the JSON body of every error answer. Validation
 // is set only for a constitutional rejection (422), in the seed's shape;
 // EventID names the rollback event a rejection or conflict is about.
 type ErrorResponse struct {

@@ -74,7 +74,7 @@ func (s *Server) admitIngest(w http.ResponseWriter) (release func(), ok bool) {
 	}
 }
 
-// postErrors serves POST /errors (SPEC §9).
+// postErrors serves POST /errors.
 func (s *Server) postErrors(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
@@ -160,7 +160,7 @@ func decodeErrors(body []byte) (evs []roman.ErrorEvent, batch bool, err error) {
 	return evs, batch, nil
 }
 
-// postMetricSamples serves POST /metrics/samples (SPEC §9).
+// postMetricSamples serves POST /metrics/samples.
 func (s *Server) postMetricSamples(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
@@ -209,7 +209,7 @@ func (s *Server) postMetricSamples(w http.ResponseWriter, r *http.Request) error
 	return WriteJSON(w, http.StatusOK, IngestResponse{Success: true, IngestResult: *res})
 }
 
-// maxIngestItems is the most items one ingest request may carry (SPEC §4).
+// maxIngestItems is the most items one ingest request may carry.
 const maxIngestItems = 10000
 
 // decodeItems decodes a JSON array of objects. The common case, a valid

@@ -51,7 +51,7 @@ func decodeRollbackRequest(r *http.Request) (roman.RollbackRequest, error) {
 	req.Caller, req.Admin = c.Name, c.Role >= roman.RoleAdmin
 	if req.TriggerType == "" {
 		// A request through the API is a person or a pipeline asking, which
-		// SPEC §6 treats as manual unless the caller says otherwise.
+		// the constitution treats as manual unless the caller says otherwise.
 		req.TriggerType = roman.TriggerManual
 	}
 	return req, nil

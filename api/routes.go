@@ -2,7 +2,7 @@ package api
 
 import "github.com/odyssey-1/roman"
 
-// builtinRoutes is the route table of SPEC §9 as far as this package serves
+// builtinRoutes is the API's route table as far as this package serves
 // it. Later features (error and metric ingest, migrations, policy validate,
 // /metrics, Discord, the dashboard) add theirs with Handle or HandleRoute,
 // and must add them to openapi.json too: the drift test walks Routes().

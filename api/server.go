@@ -12,7 +12,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Default body limits (SPEC §9).
+// Default body limits.
 const (
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20

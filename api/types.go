@@ -22,7 +22,7 @@ const (
 
 // RecordDeploymentRequest is the body of POST /deployments (CI step 2).
 // Optional fields are pointers so that "absent" differs from "zero"; the
-// service applies the defaults of SPEC §3 (status in_progress, deployed_at
+// service applies the recording defaults (status in_progress, deployed_at
 // now) to what is absent, which keeps an idempotent re-send comparable.
 type RecordDeploymentRequest struct {
 	Environment       string          `json:"environment"`

@@ -2,7 +2,7 @@ package api
 
 import "net/http"
 
-// validateRollback serves POST /auto-rollback/validate (SPEC §9): the
+// validateRollback serves POST /auto-rollback/validate: the
 // constitution's verdict for a would-be rollback, as a dry run. The body is
 // POST /auto-rollback's (with_migrations is accepted and does not change the
 // verdict). The answer is 200 with the verdict whether or not it is

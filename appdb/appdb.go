@@ -1,6 +1,6 @@
 // Package appdb implements roman.AppDatabase: it inspects the application's
 // database (SQLite or PostgreSQL) for snapshots, giving a hash of its schema
-// and the exact row count of every table (SPEC §8).
+// and the exact row count of every table.
 package appdb
 
 import (

@@ -32,7 +32,7 @@ func (e *ScriptError) ScriptIndex() int { return e.Index }
 // transactional on both), and commits only when every one succeeded. A
 // script may hold several statements separated by semicolons. On failure it
 // returns *ScriptError naming the script, and nothing is changed. Migration
-// rollback scripts (SPEC §8) are run through it in reverse order of their
+// rollback scripts are run through it in reverse order of their
 // migrations.
 func (d *DB) RunScripts(ctx context.Context, scripts []string) error {
 	tx, err := d.db.BeginTx(ctx, nil)

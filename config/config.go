@@ -1,6 +1,6 @@
 // Package config loads roman's configuration: one optional YAML file, every
 // field overridable by an environment variable ROMAN_…, and defaults that
-// need no file at all (SPEC §14).
+// need no file at all.
 //
 // Precedence, lowest first: built-in defaults, the YAML file, environment
 // variables, and, for one environment, its entry under `environments:` in the
@@ -39,7 +39,7 @@ import (
 	"github.com/odyssey-1/roman/notify"
 )
 
-// Auto-rollback modes (SPEC §5): roll back automatically only inside the
+// Auto-rollback modes: roll back automatically only inside the
 // watch window, at any time, or never.
 const (
 	AutoRollbackWindow = "window"
@@ -142,7 +142,7 @@ type Config struct {
 
 // EnvironmentConfig is the set of settings that may differ per environment.
 type EnvironmentConfig struct {
-	// Thresholds are the trigger and warning limits of SPEC §4.
+	// Thresholds are the trigger and warning limits of the health rules.
 	Thresholds roman.Thresholds `yaml:"thresholds" json:"thresholds"`
 	// AutoRollback is window, always or never (ROMAN_AUTO_ROLLBACK).
 	AutoRollback string `yaml:"auto_rollback" json:"auto_rollback"`

@@ -8,8 +8,8 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Redacted returns the configuration as a map for snapshots' environment_config
-// (SPEC §8): keys are the YAML keys, durations are strings such as "5m0s",
+// Redacted returns the configuration as a map for snapshots'
+// environment_config: keys are the YAML keys, durations are strings such as "5m0s",
 // every Secret is [REDACTED] (or "" when unset), and roman.RedactConfig then
 // replaces any value whose key names a secret. The database settings keep
 // their driver and a password-free form so that a snapshot still shows which

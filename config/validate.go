@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math"
 	"net"
 	"sort"
 	"strings"
@@ -140,6 +139,9 @@ func (v *validator) plugin(prefix string, err error) {
 // envOf returns the variable that sets a per-environment field, or "" when
 // none does: ROMAN_HEALTH_SOURCES gives only each source's type and url.
 func envOf(field string) string {
+	if t, ok := strings.CutPrefix(field, "thresholds."); ok {
+		return "ROMAN_" + strings.ToUpper(t) + "_THRESHOLD"
+	}
 	key := field
 	if i := strings.IndexAny(key, "[."); i >= 0 {
 		key = key[:i]
@@ -154,25 +156,15 @@ func envOf(field string) string {
 	return s.env
 }
 
-// environment checks one set of per-environment settings: the ones config
-// owns (thresholds, auto-rollback mode, windows) here, then the plugins'
-// settings through their own Validate methods.
+// environment checks one set of per-environment settings: the monitor's
+// settings config owns (auto-rollback mode, windows, cooldown, caps) here,
+// the thresholds, executor, alert channels and health sources through their
+// own Validate methods.
 func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	v.prefix = prefix
 	defer func() { v.prefix = "" }()
 
-	t := e.Thresholds
-	v.threshold("error_rate", t.ErrorRate, 0, math.Inf(1))
-	if t.RecentErrors < 0 {
-		v.add("thresholds.recent_errors", "ROMAN_RECENT_ERRORS_THRESHOLD", "must not be negative, got %d", t.RecentErrors)
-	}
-	v.threshold("db_connections", t.DBConnections, 0, 100)
-	v.threshold("warn_error_rate", t.WarnErrorRate, 0, math.Inf(1))
-	v.threshold("warn_p95_ms", t.WarnP95MS, 0, math.Inf(1))
-	v.threshold("warn_memory_percent", t.WarnMemoryPercent, 0, 100)
-	if t.WarnErrorRate > t.ErrorRate {
-		v.add("thresholds.warn_error_rate", "ROMAN_WARN_ERROR_RATE_THRESHOLD", "%g is above the error_rate trigger %g", t.WarnErrorRate, t.ErrorRate)
-	}
+	v.plugin("", e.Thresholds.Validate())
 
 	switch e.AutoRollback {
 	case AutoRollbackWindow, AutoRollbackAlways, AutoRollbackNever:
@@ -197,19 +189,6 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	v.plugin("", e.Executor.Validate())
 	v.plugin("", e.Alerts.Validate())
 	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
-}
-
-// threshold checks one numeric threshold is within [lo, hi].
-func (v *validator) threshold(key string, x, lo, hi float64) {
-	env := "ROMAN_" + strings.ToUpper(key) + "_THRESHOLD"
-	switch {
-	case math.IsNaN(x) || math.IsInf(x, 0):
-		v.add("thresholds."+key, env, "not a number")
-	case x < lo:
-		v.add("thresholds."+key, env, "must not be negative, got %g", x)
-	case x > hi:
-		v.add("thresholds."+key, env, "must be at most %g, got %g", hi, x)
-	}
 }
 
 func isSnowflake(s string) bool {

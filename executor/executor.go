@@ -1,5 +1,5 @@
 // Package executor holds the rollback executors: the kinds that redeploy a
-// known-good version on the platform (SPEC §7). Each is small and owns its
+// known-good version on the platform. Each is small and owns its
 // configuration (Config, with DefaultConfig and Validate):
 //
 //   - none: records the rollback only; the platform deploys from the new

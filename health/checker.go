@@ -1,4 +1,4 @@
-// Package health computes the health object of SPEC §4 from roman's sources:
+// Package health computes the health object from roman's sources:
 // the built-in ingest (error events and metric samples in the store) and the
 // pulled sources (PostgreSQL's pg_stat_activity, Prometheus queries, an HTTP
 // probe), each in its own file behind roman.HealthSource.
@@ -22,7 +22,7 @@ import (
 // (null), never a made-up value.
 const MetricMaxAge = 5 * time.Minute
 
-// Checker computes SPEC §4 health objects.
+// Checker computes health objects.
 type Checker struct {
 	// Store holds the built-in signals: error counts and metric samples.
 	Store roman.SignalStore

@@ -17,7 +17,7 @@ const ProbeFingerprint = "roman-health-probe"
 
 // Probe is a pulled source that GETs the application's health URL. It gives
 // no signal of its own: a failed probe (an answer other than 2xx, or none in
-// time) counts as an error event of the deployment (SPEC §4), so a dead
+// time) counts as an error event of the deployment, so a dead
 // application raises its error rate like any other error.
 type Probe struct {
 	url     string

@@ -17,7 +17,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Limits of SPEC §4 and §9 and of this implementation.
+// Limits of the ingest API and of this implementation.
 const (
 	// MaxBatch is the most items one request may carry.
 	MaxBatch = 10000
@@ -265,7 +265,7 @@ func checkCount(list string, n int) error {
 
 // write runs one write transaction under the concurrency bound; a batch that
 // cannot start within MaxWait gets EUNAVAILABLE instead of queueing without
-// limit (SPEC §16).
+// limit, so ingest latency stays bounded.
 func (s *Service) write(ctx context.Context, fn func() error) error {
 	s.once.Do(func() {
 		n := s.MaxConcurrent

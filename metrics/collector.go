@@ -133,7 +133,7 @@ func (c *storeCollector) window(env string) time.Duration {
 }
 
 // Watched reports whether deployment d is inside its watch window at now:
-// completed successfully less than window ago (SPEC §5).
+// completed successfully less than window ago.
 func Watched(d *roman.Deployment, window time.Duration, now time.Time) bool {
 	if d == nil || d.Status != roman.StatusSuccess || d.CompletedAt == nil || window <= 0 {
 		return false

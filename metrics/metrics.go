@@ -1,4 +1,4 @@
-// Package metrics is roman's Prometheus instrumentation (SPEC §13): a
+// Package metrics is roman's Prometheus instrumentation: a
 // registry of roman's own (never the global default one), served at
 // GET /metrics in the Prometheus exposition format.
 //
@@ -65,7 +65,7 @@ type Config struct {
 }
 
 // DetectionBuckets are the detection latency histogram's upper bounds in
-// seconds: SPEC §16 aims at p99 < 100 ms, so the resolution is finest
+// seconds: the target is p99 < 100 ms, so the resolution is finest
 // there.
 var DetectionBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 

@@ -6,7 +6,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// alertFor is the alert a monitor decision row carries (SPEC §11), or nil:
+// alertFor is the alert a monitor decision row carries, or nil:
 // a health warning, a trigger that only alerts (after the window, or with
 // auto_rollback: never), a suppressed automatic rollback, or an automatic
 // rollback that could not run. A rejected automatic rollback needs none

@@ -9,7 +9,7 @@ import (
 
 // evalChunk is how many watched deployments one health read covers in an
 // evaluation pass: a pass over 10,000 deployments is 20 chunks of two
-// queries each instead of 20,000 queries (SPEC §16: 10,000 watched
+// queries each instead of 20,000 queries (the target: 10,000 watched
 // deployments evaluated every second on one core at < 50 %; see
 // BenchmarkMonitor10k in docs/benchmarks.md), and a deployment's inputs are
 // read at most one chunk before it is decided.

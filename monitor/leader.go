@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Leadership (SPEC §15). Several roman replicas may share one PostgreSQL;
+// Leadership. Several roman replicas may share one PostgreSQL;
 // exactly one of them, the leader, runs the monitor: it evaluates, samples
 // the pulled sources, decides windows and starts automatic rollbacks. The
 // others keep their Monitor in standby. An Elector campaigns for a Lock (on

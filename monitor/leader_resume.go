@@ -26,7 +26,7 @@ type OrphanStore interface {
 }
 
 // Resumer resumes, on the replica that leads, the rollbacks whose replica
-// died (SPEC §7 crash safety with several replicas, §15). While a replica
+// died (crash safety with several replicas). While a replica
 // runs a rollback it holds its presence lock; an unfinished event whose
 // replica's lock is free in GraceRounds consecutive rounds is claimed (a
 // compare-and-set on the event's owner, so exactly one replica wins) and

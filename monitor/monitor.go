@@ -1,5 +1,5 @@
-// Package monitor watches deployments and rolls bad ones back by itself
-// (SPEC §5). The newest successful deployment of each environment is
+// Package monitor watches deployments and rolls bad ones back by itself.
+// The newest successful deployment of each environment is
 // watched for its window (default 5 minutes from completed_at); a newer one
 // supersedes it. Detection is event-driven: every ingested batch (a Hub
 // change, or on PostgreSQL a NOTIFY from ops.error_events) re-evaluates its
@@ -25,7 +25,7 @@ import (
 	"github.com/odyssey-1/roman/health"
 )
 
-// Auto-rollback modes (SPEC §5, config auto_rollback).
+// Auto-rollback modes (config auto_rollback).
 const (
 	ModeWindow = "window"
 	ModeAlways = "always"

@@ -17,7 +17,7 @@ const (
 )
 
 // storm returns why an automatic rollback of w must not start (kind and
-// text), or "" when it may (SPEC §5 storm protection). Manual rollbacks are
+// text), or "" when it may (storm protection). Manual rollbacks are
 // never subject to it.
 func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time) (kind, why string, err error) {
 	d := w.d

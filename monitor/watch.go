@@ -25,7 +25,7 @@ type watch struct {
 	// before a restart).
 	windowDone bool
 	// attempted is set once an automatic rollback of the deployment was
-	// started (SPEC §5: once per deployment), whatever its outcome.
+	// started (once per deployment), whatever its outcome.
 	attempted bool
 	// triggered is set when a trigger fired inside the window: the window
 	// did not end cleanly.

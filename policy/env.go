@@ -22,7 +22,7 @@ import (
 	_ "time/tzdata"
 )
 
-// The CEL variables rules are written against (SPEC §6), plus thresholds,
+// The CEL variables rules are written against, plus thresholds,
 // which the stability rules need to honour per-environment limits.
 const (
 	VarAction      = "action"
@@ -157,7 +157,7 @@ func deploymentMap(d *roman.Deployment) map[string]any {
 	return m
 }
 
-// healthMap is the SPEC §4 health object; unmeasured signals are null.
+// healthMap is the health object; unmeasured signals are null.
 func healthMap(h roman.Health) map[string]any {
 	warnings := h.Warnings
 	if warnings == nil {

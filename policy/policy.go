@@ -1,10 +1,10 @@
 // Package policy holds roman's constitution: the rules every rollback is
-// validated against before anything changes (SPEC §6).
+// validated against before anything changes.
 //
 // Rules are data. A constitution is a YAML list of named rules, each a CEL
 // expression (cel-go) over the validation input, with a law, an optional
 // `when`, a `require`, a severity and a message template. The default rules
-// (SPEC §6 rules 1-7) are embedded from default.yaml; a user file adds rules
+// (the seven default rules) are embedded from default.yaml; a user file adds rules
 // and switches a default off only by naming it under `disable:`. Everything
 // is parsed, type-checked and compiled once by Load, so a bad file stops the
 // server at start and never fails a request.
@@ -53,7 +53,7 @@ const (
 	RuleDatabaseConsistency = "database_consistency"
 )
 
-// Exact messages of default rules (SPEC §6).
+// Exact messages of default rules.
 const (
 	MsgTotalCoherence    = "Law of Total Coherence violated: Cannot increase entropy when system unstable"
 	MsgNoTarget          = "No valid rollback target found"

@@ -8,7 +8,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// alert is the alert that rides on a run's decision row (SPEC §11): a
+// alert is the alert that rides on a run's decision row: a
 // rollback started (triggered), completed, failed or aborted (failed,
 // manual intervention required), or rejected by the constitution. Other
 // rows carry none. The store writes it to the alert outbox in the same

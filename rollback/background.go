@@ -165,7 +165,7 @@ func (r *run) startedStep(step string) (bool, []byte) {
 }
 
 // interrupted fails an event whose step was cut off by a crash and cannot
-// be resumed safely (SPEC §7 crash safety): the reason is "interrupted",
+// be resumed safely (crash safety): the reason is "interrupted",
 // with a critical roman_events row (the alert).
 func (r *run) interrupted(ctx context.Context, step string, nd *roman.Deployment) {
 	ctx = context.WithoutCancel(ctx)

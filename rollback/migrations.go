@@ -26,7 +26,7 @@ type ScriptRunner interface {
 type scriptIndexer interface{ ScriptIndex() int }
 
 // runsMigrations reports whether this rollback runs migration rollback
-// scripts: only a manual request with with_migrations does (SPEC §8);
+// scripts: only a manual request with with_migrations does;
 // automatic rollbacks never touch the schema.
 func (r *run) runsMigrations() bool {
 	return r.req.WithMigrations && r.ev.TriggerType != roman.TriggerAutomatic

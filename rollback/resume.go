@@ -13,7 +13,7 @@ import (
 const EventRollbackResumed = "rollback_resumed"
 
 // Resume picks up every unfinished (pending or in_progress) rollback event
-// after a restart (SPEC §7 crash safety). Each continues from its last
+// after a restart (crash safety). Each continues from its last
 // finished step where the steps left are idempotent, in the background;
 // where a step that cannot be repeated safely was cut off (a command or
 // webhook executor, migration scripts, a GitHub dispatch whose run was not

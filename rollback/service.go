@@ -1,5 +1,6 @@
-// Package rollback runs rollbacks (SPEC §7) and the deployment and snapshot
-// services they build on.
+// Package rollback runs rollbacks: the step machine (validate, snapshot,
+// execute, verify, complete), its resumption after a crash and its alerts.
+// Deployments, snapshots and migrations are the deploy package's services.
 package rollback
 
 import (
@@ -53,11 +54,11 @@ type Service struct {
 	Hub *roman.Hub
 	// ObserveDetection, when set, receives the detection latency of each
 	// automatic rollback: from RollbackRequest.DetectedAt to the moment its
-	// rollback event is recorded (SPEC §16).
+	// rollback event is recorded.
 	ObserveDetection func(time.Duration)
 
 	// VerifyWindow returns how long the rolled-back system of an
-	// environment is watched after the executor (SPEC §7; config
+	// environment is watched after the executor (config
 	// verify_window). Nil or 0 is one immediate check.
 	VerifyWindow func(env string) time.Duration
 	// VerifyInterval is how often health is checked during the verify
@@ -83,8 +84,7 @@ type Service struct {
 	MigrationTimeout time.Duration
 	// Replica, when set, is recorded in each new event's metadata
 	// (metadata.replica): the replica sharing the database that runs it,
-	// so that only a rollback whose replica died is resumed by another
-	// (SPEC §15).
+	// so that only a rollback whose replica died is resumed by another.
 	Replica string
 	// Claim, when set, decides which unfinished events Resume picks up:
 	// with several replicas, only those this replica claimed from a dead
@@ -196,7 +196,7 @@ func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest
 }
 
 // databaseState is inconsistent when a migration of the deployment failed or
-// its rollback script failed (SPEC §6 rule 7).
+// its rollback script failed (constitution rule 7).
 func (s *Service) databaseState(ctx context.Context, deploymentID string) (roman.DatabaseState, error) {
 	ms, err := s.Store.ListMigrations(ctx, deploymentID)
 	if err != nil {

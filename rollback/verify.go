@@ -12,7 +12,7 @@ import (
 const DefaultVerifyInterval = 5 * time.Second
 
 // verify watches the new deployment's health for the environment's verify
-// window (SPEC §7) on the injected clock, checking every VerifyInterval, and
+// window on the injected clock, checking every VerifyInterval, and
 // appends the verify step. The verdict is the last check's: a redeploy
 // needs time to settle, so early unhealthy checks only count when the
 // system is still unhealthy at the end. A window of 0 is one immediate

@@ -10,7 +10,7 @@ import (
 )
 
 // openDashboard builds the Prometheus registry, the dashboard's session
-// store and the dashboard itself (SPEC §13). It runs before the API server
+// store and the dashboard itself. It runs before the API server
 // is built, which needs the sessions to accept the dashboard's cookie.
 func (m *Server) openDashboard(keyring *roman.Keyring, checker web.HealthChecker) {
 	cfg := m.Config

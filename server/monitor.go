@@ -75,7 +75,7 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 		Clock:    m.Clock,
 		Logger:   m.Logger,
 	}
-	// On PostgreSQL several replicas may share the database (SPEC §15):
+	// On PostgreSQL several replicas may share the database:
 	// the monitor waits in standby until this replica leads (scaleout.go).
 	m.Monitor.Standby = m.Store.Dialect() == sqldb.DialectPostgres
 	if err := m.Monitor.Start(ctx); err != nil {

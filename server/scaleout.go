@@ -13,7 +13,7 @@ import (
 )
 
 // scaleOut is what a replica sharing one PostgreSQL with others runs besides
-// the single-process server (SPEC §15, docs/scale-out.md): its lock session
+// the single-process server (docs/scale-out.md): its lock session
 // (presence and the monitor's leadership), the elector and the resumer of
 // rollbacks whose replica died.
 type scaleOut struct {

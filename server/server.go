@@ -64,12 +64,12 @@ type Server struct {
 	// Dashboard serves /app/admin/roman-dashboard.
 	Dashboard *web.Dashboard
 	sessions  *web.Sessions
-	// Monitor watches deployments and rolls bad ones back (SPEC §5).
+	// Monitor watches deployments and rolls bad ones back.
 	Monitor *monitor.Monitor
-	// Alerts delivers the alert outbox (SPEC §11; alerts.go).
+	// Alerts delivers the alert outbox (alerts.go).
 	Alerts *notify.Sender
 	// Discord answers Discord interactions when discord_public_key is set
-	// (SPEC §12; alerts.go).
+	// (alerts.go).
 	Discord *chatops.Bot
 
 	appCloser io.Closer
@@ -187,7 +187,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	m.http.RegisterOnShutdown(m.Dashboard.Close)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
-	// Crash safety (SPEC §7): unfinished rollbacks of a previous process go
+	// Crash safety: unfinished rollbacks of a previous process go
 	// on, or fail as interrupted, in the background.
 	if n, err := m.Rollbacks.Resume(ctx); err != nil {
 		return fmt.Errorf("resuming unfinished rollbacks: %w", err)

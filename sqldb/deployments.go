@@ -196,7 +196,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, deploymentID string, u roman
 
 // FindRollbackTarget returns the newest deployment of env with status
 // success and health_check_passed true deployed strictly before `before`, or
-// nil when there is none (SPEC §3).
+// nil when there is none.
 func (db *DB) FindRollbackTarget(ctx context.Context, env string, before time.Time) (*roman.Deployment, error) {
 	return db.newest(ctx, `SELECT `+deploymentCols+` FROM deployments
 		WHERE environment = ? AND status = 'success' AND health_check_passed = TRUE AND deployed_at < ?

@@ -12,7 +12,7 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Scale-out on PostgreSQL (SPEC §15). Each process that opens the store is
+// Scale-out on PostgreSQL. Each process that opens the store is
 // a replica with a random id. Its sessions carry the id as the custom
 // setting roman.replica (so change notifications name their origin; see
 // listen.go and migration 00006), and a dedicated session, the LockSession,

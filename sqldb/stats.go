@@ -81,7 +81,7 @@ func (db *DB) RollbackOutcomes(ctx context.Context, buckets []float64) ([]roman.
 }
 
 // rejectedSeverities are the roman_events severities of a rollback
-// validation that rejected (SPEC §6: error when rejected, info when
+// validation that rejected (error when rejected, info when
 // approved).
 const rejectedSeverities = `('error', 'critical')`
 

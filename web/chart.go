@@ -8,7 +8,7 @@ import (
 )
 
 // Chart is an environment's error-rate chart: for each charted deployment
-// the error rate per minute (errors in the 60 s before each point, SPEC §4)
+// the error rate per minute (errors in the 60 s before each point, as the health rules count them)
 // at From, From+Step, ..., To, and markers for what happened. The page
 // draws it as SVG with the environment's thresholds.
 type Chart struct {

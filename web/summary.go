@@ -81,7 +81,7 @@ type EnvironmentStatus struct {
 	Chart       Chart            `json:"chart"`
 }
 
-// Watch is a deployment's watch window (SPEC §5).
+// Watch is a deployment's watch window.
 type Watch struct {
 	// State is watching (inside the window), passed (health_check_passed),
 	// ended (window over without a pass) or pending (not completed).

@@ -1,4 +1,4 @@
-// Package web is roman's dashboard (SPEC §13) at /app/admin/roman-dashboard:
+// Package web is roman's dashboard at /app/admin/roman-dashboard:
 // html/template pages, a stylesheet and a small script, all embedded in the
 // binary (no CDN, no build step), a JSON summary endpoint the page renders
 // from, and a Server-Sent Events stream that tells the page when to fetch

@@ -205,14 +205,6 @@ func strPtr(s *string) string {
 	return *s
 }
 
-// shortCommit abbreviates a git commit hash like git does.
-func shortCommit(c string) string {
-	if len(c) > 7 {
-		return c[:7]
-	}
-	return c
-}
-
 // formatDuration rounds a duration for people: 4.2s, 1m15s, 320ms.
 func formatDuration(d time.Duration) string {
 	switch {

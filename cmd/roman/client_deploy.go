@@ -185,7 +185,7 @@ func newDeployListCmd(o *clientOptions) *cobra.Command {
 			}
 			t := newTable(w, "DEPLOYMENT ID", "ENVIRONMENT", "VERSION", "COMMIT", "BRANCH", "STATUS", "HEALTHY", "DEPLOYED AT")
 			for _, d := range list {
-				t.row(d.DeploymentID, d.Environment, d.Version, shortCommit(d.GitCommit), d.GitBranch, d.Status,
+				t.row(d.DeploymentID, d.Environment, d.Version, roman.ShortCommit(d.GitCommit), d.GitBranch, d.Status,
 					yesNo(d.HealthCheckPassed), formatTime(d.DeployedAt))
 			}
 			return t.flush()

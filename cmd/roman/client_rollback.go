@@ -114,7 +114,7 @@ func printRollbackResult(w io.Writer, o *clientOptions, res *roman.RollbackResul
 	}
 	target := "-"
 	if t := res.TargetDeployment; t != nil {
-		target = fmt.Sprintf("%s (commit %s, deployed %s, deployment %s)", t.Version, shortCommit(t.GitCommit), formatTime(t.DeployedAt), t.DeploymentID)
+		target = fmt.Sprintf("%s (commit %s, deployed %s, deployment %s)", t.Version, roman.ShortCommit(t.GitCommit), formatTime(t.DeployedAt), t.DeploymentID)
 	}
 	validation := "PASSED"
 	if res.Validation.Override {
