@@ -7,6 +7,11 @@ PKGS         ?= ./...
 # suites are I/O bound enough that more only adds contention.
 TEST_PARALLEL ?= 2
 TEST_TIMEOUT  ?= 10m
+# The packages that run goroutines of their own (the monitor, the rollback
+# runner, the alert sender, the chat-ops bot, ingest, the store's listeners
+# and the whole server) are tested under the race detector, once: their
+# tests run only with -race, the others without it.
+RACE_RE      ?= /(monitor|rollback|notify|chatops|ingest|sqldb|server)(/|$$)
 TESTFLAGS     ?=
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X github.com/odyssey-1/roman.Version=$(VERSION)
@@ -19,10 +24,23 @@ all: build
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/roman ./cmd/roman
 
-## test: go vet, then every test once (no cache), two packages at a time.
+## test: go vet, then every test once (no cache), two packages at a time;
+## the packages matching RACE_RE under the race detector.
 ## PostgreSQL tests use ROMAN_TEST_POSTGRES or start their own cluster.
 test: vet
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p $(TEST_PARALLEL) $(TESTFLAGS) $(PKGS)
+	@pkgs="$$($(GO) list $(PKGS))"; \
+	plain="$$(printf '%s\n' $$pkgs | grep -Ev '$(RACE_RE)' || true)"; \
+	race="$$(printf '%s\n' $$pkgs | grep -E '$(RACE_RE)' || true)"; \
+	status=0; \
+	if [ -n "$$plain" ]; then \
+		echo "go test $(PKGS) (without the race detector)"; \
+		$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -p $(TEST_PARALLEL) $(TESTFLAGS) $$plain || status=1; \
+	fi; \
+	if [ -n "$$race" ]; then \
+		echo "go test -race (monitor, rollback, notify, chatops, ingest, sqldb, server)"; \
+		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -p $(TEST_PARALLEL) $(TESTFLAGS) $$race || status=1; \
+	fi; \
+	exit $$status
 
 vet:
 	$(GO) vet $(PKGS)
