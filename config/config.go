@@ -20,8 +20,8 @@
 // above), composes them into EnvironmentConfig and reports their problems
 // with the environment and variable that set them.
 //
-// Secrets (tokens, webhook URLs, database URLs) have the type Secret
-// (roman.Secret), which prints as [REDACTED] everywhere; a Config can be
+// Secrets (tokens, webhook URLs, database URLs) have the type roman.Secret,
+// which prints as [REDACTED] everywhere; a Config can be
 // logged whole.
 package config
 
@@ -75,11 +75,11 @@ type Config struct {
 	// a bare file path, or a postgres:// URL (ROMAN_DATABASE). It is a secret
 	// because a PostgreSQL URL carries a password; see roman.ParseDatabaseURL and
 	// RedactURL.
-	Database Secret `yaml:"database" json:"database"`
+	Database roman.Secret `yaml:"database" json:"database"`
 	// AppDatabase is the application's database, which snapshots inspect and
 	// rollback scripts run against (ROMAN_APP_DATABASE). Empty means roman's
 	// own database.
-	AppDatabase Secret `yaml:"app_database" json:"app_database"`
+	AppDatabase roman.Secret `yaml:"app_database" json:"app_database"`
 	// Listen is the HTTP listen address (ROMAN_LISTEN).
 	Listen string `yaml:"listen" json:"listen"`
 	// APIKeys are the configured API keys (ROMAN_API_KEYS as
@@ -114,7 +114,7 @@ type Config struct {
 	DiscordApplicationID string `yaml:"discord_application_id" json:"discord_application_id"`
 	// DiscordBotToken authenticates `roman discord register`
 	// (ROMAN_DISCORD_BOT_TOKEN).
-	DiscordBotToken Secret `yaml:"discord_bot_token" json:"discord_bot_token"`
+	DiscordBotToken roman.Secret `yaml:"discord_bot_token" json:"discord_bot_token"`
 	// DiscordAPIURL is Discord's REST API base URL, configurable for tests
 	// (ROMAN_DISCORD_API_URL).
 	DiscordAPIURL string `yaml:"discord_api_url" json:"discord_api_url"`
@@ -187,7 +187,7 @@ type APIKey struct {
 	// Role is read, deploy, rollback or admin.
 	Role string `yaml:"role" json:"role"`
 	// Token is the bearer token itself.
-	Token Secret `yaml:"token" json:"token"`
+	Token roman.Secret `yaml:"token" json:"token"`
 }
 
 // DiscordApprover is a Discord user or role allowed to approve rollbacks.
@@ -318,7 +318,3 @@ func (c *Config) SlogLevel() slog.Level {
 	}
 	return slog.LevelInfo
 }
-
-// Secret is roman.Secret, kept under its old name: configuration values that
-// must never be shown (tokens, webhook URLs, database URLs).
-type Secret = roman.Secret

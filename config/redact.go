@@ -34,7 +34,7 @@ func (e EnvironmentConfig) Redacted() map[string]any {
 }
 
 var (
-	secretType   = reflect.TypeFor[Secret]()
+	secretType   = reflect.TypeFor[roman.Secret]()
 	durationType = reflect.TypeFor[time.Duration]()
 )
 
@@ -43,7 +43,7 @@ var (
 func toPlain(v reflect.Value) any {
 	switch v.Type() {
 	case secretType:
-		return Secret(v.String()).String()
+		return roman.Secret(v.String()).String()
 	case durationType:
 		return time.Duration(v.Int()).String()
 	}

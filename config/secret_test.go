@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/odyssey-1/roman"
 )
 
 // secretConfig returns a Config whose every secret holds a value containing
@@ -116,11 +118,11 @@ func TestRedactedKeepsUsefulFields(t *testing.T) {
 }
 
 func TestSecretValueAndEmpty(t *testing.T) {
-	s := Secret("abc")
+	s := roman.Secret("abc")
 	if s.Value() != "abc" || !s.IsSet() || s.String() != "[REDACTED]" || fmt.Sprint(s) != "[REDACTED]" {
 		t.Errorf("Secret(abc): %q %v %q", s.Value(), s.IsSet(), s.String())
 	}
-	var empty Secret
+	var empty roman.Secret
 	if empty.IsSet() || fmt.Sprint(empty) != "" {
 		t.Errorf("empty Secret prints %q", fmt.Sprint(empty))
 	}

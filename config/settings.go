@@ -33,8 +33,8 @@ func stringSetting[T any](key string, f func(T) *string) setting[T] {
 	return setting[T]{key: key, env: envName(key), set: func(t T, v string) error { *f(t) = v; return nil }}
 }
 
-func secretSetting[T any](key string, f func(T) *Secret) setting[T] {
-	return setting[T]{key: key, env: envName(key), set: func(t T, v string) error { *f(t) = Secret(v); return nil }}
+func secretSetting[T any](key string, f func(T) *roman.Secret) setting[T] {
+	return setting[T]{key: key, env: envName(key), set: func(t T, v string) error { *f(t) = roman.Secret(v); return nil }}
 }
 
 func durationSetting[T any](key string, f func(T) *time.Duration) setting[T] {
@@ -84,8 +84,8 @@ func thresholdSetting(key string, f func(*roman.Thresholds) *float64) setting[*r
 // globalSettings are the settings that exist once per server.
 func globalSettings() []setting[*Config] {
 	return []setting[*Config]{
-		secretSetting("database", func(c *Config) *Secret { return &c.Database }),
-		secretSetting("app_database", func(c *Config) *Secret { return &c.AppDatabase }),
+		secretSetting("database", func(c *Config) *roman.Secret { return &c.Database }),
+		secretSetting("app_database", func(c *Config) *roman.Secret { return &c.AppDatabase }),
 		stringSetting("listen", func(c *Config) *string { return &c.Listen }),
 		{key: "api_keys", env: "ROMAN_API_KEYS", set: func(c *Config, v string) error {
 			keys, err := parseAPIKeys(v)
@@ -113,7 +113,7 @@ func globalSettings() []setting[*Config] {
 		durationSetting("alert_max_age", func(c *Config) *time.Duration { return &c.AlertMaxAge }),
 		stringSetting("discord_public_key", func(c *Config) *string { return &c.DiscordPublicKey }),
 		stringSetting("discord_application_id", func(c *Config) *string { return &c.DiscordApplicationID }),
-		secretSetting("discord_bot_token", func(c *Config) *Secret { return &c.DiscordBotToken }),
+		secretSetting("discord_bot_token", func(c *Config) *roman.Secret { return &c.DiscordBotToken }),
 		stringSetting("discord_api_url", func(c *Config) *string { return &c.DiscordAPIURL }),
 		{key: "discord_approvers", env: "ROMAN_DISCORD_APPROVERS", set: func(c *Config, v string) error {
 			c.DiscordApprovers = parseApprovers(splitList(v))
@@ -150,18 +150,18 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		intSetting("consecutive_breaches", func(e E) *int { return &e.ConsecutiveBreaches }),
 		stringSetting("executor", func(e E) *string { return &e.Executor.Type }),
 		stringSetting("executor_command", func(e E) *string { return &e.Executor.Command }),
-		secretSetting("executor_webhook_url", func(e E) *Secret { return &e.Executor.WebhookURL }),
-		secretSetting("executor_webhook_secret", func(e E) *Secret { return &e.Executor.WebhookSecret }),
+		secretSetting("executor_webhook_url", func(e E) *roman.Secret { return &e.Executor.WebhookURL }),
+		secretSetting("executor_webhook_secret", func(e E) *roman.Secret { return &e.Executor.WebhookSecret }),
 		durationSetting("executor_timeout", func(e E) *time.Duration { return &e.Executor.Timeout }),
 		stringSetting("executor_github_repository", func(e E) *string { return &e.Executor.GitHubRepository }),
 		stringSetting("executor_github_workflow", func(e E) *string { return &e.Executor.GitHubWorkflow }),
 		stringSetting("executor_github_ref", func(e E) *string { return &e.Executor.GitHubRef }),
-		secretSetting("executor_github_token", func(e E) *Secret { return &e.Executor.GitHubToken }),
+		secretSetting("executor_github_token", func(e E) *roman.Secret { return &e.Executor.GitHubToken }),
 		stringSetting("executor_github_api_url", func(e E) *string { return &e.Executor.GitHubAPIURL }),
-		secretSetting("discord_webhook_url", func(e E) *Secret { return &e.Alerts.DiscordWebhookURL }),
-		secretSetting("slack_webhook_url", func(e E) *Secret { return &e.Alerts.SlackWebhookURL }),
-		secretSetting("alert_webhook_url", func(e E) *Secret { return &e.Alerts.WebhookURL }),
-		secretSetting("alert_webhook_secret", func(e E) *Secret { return &e.Alerts.WebhookSecret }),
+		secretSetting("discord_webhook_url", func(e E) *roman.Secret { return &e.Alerts.DiscordWebhookURL }),
+		secretSetting("slack_webhook_url", func(e E) *roman.Secret { return &e.Alerts.SlackWebhookURL }),
+		secretSetting("alert_webhook_url", func(e E) *roman.Secret { return &e.Alerts.WebhookURL }),
+		secretSetting("alert_webhook_secret", func(e E) *roman.Secret { return &e.Alerts.WebhookSecret }),
 		{key: "alert_routes", env: "ROMAN_ALERT_ROUTES", set: func(e E, v string) error {
 			routes, err := parseAlertRoutes(v)
 			if err != nil {
@@ -420,7 +420,7 @@ func parseAPIKeys(v string) ([]APIKey, error) {
 			return nil, fmt.Errorf("entry %d is not role:token", i+1)
 		}
 		role = strings.TrimSpace(role)
-		keys = append(keys, APIKey{Name: fmt.Sprintf("env-%d-%s", i+1, role), Role: role, Token: Secret(token)})
+		keys = append(keys, APIKey{Name: fmt.Sprintf("env-%d-%s", i+1, role), Role: role, Token: roman.Secret(token)})
 	}
 	return keys, nil
 }
@@ -488,7 +488,7 @@ func parseHealthSources(items []string) []health.SourceConfig {
 	out := make([]health.SourceConfig, 0, len(items))
 	for _, item := range items {
 		typ, u, _ := strings.Cut(item, "=")
-		out = append(out, health.SourceConfig{Type: strings.TrimSpace(typ), URL: Secret(strings.TrimSpace(u))})
+		out = append(out, health.SourceConfig{Type: strings.TrimSpace(typ), URL: roman.Secret(strings.TrimSpace(u))})
 	}
 	return out
 }
