@@ -21,8 +21,7 @@
 // with the environment and variable that set them.
 //
 // Secrets (tokens, webhook URLs, database URLs) have the type roman.Secret,
-// which prints as [REDACTED] everywhere; a Config can be
-// logged whole.
+// which prints as [REDACTED] everywhere; a Config can be logged whole.
 package config
 
 import (
