@@ -2,11 +2,11 @@ package appdb_test
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -16,23 +16,17 @@ func TestMain(m *testing.M) { testpg.Main(m) }
 var ctx = context.Background()
 
 func TestInspect(t *testing.T) {
-	tests := []struct {
-		name   string
-		url    func(t *testing.T) string
-		prefix string // how Inspect names a table of the default schema
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "app.db") }, ""},
-		{"postgres", func(t *testing.T) string { return testpg.URL(t) }, "public."},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	// prefix is how Inspect names a table of the default schema.
+	prefix := map[string]string{"sqlite": "", "postgres": "public."}
+	for _, s := range testkit.Stores {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			db, err := appdb.Open(tc.url(t))
+			db, err := appdb.Open(s.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if db.Dialect() != tc.name {
+			if db.Dialect() != s.Name {
 				t.Errorf("Dialect() = %q", db.Dialect())
 			}
 			exec := func(q string) {
@@ -51,7 +45,7 @@ func TestInspect(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]int64{tc.prefix + "users": 0, tc.prefix + "Order Items": 0}
+			want := map[string]int64{prefix[s.Name] + "users": 0, prefix[s.Name] + "Order Items": 0}
 			if h1 == empty || !reflect.DeepEqual(counts, want) {
 				t.Fatalf("after CREATE: %q, %v; want a new hash and %v", h1, counts, want)
 			}
@@ -59,7 +53,7 @@ func TestInspect(t *testing.T) {
 			exec(`INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`)
 			exec(`INSERT INTO "Order Items" (id, "qty ""x""") VALUES (1, 5)`)
 			h2, counts, err := db.Inspect(ctx)
-			want = map[string]int64{tc.prefix + "users": 3, tc.prefix + "Order Items": 1}
+			want = map[string]int64{prefix[s.Name] + "users": 3, prefix[s.Name] + "Order Items": 1}
 			if err != nil || h2 != h1 || !reflect.DeepEqual(counts, want) {
 				t.Fatalf("after INSERT: hash changed %v, counts %v (want %v), %v", h2 != h1, counts, want, err)
 			}
@@ -85,7 +79,7 @@ func TestInspect(t *testing.T) {
 // TestInspectRomanDB inspects roman's own store through New, as the server
 // does when no application database is configured.
 func TestInspectRomanDB(t *testing.T) {
-	store, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), nil)
+	store, err := sqldb.Open(ctx, testkit.SQLiteURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

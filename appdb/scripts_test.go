@@ -2,27 +2,20 @@ package appdb_test
 
 import (
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/odyssey-1/roman/appdb"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
 // TestRunScripts runs rollback scripts on both dialects: all in one
 // transaction, several statements per script, and a failing script leaves
 // the database exactly as it was.
 func TestRunScripts(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "app.db") }},
-		{"postgres", func(t *testing.T) string { return testpg.URL(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, s := range testkit.Stores {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			db, err := appdb.Open(tc.url(t))
+			db, err := appdb.Open(s.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
