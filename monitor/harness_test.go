@@ -130,6 +130,26 @@ func (h *harness) requests() []roman.RollbackRequest {
 }
 
 // deploy records a successful deployment completed at `at`.
+// pastRollback records a rollback of d with the given trigger, reason and
+// status, initiated at at, as one that happened before the test.
+func (h *harness) pastRollback(d *roman.Deployment, trigger, reason, status string, at time.Time) {
+	h.t.Helper()
+	ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: d.DeploymentID, Environment: d.Environment,
+		TriggerType: trigger, TriggerReason: reason, InitiatedAt: at, Status: status}
+	if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// wantRollbacks fails the test unless the monitor has asked for want
+// rollbacks; why says what the count is about.
+func (h *harness) wantRollbacks(want int, why string) {
+	h.t.Helper()
+	if n := len(h.requests()); n != want {
+		h.t.Fatalf("%s: %d rollbacks, want %d", why, n, want)
+	}
+}
+
 func (h *harness) deploy(env, version string, at time.Time, passed bool) *roman.Deployment {
 	h.t.Helper()
 	at = roman.UTC(at)
