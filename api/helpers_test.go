@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/ingest"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/mock"
 )
 
@@ -37,24 +36,6 @@ const (
 
 var testNow = time.Date(2025, 12, 15, 14, 35, 0, 0, time.UTC)
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is a real Server over mocks whose reads answer fixed rows and whose
 // writes succeed and are counted, so validation tests can assert that
 // nothing was written.
@@ -67,7 +48,7 @@ type fixture struct {
 	ingest *ingest.Service
 	srv    *Server
 	ts     *httptest.Server
-	logs   *syncBuffer
+	logs   *testkit.Sink
 	writes atomic.Int64
 
 	mu       sync.Mutex
@@ -102,7 +83,7 @@ func newFixture(t testing.TB) *fixture {
 
 func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 	t.Helper()
-	f := &fixture{t: t, logs: &syncBuffer{}}
+	f := &fixture{t: t, logs: &testkit.Sink{}}
 	known := func(id string) bool { return id == depID || id == depID2 }
 	f.deps = &mock.DeploymentService{
 		RecordFn: func(_ context.Context, d *roman.Deployment) (*roman.Deployment, bool, error) {
@@ -255,7 +236,7 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 	})
 	f.srv = NewServer(cfg, Deps{
 		Deployments: f.deps, Rollbacks: f.rbs, Snapshots: f.snaps, Store: f.ping, Keyring: keyring, Ingest: f.ingest,
-		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: testkit.Logger(f.logs),
 		Clock:  func() time.Time { return testNow },
 	})
 	f.ts = httptest.NewServer(f.srv.Handler())
@@ -266,7 +247,7 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 // quiet stops keeping logs and recorded calls, so a long fuzzing run does
 // not grow without bound.
 func (f *fixture) quiet() {
-	f.srv.logger = slog.New(slog.DiscardHandler)
+	f.srv.logger = testkit.Discard()
 	f.deps.RecordFn = func(_ context.Context, d *roman.Deployment) (*roman.Deployment, bool, error) {
 		f.writes.Add(1)
 		return d, true, nil

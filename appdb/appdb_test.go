@@ -2,11 +2,11 @@ package appdb_test
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -15,77 +15,80 @@ func TestMain(m *testing.M) { testpg.Main(m) }
 
 var ctx = context.Background()
 
-func TestInspect(t *testing.T) {
-	tests := []struct {
-		name   string
-		url    func(t *testing.T) string
-		prefix string // how Inspect names a table of the default schema
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "app.db") }, ""},
-		{"postgres", func(t *testing.T) string { return testpg.URL(t) }, "public."},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+// eachApp runs fn as one parallel subtest per store (testkit.Stores), named
+// after it, on a fresh application database of that kind.
+func eachApp(t *testing.T, fn func(t *testing.T, name string, db *appdb.DB)) {
+	t.Helper()
+	for _, s := range testkit.Stores {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			db, err := appdb.Open(tc.url(t))
+			db, err := appdb.Open(s.URL(t))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if db.Dialect() != tc.name {
-				t.Errorf("Dialect() = %q", db.Dialect())
-			}
-			exec := func(q string) {
-				t.Helper()
-				if _, err := db.SQL().ExecContext(ctx, q); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
-			empty, counts, err := db.Inspect(ctx)
-			if err != nil || len(counts) != 0 || len(empty) != 64 {
-				t.Fatalf("empty database: %q, %v, %v", empty, counts, err)
-			}
-			exec(`CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL)`)
-			exec(`CREATE TABLE "Order Items" (id integer PRIMARY KEY, "qty ""x""" integer)`)
-			h1, counts, err := db.Inspect(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]int64{tc.prefix + "users": 0, tc.prefix + "Order Items": 0}
-			if h1 == empty || !reflect.DeepEqual(counts, want) {
-				t.Fatalf("after CREATE: %q, %v; want a new hash and %v", h1, counts, want)
-			}
-
-			exec(`INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`)
-			exec(`INSERT INTO "Order Items" (id, "qty ""x""") VALUES (1, 5)`)
-			h2, counts, err := db.Inspect(ctx)
-			want = map[string]int64{tc.prefix + "users": 3, tc.prefix + "Order Items": 1}
-			if err != nil || h2 != h1 || !reflect.DeepEqual(counts, want) {
-				t.Fatalf("after INSERT: hash changed %v, counts %v (want %v), %v", h2 != h1, counts, want, err)
-			}
-
-			exec(`CREATE VIEW active_users AS SELECT * FROM users`)
-			if h, _, _ := db.Inspect(ctx); h != h1 {
-				t.Errorf("a view changed the table schema hash")
-			}
-
-			exec(`ALTER TABLE users ADD COLUMN name text`)
-			h3, _, err := db.Inspect(ctx)
-			if err != nil || h3 == h2 {
-				t.Fatalf("adding a column did not change the hash (%v)", err)
-			}
-			exec(`ALTER TABLE users DROP COLUMN name`)
-			if h4, _, _ := db.Inspect(ctx); h4 != h1 {
-				t.Errorf("dropping the column again did not restore the hash")
-			}
+			fn(t, s.Name, db)
 		})
 	}
+}
+
+func TestInspect(t *testing.T) {
+	// prefix is how Inspect names a table of the default schema.
+	prefix := map[string]string{"sqlite": "", "postgres": "public."}
+	eachApp(t, func(t *testing.T, name string, db *appdb.DB) {
+		if db.Dialect() != name {
+			t.Errorf("Dialect() = %q", db.Dialect())
+		}
+		exec := func(q string) {
+			t.Helper()
+			if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		empty, counts, err := db.Inspect(ctx)
+		if err != nil || len(counts) != 0 || len(empty) != 64 {
+			t.Fatalf("empty database: %q, %v, %v", empty, counts, err)
+		}
+		exec(`CREATE TABLE users (id integer PRIMARY KEY, email text NOT NULL)`)
+		exec(`CREATE TABLE "Order Items" (id integer PRIMARY KEY, "qty ""x""" integer)`)
+		h1, counts, err := db.Inspect(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int64{prefix[name] + "users": 0, prefix[name] + "Order Items": 0}
+		if h1 == empty || !reflect.DeepEqual(counts, want) {
+			t.Fatalf("after CREATE: %q, %v; want a new hash and %v", h1, counts, want)
+		}
+
+		exec(`INSERT INTO users (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com'), (3, 'c@example.com')`)
+		exec(`INSERT INTO "Order Items" (id, "qty ""x""") VALUES (1, 5)`)
+		h2, counts, err := db.Inspect(ctx)
+		want = map[string]int64{prefix[name] + "users": 3, prefix[name] + "Order Items": 1}
+		if err != nil || h2 != h1 || !reflect.DeepEqual(counts, want) {
+			t.Fatalf("after INSERT: hash changed %v, counts %v (want %v), %v", h2 != h1, counts, want, err)
+		}
+
+		exec(`CREATE VIEW active_users AS SELECT * FROM users`)
+		if h, _, _ := db.Inspect(ctx); h != h1 {
+			t.Errorf("a view changed the table schema hash")
+		}
+
+		exec(`ALTER TABLE users ADD COLUMN name text`)
+		h3, _, err := db.Inspect(ctx)
+		if err != nil || h3 == h2 {
+			t.Fatalf("adding a column did not change the hash (%v)", err)
+		}
+		exec(`ALTER TABLE users DROP COLUMN name`)
+		if h4, _, _ := db.Inspect(ctx); h4 != h1 {
+			t.Errorf("dropping the column again did not restore the hash")
+		}
+	})
 }
 
 // TestInspectRomanDB inspects roman's own store through New, as the server
 // does when no application database is configured.
 func TestInspectRomanDB(t *testing.T) {
-	store, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), nil)
+	store, err := sqldb.Open(ctx, testkit.SQLiteURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/discord"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/mock"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -75,7 +75,7 @@ type botFixture struct {
 
 func newBot(t *testing.T, execute func(f *botFixture, req roman.RollbackRequest) (*roman.RollbackResult, error)) *botFixture {
 	t.Helper()
-	st, err := sqldb.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), nil)
+	st, err := sqldb.Open(context.Background(), testkit.SQLiteURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,36 +6,11 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/odyssey-1/roman/internal/testkit"
 )
-
-// syncBuffer is a writer the test can read while the demo writes, which
-// can tell when a text first appears.
-type syncBuffer struct {
-	mu   sync.Mutex
-	b    bytes.Buffer
-	want string
-	seen chan struct{}
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n, err := s.b.Write(p)
-	if s.want != "" && strings.Contains(s.b.String(), s.want) {
-		s.want = ""
-		close(s.seen)
-	}
-	return n, err
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var demoDirRE = regexp.MustCompile(`throwaway database in (\S+)`)
 
@@ -44,7 +19,7 @@ var demoDirRE = regexp.MustCompile(`throwaway database in (\S+)`)
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testkit.Sink{}
 	if err := Run(ctx, Options{Speed: 50, Listen: "127.0.0.1:0", Stay: false}, out); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
@@ -85,11 +60,12 @@ func TestDemo(t *testing.T) {
 func TestDemoInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{want: "deployed to production", seen: make(chan struct{})}
+	out := &testkit.Sink{}
+	started := out.Seen("deployed to production")
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Options{Speed: 10, Listen: "127.0.0.1:0", Stay: true}, out) }()
 	select {
-	case <-out.seen:
+	case <-started:
 	case <-time.After(time.Minute):
 		t.Fatalf("the demo did not start:\n%s", out)
 	}

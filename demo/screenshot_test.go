@@ -28,11 +28,12 @@ func TestDocsScreenshot(t *testing.T) {
 	browser := testkit.Chromium(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{want: "Recovered:", seen: make(chan struct{})}
+	out := &testkit.Sink{}
+	recovered := out.Seen("Recovered:")
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, Options{Speed: 10, Listen: "127.0.0.1:0", Stay: true}, out) }()
 	select {
-	case <-out.seen:
+	case <-recovered:
 	case err := <-done:
 		t.Fatalf("demo: %v\n%s", err, out)
 	case <-time.After(2 * time.Minute):

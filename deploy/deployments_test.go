@@ -2,9 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/odyssey-1/roman/appdb"
 	"github.com/odyssey-1/roman/deploy"
 	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -29,7 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T, url string) *env {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testkit.Discard()
 	st, err := sqldb.Open(context.Background(), url, log)
 	if err != nil {
 		t.Fatal(err)
@@ -47,8 +45,7 @@ func newEnv(t *testing.T, url string) *env {
 }
 
 func stores(t *testing.T, fn func(t *testing.T, e *env)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, newEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, newEnv(t, testpg.URL(t))) })
+	testkit.EachStore(t, func(t *testing.T, url string) { fn(t, newEnv(t, url)) })
 }
 
 // record records a deployment that must be accepted.

@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/health"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
@@ -53,16 +52,8 @@ func (p plainStore) LatestMetricsBatch(ctx context.Context, ids []string, since,
 // CheckAt per deployment, on both stores and with a store whose batch reads
 // read one deployment at a time: every answer must be the same JSON.
 func TestCheckManyAgreesWithCheckAt(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		st, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "r.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		testCheckMany(t, st)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		st, err := sqldb.Open(ctx, testpg.URL(t), nil)
+	testkit.EachStore(t, func(t *testing.T, url string) {
+		st, err := sqldb.Open(ctx, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -66,7 +66,7 @@ next:
 
 func TestScrape(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), nil)
+	db, err := sqldb.Open(ctx, testkit.SQLiteURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,11 +52,7 @@ func TestSuppressedRollbackAlert(t *testing.T) {
 	routeEverything(h)
 	h.settings.Cooldown = 2 * time.Minute
 	good, bad := h.scenario("production")
-	ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: good.DeploymentID, Environment: "production",
-		TriggerType: roman.TriggerManual, TriggerReason: "bug", InitiatedAt: t0.Add(-time.Minute), Status: roman.RollbackSuccess}
-	if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
-		t.Fatal(err)
-	}
+	h.pastRollback(good, roman.TriggerManual, "bug", roman.RollbackSuccess, t0.Add(-time.Minute))
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()
 	var sup []roman.Alert
@@ -101,9 +97,7 @@ func TestAlertOnlyAfterWindow(t *testing.T) {
 	h.clock.Add(6 * time.Minute) // past the 5-minute window
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()
-	if n := len(h.requests()); n != 0 {
-		t.Fatalf("rolled back after the window: %d", n)
-	}
+	h.wantRollbacks(0, "rolled back after the window")
 	var found bool
 	for _, a := range h.queued() {
 		if a.Kind == roman.AlertHealthWarning && strings.Contains(a.Detail, "alert only") && a.Reason == "High error rate: 9 errors/minute" {

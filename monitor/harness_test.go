@@ -3,15 +3,13 @@ package monitor_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/mock"
 	"github.com/odyssey-1/roman/monitor"
 	"github.com/odyssey-1/roman/sqldb"
@@ -22,36 +20,13 @@ var ctx = context.Background()
 // t0 is when the bad deployment of each test completes.
 var t0 = time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // harness is a monitor over the real SQLite store, on a fake clock, with a
 // rollback service that records what it is asked and writes the rollback
 // row a real one would (so storm protection sees it).
 type harness struct {
 	t        *testing.T
 	st       *sqldb.DB
-	clock    *fakeClock
+	clock    *testkit.Clock
 	hub      *roman.Hub
 	mon      *monitor.Monitor
 	settings monitor.Settings
@@ -68,12 +43,12 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	st, err := sqldb.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), nil)
+	st, err := sqldb.Open(ctx, testkit.SQLiteURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &harness{t: t, st: st, clock: &fakeClock{now: t0}, hub: &roman.Hub{}, breaches: 1, pulled: &health.Pulled{},
+	h := &harness{t: t, st: st, clock: testkit.NewClock(t0), hub: &roman.Hub{}, breaches: 1, pulled: &health.Pulled{},
 		settings: monitor.Settings{WatchWindow: 5 * time.Minute, AutoRollback: monitor.ModeWindow, Cooldown: 10 * time.Minute, MaxAutoRollbacks: 3}}
 	st.SetClock(h.clock.Now)
 	return h
@@ -88,7 +63,7 @@ func (h *harness) start() *monitor.Monitor {
 		ConsecutiveBreaches: func(string) int { return h.breaches }, Pulled: h.pulled}
 	m := &monitor.Monitor{
 		Store: h.st, Checker: checker, Hub: h.hub, Clock: h.clock.Now, Interval: time.Hour,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:   testkit.Discard(),
 		Settings: func(string) monitor.Settings { return h.settings },
 		Current:  h.st.NewestSuccessfulDeployments,
 		Sampler: &health.Sampler{Pulled: h.pulled, Sources: func(string) []roman.HealthSource { return h.sources },
@@ -155,6 +130,26 @@ func (h *harness) requests() []roman.RollbackRequest {
 }
 
 // deploy records a successful deployment completed at `at`.
+// pastRollback records a rollback of d with the given trigger, reason and
+// status, initiated at at, as one that happened before the test.
+func (h *harness) pastRollback(d *roman.Deployment, trigger, reason, status string, at time.Time) {
+	h.t.Helper()
+	ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: d.DeploymentID, Environment: d.Environment,
+		TriggerType: trigger, TriggerReason: reason, InitiatedAt: at, Status: status}
+	if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// wantRollbacks fails the test unless the monitor has asked for want
+// rollbacks; why says what the count is about.
+func (h *harness) wantRollbacks(want int, why string) {
+	h.t.Helper()
+	if n := len(h.requests()); n != want {
+		h.t.Fatalf("%s: %d rollbacks, want %d", why, n, want)
+	}
+}
+
 func (h *harness) deploy(env, version string, at time.Time, passed bool) *roman.Deployment {
 	h.t.Helper()
 	at = roman.UTC(at)

@@ -136,9 +136,7 @@ func TestLeaderStopsAtOnceWhenTheLockIsLost(t *testing.T) {
 	h.errors(bad, 9, at(t0.Add(30*time.Second)))
 	h.clock.Set(t0.Add(40 * time.Second))
 	h.tick()
-	if n := len(h.requests()); n != 0 {
-		t.Fatalf("a replica that lost the lock rolled back (%d)", n)
-	}
+	h.wantRollbacks(0, "a replica that lost the lock rolled back")
 
 	// It wins the lock back: exactly one rollback, and none more on the
 	// next takeover (the attempt is read back from the store).
@@ -151,9 +149,7 @@ func TestLeaderStopsAtOnceWhenTheLockIsLost(t *testing.T) {
 	e.Step(ctx)
 	h.tick()
 	h.tick()
-	if n := len(h.requests()); n != 1 {
-		t.Fatalf("rollbacks over two takeovers: %d", n)
-	}
+	h.wantRollbacks(1, "rollbacks over two takeovers")
 	if n := len(h.events(bad, roman.EventAutoRollbackTriggered)); n != 1 {
 		t.Fatalf("trigger rows over two takeovers: %d", n)
 	}
@@ -198,9 +194,7 @@ func TestConfirmGuardsTheAutomaticRollback(t *testing.T) {
 	mu.Unlock()
 	h.tick()
 	h.tick()
-	if n := len(h.requests()); n != 1 {
-		t.Fatalf("rollbacks: %d", n)
-	}
+	h.wantRollbacks(1, "once leadership is confirmed")
 }
 
 func TestElectorRunsOnItsTicker(t *testing.T) {

@@ -38,9 +38,7 @@ func TestTriggerStartsExactlyOneAutomaticRollback(t *testing.T) {
 		h.errors(bad, 20, at(h.clock.Now()))
 		h.tick()
 	}
-	if n := len(h.requests()); n != 1 {
-		t.Fatalf("want still one rollback, got %d", n)
-	}
+	h.wantRollbacks(1, "still one rollback")
 }
 
 func TestWarningOnlyBelowTheTrigger(t *testing.T) {
@@ -49,9 +47,7 @@ func TestWarningOnlyBelowTheTrigger(t *testing.T) {
 	h.clock.Add(time.Minute)
 	h.errors(bad, 3, at(h.clock.Now().Add(-5*time.Second)))
 	h.tick()
-	if n := len(h.requests()); n != 0 {
-		t.Fatalf("3 errors/minute rolled back (%d)", n)
-	}
+	h.wantRollbacks(0, "3 errors/minute rolled back")
 	w := h.events(bad, roman.EventHealthWarning)
 	if len(w) != 1 || !strings.Contains(w[0].Message, "Elevated error rate: 3 errors/minute") || w[0].Severity != roman.SeverityWarning {
 		t.Fatalf("warning rows: %+v", w)
@@ -109,9 +105,7 @@ func TestCleanWindowMarksHealthCheckPassed(t *testing.T) {
 	h.clock.Add(time.Minute)
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()
-	if n := len(h.requests()); n != 0 {
-		t.Fatalf("rolled back after the window: %d", n)
-	}
+	h.wantRollbacks(0, "rolled back after the window")
 	if a := h.events(bad, roman.EventHealthAlert); len(a) != 1 || !strings.Contains(a[0].Message, "after its watch window") {
 		t.Fatalf("alert rows: %+v", a)
 	}
@@ -124,9 +118,7 @@ func TestWindowWithATriggerIsNotPassed(t *testing.T) {
 	h.clock.Add(time.Minute)
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()
-	if n := len(h.requests()); n != 0 {
-		t.Fatalf("auto_rollback never rolled back: %d", n)
-	}
+	h.wantRollbacks(0, "auto_rollback never rolled back")
 	if a := h.events(bad, roman.EventHealthAlert); len(a) != 1 || !strings.Contains(a[0].Message, "auto_rollback is never") {
 		t.Fatalf("alert rows: %+v", a)
 	}
@@ -168,9 +160,7 @@ func TestUnknownSignalThroughoutIsNotSilentlyPassed(t *testing.T) {
 	if ev := h.events(bad, roman.EventWatchUnverified); len(ev) != 1 || !strings.Contains(ev[0].Message, "database_connection_utilization") {
 		t.Fatalf("unverified rows: %+v", ev)
 	}
-	if n := len(h.requests()); n != 0 {
-		t.Fatalf("an unknown signal rolled back: %d", n)
-	}
+	h.wantRollbacks(0, "an unknown signal rolled back")
 }
 
 func TestConsecutiveBreaches(t *testing.T) {
@@ -185,9 +175,7 @@ func TestConsecutiveBreaches(t *testing.T) {
 			h.clock.Add(time.Second)
 			h.tick()
 		}
-		if n := len(h.requests()); n != 0 {
-			t.Fatalf("broken streaks rolled back: %d", n)
-		}
+		h.wantRollbacks(0, "broken streaks rolled back")
 	})
 	t.Run("sustained", func(t *testing.T) {
 		h := newHarness(t)
@@ -215,16 +203,10 @@ func TestStormProtection(t *testing.T) {
 		h.settings.Cooldown = 2 * time.Minute
 		good, bad := h.scenario("production")
 		// A manual rollback in the environment a minute ago.
-		ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: good.DeploymentID, Environment: "production",
-			TriggerType: roman.TriggerManual, TriggerReason: "bug", InitiatedAt: t0.Add(-time.Minute), Status: roman.RollbackSuccess}
-		if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
+		h.pastRollback(good, roman.TriggerManual, "bug", roman.RollbackSuccess, t0.Add(-time.Minute))
 		h.errors(bad, 9, at(h.clock.Now()))
 		h.tick()
-		if n := len(h.requests()); n != 0 {
-			t.Fatalf("rolled back in the cooldown: %d", n)
-		}
+		h.wantRollbacks(0, "rolled back in the cooldown")
 		sup := h.events(bad, roman.EventAutoRollbackSuppressed)
 		if len(sup) != 1 || meta(t, sup[0])["suppressed_by"] != monitor.SuppressedCooldown || !strings.Contains(sup[0].Message, "cooldown") {
 			t.Fatalf("suppression rows: %+v", sup)
@@ -234,9 +216,7 @@ func TestStormProtection(t *testing.T) {
 		h.clock.Add(90 * time.Second)
 		h.errors(bad, 9, at(h.clock.Now()))
 		h.tick()
-		if n := len(h.requests()); n != 1 {
-			t.Fatalf("after the cooldown: %d rollbacks", n)
-		}
+		h.wantRollbacks(1, "after the cooldown")
 	})
 	t.Run("deployment created by a rollback", func(t *testing.T) {
 		h := newHarness(t)
@@ -252,9 +232,7 @@ func TestStormProtection(t *testing.T) {
 		h.start()
 		h.errors(d, 9, at(h.clock.Now()))
 		h.tick()
-		if n := len(h.requests()); n != 0 {
-			t.Fatalf("rolled back a rollback's deployment: %d", n)
-		}
+		h.wantRollbacks(0, "rolled back a rollback's deployment")
 		if sup := h.events(d, roman.EventAutoRollbackSuppressed); len(sup) != 1 || meta(t, sup[0])["suppressed_by"] != monitor.SuppressedRollbackDeployment {
 			t.Fatalf("suppression rows: %+v", sup)
 		}
@@ -264,17 +242,11 @@ func TestStormProtection(t *testing.T) {
 		h.settings.Cooldown = 0
 		good, bad := h.scenario("production")
 		for i := 1; i <= 3; i++ {
-			ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: good.DeploymentID, Environment: "production",
-				TriggerType: roman.TriggerAutomatic, TriggerReason: "x", InitiatedAt: t0.Add(-time.Duration(i) * time.Hour), Status: roman.RollbackSuccess}
-			if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
-				t.Fatal(err)
-			}
+			h.pastRollback(good, roman.TriggerAutomatic, "x", roman.RollbackSuccess, t0.Add(-time.Duration(i)*time.Hour))
 		}
 		h.errors(bad, 9, at(h.clock.Now()))
 		h.tick()
-		if n := len(h.requests()); n != 0 {
-			t.Fatalf("fourth automatic rollback in a row ran: %d", n)
-		}
+		h.wantRollbacks(0, "fourth automatic rollback in a row ran")
 		sup := h.events(bad, roman.EventAutoRollbackSuppressed)
 		if len(sup) != 1 || meta(t, sup[0])["suppressed_by"] != monitor.SuppressedMaxInARow || !strings.Contains(sup[0].Message, "a human must act") {
 			t.Fatalf("suppression rows: %+v", sup)
@@ -285,17 +257,11 @@ func TestStormProtection(t *testing.T) {
 		h.settings.Cooldown = 0
 		good, bad := h.scenario("production")
 		for i, typ := range []string{roman.TriggerManual, roman.TriggerAutomatic, roman.TriggerAutomatic, roman.TriggerAutomatic} {
-			ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: good.DeploymentID, Environment: "production",
-				TriggerType: typ, TriggerReason: "x", InitiatedAt: t0.Add(-time.Duration(i+1) * time.Hour), Status: roman.RollbackSuccess}
-			if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
-				t.Fatal(err)
-			}
+			h.pastRollback(good, typ, "x", roman.RollbackSuccess, t0.Add(-time.Duration(i+1)*time.Hour))
 		}
 		h.errors(bad, 9, at(h.clock.Now()))
 		h.tick()
-		if n := len(h.requests()); n != 1 {
-			t.Fatalf("after a manual rollback the count restarts: %d rollbacks", n)
-		}
+		h.wantRollbacks(1, "after a manual rollback the count restarts")
 	})
 }
 
@@ -310,9 +276,7 @@ func TestConstitutionRejectionIsNotRetried(t *testing.T) {
 		h.errors(bad, 9, at(h.clock.Now()))
 		h.tick()
 	}
-	if n := len(h.requests()); n != 1 {
-		t.Fatalf("want one attempt, got %d", n)
-	}
+	h.wantRollbacks(1, "one attempt")
 	mi := h.events(bad, roman.EventManualIntervention)
 	if len(mi) != 1 || mi[0].Severity != roman.SeverityCritical || !strings.Contains(mi[0].Message, "manual intervention required") {
 		t.Fatalf("manual intervention rows: %+v", mi)
@@ -329,16 +293,12 @@ func TestRestartMidWindowKeepsWatching(t *testing.T) {
 	h.start()
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()
-	if n := len(h.requests()); n != 1 {
-		t.Fatalf("after a restart: %d rollbacks", n)
-	}
+	h.wantRollbacks(1, "after a restart")
 	h.mon.Stop()
 	h.start()
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()
-	if n := len(h.requests()); n != 1 {
-		t.Fatalf("a restart forgot the attempt: %d rollbacks", n)
-	}
+	h.wantRollbacks(1, "a restart forgot the attempt")
 }
 
 func TestNewerDeploymentSupersedesTheWatch(t *testing.T) {
@@ -349,9 +309,7 @@ func TestNewerDeploymentSupersedesTheWatch(t *testing.T) {
 	h.tick()
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()
-	if n := len(h.requests()); n != 0 {
-		t.Fatalf("the superseded deployment was rolled back: %d", n)
-	}
+	h.wantRollbacks(0, "the superseded deployment was rolled back")
 	if ev := h.events(newer, roman.EventWatchStarted); len(ev) != 1 {
 		t.Fatalf("watch rows of the newer deployment: %+v", ev)
 	}
@@ -374,11 +332,7 @@ func TestPassedWindowResetsTheCount(t *testing.T) {
 			h.settings.Cooldown = 0
 			old := h.deploy("production", "v0", t0.Add(-5*time.Hour), true)
 			for i := 4; i >= 2; i-- {
-				ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: old.DeploymentID, Environment: "production",
-					TriggerType: roman.TriggerAutomatic, TriggerReason: "x", InitiatedAt: t0.Add(-time.Duration(i) * time.Hour), Status: roman.RollbackSuccess}
-				if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
-					t.Fatal(err)
-				}
+				h.pastRollback(old, roman.TriggerAutomatic, "x", roman.RollbackSuccess, t0.Add(-time.Duration(i)*time.Hour))
 			}
 			good := h.deploy("production", "v1", t0.Add(-time.Hour), true)
 			if _, err := h.st.UpdateDeployment(ctx, good.DeploymentID, roman.DeploymentUpdate{HealthCheckDetails: json.RawMessage(tc.details)}); err != nil {
@@ -408,11 +362,7 @@ func TestRejectedRollbackStartsNoCooldown(t *testing.T) {
 	good, bad := h.scenario("production")
 	// Newest first: three automatic ones, then a manual one.
 	for i, typ := range []string{roman.TriggerAutomatic, roman.TriggerAutomatic, roman.TriggerAutomatic, roman.TriggerManual} {
-		ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: good.DeploymentID, Environment: "production",
-			TriggerType: typ, TriggerReason: "x", InitiatedAt: t0.Add(-time.Duration(i+1) * time.Second), Status: roman.RollbackAborted}
-		if err := h.st.CreateRollbackEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
+		h.pastRollback(good, typ, "x", roman.RollbackAborted, t0.Add(-time.Duration(i+1)*time.Second))
 	}
 	h.errors(bad, 9, at(h.clock.Now()))
 	h.tick()

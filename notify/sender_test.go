@@ -5,37 +5,19 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/notify"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
 func TestMain(m *testing.M) { testpg.Main(m) }
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // channel is a scripted notifier: answer decides each delivery's outcome,
 // and every successful delivery is recorded in order.
@@ -70,36 +52,30 @@ var t0 = time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)
 // senderFixture is a store with one channel ("discord") routed everything.
 type senderFixture struct {
 	db    *sqldb.DB
-	clock *fakeClock
+	clock *testkit.Clock
 	ch    *channel
 	s     *notify.Sender
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, f *senderFixture)) {
-	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) {
-			url := "sqlite://" + filepath.Join(t.TempDir(), "roman.db")
-			if dialect == "postgres" {
-				url = testpg.URL(t)
-			}
-			db, err := sqldb.Open(context.Background(), url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			db.SetAlertRouter(func(*roman.Alert) []string { return []string{roman.ChannelDiscord} })
-			f := &senderFixture{db: db, clock: &fakeClock{t: t0}, ch: &channel{}}
-			f.s = &notify.Sender{Outbox: db, Clock: f.clock.Now, MaxAge: time.Hour,
-				MinBackoff: time.Second, MaxBackoff: time.Minute, Jitter: func() float64 { return 0 },
-				Notifier: func(ch, env string) roman.Notifier {
-					if ch == roman.ChannelDiscord {
-						return f.ch
-					}
-					return nil
-				}}
-			fn(t, f)
-		})
-	}
+	testkit.EachStore(t, func(t *testing.T, url string) {
+		db, err := sqldb.Open(context.Background(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		db.SetAlertRouter(func(*roman.Alert) []string { return []string{roman.ChannelDiscord} })
+		f := &senderFixture{db: db, clock: testkit.NewClock(t0), ch: &channel{}}
+		f.s = &notify.Sender{Outbox: db, Clock: f.clock.Now, MaxAge: time.Hour,
+			MinBackoff: time.Second, MaxBackoff: time.Minute, Jitter: func() float64 { return 0 },
+			Notifier: func(ch, env string) roman.Notifier {
+				if ch == roman.ChannelDiscord {
+					return f.ch
+				}
+				return nil
+			}}
+		fn(t, f)
+	})
 }
 
 // alert queues an alert about dep with reason as its marker.

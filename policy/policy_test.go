@@ -76,9 +76,9 @@ func load(t *testing.T, content string) *policy.Constitution {
 	return c
 }
 
-// TestDefaultRules is the table of SPEC §6 rules 1-7: for each rule an input
-// that satisfies it and one that does not, with the exact message, the rule
-// name and the severity.
+// TestDefaultRules is the table of the built-in default rules: for each rule
+// an input that satisfies it and one that does not, with the exact message,
+// the rule name and the severity.
 func TestDefaultRules(t *testing.T) {
 	c := policy.MustDefault()
 	automatic := func(in *roman.ValidationInput) { in.Trigger = roman.TriggerAutomatic }
@@ -184,7 +184,7 @@ func TestSeedRejectionMessage(t *testing.T) {
 	}
 }
 
-// TestOverride checks SPEC §6: an override turns violations into warnings,
+// TestOverride checks that an override turns violations into warnings,
 // except the target rule's, and says so in the verdict.
 func TestOverride(t *testing.T) {
 	c := policy.MustDefault()
@@ -347,7 +347,8 @@ func TestDisable(t *testing.T) {
 }
 
 // TestRules checks the effective rule list: defaults in file order, then the
-// user's, each with its source; and that the defaults are SPEC §6's.
+// user's, each with its source; and that without a file only the built-in
+// defaults apply.
 func TestRules(t *testing.T) {
 	p := writeFile(t, freezeRules)
 	c, err := policy.Load(p)
@@ -537,7 +538,7 @@ func TestValidateCancelled(t *testing.T) {
 	}
 }
 
-// TestVariables checks every CEL variable and field of SPEC §6 is there
+// TestVariables checks every CEL variable and field a rule can use is there
 // with its type, and that null signals can be tested.
 func TestVariables(t *testing.T) {
 	c := load(t, `

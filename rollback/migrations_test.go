@@ -3,7 +3,6 @@ package rollback_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/appdb"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/policy"
 	"github.com/odyssey-1/roman/rollback"
@@ -22,7 +22,7 @@ import (
 func (e *env) withAppDB(t *testing.T, bad *roman.Deployment, brokenSecond bool) *appdb.DB {
 	t.Helper()
 	ctx := context.Background()
-	app, err := appdb.Open("sqlite://" + filepath.Join(t.TempDir(), "app.db"))
+	app, err := appdb.Open(testkit.SQLiteURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,11 +17,7 @@ func TestResumeOnlyClaimed(t *testing.T) {
 		var ids []string
 		for _, name := range []string{"production", "staging"} {
 			_, bad := e.seedScenario(t, name)
-			ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: bad.DeploymentID, TriggerType: roman.TriggerManual,
-				TriggerReason: "bug", Status: roman.RollbackPending, Metadata: json.RawMessage(`{"caller":"ci","replica":"dead"}`)}
-			if err := e.store.CreateRollbackEvent(ctx, ev); err != nil {
-				t.Fatal(err)
-			}
+			ev := e.pendingEvent(t, bad, `{"caller":"ci","replica":"dead"}`)
 			ids = append(ids, ev.EventID)
 		}
 		offered := map[string]int{}

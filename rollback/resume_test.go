@@ -25,15 +25,24 @@ func (e *env) restart(exec roman.Executor) *rollback.Service {
 	return e.svc
 }
 
+// pendingEvent records a manual rollback event of bad ("bug") that crashed
+// before its validation finished, with the given metadata.
+func (e *env) pendingEvent(t *testing.T, bad *roman.Deployment, metadata string) *roman.RollbackEvent {
+	t.Helper()
+	ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: bad.DeploymentID, TriggerType: roman.TriggerManual,
+		TriggerReason: "bug", Status: roman.RollbackPending, Metadata: json.RawMessage(metadata)}
+	if err := e.store.CreateRollbackEvent(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
 // parkMidExecute starts a rollback whose executor blocks, then shuts the
 // service down with no time left, so the run parks in the execute step.
 func (e *env) parkMidExecute(t *testing.T, bad *roman.Deployment) *roman.RollbackEvent {
 	t.Helper()
 	ctx := context.Background()
-	ex := newBlocking(false)
-	e.svc.Executor = func(string) roman.Executor { return ex }
-	e.svc.ResponseWait = time.Millisecond
-	res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+	ex, res, err := e.executeBlocked(bad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +158,7 @@ func TestResumePendingEvent(t *testing.T) {
 	stores(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, bad := e.seedScenario(t, "production")
-		ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: bad.DeploymentID, TriggerType: roman.TriggerManual,
-			TriggerReason: "bug", Status: roman.RollbackPending, Metadata: json.RawMessage(`{"caller":"ci"}`)}
-		if err := e.store.CreateRollbackEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
+		ev := e.pendingEvent(t, bad, `{"caller":"ci"}`)
 		if n, err := e.svc.Resume(ctx); err != nil || n != 1 {
 			t.Fatalf("%d %v", n, err)
 		}
@@ -174,10 +179,7 @@ func TestDrainFinishesInFlight(t *testing.T) {
 	stores(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, bad := e.seedScenario(t, "production")
-		ex := newBlocking(false)
-		e.svc.Executor = func(string) roman.Executor { return ex }
-		e.svc.ResponseWait = time.Millisecond
-		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+		ex, res, err := e.executeBlocked(bad)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,11 +259,7 @@ func TestDrainParksResumedValidation(t *testing.T) {
 	stores(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, bad := e.seedScenario(t, "production")
-		ev := &roman.RollbackEvent{EventID: roman.NewUUID(), DeploymentID: bad.DeploymentID, TriggerType: roman.TriggerManual,
-			TriggerReason: "bug", Status: roman.RollbackPending, Metadata: json.RawMessage(`{"caller":"ci"}`)}
-		if err := e.store.CreateRollbackEvent(ctx, ev); err != nil {
-			t.Fatal(err)
-		}
+		ev := e.pendingEvent(t, bad, `{"caller":"ci"}`)
 		checker := e.svc.Health
 		svc := e.restart(&recordingExecutor{})
 		bh := blockingHealth{entered: make(chan struct{}, 1)}

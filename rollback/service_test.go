@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +13,7 @@ import (
 	"github.com/odyssey-1/roman/deploy"
 	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/policy"
 	"github.com/odyssey-1/roman/rollback"
@@ -24,22 +22,9 @@ import (
 
 func TestMain(m *testing.M) { testpg.Main(m) }
 
-// fakeClock is a settable clock shared by the services under test.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	store *sqldb.DB
-	clock *fakeClock
+	clock *testkit.Clock
 	deps  *deploy.Deployments
 	svc   *rollback.Service
 	snaps *deploy.Snapshots
@@ -71,13 +56,13 @@ func (e *recordingExecutor) Execute(ctx context.Context, req roman.ExecuteReques
 
 func newEnv(t *testing.T, url string) *env {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testkit.Discard()
 	st, err := sqldb.Open(context.Background(), url, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	clock := &fakeClock{now: time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
 	th := func(string) roman.Thresholds { return roman.DefaultThresholds() }
 	checker := &health.Checker{Store: st, Thresholds: th, Clock: clock.Now}
 	snaps := &deploy.Snapshots{Store: st, App: appdb.New(st.SQL(), st.Dialect()), Health: checker, Clock: clock.Now, Logger: log,
@@ -94,8 +79,7 @@ func newEnv(t *testing.T, url string) *env {
 }
 
 func stores(t *testing.T, fn func(t *testing.T, e *env)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, newEnv(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, newEnv(t, testpg.URL(t))) })
+	testkit.EachStore(t, func(t *testing.T, url string) { fn(t, newEnv(t, url)) })
 }
 
 // seedScenario records the seed's example: v2.5.2 healthy at 13:45, v2.5.3

@@ -163,6 +163,17 @@ func newBlocking(resumable bool) *blockingExecutor {
 	return &blockingExecutor{release: make(chan struct{}), started: make(chan struct{}), resumable: resumable}
 }
 
+// executeBlocked asks for a rollback of bad ("bug") with an executor that
+// blocks until released, and returns the executor and the answer, given
+// after a ResponseWait of 1 ms.
+func (e *env) executeBlocked(bad *roman.Deployment) (*blockingExecutor, *roman.RollbackResult, error) {
+	ex := newBlocking(false)
+	e.svc.Executor = func(string) roman.Executor { return ex }
+	e.svc.ResponseWait = time.Millisecond
+	res, err := e.svc.Execute(context.Background(), roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+	return ex, res, err
+}
+
 func (b *blockingExecutor) Name() string { return "blocking" }
 func (b *blockingExecutor) Execute(ctx context.Context, req roman.ExecuteRequest) (json.RawMessage, error) {
 	b.once.Do(func() { close(b.started) })
@@ -184,10 +195,7 @@ func TestSlowExecutorAnsweredInProgress(t *testing.T) {
 	stores(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, bad := e.seedScenario(t, "production")
-		ex := newBlocking(false)
-		e.svc.Executor = func(string) roman.Executor { return ex }
-		e.svc.ResponseWait = time.Millisecond
-		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
+		ex, res, err := e.executeBlocked(bad)
 		if err != nil || res.Status != roman.RollbackInProgress || !res.Success {
 			t.Fatalf("%+v %v", res, err)
 		}

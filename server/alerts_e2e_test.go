@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,65 +14,9 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/discord"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
-
-// e2eClock is a settable clock shared by a test's servers.
-type e2eClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *e2eClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *e2eClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// logSink collects a server's logs so a test can look for secrets in them.
-type logSink struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *logSink) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logSink) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
-
-// openMain starts the program on database with a fake clock, extra
-// settings, and logs into sink. The caller closes it.
-func openMain(t *testing.T, database string, clock *e2eClock, sink io.Writer, extra map[string]string) *Server {
-	t.Helper()
-	env := map[string]string{
-		"ROMAN_DATABASE": database, "ROMAN_LISTEN": "127.0.0.1:0", "ROMAN_VERIFY_WINDOW": "0s",
-		"ROMAN_API_KEYS": "admin:" + adminToken + ",deploy:" + deployToken + ",read:" + readToken,
-	}
-	for k, v := range extra {
-		env[k] = v
-	}
-	cfg, err := config.Load("", func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Server{Config: cfg, Clock: clock.Now, Stdout: io.Discard,
-		Logger: slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func eachDatabase(t *testing.T, fn func(t *testing.T, database string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db")) })
-	t.Run("postgres", func(t *testing.T) { fn(t, testpg.URL(t)) })
-}
 
 // discordChannel is a Discord webhook that is down (alternating 500 and
 // Discord's 429) until brought up, and then records each alert it gets.
@@ -152,18 +94,18 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 func rollbackScenario(t *testing.T, m *Server, env string, goodAt time.Time) string {
 	t.Helper()
 	base := m.URL()
-	code, _ := call(t, "POST", base+"/deployments", deployToken, fmt.Sprintf(
+	code, _ := testkit.Call(t, "POST", base+"/deployments", deployToken, fmt.Sprintf(
 		`{"environment":%q,"version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":%q}`,
 		env, goodAt.Format(time.RFC3339)))
 	if code != 201 {
 		t.Fatalf("record good: %d", code)
 	}
-	code, bad := call(t, "POST", base+"/deployments", deployToken, fmt.Sprintf(`{"environment":%q,"version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`, env))
+	code, bad := testkit.Call(t, "POST", base+"/deployments", deployToken, fmt.Sprintf(`{"environment":%q,"version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`, env))
 	if code != 201 {
 		t.Fatalf("record bad: %d %v", code, bad)
 	}
 	id := bad["deployment_id"].(string)
-	code, res := call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+id+`","trigger_reason":"Critical bug in payment flow"}`)
+	code, res := testkit.Call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+id+`","trigger_reason":"Critical bug in payment flow"}`)
 	if code != 200 || res["success"] != true {
 		t.Fatalf("rollback: %d %v", code, res)
 	}
@@ -175,20 +117,20 @@ func rollbackScenario(t *testing.T, m *Server, env string, goodAt time.Time) str
 // database, brings the channel up, and sees every alert delivered, in order
 // per deployment, none twice, and the webhook URL in no log.
 func TestAlertsSurviveChannelOutageAndRestart(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, database string) {
+	testkit.EachStore(t, func(t *testing.T, database string) {
 		ch := newDiscordChannel(t)
 		hook := ch.srv.URL + "/api/webhooks/123/SECRET-webhook-token"
-		clock := &e2eClock{t: time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)}
-		logs := &logSink{}
+		clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
+		logs := &testkit.Sink{}
 		settings := map[string]string{"ROMAN_DISCORD_WEBHOOK_URL": hook}
-		m := openMain(t, database, clock, logs, settings)
+		m := openServer(t, database, clock.Now, logs, settings)
 
 		// Alerts accumulate while the channel is down: two rollbacks
 		// (triggered + completed each) and a rejection.
 		prod := rollbackScenario(t, m, "production", clock.Now().Add(-15*time.Minute))
 		staging := rollbackScenario(t, m, "staging", clock.Now().Add(-15*time.Minute))
-		_, first := call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"dev","version":"v1","git_commit":"c0ffee1","git_branch":"main","status":"success"}`)
-		if code, _ := call(t, "POST", m.URL()+"/auto-rollback", adminToken, `{"deployment_id":"`+first["deployment_id"].(string)+`","trigger_reason":"broken"}`); code != 422 {
+		_, first := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"dev","version":"v1","git_commit":"c0ffee1","git_branch":"main","status":"success"}`)
+		if code, _ := testkit.Call(t, "POST", m.URL()+"/auto-rollback", adminToken, `{"deployment_id":"`+first["deployment_id"].(string)+`","trigger_reason":"broken"}`); code != 422 {
 			t.Fatalf("rejection: %d", code)
 		}
 		ctx := context.Background()
@@ -209,12 +151,12 @@ func TestAlertsSurviveChannelOutageAndRestart(t *testing.T) {
 			t.Fatalf("%d alerts delivered while the channel was down", len(got))
 		}
 
-		// The outage lasts over an hour (SPEC §17), with roman down part of
+		// The outage lasts over an hour, with roman down part of
 		// it; then roman restarts on the same database and the channel
 		// comes back.
 		clock.Add(time.Hour)
 		ch.up.Store(true)
-		m2 := openMain(t, database, clock, logs, settings)
+		m2 := openServer(t, database, clock.Now, logs, settings)
 		defer m2.Close()
 		waitUntil(t, "every alert delivered", 20*time.Second, func() bool {
 			clock.Add(30 * time.Second)
@@ -279,8 +221,8 @@ func TestAlertsSurviveChannelOutageAndRestart(t *testing.T) {
 func TestDeadChannelNeverDelaysARollback(t *testing.T) {
 	ch := newDiscordChannel(t)
 	ch.block = make(chan struct{})
-	clock := &e2eClock{t: time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)}
-	m := openMain(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), clock, io.Discard,
+	clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
+	m := openServer(t, testkit.SQLiteURL(t), clock.Now, nil,
 		map[string]string{"ROMAN_DISCORD_WEBHOOK_URL": ch.srv.URL + "/api/webhooks/1/x"})
 	defer m.Close()
 	done := make(chan struct{})

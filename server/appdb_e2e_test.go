@@ -9,6 +9,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 )
 
@@ -50,11 +51,11 @@ func TestSnapshotsOfConfiguredApplicationDatabase(t *testing.T) {
 			exec(`CREATE TABLE orders (id integer PRIMARY KEY, total numeric)`)
 			exec(`INSERT INTO orders (id, total) VALUES (1, 10), (2, 20)`)
 
-			m := startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), map[string]string{"ROMAN_APP_DATABASE": appURL})
+			m := startServer(t, testkit.SQLiteURL(t), map[string]string{"ROMAN_APP_DATABASE": appURL})
 			base := m.URL()
-			_, d := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v1","git_commit":"abc1234","git_branch":"main"}`)
+			_, d := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v1","git_commit":"abc1234","git_branch":"main"}`)
 			id := d["deployment_id"].(string)
-			code, a := call(t, "POST", base+"/deployments/"+id+"/snapshots", deployToken, `{"snapshot_type":"pre_deployment"}`)
+			code, a := testkit.Call(t, "POST", base+"/deployments/"+id+"/snapshots", deployToken, `{"snapshot_type":"pre_deployment"}`)
 			if code != 201 {
 				t.Fatalf("snapshot: %d %v", code, a)
 			}
@@ -73,8 +74,8 @@ func TestSnapshotsOfConfiguredApplicationDatabase(t *testing.T) {
 			}
 			exec(`INSERT INTO orders (id, total) VALUES (3, 30)`)
 			exec(`ALTER TABLE orders ADD COLUMN note text`)
-			_, b := call(t, "POST", base+"/deployments/"+id+"/snapshots", deployToken, `{"snapshot_type":"post_deployment"}`)
-			code, diff := call(t, "GET", base+"/snapshots/"+a["snapshot_id"].(string)+"/diff/"+b["snapshot_id"].(string), readToken, "")
+			_, b := testkit.Call(t, "POST", base+"/deployments/"+id+"/snapshots", deployToken, `{"snapshot_type":"post_deployment"}`)
+			code, diff := testkit.Call(t, "GET", base+"/snapshots/"+a["snapshot_id"].(string)+"/diff/"+b["snapshot_id"].(string), readToken, "")
 			if code != 200 || diff["schema_changed"] != true {
 				t.Fatalf("diff: %d %v", code, diff)
 			}

@@ -89,7 +89,7 @@ func setupCheckBench(t testing.TB, url string, windowErrors int) *checkBench {
 	return cb
 }
 
-// BenchmarkCheckAt1000RPS measures SPEC §16's "/auto-rollback/check at
+// BenchmarkCheckAt1000RPS measures the target "/auto-rollback/check at
 // 1,000 requests/s: p99 < 10 ms" as an open-loop load: b.N requests on a
 // fixed schedule of one per millisecond, each sent by its own goroutine at
 // its time whatever earlier answers took, against the whole server

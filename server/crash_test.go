@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
@@ -51,8 +52,8 @@ func waitFile(t *testing.T, path string, n int) []string {
 // may die first).
 func seedRollback(t *testing.T, base string) string {
 	t.Helper()
-	call(t, "POST", base+"/deployments", crashToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
-	_, bad := call(t, "POST", base+"/deployments", crashToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+	testkit.Call(t, "POST", base+"/deployments", crashToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
+	_, bad := testkit.Call(t, "POST", base+"/deployments", crashToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
 	badID := bad["deployment_id"].(string)
 	go func() {
 		req, _ := http.NewRequest("POST", base+"/auto-rollback", strings.NewReader(`{"deployment_id":"`+badID+`","trigger_reason":"Critical bug in payment flow"}`))
@@ -62,6 +63,19 @@ func seedRollback(t *testing.T, base string) string {
 		}
 	}()
 	return badID
+}
+
+// awaitCommand waits for the executor command to write its process id
+// into runs. The command outlives a killed server (its own process group):
+// it is ended when the test is done.
+func awaitCommand(t *testing.T, runs string) {
+	t.Helper()
+	pids := waitFile(t, runs, 1)
+	t.Cleanup(func() {
+		if pid, err := strconv.Atoi(pids[0]); err == nil {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	})
 }
 
 // audit reads every roman_events row and the rollback events straight from
@@ -80,7 +94,7 @@ func audit(t *testing.T, dir string) ([]*roman.RomanEvent, []*roman.RollbackEven
 	return evs, rbs, deps
 }
 
-// TestKillMidRollback is SPEC §17's crash test: the real binary, a slow
+// TestKillMidRollback is the crash test: the real binary, a slow
 // command executor, SIGKILL while the command runs, restart. The event is
 // failed with reason "interrupted" (a command may not be run twice), the
 // command is not run again, no deployment row is duplicated, every audit row
@@ -96,14 +110,7 @@ func TestKillMidRollback(t *testing.T) {
 	env := []string{"ROMAN_EXECUTOR=command", `ROMAN_EXECUTOR_COMMAND=/bin/sh -c 'echo $$ >> ` + runs + `; sleep 30'`}
 	cmd, base := serveWith(t, bin, dir, env...)
 	badID := seedRollback(t, base)
-	pids := waitFile(t, runs, 1)
-	// The command outlives the killed server (its own process group): end
-	// it when the test is done.
-	t.Cleanup(func() {
-		if pid, err := strconv.Atoi(pids[0]); err == nil {
-			syscall.Kill(-pid, syscall.SIGKILL)
-		}
-	})
+	awaitCommand(t, runs)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +126,7 @@ func TestKillMidRollback(t *testing.T) {
 	var ev map[string]any
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		_, hist := call(t, "GET", base+"/auto-rollback/history", crashToken, "")
+		_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history", crashToken, "")
 		ev = hist["rollbacks"].([]any)[0].(map[string]any)
 		if ev["status"] != "in_progress" || time.Now().After(deadline) {
 			break
@@ -133,7 +140,7 @@ func TestKillMidRollback(t *testing.T) {
 	if lines := waitFile(t, runs, 1); len(lines) != 1 {
 		t.Fatalf("the command ran again after the restart: %v", lines)
 	}
-	_, list := call(t, "GET", base+"/deployments?environment=production", crashToken, "")
+	_, list := testkit.Call(t, "GET", base+"/deployments?environment=production", crashToken, "")
 	var rollbackRows []map[string]any
 	for _, d := range list["deployments"].([]any) {
 		if dm := d.(map[string]any); dm["rollback_from"] == badID {

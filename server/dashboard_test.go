@@ -26,28 +26,7 @@ import (
 // SQLite file, with the test keys and extra settings.
 func startServerEnv(t *testing.T, extra map[string]string) *Server {
 	t.Helper()
-	return startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), extra)
-}
-
-// seedBadDeploy records the seed's scenario up to the bad deploy: v2.5.2
-// healthy, then v2.5.3 completed (its watch window open). It returns the
-// bad deployment's id.
-func seedBadDeploy(t *testing.T, base string) string {
-	t.Helper()
-	good := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
-	if code, out := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29",
-		"git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"`+good+`"}`); code != 201 {
-		t.Fatalf("record v2.5.2: %d %v", code, out)
-	}
-	code, bad := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main"}`)
-	if code != 201 {
-		t.Fatalf("record v2.5.3: %d %v", code, bad)
-	}
-	id := bad["deployment_id"].(string)
-	if code, out := call(t, "PATCH", base+"/deployments/"+id, deployToken, `{"status":"success"}`); code != 200 {
-		t.Fatalf("complete v2.5.3: %d %v", code, out)
-	}
-	return id
+	return startServer(t, testkit.SQLiteURL(t), extra)
 }
 
 // postSpike posts n errors of the deployment that occurred within the last
@@ -56,7 +35,7 @@ func postSpike(t *testing.T, base, deploymentID string, n int) {
 	t.Helper()
 	for i := range n {
 		at := time.Now().UTC().Add(-time.Duration(n-i) * time.Second).Format(time.RFC3339Nano)
-		if code, out := call(t, "POST", base+"/errors", deployToken,
+		if code, out := testkit.Call(t, "POST", base+"/errors", deployToken,
 			`{"deployment_id":"`+deploymentID+`","occurred_at":"`+at+`","message":"TypeError: cannot read properties of undefined (checkout.js:88)"}`); code/100 != 2 {
 			t.Fatalf("post error: %d %v", code, out)
 		}
@@ -68,10 +47,10 @@ func postSpike(t *testing.T, base, deploymentID string, n int) {
 func TestMetricsEndToEnd(t *testing.T) {
 	m := startServerEnv(t, map[string]string{"ROMAN_VERIFY_WINDOW": "0s"})
 	base := m.URL()
-	bad := seedBadDeploy(t, base)
+	bad := deployPair(t, m, "production")
 	postSpike(t, base, bad, 9)
 	waitFor(t, 10*time.Second, "the automatic rollback to succeed", func() bool {
-		_, hist := call(t, "GET", base+"/auto-rollback/history", readToken, "")
+		_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history", readToken, "")
 		rbs, _ := hist["rollbacks"].([]any)
 		return len(rbs) == 1 && rbs[0].(map[string]any)["status"] == "success"
 	})
@@ -170,7 +149,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	browser := testkit.Chromium(t)
 	m := startServerEnv(t, map[string]string{"ROMAN_VERIFY_WINDOW": "1s"})
 	base := m.URL()
-	bad := seedBadDeploy(t, base)
+	bad := deployPair(t, m, "production")
 
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(browser),

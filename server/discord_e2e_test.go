@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
 // fakeDiscordAPI records the edits of original interaction responses.
@@ -85,15 +86,15 @@ func approveBody(user, deploymentID, reason string) string {
 // whole server on both stores: signature, deferred answer, the real rollback
 // service, edits of the original response, and the audit trail.
 func TestDiscordApproveRollbackEndToEnd(t *testing.T) {
-	eachDatabase(t, func(t *testing.T, database string) {
+	testkit.EachStore(t, func(t *testing.T, database string) {
 		pub, key, err := ed25519.GenerateKey(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
 		api := newFakeDiscordAPI(t)
-		clock := &e2eClock{t: time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)}
+		clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
 		const approverUUID = "0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"
-		m := openMain(t, database, clock, io.Discard, map[string]string{
+		m := openServer(t, database, clock.Now, nil, map[string]string{
 			"ROMAN_DISCORD_PUBLIC_KEY":     hex.EncodeToString(pub),
 			"ROMAN_DISCORD_APPLICATION_ID": "42",
 			"ROMAN_DISCORD_API_URL":        api.srv.URL + "/api/v10",
@@ -110,9 +111,9 @@ func TestDiscordApproveRollbackEndToEnd(t *testing.T) {
 			t.Fatalf("PING signed by another key: %d", code)
 		}
 
-		_, good := call(t, "POST", m.URL()+"/deployments", deployToken,
+		_, good := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken,
 			`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
-		_, bad := call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+		_, bad := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
 		badID := bad["deployment_id"].(string)
 
 		// Not on the allow-list: an ephemeral refusal and an audit row.
@@ -155,7 +156,7 @@ func TestDiscordApproveRollbackEndToEnd(t *testing.T) {
 		if !regexp.MustCompile(`✅ Rollback complete \(\d+\.\d seconds\)$`).MatchString(last) {
 			t.Errorf("final reply does not end with the duration:\n%s", last)
 		}
-		_, hist := call(t, "GET", m.URL()+"/auto-rollback/history", readToken, "")
+		_, hist := testkit.Call(t, "GET", m.URL()+"/auto-rollback/history", readToken, "")
 		ev := hist["rollbacks"].([]any)[0].(map[string]any)
 		if ev["status"] != "success" || ev["initiated_by"] != approverUUID || ev["trigger_type"] != "manual" || ev["deployment_id"] != badID {
 			t.Errorf("rollback event: %v", ev)

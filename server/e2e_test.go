@@ -1,17 +1,14 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
-	"log/slog"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/config"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 )
 
@@ -24,8 +21,19 @@ const (
 )
 
 // startServer runs the whole program in-process on port 0 against the given
-// database and returns it; extra holds further ROMAN_… settings.
+// database and returns it, closed when the test ends; extra holds further
+// ROMAN_… settings.
 func startServer(t testing.TB, database string, extra ...map[string]string) *Server {
+	t.Helper()
+	return closedAtEnd(t, openServer(t, database, nil, nil, extra...))
+}
+
+// openServer runs the whole program in-process on port 0 against database,
+// with the test keys, and returns it open: the caller closes it. extra holds
+// further ROMAN_… settings (an empty value leaves a default as it is); clock,
+// unless nil, is the server's clock; logs, unless nil, gets every log line
+// down to debug.
+func openServer(t testing.TB, database string, clock roman.Clock, logs io.Writer, extra ...map[string]string) *Server {
 	t.Helper()
 	env := map[string]string{
 		"ROMAN_DATABASE": database,
@@ -44,10 +52,19 @@ func startServer(t testing.TB, database string, extra ...map[string]string) *Ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Server{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard}
+	logger := testkit.Discard()
+	if logs != nil {
+		logger = testkit.Logger(logs)
+	}
+	m := &Server{Config: cfg, Clock: clock, Logger: logger, Stdout: io.Discard}
 	if err := m.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+// closedAtEnd closes m when the test ends, failing the test if that fails.
+func closedAtEnd(t testing.TB, m *Server) *Server {
 	t.Cleanup(func() {
 		if err := m.Close(); err != nil {
 			t.Error(err)
@@ -56,39 +73,10 @@ func startServer(t testing.TB, database string, extra ...map[string]string) *Ser
 	return m
 }
 
+// eachStore runs fn as one subtest per store against a fresh server on it.
 func eachStore(t *testing.T, fn func(t *testing.T, m *Server)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"))) })
-	t.Run("postgres", func(t *testing.T) { fn(t, startServer(t, testpg.URL(t))) })
-}
-
-// call sends a JSON request and decodes the JSON answer into a generic map.
-func call(t testing.TB, method, url, token, body string) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: non-JSON answer %d: %s", method, url, resp.StatusCode, raw)
-		}
-	}
-	return resp.StatusCode, out
+	testkit.EachStore(t, func(t *testing.T, url string) { fn(t, startServer(t, url)) })
 }
 
 func keys(m map[string]any) []string {
@@ -113,23 +101,23 @@ func requireKeys(t *testing.T, what string, m map[string]any, want ...string) {
 func TestSeedScenarioOverHTTP(t *testing.T) {
 	eachStore(t, func(t *testing.T, m *Server) {
 		base := m.URL()
-		code, good := call(t, "POST", base+"/deployments", deployToken,
+		code, good := testkit.Call(t, "POST", base+"/deployments", deployToken,
 			`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
 		if code != 201 {
 			t.Fatalf("record good: %d %v", code, good)
 		}
 		requireKeys(t, "deployment", good, "id", "deployment_id", "environment", "version", "git_commit", "git_branch", "deployed_by",
 			"deployed_at", "status", "rollback_from", "health_check_passed", "health_check_details", "constitutional_validation", "metadata", "completed_at", "rolled_back_at")
-		code, bad := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main"}`)
+		code, bad := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main"}`)
 		if code != 201 || bad["status"] != "in_progress" {
 			t.Fatalf("record bad: %d %v", code, bad)
 		}
 		badID := bad["deployment_id"].(string)
-		if code, out := call(t, "PATCH", base+"/deployments/"+badID, deployToken, `{"status":"success"}`); code != 200 || out["completed_at"] == nil {
+		if code, out := testkit.Call(t, "PATCH", base+"/deployments/"+badID, deployToken, `{"status":"success"}`); code != 200 || out["completed_at"] == nil {
 			t.Fatalf("complete: %d %v", code, out)
 		}
 		// The seed's check call, exactly as its quick reference writes it.
-		code, chk := call(t, "POST", base+"/functions/v1/auto-rollback/check", readToken, `{"deployment_id":"`+badID+`"}`)
+		code, chk := testkit.Call(t, "POST", base+"/functions/v1/auto-rollback/check", readToken, `{"deployment_id":"`+badID+`"}`)
 		if code != 200 || chk["should_rollback"] != false {
 			t.Fatalf("check: %d %v", code, chk)
 		}
@@ -140,11 +128,11 @@ func TestSeedScenarioOverHTTP(t *testing.T) {
 			t.Fatalf("unmeasured signals must be null, errors zero: %v", h)
 		}
 		// A read key may not roll back.
-		if code, _ := call(t, "POST", base+"/auto-rollback", readToken, `{"deployment_id":"`+badID+`","trigger_reason":"x"}`); code != 403 {
+		if code, _ := testkit.Call(t, "POST", base+"/auto-rollback", readToken, `{"deployment_id":"`+badID+`","trigger_reason":"x"}`); code != 403 {
 			t.Fatalf("read key rollback: %d", code)
 		}
 		// The seed's manual rollback call.
-		code, res := call(t, "POST", base+"/functions/v1/auto-rollback", adminToken,
+		code, res := testkit.Call(t, "POST", base+"/functions/v1/auto-rollback", adminToken,
 			`{"deployment_id":"`+badID+`","trigger_reason":"Critical bug in payment flow","initiated_by":"0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"}`)
 		if code != 200 || res["success"] != true {
 			t.Fatalf("rollback: %d %v", code, res)
@@ -158,7 +146,7 @@ func TestSeedScenarioOverHTTP(t *testing.T) {
 		if val["compliant"] != true || len(val["violations"].([]any)) != 0 {
 			t.Fatalf("validation: %v", val)
 		}
-		code, hist := call(t, "GET", base+"/auto-rollback/history?limit=10", readToken, "")
+		code, hist := testkit.Call(t, "GET", base+"/auto-rollback/history?limit=10", readToken, "")
 		if code != 200 {
 			t.Fatalf("history: %d %v", code, hist)
 		}
@@ -172,21 +160,21 @@ func TestSeedScenarioOverHTTP(t *testing.T) {
 			t.Fatalf("history row: %v", ev)
 		}
 		// Rolling back again names the event that did it.
-		code, again := call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+badID+`","trigger_reason":"again"}`)
+		code, again := testkit.Call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+badID+`","trigger_reason":"again"}`)
 		if code != 409 || again["event_id"] != res["event_id"] {
 			t.Fatalf("second rollback: %d %v", code, again)
 		}
 		// Snapshots: the pre_rollback one exists and diffs against a new one.
 		snapID := res["snapshot_id"].(string)
-		code, snap := call(t, "GET", base+"/snapshots/"+snapID, readToken, "")
+		code, snap := testkit.Call(t, "GET", base+"/snapshots/"+snapID, readToken, "")
 		if code != 200 || snap["snapshot_type"] != "pre_rollback" || snap["database_schema_hash"] == "" {
 			t.Fatalf("snapshot: %d %v", code, snap)
 		}
-		code, snap2 := call(t, "POST", base+"/deployments/"+badID+"/snapshots", deployToken, `{"snapshot_type":"post_deployment"}`)
+		code, snap2 := testkit.Call(t, "POST", base+"/deployments/"+badID+"/snapshots", deployToken, `{"snapshot_type":"post_deployment"}`)
 		if code != 201 {
 			t.Fatalf("create snapshot: %d %v", code, snap2)
 		}
-		code, diff := call(t, "GET", base+"/snapshots/"+snapID+"/diff/"+snap2["snapshot_id"].(string), readToken, "")
+		code, diff := testkit.Call(t, "GET", base+"/snapshots/"+snapID+"/diff/"+snap2["snapshot_id"].(string), readToken, "")
 		if code != 200 || diff["schema_changed"] != false {
 			t.Fatalf("diff: %d %v", code, diff)
 		}
@@ -201,8 +189,8 @@ func TestSeedScenarioOverHTTP(t *testing.T) {
 func TestRejectionOverHTTP(t *testing.T) {
 	eachStore(t, func(t *testing.T, m *Server) {
 		base := m.URL()
-		_, d := call(t, "POST", base+"/deployments", deployToken, `{"environment":"staging","version":"v1","git_commit":"abc1234","git_branch":"main","status":"success"}`)
-		code, out := call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+d["deployment_id"].(string)+`","trigger_reason":"broken"}`)
+		_, d := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"staging","version":"v1","git_commit":"abc1234","git_branch":"main","status":"success"}`)
+		code, out := testkit.Call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+d["deployment_id"].(string)+`","trigger_reason":"broken"}`)
 		if code != 422 || out["success"] != false || out["error"] != "Constitutional validation failed" {
 			t.Fatalf("rejection: %d %v", code, out)
 		}
@@ -210,11 +198,11 @@ func TestRejectionOverHTTP(t *testing.T) {
 		if v["compliant"] != false || v["violations"].([]any)[0] != "No valid rollback target found" {
 			t.Fatalf("validation: %v", v)
 		}
-		_, got := call(t, "GET", base+"/deployments/"+d["deployment_id"].(string), readToken, "")
+		_, got := testkit.Call(t, "GET", base+"/deployments/"+d["deployment_id"].(string), readToken, "")
 		if got["status"] != "success" {
 			t.Fatalf("a rejected rollback changed the deployment: %v", got)
 		}
-		_, hist := call(t, "GET", base+"/auto-rollback/history", readToken, "")
+		_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history", readToken, "")
 		if rbs := hist["rollbacks"].([]any); len(rbs) != 1 || rbs[0].(map[string]any)["status"] != "aborted" {
 			t.Fatalf("the rejection must be in history as aborted: %v", hist)
 		}
@@ -246,12 +234,12 @@ func TestBadInputChangesNothing(t *testing.T) {
 			{"POST", "/auto-rollback", adminToken, `{"deployment_id":"0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"}`, 400, "trigger_reason"},
 			{"POST", "/deployments", deployToken, `{"environment":"production","version":"` + strings.Repeat("x", 2<<20) + `"}`, 413, ""},
 		} {
-			code, out := call(t, tc.method, base+tc.path, tc.token, tc.body)
+			code, out := testkit.Call(t, tc.method, base+tc.path, tc.token, tc.body)
 			if code != tc.code || out["success"] != false || !strings.Contains(strings.ToLower(out["error"].(string)), strings.ToLower(tc.mention)) {
 				t.Errorf("%s %s %.60s: got %d %v, want %d mentioning %q", tc.method, tc.path, tc.body, code, out, tc.code, tc.mention)
 			}
 		}
-		_, list := call(t, "GET", base+"/deployments", readToken, "")
+		_, list := testkit.Call(t, "GET", base+"/deployments", readToken, "")
 		if n := len(list["deployments"].([]any)); n != 0 {
 			t.Fatalf("bad input wrote %d deployments", n)
 		}

@@ -9,33 +9,27 @@ import (
 	"testing"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
-// TestHundredConcurrentRollbacks is SPEC §17's exactly-once test: 100
+// TestHundredConcurrentRollbacks is the exactly-once test: 100
 // rollback requests for one environment at once, against the real server on
 // each store. Exactly one is executed (one executor run, one rollback
 // deployment row, one successful event); every other request is answered
 // 409 with the event_id of the one that runs (or ran) it.
 func TestHundredConcurrentRollbacks(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		store func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "roman.db") }},
-		{"postgres", func(t *testing.T) string { return testpg.URL(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, s := range testkit.Stores {
+		t.Run(s.Name, func(t *testing.T) {
 			runs := filepath.Join(t.TempDir(), "runs.log")
 			// The executor appends a line per run and takes a moment, so the
 			// requests overlap the unfinished rollback.
-			m := startServer(t, tc.store(t), map[string]string{
+			m := startServer(t, s.URL(t), map[string]string{
 				"ROMAN_EXECUTOR":         "command",
 				"ROMAN_EXECUTOR_COMMAND": `/bin/sh -c 'echo "$ROMAN_EVENT_ID" >> ` + runs + `; sleep 0.3'`,
 			})
 			base := m.URL()
-			call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
-			_, bad := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+			testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
+			_, bad := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
 			badID := bad["deployment_id"].(string)
 
 			const n = 100
@@ -51,7 +45,7 @@ func TestHundredConcurrentRollbacks(t *testing.T) {
 				go func() {
 					defer wg.Done()
 					<-start
-					code, body := call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+badID+`","trigger_reason":"Critical bug in payment flow"}`)
+					code, body := testkit.Call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+badID+`","trigger_reason":"Critical bug in payment flow"}`)
 					answers[i] = answer{code, body}
 				}()
 			}
@@ -88,7 +82,7 @@ func TestHundredConcurrentRollbacks(t *testing.T) {
 			if lines := strings.Fields(string(b)); len(lines) != 1 || lines[0] != winner {
 				t.Fatalf("the executor ran %d times: %q", len(lines), b)
 			}
-			_, list := call(t, "GET", base+"/deployments?environment=production", readToken, "")
+			_, list := testkit.Call(t, "GET", base+"/deployments?environment=production", readToken, "")
 			rollbackRows := 0
 			for _, d := range list["deployments"].([]any) {
 				if d.(map[string]any)["rollback_from"] == badID {
@@ -98,7 +92,7 @@ func TestHundredConcurrentRollbacks(t *testing.T) {
 			if rollbackRows != 1 {
 				t.Fatalf("%d rollback deployment rows", rollbackRows)
 			}
-			_, hist := call(t, "GET", base+"/auto-rollback/history?limit=1000", readToken, "")
+			_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history?limit=1000", readToken, "")
 			success := 0
 			for _, e := range hist["rollbacks"].([]any) {
 				ev := e.(map[string]any)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/web"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestGarbageOnEveryRoute(t *testing.T) {
 	eachStore(t, func(t *testing.T, m *Server) {
 		base := m.URL()
-		_, d := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true}`)
+		_, d := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true}`)
 		depID := d["deployment_id"].(string)
 		seeds := []string{
 			`{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main"}`,
@@ -59,9 +60,10 @@ func TestGarbageOnEveryRoute(t *testing.T) {
 			}
 			path := strings.NewReplacer("{deployment_id}", depID, "{snapshot_id}", depID, "{other_snapshot_id}", depID).Replace(rt.Path)
 			for _, body := range bodies {
-				code, out := callRaw(t, rt.Method, base+path, adminToken, body)
+				// The body may not be valid UTF-8 or JSON, nor the answer JSON.
+				code, out := testkit.CallRaw(t, rt.Method, base+path, adminToken, body)
 				if code < 400 || code >= 500 {
-					t.Fatalf("%s %s with %q: %d %v", rt.Method, rt.Path, body, code, out)
+					t.Fatalf("%s %s with %q: %d %s", rt.Method, rt.Path, body, code, out)
 				}
 			}
 		}
@@ -69,24 +71,6 @@ func TestGarbageOnEveryRoute(t *testing.T) {
 			t.Fatalf("garbage changed the store: %v -> %v", before, after)
 		}
 	})
-}
-
-// callRaw is call for bodies that may not be valid UTF-8 or JSON; a non-JSON
-// answer is reported as such rather than failing the test.
-func callRaw(t *testing.T, method, url, token, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("Content-Type")
 }
 
 // garbageTables are the rows a request could create. The monitor writes

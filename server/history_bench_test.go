@@ -19,7 +19,7 @@ const (
 )
 
 // historySteps is the rollback_steps of every seeded event: the eight steps
-// of a rollback with the none executor (SPEC §7), as the runner writes them.
+// of a rollback with the none executor, as the runner writes them.
 var historySteps = func() string {
 	var steps []string
 	at := time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)
@@ -165,7 +165,7 @@ func setupHistoryBench(t testing.TB, url string) *Server {
 	return m
 }
 
-// BenchmarkHistory1M measures SPEC §16's "History with 1,000,000 events:
+// BenchmarkHistory1M measures the target "History with 1,000,000 events:
 // < 10 ms": GET /auto-rollback/history over HTTP against the whole server
 // in-process, on a store holding 1,000,000 rollback events (seedHistory),
 // one request at a time, from sending it to reading the answer in full;

@@ -238,7 +238,7 @@ func concurrently(workers, n int, fn func(k int) error) error {
 	return nil
 }
 
-// BenchmarkIngestThroughput measures SPEC §16's error ingest against its
+// BenchmarkIngestThroughput measures error ingest against its
 // ceiling, on equal footing: each round inserts ingestPhase batches of
 // 10,000 events into the same table three ways, in an order that rotates
 // from round to round, so that all three see the same table sizes and the
@@ -255,7 +255,8 @@ func concurrently(workers, n int, fn func(k int) error) error {
 // forward (re-sending the same timestamps would scatter each batch over
 // the whole (deployment_id, occurred_at) index). Bodies and rows are built
 // before each phase's clock starts. It reports each rate in events/s,
-// http/raw (the ratio SPEC §16 asks for) and store/raw, and checks that
+// http/raw (the ratio the ingest target is stated in) and store/raw, and
+// checks that
 // every row was stored. (Memory is BenchmarkIngestFlood's business: here
 // the process's peak RSS would count the SQLite file's memory-mapped pages
 // and the benchmark's own data.) Run with -benchtime=5x (b.N is the number

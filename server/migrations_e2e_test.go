@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/odyssey-1/roman/appdb"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
 // TestMigrationsOverHTTP: CI records a deploy's migrations (API and CLI),
@@ -17,17 +17,11 @@ import (
 // database, newest first, on both stores; a broken script aborts the next
 // rollback and makes the database inconsistent for the constitution.
 func TestMigrationsOverHTTP(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		store func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "roman.db") }},
-		{"postgres", func(t *testing.T) string { return testpg.URL(t) }},
-	} {
+	for _, s := range testkit.Stores {
 		bin := buildRoman(t)
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(s.Name, func(t *testing.T) {
 			ctx := context.Background()
-			appURL := "sqlite://" + filepath.Join(t.TempDir(), "app.db")
+			appURL := testkit.SQLiteURL(t)
 			app, err := appdb.Open(appURL)
 			if err != nil {
 				t.Fatal(err)
@@ -36,10 +30,10 @@ func TestMigrationsOverHTTP(t *testing.T) {
 			if err := app.RunScripts(ctx, []string{`CREATE TABLE users (id integer PRIMARY KEY)`}); err != nil {
 				t.Fatal(err)
 			}
-			m := startServer(t, tc.store(t), map[string]string{"ROMAN_APP_DATABASE": appURL})
+			m := startServer(t, s.URL(t), map[string]string{"ROMAN_APP_DATABASE": appURL})
 			base := m.URL()
-			call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
-			_, bad := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+			testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
+			_, bad := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
 			badID := bad["deployment_id"].(string)
 
 			// The deploy applied two migrations.
@@ -47,14 +41,14 @@ func TestMigrationsOverHTTP(t *testing.T) {
 				t.Fatal(err)
 			}
 			body := `{"migration_name":"20251215_0001_orders","migration_hash":"sha256:aa","execution_time_ms":42,"rollback_script":"DROP TABLE orders","applied_at":"2025-12-15T14:00:00Z"}`
-			code, rec := call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, body)
+			code, rec := testkit.Call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, body)
 			if code != 201 || rec["migration_name"] != "20251215_0001_orders" || rec["rollback_successful"] != nil {
 				t.Fatalf("record: %d %v", code, rec)
 			}
-			if code, again := call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, body); code != 200 || again["id"] != rec["id"] {
+			if code, again := testkit.Call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, body); code != 200 || again["id"] != rec["id"] {
 				t.Fatalf("idempotent re-send: %d %v", code, again)
 			}
-			if code, out := call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, strings.Replace(body, "sha256:aa", "sha256:bb", 1)); code != 409 {
+			if code, out := testkit.Call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, strings.Replace(body, "sha256:aa", "sha256:bb", 1)); code != 409 {
 				t.Fatalf("same name, other hash: %d %v", code, out)
 			}
 			for _, bad := range []struct{ body, field string }{
@@ -64,11 +58,11 @@ func TestMigrationsOverHTTP(t *testing.T) {
 				{`{"migration_name":"x","migration_hash":"h","applied_at":"0000-01-01T00:00:00+01:00"}`, "applied_at"},
 				{`{"migration_name":"x","migration_hash":"h","rollback_scipt":"DROP"}`, "rollback_scipt"},
 			} {
-				if code, out := call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, bad.body); code != 400 || !strings.Contains(out["error"].(string), bad.field) {
+				if code, out := testkit.Call(t, "POST", base+"/deployments/"+badID+"/migrations", deployToken, bad.body); code != 400 || !strings.Contains(out["error"].(string), bad.field) {
 					t.Errorf("%s: %d %v", bad.body, code, out)
 				}
 			}
-			if code, _ := call(t, "POST", base+"/deployments/"+badID+"/migrations", readToken, body); code != 403 {
+			if code, _ := testkit.Call(t, "POST", base+"/deployments/"+badID+"/migrations", readToken, body); code != 403 {
 				t.Errorf("read key recorded a migration: %d", code)
 			}
 
@@ -89,7 +83,7 @@ func TestMigrationsOverHTTP(t *testing.T) {
 			}
 
 			// A manual rollback with with_migrations undoes both, newest first.
-			code, res := call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+badID+`","trigger_reason":"orders migration broke checkout","with_migrations":true}`)
+			code, res := testkit.Call(t, "POST", base+"/auto-rollback", adminToken, `{"deployment_id":"`+badID+`","trigger_reason":"orders migration broke checkout","with_migrations":true}`)
 			if code != 200 || res["status"] != "success" {
 				t.Fatalf("rollback: %d %v", code, res)
 			}
@@ -97,7 +91,7 @@ func TestMigrationsOverHTTP(t *testing.T) {
 			if _, ok := counts["orders"]; ok || len(counts) != 1 {
 				t.Fatalf("application tables after the rollback: %v", counts)
 			}
-			_, list := call(t, "GET", base+"/deployments/"+badID+"/migrations", readToken, "")
+			_, list := testkit.Call(t, "GET", base+"/deployments/"+badID+"/migrations", readToken, "")
 			for _, x := range list["migrations"].([]any) {
 				mig := x.(map[string]any)
 				if mig["rollback_successful"] != true || mig["rolled_back_at"] == nil {
@@ -108,7 +102,7 @@ func TestMigrationsOverHTTP(t *testing.T) {
 			if !strings.Contains(out, "ROLLED BACK AT") || strings.Count(out, " ok ") != 2 {
 				t.Errorf("cli table:\n%s", out)
 			}
-			if code, _ := call(t, "GET", base+"/deployments/00000000-0000-4000-8000-000000000000/migrations", readToken, ""); code != 404 {
+			if code, _ := testkit.Call(t, "GET", base+"/deployments/00000000-0000-4000-8000-000000000000/migrations", readToken, ""); code != 404 {
 				t.Errorf("unknown deployment: %d", code)
 			}
 		})

@@ -269,7 +269,7 @@ func setupMonitor10k(t testing.TB, url string) *monitor10k {
 	return &monitor10k{url: url, st: st}
 }
 
-// BenchmarkMonitor10k measures SPEC §16's "Monitor: 10,000 concurrently
+// BenchmarkMonitor10k measures the targets "Monitor: 10,000 concurrently
 // watched deployments evaluated every second on one core at < 50 %" and
 // "< 300 MB with 10,000 watched deployments" on both stores (seedWatched).
 // Run it with -cpu 1 (GOMAXPROCS=1) for the one-core claim:

@@ -5,22 +5,20 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
 // benchEachStore runs a benchmark against a fresh in-process server on
 // each store.
 func benchEachStore(b *testing.B, fn func(b *testing.B, m *Server)) {
-	b.Run("sqlite", func(b *testing.B) {
-		fn(b, startServer(b, "sqlite://"+filepath.Join(b.TempDir(), "roman.db"), monitorSettings))
-	})
-	b.Run("postgres", func(b *testing.B) { fn(b, startServer(b, testpg.URL(b), monitorSettings)) })
+	for _, s := range testkit.Stores {
+		b.Run(s.Name, func(b *testing.B) { fn(b, startServer(b, s.URL(b), monitorSettings)) })
+	}
 }
 
 func post(url, token string, body []byte) int {
@@ -46,7 +44,7 @@ func percentile(ds []time.Duration, p float64) float64 {
 	return float64(ds[i].Microseconds()) / 1000
 }
 
-// BenchmarkDetectionLatency measures SPEC §16's detection latency: from
+// BenchmarkDetectionLatency measures detection latency: from
 // sending the HTTP request that carries the error crossing the trigger to
 // the automatic rollback being recorded (the rollback's first change on the
 // hub, after its event row and validation step are stored: an upper bound).

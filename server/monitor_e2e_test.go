@@ -3,12 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 )
 
@@ -18,10 +18,8 @@ import (
 var monitorSettings = map[string]string{"ROMAN_VERIFY_WINDOW": "0s"}
 
 func eachStoreMonitored(t *testing.T, fn func(t *testing.T, m *Server)) {
-	t.Run("sqlite", func(t *testing.T) {
-		fn(t, startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), monitorSettings))
-	})
-	t.Run("postgres", func(t *testing.T) { fn(t, startServer(t, testpg.URL(t), monitorSettings)) })
+	t.Helper()
+	testkit.EachStore(t, func(t *testing.T, url string) { fn(t, startServer(t, url, monitorSettings)) })
 }
 
 // awaitMonitor polls cond (every 5 ms, up to 10 s): the monitor acts
@@ -63,16 +61,16 @@ func deployPair(t testing.TB, m *Server, env string) string {
 	t.Helper()
 	base := m.URL()
 	prev := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
-	if code, out := call(t, "POST", base+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.2","git_commit":"a7f3b29",
+	if code, out := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.2","git_commit":"a7f3b29",
 		"git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"`+prev+`"}`); code != 201 {
 		t.Fatalf("record good: %d %v", code, out)
 	}
-	code, bad := call(t, "POST", base+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main"}`)
+	code, bad := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main"}`)
 	if code != 201 {
 		t.Fatalf("record bad: %d %v", code, bad)
 	}
 	id := bad["deployment_id"].(string)
-	if code, out := call(t, "PATCH", base+"/deployments/"+id, deployToken, `{"status":"success"}`); code != 200 {
+	if code, out := testkit.Call(t, "PATCH", base+"/deployments/"+id, deployToken, `{"status":"success"}`); code != 200 {
 		t.Fatalf("complete: %d %v", code, out)
 	}
 	return id
@@ -100,7 +98,7 @@ func TestAutomaticRollbackOverHTTP(t *testing.T) {
 		base := m.URL()
 		badID := deployPair(t, m, "production")
 
-		code, out := call(t, "POST", base+"/errors", deployToken, errorBatch("production", 3, ago(10*time.Second)))
+		code, out := testkit.Call(t, "POST", base+"/errors", deployToken, errorBatch("production", 3, ago(10*time.Second)))
 		if code != 200 || out["accepted"] != 3.0 || out["deployment_ids"].([]any)[0] != badID {
 			t.Fatalf("ingest: %d %v", code, out)
 		}
@@ -110,7 +108,7 @@ func TestAutomaticRollbackOverHTTP(t *testing.T) {
 		if w := romanEvents(t, m, badID, roman.EventHealthWarning)[0]; !strings.Contains(w.Message, "Elevated error rate: 3 errors/minute") {
 			t.Fatalf("warning: %s", w.Message)
 		}
-		code, chk := call(t, "POST", base+"/auto-rollback/check", readToken, `{"deployment_id":"`+badID+`"}`)
+		code, chk := testkit.Call(t, "POST", base+"/auto-rollback/check", readToken, `{"deployment_id":"`+badID+`"}`)
 		if h := chk["health"].(map[string]any); code != 200 || chk["should_rollback"] != false || h["status"] != "degraded" {
 			t.Fatalf("check at 3 errors/minute: %d %v", code, chk)
 		}
@@ -119,7 +117,7 @@ func TestAutomaticRollbackOverHTTP(t *testing.T) {
 		}
 
 		// Six more: 9 in the last minute crosses the trigger.
-		if code, out := call(t, "POST", base+"/errors", deployToken, errorBatch("production", 6, ago(5*time.Second))); code != 200 {
+		if code, out := testkit.Call(t, "POST", base+"/errors", deployToken, errorBatch("production", 6, ago(5*time.Second))); code != 200 {
 			t.Fatalf("ingest: %d %v", code, out)
 		}
 		awaitMonitor(t, "the automatic rollback to finish", func() bool {
@@ -137,7 +135,7 @@ func TestAutomaticRollbackOverHTTP(t *testing.T) {
 		// More errors after the rollback: they land on the environment's
 		// current deployment (the rollback's), which is never rolled back
 		// automatically.
-		code, out = call(t, "POST", base+"/errors", deployToken, errorBatch("production", 20, ago(time.Second)))
+		code, out = testkit.Call(t, "POST", base+"/errors", deployToken, errorBatch("production", 20, ago(time.Second)))
 		if code != 200 {
 			t.Fatalf("ingest after rollback: %d %v", code, out)
 		}
@@ -165,7 +163,7 @@ func TestRecentErrorsTriggerOverHTTP(t *testing.T) {
 			}
 			return time.Duration(70+i*4) * time.Second
 		})
-		if code, out := call(t, "POST", m.URL()+"/errors", deployToken, body); code != 200 {
+		if code, out := testkit.Call(t, "POST", m.URL()+"/errors", deployToken, body); code != 200 {
 			t.Fatalf("ingest: %d %v", code, out)
 		}
 		awaitMonitor(t, "the automatic rollback", func() bool { return len(history(t, m, "production")) == 1 })

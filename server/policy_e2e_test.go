@@ -5,18 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/config"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/policy"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -31,52 +29,22 @@ const (
 	failingCases        = "../policy/testdata/failing_cases.yaml"
 )
 
-// policyClock is a settable clock for the server, so that freeze windows
-// and error windows are deterministic.
-type policyClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *policyClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *policyClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // startPolicyServer is startServer with a constitution file, the given
-// clock and a rollback-role key besides the admin, deploy and read keys.
-func startPolicyServer(t *testing.T, database, constitution string, clock *policyClock) *Server {
+// clock, the default verify window and a rollback-role key besides the
+// admin, deploy and read keys.
+func startPolicyServer(t *testing.T, database, constitution string, clock *testkit.Clock) *Server {
 	t.Helper()
-	env := map[string]string{
-		"ROMAN_DATABASE":     database,
-		"ROMAN_LISTEN":       "127.0.0.1:0",
-		"ROMAN_CONSTITUTION": constitution,
+	return closedAtEnd(t, openServer(t, database, clock.Now, nil, map[string]string{
+		"ROMAN_CONSTITUTION":  constitution,
+		"ROMAN_VERIFY_WINDOW": "",
 		"ROMAN_API_KEYS": "admin:" + adminToken + ",rollback:" + policyRollbackToken +
 			",deploy:" + deployToken + ",read:" + readToken,
-	}
-	cfg, err := config.Load("", func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &Server{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard, Clock: clock.Now}
-	if err := m.Open(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := m.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return m
+	}))
 }
 
-func eachPolicyStore(t *testing.T, constitution string, clock *policyClock, fn func(t *testing.T, m *Server)) {
-	t.Run("sqlite", func(t *testing.T) {
-		fn(t, startPolicyServer(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), constitution, clock))
-	})
-	t.Run("postgres", func(t *testing.T) { fn(t, startPolicyServer(t, testpg.URL(t), constitution, clock)) })
+func eachPolicyStore(t *testing.T, constitution string, clock *testkit.Clock, fn func(t *testing.T, m *Server)) {
+	t.Helper()
+	testkit.EachStore(t, func(t *testing.T, url string) { fn(t, startPolicyServer(t, url, constitution, clock)) })
 }
 
 // recordPair records a known-good deployment 15 minutes ago and a new one
@@ -84,12 +52,12 @@ func eachPolicyStore(t *testing.T, constitution string, clock *policyClock, fn f
 // id.
 func recordPair(t *testing.T, m *Server, env string, now time.Time) string {
 	t.Helper()
-	code, good := call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main",`+
+	code, good := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main",`+
 		`"status":"success","health_check_passed":true,"deployed_at":"`+now.Add(-15*time.Minute).Format(time.RFC3339)+`"}`)
 	if code != 201 {
 		t.Fatalf("record good: %d %v", code, good)
 	}
-	code, bad := call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main",`+
+	code, bad := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"`+env+`","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main",`+
 		`"deployed_at":"`+now.Add(-5*time.Minute).Format(time.RFC3339)+`"}`)
 	if code != 201 {
 		t.Fatalf("record bad: %d %v", code, bad)
@@ -189,7 +157,7 @@ func strs(v any) []string {
 // seed's troubleshooting query finds, the dry run that changes nothing, and
 // override by role.
 func TestConstitutionOverHTTP(t *testing.T) {
-	clock := &policyClock{now: time.Date(2025, 12, 15, 14, 35, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 35, 0, 0, time.UTC))
 	eachPolicyStore(t, "", clock, func(t *testing.T, m *Server) {
 		base, now := m.URL(), clock.Now()
 		badID := recordPair(t, m, "production", now)
@@ -199,7 +167,7 @@ func TestConstitutionOverHTTP(t *testing.T) {
 
 		// The spike has passed: an automatic rollback is rejected with the
 		// seed's body.
-		code, rej := call(t, "POST", base+"/auto-rollback", policyRollbackToken, body(`,"trigger_type":"automatic"`))
+		code, rej := testkit.Call(t, "POST", base+"/auto-rollback", policyRollbackToken, body(`,"trigger_type":"automatic"`))
 		if code != 422 || rej["success"] != false || rej["error"] != "Constitutional validation failed" {
 			t.Fatalf("rejection: %d %v", code, rej)
 		}
@@ -229,25 +197,25 @@ func TestConstitutionOverHTTP(t *testing.T) {
 		if verdict["compliant"] != false || verdict["results"] == nil {
 			t.Fatalf("verdict: %v", verdict)
 		}
-		_, ev := call(t, "GET", base+"/auto-rollback/history?deployment_id="+badID, readToken, "")
+		_, ev := testkit.Call(t, "GET", base+"/auto-rollback/history?deployment_id="+badID, readToken, "")
 		if e := ev["rollbacks"].([]any)[0].(map[string]any); e["status"] != "aborted" || e["constitutional_validation"].(map[string]any)["compliant"] != false {
 			t.Fatalf("aborted event: %v", e)
 		}
 
 		// The dry run answers the same verdict and changes nothing.
 		before := countRows(t, m)
-		code, dry := call(t, "POST", base+"/auto-rollback/validate", readToken, body(`,"trigger_type":"automatic"`))
+		code, dry := testkit.Call(t, "POST", base+"/auto-rollback/validate", readToken, body(`,"trigger_type":"automatic"`))
 		if code != 200 || dry["compliant"] != false || !slices.Equal(strs(dry["violations"]), strs(v["violations"])) {
 			t.Fatalf("dry run: %d %v", code, dry)
 		}
-		code, dry = call(t, "POST", base+"/functions/v1/auto-rollback/validate", readToken, body(""))
+		code, dry = testkit.Call(t, "POST", base+"/functions/v1/auto-rollback/validate", readToken, body(""))
 		if code != 200 || dry["compliant"] != true || !slices.Equal(strs(dry["warnings"]), []string{"System already stable: error rate 0/minute"}) {
 			t.Fatalf("manual dry run: %d %v", code, dry)
 		}
 		if after := countRows(t, m); after != before {
 			t.Fatalf("a dry run changed rows: %+v -> %+v", before, after)
 		}
-		if _, d := call(t, "GET", base+"/deployments/"+badID, readToken, ""); d["status"] != "in_progress" || d["constitutional_validation"] != nil {
+		if _, d := testkit.Call(t, "GET", base+"/deployments/"+badID, readToken, ""); d["status"] != "in_progress" || d["constitutional_validation"] != nil {
 			t.Fatalf("a dry run changed the deployment: %v", d)
 		}
 
@@ -257,18 +225,18 @@ func TestConstitutionOverHTTP(t *testing.T) {
 			MigrationHash: "abc", AppliedAt: now.Add(-4 * time.Minute), ErrorMessage: &msg}); err != nil {
 			t.Fatal(err)
 		}
-		code, rej = call(t, "POST", base+"/auto-rollback", adminToken, body(""))
+		code, rej = testkit.Call(t, "POST", base+"/auto-rollback", adminToken, body(""))
 		if code != 422 || !slices.Contains(strs(rej["validation"].(map[string]any)["violations"]), policy.MsgDatabaseInconsist) {
 			t.Fatalf("inconsistent database: %d %v", code, rej)
 		}
 		// Override needs admin: the rollback role gets 403 and nothing is
 		// written.
 		before = countRows(t, m)
-		if code, out := call(t, "POST", base+"/auto-rollback", policyRollbackToken, body(`,"override":true`)); code != 403 ||
+		if code, out := testkit.Call(t, "POST", base+"/auto-rollback", policyRollbackToken, body(`,"override":true`)); code != 403 ||
 			!strings.Contains(out["error"].(string), `override needs role "admin"`) {
 			t.Fatalf("rollback-role override: %d %v", code, out)
 		}
-		if code, _ := call(t, "POST", base+"/auto-rollback/validate", readToken, body(`,"override":true`)); code != 403 {
+		if code, _ := testkit.Call(t, "POST", base+"/auto-rollback/validate", readToken, body(`,"override":true`)); code != 403 {
 			t.Fatalf("read-role override dry run: %d", code)
 		}
 		if after := countRows(t, m); after != before {
@@ -276,7 +244,7 @@ func TestConstitutionOverHTTP(t *testing.T) {
 		}
 		// An admin override turns the violation into a warning and the
 		// rollback runs; the audit row says who overrode.
-		code, ok := call(t, "POST", base+"/auto-rollback", adminToken, body(`,"override":true,"initiated_by":"0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"`))
+		code, ok := testkit.Call(t, "POST", base+"/auto-rollback", adminToken, body(`,"override":true,"initiated_by":"0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"`))
 		if code != 200 || ok["success"] != true {
 			t.Fatalf("admin override: %d %v", code, ok)
 		}
@@ -301,14 +269,14 @@ func TestConstitutionOverHTTP(t *testing.T) {
 		if !found {
 			t.Fatalf("the overridden rule is not in the audit: %v", approved["verdict"])
 		}
-		if _, d := call(t, "GET", base+"/deployments/"+badID, readToken, ""); d["status"] != "rolled_back" ||
+		if _, d := testkit.Call(t, "GET", base+"/deployments/"+badID, readToken, ""); d["status"] != "rolled_back" ||
 			d["constitutional_validation"].(map[string]any)["override"] != true {
 			t.Fatalf("the verdict is not stored on the deployment: %v", d)
 		}
 
 		// The target rule survives an override.
-		_, first := call(t, "POST", base+"/deployments", deployToken, `{"environment":"staging","version":"v1","git_commit":"abc1234","git_branch":"main","status":"success"}`)
-		code, rej = call(t, "POST", base+"/auto-rollback", adminToken,
+		_, first := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"staging","version":"v1","git_commit":"abc1234","git_branch":"main","status":"success"}`)
+		code, rej = testkit.Call(t, "POST", base+"/auto-rollback", adminToken,
 			`{"deployment_id":"`+first["deployment_id"].(string)+`","trigger_reason":"broken","override":true}`)
 		if code != 422 || !slices.Equal(strs(rej["validation"].(map[string]any)["violations"]), []string{policy.MsgNoTarget}) {
 			t.Fatalf("override without target: %d %v", code, rej)
@@ -321,7 +289,7 @@ func TestConstitutionOverHTTP(t *testing.T) {
 func TestFreezeWindowOverHTTP(t *testing.T) {
 	thursday := time.Date(2025, 12, 18, 14, 0, 0, 0, time.UTC)
 	friday := thursday.Add(24 * time.Hour)
-	clock := &policyClock{now: thursday}
+	clock := testkit.NewClock(thursday)
 	eachPolicyStore(t, exampleRules, clock, func(t *testing.T, m *Server) {
 		clock.Set(thursday)
 		base := m.URL()
@@ -329,33 +297,33 @@ func TestFreezeWindowOverHTTP(t *testing.T) {
 		automatic := `{"deployment_id":"` + badID + `","trigger_reason":"High error rate: 9 errors/minute","trigger_type":"automatic"}`
 
 		spike(t, m, badID, "production", thursday, 9)
-		code, v := call(t, "POST", base+"/auto-rollback/validate", readToken, automatic)
+		code, v := testkit.Call(t, "POST", base+"/auto-rollback/validate", readToken, automatic)
 		if code != 200 || v["compliant"] != true {
 			t.Fatalf("Thursday: %d %v", code, v)
 		}
 
 		clock.Set(friday)
 		spike(t, m, badID, "production", friday, 9)
-		code, v = call(t, "POST", base+"/auto-rollback/validate", readToken, automatic)
+		code, v = testkit.Call(t, "POST", base+"/auto-rollback/validate", readToken, automatic)
 		if code != 200 || v["compliant"] != false || !slices.Equal(strs(v["rules"]), []string{"production_freeze"}) {
 			t.Fatalf("Friday dry run: %d %v", code, v)
 		}
-		code, rej := call(t, "POST", base+"/auto-rollback", policyRollbackToken, automatic)
+		code, rej := testkit.Call(t, "POST", base+"/auto-rollback", policyRollbackToken, automatic)
 		if code != 422 || rej["error"] != "Constitutional validation failed" ||
 			!slices.Equal(strs(rej["validation"].(map[string]any)["violations"]),
 				[]string{"Production freeze: no automatic rollback on Fridays (2025-12-19T14:00:00Z); a human must decide"}) {
 			t.Fatalf("Friday automatic: %d %v", code, rej)
 		}
-		if _, d := call(t, "GET", base+"/deployments/"+badID, readToken, ""); d["status"] != "in_progress" {
+		if _, d := testkit.Call(t, "GET", base+"/deployments/"+badID, readToken, ""); d["status"] != "in_progress" {
 			t.Fatalf("a rejected rollback changed the deployment: %v", d)
 		}
 		// A human may still roll back on a Friday, and must say who they are.
 		manual := `{"deployment_id":"` + badID + `","trigger_reason":"on-call decision"`
-		if code, out := call(t, "POST", base+"/auto-rollback", policyRollbackToken, manual+`}`); code != 422 ||
+		if code, out := testkit.Call(t, "POST", base+"/auto-rollback", policyRollbackToken, manual+`}`); code != 422 ||
 			!slices.Equal(strs(out["validation"].(map[string]any)["rules"]), []string{"production_needs_a_human"}) {
 			t.Fatalf("anonymous manual: %d %v", code, out)
 		}
-		code, ok := call(t, "POST", base+"/auto-rollback", policyRollbackToken, manual+`,"initiated_by":"0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"}`)
+		code, ok := testkit.Call(t, "POST", base+"/auto-rollback", policyRollbackToken, manual+`,"initiated_by":"0b6c3c52-4a8e-4c55-9d0e-2f4f7a1d8e11"}`)
 		if code != 200 || ok["success"] != true {
 			t.Fatalf("Friday manual: %d %v", code, ok)
 		}
@@ -377,7 +345,7 @@ func TestMalformedConstitutionStopsServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Server{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard}
+	m := &Server{Config: cfg, Logger: testkit.Discard(), Stdout: io.Discard}
 	err = m.Open(context.Background())
 	if err == nil {
 		m.Close()

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
 // buildRoman compiles the real binary (cmd/roman) once per test.
@@ -147,13 +149,13 @@ func TestServeProcess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "roman.db")); err != nil {
 		t.Fatalf("no ./roman.db: %v", err)
 	}
-	if code, out := call(t, "GET", base+"/deployments", key, ""); code != 200 {
+	if code, out := testkit.Call(t, "GET", base+"/deployments", key, ""); code != 200 {
 		t.Fatalf("admin key refused: %d %v", code, out)
 	}
-	if code, _ := call(t, "GET", base+"/deployments", "nope", ""); code != 401 {
+	if code, _ := testkit.Call(t, "GET", base+"/deployments", "nope", ""); code != 401 {
 		t.Fatalf("bad key: %d", code)
 	}
-	if code, out := call(t, "GET", base+"/healthz", "", ""); code != 200 || out["status"] != "ok" {
+	if code, out := testkit.Call(t, "GET", base+"/healthz", "", ""); code != 200 || out["status"] != "ok" {
 		t.Fatalf("healthz: %d %v", code, out)
 	}
 	stop(t, cmd)
@@ -163,7 +165,7 @@ func TestServeProcess(t *testing.T) {
 	if again != "" {
 		t.Fatal("a second start printed another admin key")
 	}
-	if code, _ := call(t, "GET", base+"/deployments", key, ""); code != 200 {
+	if code, _ := testkit.Call(t, "GET", base+"/deployments", key, ""); code != 200 {
 		t.Fatalf("the first-start key must survive a restart: %d", code)
 	}
 	if strings.Contains(key, " ") {

@@ -3,20 +3,17 @@ package server
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/config"
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
-// BenchmarkRollbackNone measures SPEC §16's "rollback with the none executor
+// BenchmarkRollbackNone measures the target "rollback with the none executor
 // and no verify window, request to success: p99 < 50 ms": each iteration
 // records a bad deployment (untimed) and times POST /auto-rollback through
 // the real server until its answer with status success. It reports p50 and
@@ -24,25 +21,9 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkRollbackNone -benchtime 500x ./server/
 func BenchmarkRollbackNone(b *testing.B) {
-	for _, tc := range []struct {
-		name string
-		url  func(b *testing.B) string
-	}{
-		{"sqlite", func(b *testing.B) string { return "sqlite://" + filepath.Join(b.TempDir(), "roman.db") }},
-		{"postgres", func(b *testing.B) string { return testpg.URL(b) }},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			env := map[string]string{"ROMAN_DATABASE": tc.url(b), "ROMAN_LISTEN": "127.0.0.1:0",
-				"ROMAN_API_KEYS": "admin:" + adminToken, "ROMAN_VERIFY_WINDOW": "0s", "ROMAN_LOG_LEVEL": "error"}
-			cfg, err := config.Load("", func(k string) string { return env[k] })
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := &Server{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Stdout: io.Discard}
-			if err := m.Open(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
+	for _, s := range testkit.Stores {
+		b.Run(s.Name, func(b *testing.B) {
+			m := startServer(b, s.URL(b), map[string]string{"ROMAN_LOG_LEVEL": "error"})
 			ctx := context.Background()
 			good := &roman.Deployment{DeploymentID: roman.NewUUID(), Environment: "production", Version: "v1", GitCommit: "a7f3b29",
 				GitBranch: "main", Status: roman.StatusSuccess, HealthCheckPassed: true, DeployedAt: roman.UTC(time.Now().Add(-time.Hour))}

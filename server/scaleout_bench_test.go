@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkDetectionAcrossReplicas measures detection latency with two
-// replicas on one PostgreSQL (SPEC §15, §16) when the error goes to the
+// replicas on one PostgreSQL when the error goes to the
 // replica that does not lead: from sending the HTTP request that carries
 // the error crossing the trigger to the follower to the leader recording the
 // automatic rollback (the rollback's first change on the leader's hub). The

@@ -3,13 +3,13 @@ package server
 import (
 	"context"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/monitor"
 	"github.com/odyssey-1/roman/rollback"
@@ -20,8 +20,8 @@ import (
 // PostgreSQL and SIGKILLs the one that leads the monitor while it runs a
 // rollback whose command executor cannot be repeated. The survivor takes
 // the monitor over within seconds and resumes the dead replica's rollback
-// exactly once, which fails it as interrupted (SPEC §7, §15): the command
-// never runs twice and no row is duplicated.
+// exactly once, which fails it as interrupted: the command never runs
+// twice and no row is duplicated.
 func TestKillLeaderMidRollback(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -42,12 +42,7 @@ func TestKillLeaderMidRollback(t *testing.T) {
 
 	// The leader runs a rollback; it dies while the command runs.
 	badID := seedRollback(t, baseA)
-	pids := waitFile(t, runs, 1)
-	t.Cleanup(func() {
-		if pid, err := strconv.Atoi(pids[0]); err == nil {
-			syscall.Kill(-pid, syscall.SIGKILL)
-		}
-	})
+	awaitCommand(t, runs)
 	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +57,7 @@ func TestKillLeaderMidRollback(t *testing.T) {
 
 	var ev map[string]any
 	awaitMonitor(t, "the dead replica's rollback to be resumed", func() bool {
-		_, hist := call(t, "GET", baseB+"/auto-rollback/history", crashToken, "")
+		_, hist := testkit.Call(t, "GET", baseB+"/auto-rollback/history", crashToken, "")
 		ev = hist["rollbacks"].([]any)[0].(map[string]any)
 		return ev["status"] != "in_progress"
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/monitor"
 	"github.com/odyssey-1/roman/sqldb"
@@ -127,7 +128,7 @@ func awaitStream(t *testing.T, lines <-chan string, what string, match func(stri
 	}
 }
 
-// TestTwoReplicasOnePostgres runs two servers on one PostgreSQL (SPEC §15):
+// TestTwoReplicasOnePostgres runs two servers on one PostgreSQL (scale-out):
 // one leads the monitor; errors posted to the other roll back exactly once;
 // when the leader closes, the other takes over within seconds and rolls
 // back the next bad deployment, again exactly once.
@@ -149,7 +150,7 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 
 	// Everything goes through the replica that does not lead.
 	badID := deployPair(t, b, "production")
-	if code, out := call(t, "POST", b.URL()+"/errors", deployToken, errorBatch("production", 9, ago(5*time.Second))); code != 200 {
+	if code, out := testkit.Call(t, "POST", b.URL()+"/errors", deployToken, errorBatch("production", 9, ago(5*time.Second))); code != 200 {
 		t.Fatalf("ingest: %d %v", code, out)
 	}
 	rolledBackOnce(t, b, "production", badID, a)
@@ -171,7 +172,7 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 	}
 
 	staging := deployPair(t, b, "staging")
-	if code, out := call(t, "POST", b.URL()+"/errors", deployToken, errorBatch("staging", 9, ago(5*time.Second))); code != 200 {
+	if code, out := testkit.Call(t, "POST", b.URL()+"/errors", deployToken, errorBatch("staging", 9, ago(5*time.Second))); code != 200 {
 		t.Fatalf("ingest: %d %v", code, out)
 	}
 	rolledBackOnce(t, b, "staging", staging, b)

@@ -4,17 +4,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/odyssey-1/roman/internal/testpg"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
-// Helpers of the SPEC §16 benchmarks in check_bench_test.go,
+// Helpers of the performance-target benchmarks in check_bench_test.go,
 // history_bench_test.go and monitor10k_bench_test.go.
 
 // parentCleanup is a testing.TB that reports failures to a sub-benchmark
@@ -32,28 +31,17 @@ func (p parentCleanup) Cleanup(f func()) { p.parent.Cleanup(f) }
 // TempDir returns a directory removed when the parent benchmark ends.
 func (p parentCleanup) TempDir() string { return p.parent.TempDir() }
 
-// benchStore is one store a SPEC §16 benchmark runs on.
-type benchStore struct {
-	name string
-	url  func(t testing.TB) string
-}
-
-var benchStores = []benchStore{
-	{"sqlite", func(t testing.TB) string { return "sqlite://" + filepath.Join(t.TempDir(), "roman.db") }},
-	{"postgres", func(t testing.TB) string { return testpg.URL(t) }},
-}
-
 // eachBenchStore runs fn as a sub-benchmark per store; setup runs once per
 // store, in the sub-benchmark's first run, and what it returns is reused by
 // the later runs.
 func eachBenchStore[S any](b *testing.B, setup func(t testing.TB, url string) S, fn func(b *testing.B, s S)) {
-	for _, st := range benchStores {
+	for _, st := range testkit.Stores {
 		var state S
 		var ready bool
-		b.Run(st.name, func(sb *testing.B) {
+		b.Run(st.Name, func(sb *testing.B) {
 			if !ready {
 				t := parentCleanup{sb, b}
-				state, ready = setup(t, st.url(t)), true
+				state, ready = setup(t, st.URL(t)), true
 			}
 			fn(sb, state)
 		})

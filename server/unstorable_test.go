@@ -1,13 +1,12 @@
 package server
 
 import (
-	"io"
 	"maps"
-	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
 // TestUnstorableTextIsRefused sends otherwise valid bodies whose text the
@@ -18,7 +17,7 @@ import (
 func TestUnstorableTextIsRefused(t *testing.T) {
 	eachStore(t, func(t *testing.T, m *Server) {
 		base := m.URL()
-		_, d := call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true}`)
+		_, d := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true}`)
 		dep := d["deployment_id"].(string)
 		awaitMonitor(t, "the watch_started row", func() bool { return len(romanEvents(t, m, dep, roman.EventWatchStarted)) > 0 })
 		const deploy = `"environment":"production","version":"v9","git_commit":"c","git_branch":"main"`
@@ -36,8 +35,8 @@ func TestUnstorableTextIsRefused(t *testing.T) {
 			{"POST", "/functions/v1/auto-rollback/validate", `{"deployment_id":"` + dep + `","trigger_reason":"bug\u0000"}`, "trigger_reason"},
 		} {
 			before := rowCounts(t, m)
-			code, out := send(t, tc.method, base+tc.path, adminToken, tc.body)
-			if code != 400 || !strings.Contains(out, `invalid value for field \"`+tc.field+`\"`) {
+			code, out := testkit.CallRaw(t, tc.method, base+tc.path, adminToken, tc.body)
+			if code != 400 || !strings.Contains(string(out), `invalid value for field \"`+tc.field+`\"`) {
 				t.Errorf("%s %s %s: %d %s", tc.method, tc.path, tc.body, code, out)
 			}
 			if after := rowCounts(t, m); !maps.Equal(after, before) {
@@ -46,25 +45,8 @@ func TestUnstorableTextIsRefused(t *testing.T) {
 		}
 		// Escaped backslashes and proper surrogate pairs are text like any
 		// other.
-		if code, out := call(t, "POST", base+"/deployments", deployToken, `{`+deploy+`,"metadata":{"path":"C:\\u0000dir","emoji":"\ud83d\ude00"}}`); code != 201 {
+		if code, out := testkit.Call(t, "POST", base+"/deployments", deployToken, `{`+deploy+`,"metadata":{"path":"C:\\u0000dir","emoji":"\ud83d\ude00"}}`); code != 201 {
 			t.Fatalf("valid escapes: %d %v", code, out)
 		}
 	})
-}
-
-// send sends body as it is and returns the status and the answer's text.
-func send(t *testing.T, method, url, token, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }

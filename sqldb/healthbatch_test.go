@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
@@ -15,11 +14,7 @@ import (
 // monitor answer exactly what the per-deployment reads answer, window
 // edges and ties included, keyed by the ids as given.
 func TestHealthBatch(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { testHealthBatch(t, openSQLite(t)) })
-	t.Run("postgres", func(t *testing.T) {
-		testpg.URL(t)
-		testHealthBatch(t, openPostgres(t))
-	})
+	eachDB(t, testHealthBatch)
 }
 
 func testHealthBatch(t *testing.T, db *sqldb.DB) {

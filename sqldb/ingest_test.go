@@ -15,46 +15,40 @@ import (
 // with the zero time as the store's clock and each row's own deployment,
 // on both stores; metric samples likewise.
 func TestIngestRoundTrip(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		open opener
-	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
-		t.Run(tc.name, func(t *testing.T) {
-			db := tc.open(t)
-			now := time.Date(2025, 12, 15, 14, 35, 0, 123456000, time.UTC)
-			db.SetClock(func() time.Time { return now })
-			a := newDeployment("production", "v1", t0, roman.StatusSuccess)
-			b := newDeployment("staging", "v1", t0, roman.StatusSuccess)
-			mustCreate(t, db, a)
-			mustCreate(t, db, b)
-			for _, n := range []int{1, 7, 4096 + 1024 + 3, 10000} {
-				events := make([]roman.ErrorEvent, n)
-				samples := make([]roman.MetricSample, n)
-				for i := range events {
-					d := a
-					if i%3 == 2 {
-						d = b
-					}
-					at := t0.Add(time.Duration(i*1001) * time.Microsecond)
-					if i%5 == 4 {
-						at = time.Time{}
-					}
-					events[i] = roman.ErrorEvent{DeploymentID: d.DeploymentID, Environment: d.Environment, OccurredAt: at,
-						Message: fmt.Sprintf("TypeError %d: \"é\"\t✓", i), Severity: []string{"error", "warning"}[i%2], Fingerprint: fmt.Sprint("f", i%4)}
-					samples[i] = roman.MetricSample{DeploymentID: d.DeploymentID, Environment: d.Environment, Name: fmt.Sprint("m", i%3),
-						Value: float64(i) / 7, At: at}
+	eachDB(t, func(t *testing.T, db *sqldb.DB) {
+		now := time.Date(2025, 12, 15, 14, 35, 0, 123456000, time.UTC)
+		db.SetClock(func() time.Time { return now })
+		a := newDeployment("production", "v1", t0, roman.StatusSuccess)
+		b := newDeployment("staging", "v1", t0, roman.StatusSuccess)
+		mustCreate(t, db, a)
+		mustCreate(t, db, b)
+		for _, n := range []int{1, 7, 4096 + 1024 + 3, 10000} {
+			events := make([]roman.ErrorEvent, n)
+			samples := make([]roman.MetricSample, n)
+			for i := range events {
+				d := a
+				if i%3 == 2 {
+					d = b
 				}
-				if err := db.InsertErrorEvents(ctx, events); err != nil {
-					t.Fatal(err)
+				at := t0.Add(time.Duration(i*1001) * time.Microsecond)
+				if i%5 == 4 {
+					at = time.Time{}
 				}
-				if err := db.InsertMetricSamples(ctx, samples); err != nil {
-					t.Fatal(err)
-				}
-				checkStoredEvents(t, db, events, now)
-				checkStoredSamples(t, db, samples, now)
+				events[i] = roman.ErrorEvent{DeploymentID: d.DeploymentID, Environment: d.Environment, OccurredAt: at,
+					Message: fmt.Sprintf("TypeError %d: \"é\"\t✓", i), Severity: []string{"error", "warning"}[i%2], Fingerprint: fmt.Sprint("f", i%4)}
+				samples[i] = roman.MetricSample{DeploymentID: d.DeploymentID, Environment: d.Environment, Name: fmt.Sprint("m", i%3),
+					Value: float64(i) / 7, At: at}
 			}
-		})
-	}
+			if err := db.InsertErrorEvents(ctx, events); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.InsertMetricSamples(ctx, samples); err != nil {
+				t.Fatal(err)
+			}
+			checkStoredEvents(t, db, events, now)
+			checkStoredSamples(t, db, samples, now)
+		}
+	})
 }
 
 // checkStoredEvents compares the newest len(want) rows of error_events

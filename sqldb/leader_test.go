@@ -26,6 +26,24 @@ func replicas(t *testing.T, n int) ([]*sqldb.DB, string) {
 	return out, url
 }
 
+// awaitLock tries l's lock every 10 ms until it is won, and fails the test
+// with failure after 10 s.
+func awaitLock(t *testing.T, l *sqldb.LockSession, failure string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		ok, err := l.TryLock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(failure)
+		}
+	}
+}
+
 func lockSession(t *testing.T, db *sqldb.DB) *sqldb.LockSession {
 	t.Helper()
 	l, err := db.NewLockSession()
@@ -74,18 +92,7 @@ func TestLockSessionLeadership(t *testing.T) {
 	if err := a.Held(ctx); err == nil {
 		t.Fatal("Held after the session was terminated")
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		ok, err := b.TryLock(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no takeover after the leader's session was terminated")
-		}
-	}
+	awaitLock(t, b, "no takeover after the leader's session was terminated")
 	// The old leader reconnects and waits its turn.
 	if ok, err := a.TryLock(ctx); err != nil || ok {
 		t.Fatalf("old leader after reconnecting: %v %v", ok, err)
@@ -101,18 +108,7 @@ func TestLockSessionLeadership(t *testing.T) {
 	}
 	// Close frees it too, as soon as PostgreSQL ends the backend.
 	a.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		ok, err := b.TryLock(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("TryLock after the leader closed never succeeded")
-		}
-	}
+	awaitLock(t, b, "TryLock after the leader closed never succeeded")
 	if _, err := a.TryLock(ctx); err == nil {
 		t.Fatal("TryLock on a closed session")
 	}

@@ -5,16 +5,10 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
-func TestSQLiteMigrationRollbacks(t *testing.T) { testMigrationRollbacks(t, openSQLite(t)) }
-
-func TestPostgresMigrationRollbacks(t *testing.T) {
-	testpg.URL(t)
-	testMigrationRollbacks(t, openPostgres(t))
-}
+func TestMigrationRollbacks(t *testing.T) { eachDB(t, testMigrationRollbacks) }
 
 // testMigrationRollbacks records outcomes for several migrations at once,
 // and an unknown id records none of them.

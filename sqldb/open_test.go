@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -19,17 +19,10 @@ import (
 // TestReopen checks that opening an existing database applies no migration
 // and keeps the data, on both dialects.
 func TestReopen(t *testing.T) {
-	tests := []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "roman.db") }},
-		{"postgres", func(t *testing.T) string { return testpg.URL(t) }},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, s := range testkit.Stores {
+		t.Run(s.Name, func(t *testing.T) {
 			t.Parallel()
-			url := tc.url(t)
+			url := s.URL(t)
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			db, err := sqldb.Open(ctx, url, logger)
@@ -39,7 +32,7 @@ func TestReopen(t *testing.T) {
 			if !strings.Contains(logs.String(), "applied database migration") {
 				t.Errorf("first open logged no migration: %s", logs.String())
 			}
-			if db.Dialect() != tc.name {
+			if db.Dialect() != s.Name {
 				t.Errorf("Dialect() = %q", db.Dialect())
 			}
 			d := newDeployment("production", "v1", t0, roman.StatusSuccess)

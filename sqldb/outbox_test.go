@@ -8,18 +8,11 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
-// TestSQLiteOutbox runs the alert outbox suite on SQLite.
-func TestSQLiteOutbox(t *testing.T) { runOutboxSuite(t, openSQLite) }
-
-// TestPostgresOutbox runs the alert outbox suite on PostgreSQL.
-func TestPostgresOutbox(t *testing.T) {
-	testpg.URL(t)
-	runOutboxSuite(t, openPostgres)
-}
+// TestOutbox runs the alert outbox suite on both stores.
+func TestOutbox(t *testing.T) { eachSuite(t, runOutboxSuite) }
 
 func runOutboxSuite(t *testing.T, open opener) {
 	tests := []struct {

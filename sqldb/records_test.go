@@ -218,7 +218,7 @@ func testErrorBatches(t *testing.T, db *sqldb.DB) {
 }
 
 // testDirectErrorInsert inserts an error the way an application may on
-// PostgreSQL (SPEC §4): straight into the table, relying on the defaults.
+// PostgreSQL: straight into the table, relying on the column defaults.
 func testDirectErrorInsert(t *testing.T, db *sqldb.DB) {
 	d := newDeployment("production", "v1", t0, roman.StatusSuccess)
 	mustCreate(t, db, d)

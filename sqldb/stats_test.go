@@ -8,18 +8,13 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
 // TestStats runs the aggregate queries of the dashboard and /metrics on both
 // stores against rows whose answers are known.
 func TestStats(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) { testStats(t, openSQLite(t)) })
-	t.Run("postgres", func(t *testing.T) {
-		testpg.URL(t)
-		testStats(t, openPostgres(t))
-	})
+	eachDB(t, testStats)
 }
 
 func testStats(t *testing.T, db *sqldb.DB) {

@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
@@ -22,12 +22,7 @@ type opener func(t *testing.T) *sqldb.DB
 
 func openSQLite(t *testing.T) *sqldb.DB {
 	t.Helper()
-	return openURL(t, "sqlite://"+filepath.Join(t.TempDir(), "roman.db"))
-}
-
-func openPostgres(t *testing.T) *sqldb.DB {
-	t.Helper()
-	return openURL(t, testpg.URL(t))
+	return openURL(t, testkit.SQLiteURL(t))
 }
 
 func openURL(t *testing.T, url string) *sqldb.DB {
@@ -40,14 +35,30 @@ func openURL(t *testing.T, url string) *sqldb.DB {
 	return db
 }
 
-// TestSQLiteStore runs the behavioural suite on SQLite.
-func TestSQLiteStore(t *testing.T) { runStoreSuite(t, openSQLite) }
-
-// TestPostgresStore runs the behavioural suite on PostgreSQL.
-func TestPostgresStore(t *testing.T) {
-	testpg.URL(t) // skips (or fails on CI) once, before the subtests, when there is no server
-	runStoreSuite(t, openPostgres)
+// eachDB runs fn as one subtest per store (testkit.Stores) on a fresh,
+// migrated store.
+func eachDB(t *testing.T, fn func(t *testing.T, db *sqldb.DB)) {
+	t.Helper()
+	testkit.EachStore(t, func(t *testing.T, url string) { fn(t, openURL(t, url)) })
 }
+
+// eachSuite runs suite as one subtest per store (testkit.Stores); each test
+// of the suite opens its own fresh store of that kind.
+func eachSuite(t *testing.T, suite func(t *testing.T, open opener)) {
+	t.Helper()
+	for _, s := range testkit.Stores {
+		t.Run(s.Name, func(t *testing.T) {
+			s.URL(t) // skips (or fails on CI) once, before the subtests, when there is no server
+			suite(t, func(t *testing.T) *sqldb.DB {
+				t.Helper()
+				return openURL(t, s.URL(t))
+			})
+		})
+	}
+}
+
+// TestStore runs the behavioural suite on both stores.
+func TestStore(t *testing.T) { eachSuite(t, runStoreSuite) }
 
 // runStoreSuite is the one behavioural suite both stores must pass.
 func runStoreSuite(t *testing.T, open opener) {

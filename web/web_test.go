@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
@@ -51,7 +51,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqldb.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "roman.db"), nil)
+	st, err := sqldb.Open(context.Background(), testkit.SQLiteURL(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
