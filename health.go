@@ -160,7 +160,7 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 
 	switch {
 	case rateT > t.ErrorRate:
-		h.Reason = "High error rate: " + FormatRate(h.ErrorRatePerMinute) + " errors/minute"
+		h.Reason = "High error rate: " + FormatErrorRate(h.ErrorRatePerMinute)
 	case recentT > t.RecentErrors:
 		h.Reason = "Too many recent errors: " + strconv.FormatInt(h.RecentErrors, 10) + " in 5 minutes"
 	case utilOK && h.DatabaseConnectionUtilization != nil && util > t.DBConnections:
@@ -174,7 +174,7 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 		h.Warnings = append(h.Warnings, "Memory usage at "+FormatRate(*h.MemoryUsagePercent)+"%")
 	}
 	if h.Reason == "" && h.ErrorRatePerMinute >= t.WarnErrorRate {
-		h.Warnings = append(h.Warnings, "Elevated error rate: "+FormatRate(h.ErrorRatePerMinute)+" errors/minute")
+		h.Warnings = append(h.Warnings, "Elevated error rate: "+FormatErrorRate(h.ErrorRatePerMinute))
 	}
 
 	switch {
@@ -215,6 +215,18 @@ func (h Health) Entropy(t Thresholds) float64 {
 // 9 → "9", 8.5 → "8.5", 0.25 → "0.3".
 func FormatRate(v float64) string {
 	return strconv.FormatFloat(float64(int64(v*10+sign(v)*0.5))/10, 'f', -1, 64)
+}
+
+// FormatErrorRate prints an error rate for people, as FormatRate prints the
+// number, with the noun agreeing with it: "1 error/minute", "0 errors/minute",
+// "8.5 errors/minute", "9 errors/minute". A rate that prints as 1 (0.96, for
+// instance) is singular, since the text is what people read.
+func FormatErrorRate(v float64) string {
+	n := FormatRate(v)
+	if n == "1" {
+		return n + " error/minute"
+	}
+	return n + " errors/minute"
 }
 
 func sign(v float64) float64 {
