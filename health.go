@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -168,13 +169,13 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	}
 
 	if h.P95ResponseTimeMS != nil && *h.P95ResponseTimeMS > t.WarnP95MS {
-		h.Warnings = append(h.Warnings, "Slow responses: p95 "+FormatRate(*h.P95ResponseTimeMS)+" ms")
+		h.Warnings = append(h.Warnings, warnP95+FormatRate(*h.P95ResponseTimeMS)+" ms")
 	}
 	if h.MemoryUsagePercent != nil && *h.MemoryUsagePercent > t.WarnMemoryPercent {
-		h.Warnings = append(h.Warnings, "Memory usage at "+FormatRate(*h.MemoryUsagePercent)+"%")
+		h.Warnings = append(h.Warnings, warnMemory+FormatRate(*h.MemoryUsagePercent)+"%")
 	}
 	if h.Reason == "" && h.ErrorRatePerMinute >= t.WarnErrorRate {
-		h.Warnings = append(h.Warnings, "Elevated error rate: "+FormatErrorRate(h.ErrorRatePerMinute))
+		h.Warnings = append(h.Warnings, warnErrorRate+FormatErrorRate(h.ErrorRatePerMinute))
 	}
 
 	switch {
@@ -186,6 +187,28 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 		h.Healthy, h.Status = true, HealthHealthy
 	}
 	return h
+}
+
+// The beginnings of the warning texts, one per warning signal.
+const (
+	warnP95       = "Slow responses: p95 "
+	warnMemory    = "Memory usage at "
+	warnErrorRate = "Elevated error rate: "
+)
+
+// WarningSignal names the signal a warning text of Health.Warnings is about:
+// SignalErrorRate, MetricP95ResponseTimeMS or MetricMemoryUsagePercent, or
+// "" for a text that is no health warning.
+func WarningSignal(text string) string {
+	switch {
+	case strings.HasPrefix(text, warnErrorRate):
+		return SignalErrorRate
+	case strings.HasPrefix(text, warnP95):
+		return MetricP95ResponseTimeMS
+	case strings.HasPrefix(text, warnMemory):
+		return MetricMemoryUsagePercent
+	}
+	return ""
 }
 
 // roundCount rounds a sampled count to the nearest whole number, halves up

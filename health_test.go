@@ -154,3 +154,17 @@ func TestThresholdsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestWarningSignal: every warning EvaluateHealth writes names its signal.
+func TestWarningSignal(t *testing.T) {
+	h := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 2, ErrorsLast5Minutes: 2, Metrics: map[string]float64{
+		roman.MetricP95ResponseTimeMS: 6200, roman.MetricMemoryUsagePercent: 97}}, roman.DefaultThresholds(), time.Now())
+	var got []string
+	for _, w := range h.Warnings {
+		got = append(got, roman.WarningSignal(w))
+	}
+	want := []string{roman.MetricP95ResponseTimeMS, roman.MetricMemoryUsagePercent, roman.SignalErrorRate}
+	if !slices.Equal(got, want) || roman.WarningSignal("something else") != "" {
+		t.Fatalf("signals of %q = %q, want %q", h.Warnings, got, want)
+	}
+}
