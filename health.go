@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -160,7 +161,7 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 
 	switch {
 	case rateT > t.ErrorRate:
-		h.Reason = "High error rate: " + FormatRate(h.ErrorRatePerMinute) + " errors/minute"
+		h.Reason = "High error rate: " + FormatErrorRate(h.ErrorRatePerMinute)
 	case recentT > t.RecentErrors:
 		h.Reason = "Too many recent errors: " + strconv.FormatInt(h.RecentErrors, 10) + " in 5 minutes"
 	case utilOK && h.DatabaseConnectionUtilization != nil && util > t.DBConnections:
@@ -168,13 +169,13 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	}
 
 	if h.P95ResponseTimeMS != nil && *h.P95ResponseTimeMS > t.WarnP95MS {
-		h.Warnings = append(h.Warnings, "Slow responses: p95 "+FormatRate(*h.P95ResponseTimeMS)+" ms")
+		h.Warnings = append(h.Warnings, warnP95+FormatRate(*h.P95ResponseTimeMS)+" ms")
 	}
 	if h.MemoryUsagePercent != nil && *h.MemoryUsagePercent > t.WarnMemoryPercent {
-		h.Warnings = append(h.Warnings, "Memory usage at "+FormatRate(*h.MemoryUsagePercent)+"%")
+		h.Warnings = append(h.Warnings, warnMemory+FormatRate(*h.MemoryUsagePercent)+"%")
 	}
 	if h.Reason == "" && h.ErrorRatePerMinute >= t.WarnErrorRate {
-		h.Warnings = append(h.Warnings, "Elevated error rate: "+FormatRate(h.ErrorRatePerMinute)+" errors/minute")
+		h.Warnings = append(h.Warnings, warnErrorRate+FormatErrorRate(h.ErrorRatePerMinute))
 	}
 
 	switch {
@@ -186,6 +187,28 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 		h.Healthy, h.Status = true, HealthHealthy
 	}
 	return h
+}
+
+// The beginnings of the warning texts, one per warning signal.
+const (
+	warnP95       = "Slow responses: p95 "
+	warnMemory    = "Memory usage at "
+	warnErrorRate = "Elevated error rate: "
+)
+
+// WarningSignal names the signal a warning text of Health.Warnings is about:
+// SignalErrorRate, MetricP95ResponseTimeMS or MetricMemoryUsagePercent, or
+// "" for a text that is no health warning.
+func WarningSignal(text string) string {
+	switch {
+	case strings.HasPrefix(text, warnErrorRate):
+		return SignalErrorRate
+	case strings.HasPrefix(text, warnP95):
+		return MetricP95ResponseTimeMS
+	case strings.HasPrefix(text, warnMemory):
+		return MetricMemoryUsagePercent
+	}
+	return ""
 }
 
 // roundCount rounds a sampled count to the nearest whole number, halves up
@@ -215,6 +238,18 @@ func (h Health) Entropy(t Thresholds) float64 {
 // 9 → "9", 8.5 → "8.5", 0.25 → "0.3".
 func FormatRate(v float64) string {
 	return strconv.FormatFloat(float64(int64(v*10+sign(v)*0.5))/10, 'f', -1, 64)
+}
+
+// FormatErrorRate prints an error rate for people, as FormatRate prints the
+// number, with the noun agreeing with it: "1 error/minute", "0 errors/minute",
+// "8.5 errors/minute", "9 errors/minute". A rate that prints as 1 (0.96, for
+// instance) is singular, since the text is what people read.
+func FormatErrorRate(v float64) string {
+	n := FormatRate(v)
+	if n == "1" {
+		return n + " error/minute"
+	}
+	return n + " errors/minute"
 }
 
 func sign(v float64) float64 {

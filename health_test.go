@@ -20,6 +20,52 @@ func TestFormatRate(t *testing.T) {
 	}
 }
 
+// TestFormatErrorRate: the noun agrees with the number as printed, in every
+// text that prints a rate (reasons, warnings, alerts, the CLI, the
+// constitution's errors_per_minute).
+func TestFormatErrorRate(t *testing.T) {
+	for _, tc := range []struct {
+		in   float64
+		want string
+	}{
+		{1, "1 error/minute"}, {0.96, "1 error/minute"}, {1.04, "1 error/minute"},
+		{0, "0 errors/minute"}, {0.2, "0.2 errors/minute"}, {1.05, "1.1 errors/minute"},
+		{2, "2 errors/minute"}, {8.5, "8.5 errors/minute"}, {9, "9 errors/minute"},
+	} {
+		if got := roman.FormatErrorRate(tc.in); got != tc.want {
+			t.Errorf("FormatErrorRate(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestHealthTextsPluralise: the reason and warning texts read "1 error/minute"
+// and "8.5 errors/minute"; the seed's texts stay exact.
+func TestHealthTextsPluralise(t *testing.T) {
+	now := time.Date(2025, 12, 15, 14, 35, 0, 0, time.UTC)
+	th := roman.DefaultThresholds()
+	one := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 1, ErrorsLast5Minutes: 1}, th, now)
+	if !slices.Equal(one.Warnings, []string{"Elevated error rate: 1 error/minute"}) {
+		t.Errorf("one error: warnings %q", one.Warnings)
+	}
+	two := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 2, ErrorsLast5Minutes: 2}, th, now)
+	if !slices.Equal(two.Warnings, []string{"Elevated error rate: 2 errors/minute"}) {
+		t.Errorf("two errors: warnings %q", two.Warnings)
+	}
+	seed := roman.EvaluateHealth(roman.HealthInputs{Metrics: map[string]float64{roman.SignalErrorRate: 8.5}}, th, now)
+	if seed.Reason != "High error rate: 8.5 errors/minute" {
+		t.Errorf("seed reason %q", seed.Reason)
+	}
+	recent := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 2, ErrorsLast5Minutes: 62}, th, now)
+	if recent.Reason != "Too many recent errors: 62 in 5 minutes" {
+		t.Errorf("seed reason %q", recent.Reason)
+	}
+	low := th
+	low.ErrorRate, low.WarnErrorRate = 0.5, 0.5
+	if h := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 1, ErrorsLast5Minutes: 1}, low, now); h.Reason != "High error rate: 1 error/minute" {
+		t.Errorf("one error over a low trigger: reason %q", h.Reason)
+	}
+}
+
 func f(v float64) *float64 { return &v }
 
 func TestEvaluateHealth(t *testing.T) {
@@ -106,5 +152,19 @@ func TestThresholdsValidate(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// TestWarningSignal: every warning EvaluateHealth writes names its signal.
+func TestWarningSignal(t *testing.T) {
+	h := roman.EvaluateHealth(roman.HealthInputs{ErrorsLastMinute: 2, ErrorsLast5Minutes: 2, Metrics: map[string]float64{
+		roman.MetricP95ResponseTimeMS: 6200, roman.MetricMemoryUsagePercent: 97}}, roman.DefaultThresholds(), time.Now())
+	var got []string
+	for _, w := range h.Warnings {
+		got = append(got, roman.WarningSignal(w))
+	}
+	want := []string{roman.MetricP95ResponseTimeMS, roman.MetricMemoryUsagePercent, roman.SignalErrorRate}
+	if !slices.Equal(got, want) || roman.WarningSignal("something else") != "" {
+		t.Fatalf("signals of %q = %q, want %q", h.Warnings, got, want)
 	}
 }

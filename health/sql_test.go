@@ -77,6 +77,8 @@ func TestSQLHealthAgreesWithGo(t *testing.T) {
 		{name: "pushed error rate", env: "production", samples: []sample{{roman.SignalErrorRate, 8.45, time.Second}}, want: "High error rate: 8.5 errors/minute"},
 		{name: "pushed recent errors", env: "production", samples: []sample{{roman.SignalRecentErrors, 61.5, time.Second}}, want: "Too many recent errors: 62 in 5 minutes"},
 		{name: "environment thresholds", env: "strict", errors: ages(3, time.Second), want: "High error rate: 3 errors/minute"},
+		{name: "one error per minute", env: "production", errors: ages(1, time.Second), want: "degraded"},
+		{name: "a pushed rate that prints as 1", env: "strict", samples: []sample{{roman.SignalErrorRate, 0.96, time.Second}}, want: "degraded"},
 		{name: "two breaches of three", env: "patient", samples: []sample{{roman.MetricDatabaseConnectionUtilization, 95, time.Second},
 			{roman.MetricDatabaseConnectionUtilization, 97, 2 * time.Second}}, want: "healthy"},
 		{name: "a flaky one of three", env: "patient", samples: []sample{{roman.MetricDatabaseConnectionUtilization, 95, time.Second},

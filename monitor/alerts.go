@@ -7,7 +7,7 @@ import (
 )
 
 // alertFor is the alert a monitor decision row carries, or nil:
-// a health warning, a trigger that only alerts (after the window, or with
+// a health warning (rate-limited per signal), a trigger that only alerts (after the window, or with
 // auto_rollback: never), a suppressed automatic rollback, or an automatic
 // rollback that could not run. A rejected automatic rollback needs none
 // here: the rollback service's rollback_validation row carries the
@@ -19,10 +19,13 @@ func alertFor(d *roman.Deployment, typ, msg string, meta map[string]any) *roman.
 	a.Reason, _ = meta["reason"].(string)
 	switch typ {
 	case roman.EventHealthWarning:
-		a.Kind = roman.AlertHealthWarning
-		if ws, ok := meta["warnings"].([]string); ok {
-			a.Detail = strings.Join(ws, "; ")
+		// Only the signals that entered a warning state and were not
+		// alerted on lately (warnings.go) alert; the row is written anyway.
+		ws, _ := meta["alert_warnings"].([]string)
+		if len(ws) == 0 {
+			return nil
 		}
+		a.Kind, a.Detail = roman.AlertHealthWarning, strings.Join(ws, "; ")
 	case roman.EventHealthAlert:
 		a.Kind, a.Detail = roman.AlertHealthWarning, msg
 	case roman.EventAutoRollbackSuppressed:

@@ -37,8 +37,8 @@ type watch struct {
 	// logged remembers the decisions already written, so a condition that
 	// persists is one row, not one per second.
 	logged map[string]bool
-	// warnings is the last warning set logged.
-	warnings string
+	// warn is the state of the health warnings (warnings.go).
+	warn warnState
 	// arrivedAt is the wall time the batch that marked the deployment for
 	// this evaluation arrived (zero for ticker passes): the start of the
 	// detection latency of a rollback it triggers.
@@ -177,15 +177,7 @@ func (m *Monitor) act(ctx context.Context, w *watch, h roman.Health, err error, 
 		}
 		m.onTrigger(ctx, w, h, inWindow, now)
 	}
-	warn := strings.Join(h.Warnings, "; ")
-	if warn != w.warnings {
-		w.warnings = warn
-		if warn != "" {
-			m.event(ctx, w.d, roman.EventHealthWarning, roman.SeverityWarning,
-				fmt.Sprintf("Health warning for %s in %s: %s", w.d.Version, w.d.Environment, warn),
-				map[string]any{"warnings": h.Warnings, "health": h})
-		}
-	}
+	m.warn(ctx, w, h, now) // warnings.go
 }
 
 // onTrigger decides what a firing trigger does: roll back, alert only, or

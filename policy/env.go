@@ -88,6 +88,14 @@ func newEnv() (*cel.Env, error) {
 			cel.Overload("rate_int", []*cel.Type{cel.IntType}, cel.StringType,
 				cel.UnaryBinding(func(v ref.Val) ref.Val { return types.String(roman.FormatRate(float64(v.(types.Int)))) })),
 		),
+		// errors_per_minute(x) prints a rate with its noun agreeing:
+		// "1 error/minute", "8.5 errors/minute".
+		cel.Function("errors_per_minute",
+			cel.Overload("errors_per_minute_double", []*cel.Type{cel.DoubleType}, cel.StringType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val { return types.String(roman.FormatErrorRate(float64(v.(types.Double)))) })),
+			cel.Overload("errors_per_minute_int", []*cel.Type{cel.IntType}, cel.StringType,
+				cel.UnaryBinding(func(v ref.Val) ref.Val { return types.String(roman.FormatErrorRate(float64(v.(types.Int)))) })),
+		),
 	)
 	return cel.NewEnv(opts...)
 }

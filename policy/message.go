@@ -21,7 +21,8 @@ import (
 // Each expression is compiled and type-checked with the rule, against the
 // same variables, and its value is printed: strings as they are, doubles in
 // their shortest form (1.618), rate(x) with at most one decimal as roman
-// prints rates (0.2, 9), timestamps in RFC 3339, null as "null", lists and
+// prints rates (0.2, 9), errors_per_minute(x) the same with its noun
+// ("1 error/minute", "8.5 errors/minute"), timestamps in RFC 3339, null as "null", lists and
 // maps as JSON. There is no escape: a literal "{{" is written {{ "{{" }}.
 type message struct {
 	// parts alternate literal text and expressions: text[i] precedes

@@ -565,7 +565,7 @@ rules:
   - name: render
     require: "false"
     severity: warning
-    message: "{{ entropy }}|{{ health.recent_errors }}|{{ health.database_connections }}|{{ now }}|{{ health.warnings }}|{{ \"{{\" }}|{{ rate(8.25) }}|{{ rate(9) }}|{{ now - deployment.deployed_at }}|{{ target.metadata }}"
+    message: "{{ entropy }}|{{ health.recent_errors }}|{{ health.database_connections }}|{{ now }}|{{ health.warnings }}|{{ \"{{\" }}|{{ rate(8.25) }}|{{ rate(9) }}|{{ errors_per_minute(1) }}|{{ errors_per_minute(0.96) }}|{{ errors_per_minute(8.5) }}|{{ errors_per_minute(0) }}|{{ now - deployment.deployed_at }}|{{ target.metadata }}"
 `)
 	v := validate(t, c, input(func(in *roman.ValidationInput) {
 		mem := 60.0
@@ -573,7 +573,7 @@ rules:
 		in.Entropy = 0.25
 		in.Target.Metadata = []byte(`{"pr":42}`)
 	}))
-	want := `0.25|0|null|2025-12-15T14:35:00Z|[]|{{|8.3|9|35m0s|{"pr":42}`
+	want := `0.25|0|null|2025-12-15T14:35:00Z|[]|{{|8.3|9|1 error/minute|1 error/minute|8.5 errors/minute|0 errors/minute|35m0s|{"pr":42}`
 	if !slices.Equal(v.Rules, []string{"stability_manual", "render"}) || v.Warnings[1] != want {
 		t.Fatalf("got %+v\nwant warning %q", v, want)
 	}

@@ -184,7 +184,7 @@ func printCheck(w io.Writer, o *clientOptions, res *roman.CheckResult) error {
 		"Reason", res.Reason,
 		"Status", h.Status,
 		"Healthy", yesNo(h.Healthy),
-		"Error rate", roman.FormatRate(h.ErrorRatePerMinute) + " errors/minute",
+		"Error rate", roman.FormatErrorRate(h.ErrorRatePerMinute),
 		"Recent errors", strconv.FormatInt(h.RecentErrors, 10) + " in 5 minutes",
 		"DB connections", optNumber(h.DatabaseConnections, ""),
 		"DB connection utilization", optNumber(h.DatabaseConnectionUtilization, "%"),
