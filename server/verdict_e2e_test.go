@@ -175,3 +175,39 @@ func mustString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestSuppressedRollbackShowsInTheCheck: errors on the deployment a manual
+// rollback created are never rolled back automatically; the check says so,
+// with the reason and the command to run, and the release is not healthy.
+func TestSuppressedRollbackShowsInTheCheck(t *testing.T) {
+	db := "sqlite://" + filepath.Join(t.TempDir(), "roman.db")
+	start := time.Now().UTC().Truncate(time.Second)
+	clock := testkit.NewClock(start)
+	m, _ := startClocked(t, db, clock, nil)
+	recordAt(t, m, "production", "v2.5.2", "a7f3b29", "success", true, start.Add(-time.Hour))
+	v3 := recordAt(t, m, "production", "v2.5.3", "b81c4d0", "in_progress", false, start.Add(-2*time.Minute))
+	complete(t, m, v3)
+	code, res := call(t, "POST", m.URL()+"/auto-rollback", verdictRollbackToken, `{"deployment_id":"`+v3+`","trigger_reason":"bug"}`)
+	if code != 200 {
+		t.Fatalf("manual rollback: %d %v", code, res)
+	}
+	awaitMonitor(t, "the manual rollback to finish", func() bool {
+		h := history(t, m, "production")
+		return len(h) == 1 && h[0].Finished()
+	})
+	redeploy := res["new_deployment_id"].(string)
+	clock.Add(time.Minute)
+	errorsAt(t, m, redeploy, 9, clock.Now().Add(-5*time.Second))
+	awaitMonitor(t, "the suppression", func() bool { return len(romanEvents(t, m, redeploy, roman.EventAutoRollbackSuppressed)) == 1 })
+	code, chk := call(t, "GET", m.URL()+"/auto-rollback/check?deployment_id="+redeploy, readToken, "")
+	if code != 200 || chk["suppressed"] != true || chk["suppressed_by"] != "rollback_deployment" || chk["suppressed_until"] != nil ||
+		!strings.Contains(chk["command"].(string), "roman rollback "+redeploy+" --reason") {
+		t.Fatalf("check: %d %v", code, chk)
+	}
+	if code, d := call(t, "GET", m.URL()+"/deployments/"+redeploy, readToken, ""); code != 200 || d["health_check_passed"] != false {
+		t.Fatalf("redeploy: %d %v", code, d)
+	}
+	if n := len(history(t, m, "production")); n != 1 {
+		t.Fatalf("%d rollback events", n)
+	}
+}
