@@ -265,4 +265,19 @@ type CheckResult struct {
 	ShouldRollback bool   `json:"should_rollback"`
 	Reason         string `json:"reason"`
 	Health         Health `json:"health"`
+	// Suppressed is true when the monitor did not roll the deployment back
+	// automatically although a trigger fired (storm protection, a
+	// constitutional rejection, or a rollback that could not run), so a
+	// human must act.
+	Suppressed bool `json:"suppressed"`
+	// SuppressedBy is the kind of suppression: rollback_deployment,
+	// cooldown, max_auto_rollbacks, conflict, rejected or failed.
+	SuppressedBy string `json:"suppressed_by,omitempty"`
+	// SuppressedReason says why, in a sentence.
+	SuppressedReason string `json:"suppressed_reason,omitempty"`
+	// SuppressedUntil is when automatic rollbacks resume (the cooldown's
+	// end); absent when only a human can lift the suppression.
+	SuppressedUntil *time.Time `json:"suppressed_until,omitempty"`
+	// Command is what to run to roll the deployment back by hand.
+	Command string `json:"command,omitempty"`
 }

@@ -124,4 +124,12 @@ const (
 	// EventWatchUnverified: the window ended with no trigger but a signal
 	// stayed unknown throughout, so health_check_passed is not set.
 	EventWatchUnverified = "watch_window_unverified"
+	// EventWatchBreach: a trigger fired inside the watch window, whatever
+	// followed (a rollback, a suppression, a rejection or an alert only).
+	// The row is the durable evidence that the window did not pass: a
+	// restarted monitor reads it before it decides the window's end.
+	EventWatchBreach = "watch_breach"
+	// EventWatchFailed: the window ended with at least one breach; the
+	// deployment is not marked health_check_passed.
+	EventWatchFailed = "watch_window_failed"
 )

@@ -7,13 +7,13 @@ import (
 )
 
 // alertFor is the alert a monitor decision row carries, or nil:
-// a health warning (rate-limited per signal), a trigger that only alerts (after the window, or with
-// auto_rollback: never), a suppressed automatic rollback, or an automatic
-// rollback that could not run. A rejected automatic rollback needs none
-// here: the rollback service's rollback_validation row carries the
-// constitutional violation alert, and an automatic rollback that starts is
-// announced by its rollback_started row. The store writes the alert to the
-// outbox in the row's transaction.
+// a health warning (rate-limited per signal), a trigger that only alerts
+// (after the window, or with auto_rollback: never), a suppressed or rejected
+// automatic rollback (manual intervention required: the detail gives the
+// reason and the command to run), or an automatic rollback that could not
+// run. An automatic rollback that starts is announced by its
+// rollback_started row. The store writes the alert to the outbox in the
+// row's transaction.
 func alertFor(d *roman.Deployment, typ, msg string, meta map[string]any) *roman.Alert {
 	a := &roman.Alert{DeploymentID: d.DeploymentID, Version: d.Version, Environment: d.Environment}
 	a.Reason, _ = meta["reason"].(string)
@@ -35,19 +35,36 @@ func alertFor(d *roman.Deployment, typ, msg string, meta map[string]any) *roman.
 		} else {
 			a.Detail = suppressedWhy(msg)
 		}
+		a.Detail = withCommand(a.Detail, meta)
 	case roman.EventManualIntervention:
 		if _, rejected := meta["validation"]; rejected {
-			return nil
+			// The rollback service's rollback_validation row carries the
+			// constitutional violation alert; this one says what to do.
+			a.Kind, a.Trigger = roman.AlertRollbackSuppressed, roman.TriggerAutomatic
+			a.Detail, _ = meta["suppressed_reason"].(string)
+			a.Detail = withCommand(a.Detail, meta)
+			return a
 		}
 		a.Kind, a.Trigger = roman.AlertRollbackFailed, roman.TriggerAutomatic
 		a.Detail, _ = meta["error"].(string)
 		if a.Detail == "" {
 			a.Detail = msg
 		}
+		a.Detail = withCommand(a.Detail, meta)
 	default:
 		return nil
 	}
 	return a
+}
+
+// withCommand appends "manual intervention required" and the command to
+// run (metadata.command) to an alert's detail.
+func withCommand(detail string, meta map[string]any) string {
+	cmd, _ := meta["command"].(string)
+	if cmd == "" {
+		return detail
+	}
+	return detail + "; manual intervention required: " + cmd
 }
 
 // suppressedWhy takes the reason out of "Automatic rollback of v in env
@@ -57,7 +74,7 @@ func suppressedWhy(msg string) string {
 	if i := strings.Index(msg, marker); i >= 0 {
 		msg = msg[i+len(marker):]
 	}
-	if i := strings.LastIndex(msg, " (trigger: "); i >= 0 {
+	if i := strings.LastIndex(msg, " (trigger: "); i >= 0 && strings.Contains(msg[i:], ")") {
 		msg = msg[:i]
 	}
 	return msg

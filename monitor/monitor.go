@@ -9,9 +9,12 @@
 //
 // A trigger inside the window starts one automatic rollback through the
 // rollback service, unless storm protection says no: a cooldown after any
-// rollback in the environment, never a deployment that a rollback created,
-// and at most MaxAutoRollbacks automatic rollbacks in a row. Every decision
-// is a roman_events row with metadata.deployment_id.
+// rollback in the environment (for deployments recorded before it
+// finished), never a deployment that a rollback created, and at most
+// MaxAutoRollbacks automatic rollbacks in a row. Every trigger inside a
+// window is a durable breach (verdict.go), so a window that breached is
+// never passed, across restarts. Every decision is a roman_events row with
+// metadata.deployment_id.
 package monitor
 
 import (
@@ -50,7 +53,8 @@ type Settings struct {
 	WatchWindow time.Duration
 	// AutoRollback is ModeWindow, ModeAlways or ModeNever.
 	AutoRollback string
-	// Cooldown pauses automatic rollbacks after any rollback.
+	// Cooldown pauses automatic rollbacks after any rollback, for the
+	// deployments recorded before that rollback finished.
 	Cooldown time.Duration
 	// MaxAutoRollbacks is how many automatic rollbacks in a row are allowed
 	// before a human must act.

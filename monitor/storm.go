@@ -17,34 +17,41 @@ const (
 )
 
 // storm returns why an automatic rollback of w must not start (kind and
-// text), or "" when it may (storm protection). Manual rollbacks are
-// never subject to it.
-func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time) (kind, why string, err error) {
+// text, and for a cooldown when it ends), or "" when it may (storm
+// protection). Manual rollbacks are never subject to it.
+func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time) (kind, why string, until *time.Time, err error) {
 	d := w.d
 	if d.RollbackFrom != nil {
 		return SuppressedRollbackDeployment, fmt.Sprintf(
-			"%s was itself deployed by a rollback (of %s), and roman never rolls such a deployment back automatically", d.Version, *d.RollbackFrom), nil
+			"%s was itself deployed by a rollback (of %s), and roman never rolls such a deployment back automatically", d.Version, *d.RollbackFrom), nil, nil
 	}
 	evs, err := m.Store.ListRollbackEvents(ctx, roman.RollbackFilter{Environment: d.Environment, Limit: 50})
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
-	// Cooldown: after any rollback that ran (a rejected one changed nothing).
+	// Cooldown: after a rollback that ran (a rejected one changed nothing),
+	// only for deployments recorded before it finished. A deployment
+	// recorded after it is a new human decision, watched and rolled back
+	// normally.
 	for _, e := range evs {
 		if e.Status == roman.RollbackAborted {
 			continue
 		}
-		if until := e.InitiatedAt.Add(s.Cooldown); now.Before(until) {
-			return SuppressedCooldown, fmt.Sprintf("cooldown: a rollback of %s started at %s (event %s); automatic rollbacks resume at %s",
-				d.Environment, e.InitiatedAt.UTC().Format(time.RFC3339), e.EventID, until.UTC().Format(time.RFC3339)), nil
+		end := e.InitiatedAt.Add(s.Cooldown)
+		if !now.Before(end) {
+			break // the newest rollback's cooldown is over
 		}
-		break
+		if recordedAfter(d, e) {
+			continue // not subject to this rollback's cooldown; an older one may still apply
+		}
+		return SuppressedCooldown, fmt.Sprintf("cooldown: a rollback of %s started at %s (event %s) before %s was deployed; automatic rollbacks resume at %s",
+			d.Environment, e.InitiatedAt.UTC().Format(time.RFC3339), e.EventID, d.Version, end.UTC().Format(time.RFC3339)), &end, nil
 	}
 	// In a row: automatic rollbacks since the last manual one and since the
 	// last deployment that passed its watch window.
 	reset, err := m.lastPassed(ctx, d.Environment)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	n := 0
 	for _, e := range evs {
@@ -58,9 +65,16 @@ func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time
 	if s.MaxAutoRollbacks > 0 && n >= s.MaxAutoRollbacks {
 		return SuppressedMaxInARow, fmt.Sprintf(
 			"%d automatic rollbacks in a row in %s (at most %d): a human must act (a manual rollback, or a deployment that passes its watch window, resets the count)",
-			n, d.Environment, s.MaxAutoRollbacks), nil
+			n, d.Environment, s.MaxAutoRollbacks), nil, nil
 	}
-	return "", "", nil
+	return "", "", nil, nil
+}
+
+// recordedAfter reports whether deployment d came after rollback e had
+// finished: its deployed_at is after the rollback's completed_at. A rollback
+// that has not finished covers every deployment of its environment.
+func recordedAfter(d *roman.Deployment, e *roman.RollbackEvent) bool {
+	return e.CompletedAt != nil && d.DeployedAt.After(*e.CompletedAt)
 }
 
 // lastPassed returns when the newest deployment of env that the monitor

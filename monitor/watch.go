@@ -28,8 +28,14 @@ type watch struct {
 	// started (once per deployment), whatever its outcome.
 	attempted bool
 	// triggered is set when a trigger fired inside the window: the window
-	// did not end cleanly.
+	// did not end cleanly. It is also set from the stored watch_breach rows
+	// when the watch is rebuilt after a restart.
 	triggered bool
+	// breaches are the breaches of the window recorded so far (one per
+	// signal, oldest first), as their watch_breach rows say.
+	breaches []breach
+	// worst is the worst reading seen in the window while a trigger fired.
+	worst *roman.Health
 	// activeUntil: re-evaluate on every tick until then.
 	activeUntil time.Time
 	// pulled is set when the deployment has pulled sources.
@@ -120,6 +126,11 @@ func (m *Monitor) watch(ctx context.Context, d *roman.Deployment, rebuilding boo
 			w.attempted, w.triggered = true, true
 		}
 	}
+	// Breaches stored before a restart: the window did not pass, whatever
+	// the reading is now.
+	if err := m.loadBreaches(ctx, w); err != nil {
+		return err
+	}
 	if !now.Before(w.windowEnd) {
 		// The window ended; decide it now unless that was done before.
 		decided, err := m.decided(ctx, d.DeploymentID)
@@ -151,7 +162,7 @@ func (m *Monitor) watch(ctx context.Context, d *roman.Deployment, rebuilding boo
 // decided reports whether the window of a deployment has a passed or
 // unverified row already.
 func (m *Monitor) decided(ctx context.Context, deploymentID string) (bool, error) {
-	for _, typ := range []string{roman.EventWatchPassed, roman.EventWatchUnverified} {
+	for _, typ := range []string{roman.EventWatchPassed, roman.EventWatchUnverified, roman.EventWatchFailed} {
 		evs, err := m.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: typ, DeploymentID: deploymentID, Limit: 1})
 		if err != nil {
 			return false, err
@@ -174,6 +185,7 @@ func (m *Monitor) act(ctx context.Context, w *watch, h roman.Health, err error, 
 	if h.Reason != "" {
 		if inWindow {
 			w.triggered = true
+			m.recordBreach(ctx, w, h, now) // verdict.go
 		}
 		m.onTrigger(ctx, w, h, inWindow, now)
 	}
@@ -199,15 +211,20 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 			fmt.Sprintf("%s in %s: %s (%s: alert only, no automatic rollback)", w.d.Version, w.d.Environment, h.Reason, why), meta)
 		return
 	}
-	kind, why, err := m.storm(ctx, w, s, now)
+	kind, why, until, err := m.storm(ctx, w, s, now)
 	if err != nil {
 		m.Logger.Error("monitor: storm protection check failed", "deployment_id", w.d.DeploymentID, "err", err)
 		return
 	}
 	if kind != "" {
-		meta["suppressed_by"] = kind
-		m.once(ctx, w, "suppressed:"+kind, roman.EventAutoRollbackSuppressed, roman.SeverityWarning,
-			fmt.Sprintf("Automatic rollback of %s in %s suppressed: %s (trigger: %s)", w.d.Version, w.d.Environment, why, h.Reason), meta)
+		meta["suppressed_by"], meta["suppressed_reason"] = kind, why
+		meta["command"] = RollbackCommand(w.d, h.Reason)
+		if until != nil {
+			meta["suppressed_until"] = until.UTC()
+		}
+		m.once(ctx, w, "suppressed:"+kind, roman.EventAutoRollbackSuppressed, roman.SeverityCritical,
+			fmt.Sprintf("Automatic rollback of %s in %s suppressed: %s (trigger: %s); manual intervention required: %s",
+				w.d.Version, w.d.Environment, why, h.Reason, meta["command"]), meta)
 		return
 	}
 	if !m.stillLeading(ctx, w) { // leader.go
@@ -231,22 +248,27 @@ func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roma
 			DetectedAt: arrived,
 		})
 		var rej *roman.RejectedError
+		cmd := RollbackCommand(d, h.Reason)
 		switch {
 		case errors.As(err, &rej):
+			why := strings.Join(rej.Validation.Violations, "; ")
 			meta["rollback_event_id"], meta["validation"] = rej.EventID, rej.Validation
+			meta["suppressed_by"], meta["suppressed_reason"], meta["command"] = SuppressedRejected, "rejected by the constitution: "+why, cmd
 			m.event(ctx, d, roman.EventManualIntervention, roman.SeverityCritical,
-				fmt.Sprintf("Automatic rollback of %s in %s rejected by the constitution: manual intervention required (%s)",
-					d.Version, d.Environment, strings.Join(rej.Validation.Violations, "; ")), meta)
+				fmt.Sprintf("Automatic rollback of %s in %s rejected by the constitution: manual intervention required (%s): %s",
+					d.Version, d.Environment, why, cmd), meta)
 		case roman.ErrorCode(err) == roman.ECONFLICT:
 			meta["suppressed_by"], meta["error"] = "conflict", roman.ErrorMessage(err)
-			m.event(ctx, d, roman.EventAutoRollbackSuppressed, roman.SeverityWarning,
-				fmt.Sprintf("Automatic rollback of %s in %s not started: %s", d.Version, d.Environment, roman.ErrorMessage(err)), meta)
+			meta["suppressed_reason"], meta["command"] = roman.ErrorMessage(err), cmd
+			m.event(ctx, d, roman.EventAutoRollbackSuppressed, roman.SeverityCritical,
+				fmt.Sprintf("Automatic rollback of %s in %s not started: %s; manual intervention required: %s", d.Version, d.Environment, roman.ErrorMessage(err), cmd), meta)
 		case err != nil:
 			meta["error"] = roman.ErrorMessage(err)
+			meta["suppressed_by"], meta["suppressed_reason"], meta["command"] = SuppressedFailed, "could not run: "+roman.ErrorMessage(err), cmd
 			m.Logger.Error("monitor: automatic rollback could not run", "deployment_id", d.DeploymentID, "err", err)
 			m.event(ctx, d, roman.EventManualIntervention, roman.SeverityCritical,
-				fmt.Sprintf("Automatic rollback of %s in %s could not run: manual intervention required (%s)",
-					d.Version, d.Environment, roman.ErrorMessage(err)), meta)
+				fmt.Sprintf("Automatic rollback of %s in %s could not run: manual intervention required (%s): %s",
+					d.Version, d.Environment, roman.ErrorMessage(err), cmd), meta)
 		case res != nil && !res.Success:
 			// The rollback service has written rollback_failed ("manual
 			// intervention required") already.
@@ -265,7 +287,7 @@ func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roma
 func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 	w.windowDone = true
 	d := w.d
-	if w.triggered || d.Status != roman.StatusSuccess {
+	if d.Status != roman.StatusSuccess {
 		return
 	}
 	h, err := m.Checker.CheckAt(ctx, d, w.windowEnd)
@@ -275,6 +297,12 @@ func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 		return
 	}
 	if h.Reason != "" {
+		// The window's last moment breached: that is a breach too.
+		w.triggered = true
+		m.recordBreach(ctx, w, h, w.windowEnd) // verdict.go
+	}
+	if w.triggered {
+		m.failWindow(ctx, w, &h) // verdict.go
 		return
 	}
 	window := m.Settings(d.Environment).WatchWindow

@@ -110,7 +110,51 @@ func (s *Service) Check(ctx context.Context, deploymentID string) (*roman.CheckR
 	if err != nil {
 		return nil, err
 	}
-	return &roman.CheckResult{DeploymentID: deploymentID, ShouldRollback: h.Reason != "", Reason: h.Reason, Health: h}, nil
+	res := &roman.CheckResult{DeploymentID: deploymentID, ShouldRollback: h.Reason != "", Reason: h.Reason, Health: h}
+	if err := s.suppression(ctx, d, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// suppression fills the check result's suppressed fields from the newest
+// monitor row saying an automatic rollback of d did not happen (storm
+// protection, a constitutional rejection, a rollback that could not run).
+// A deployment rolled back since, or a cooldown that is over, is not
+// suppressed.
+func (s *Service) suppression(ctx context.Context, d *roman.Deployment, res *roman.CheckResult) error {
+	if d.Status == roman.StatusRolledBack {
+		return nil
+	}
+	var newest *roman.RomanEvent
+	for _, typ := range []string{roman.EventAutoRollbackSuppressed, roman.EventManualIntervention} {
+		evs, err := s.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: typ, DeploymentID: d.DeploymentID, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(evs) > 0 && (newest == nil || evs[0].Timestamp.After(newest.Timestamp)) {
+			newest = evs[0]
+		}
+	}
+	if newest == nil {
+		return nil
+	}
+	var md struct {
+		By      string     `json:"suppressed_by"`
+		Reason  string     `json:"suppressed_reason"`
+		Until   *time.Time `json:"suppressed_until"`
+		Command string     `json:"command"`
+	}
+	_ = json.Unmarshal(newest.Metadata, &md) // a row without the fields still says "suppressed"
+	if md.Until != nil && !s.Clock().Before(*md.Until) {
+		return nil
+	}
+	res.Suppressed, res.SuppressedBy, res.SuppressedUntil, res.Command = true, md.By, md.Until, md.Command
+	res.SuppressedReason = md.Reason
+	if res.SuppressedReason == "" {
+		res.SuppressedReason = newest.Message
+	}
+	return nil
 }
 
 // History returns rollback events newest first.
