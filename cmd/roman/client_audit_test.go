@@ -207,7 +207,9 @@ func TestVersionFlag(t *testing.T) {
 
 func TestQuietPrintsOnlyIDs(t *testing.T) {
 	f := &cliFakes{}
-	f.deployments.RecordFn = func(context.Context, *roman.Deployment) (*roman.Deployment, bool, error) { return cliDeployment(), true, nil }
+	f.deployments.RecordFn = func(context.Context, *roman.Deployment) (*roman.Deployment, bool, error) {
+		return cliDeployment(), true, nil
+	}
 	f.deployments.ListFn = func(context.Context, roman.DeploymentFilter) ([]*roman.Deployment, error) {
 		other := cliDeployment()
 		other.DeploymentID = cliTargetID
