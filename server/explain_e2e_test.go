@@ -69,7 +69,9 @@ func TestExplainSeedScenarioOverHTTP(t *testing.T) {
 		recorded := first(roman.ExplainRecorded, nil)
 		watch := first(roman.ExplainWatch, nil)
 		reading := first(roman.ExplainReading, func(e *roman.ExplainEntry) bool { return strings.Contains(e.Summary, "3 errors/minute") })
-		trigger := first(roman.ExplainTrigger, func(e *roman.ExplainEntry) bool { return strings.Contains(e.Summary, "High error rate: 9 errors/minute") })
+		trigger := first(roman.ExplainTrigger, func(e *roman.ExplainEntry) bool {
+			return strings.Contains(e.Summary, "High error rate: 9 errors/minute")
+		})
 		validation := first(roman.ExplainValidation, func(e *roman.ExplainEntry) bool {
 			var d struct {
 				Metadata struct {
@@ -80,7 +82,9 @@ func TestExplainSeedScenarioOverHTTP(t *testing.T) {
 			return json.Unmarshal(e.Details, &d) == nil && d.Metadata.Verdict != nil && d.Metadata.Verdict.Compliant &&
 				d.Metadata.Trigger == roman.TriggerAutomatic && strings.Contains(e.Summary, "approved")
 		})
-		execute := first(roman.ExplainRollbackStep, func(e *roman.ExplainEntry) bool { return strings.HasPrefix(e.Summary, "Rollback step execute: success") })
+		execute := first(roman.ExplainRollbackStep, func(e *roman.ExplainEntry) bool {
+			return strings.HasPrefix(e.Summary, "Rollback step execute: success")
+		})
 		complete := first(roman.ExplainRollbackStep, func(e *roman.ExplainEntry) bool { return strings.HasPrefix(e.Summary, "Rollback step complete") })
 		verdict := first(roman.ExplainVerdictKind, nil)
 		order := []int{recorded, watch, reading, trigger, validation, execute, complete, verdict}
