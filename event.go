@@ -56,7 +56,14 @@ type RomanEventFilter struct {
 	EventType    string
 	Severity     string
 	DeploymentID string
-	Limit        int
+	// Environment matches metadata.environment.
+	Environment string
+	// Service matches metadata.service; an event without one belongs to
+	// the service "default".
+	Service string
+	// Since, when set, keeps events at or after it.
+	Since *time.Time
+	Limit int
 }
 
 // Migration is one row of ops.migration_history.

@@ -95,9 +95,12 @@ type RollbackEventUpdate struct {
 type RollbackFilter struct {
 	Environment  string
 	DeploymentID string
-	Status       string
-	Since        *time.Time
-	Limit        int
+	// TargetDeploymentID keeps the rollbacks whose plan went back to this
+	// deployment (rollback_plan.target_deployment_id).
+	TargetDeploymentID string
+	Status             string
+	Since              *time.Time
+	Limit              int
 }
 
 // Validation is the constitution's verdict (seed: validation object).

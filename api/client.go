@@ -140,6 +140,47 @@ func (c *Client) History(ctx context.Context, f roman.RollbackFilter) ([]*roman.
 	return out.Rollbacks, nil
 }
 
+// Explain returns a deployment's decision timeline, oldest first, and its
+// verdict (GET /deployments/{deployment_id}/explain).
+func (c *Client) Explain(ctx context.Context, deploymentID string) (*roman.Explanation, error) {
+	var ex roman.Explanation
+	if err := c.Do(ctx, http.MethodGet, "/deployments/"+url.PathEscape(deploymentID)+"/explain", nil, &ex); err != nil {
+		return nil, err
+	}
+	return &ex, nil
+}
+
+// Events returns audit events (roman_events) newest first (GET /events).
+func (c *Client) Events(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error) {
+	q := url.Values{}
+	setQuery(q, "type", f.EventType)
+	setQuery(q, "severity", f.Severity)
+	setQuery(q, "deployment_id", f.DeploymentID)
+	setQuery(q, "environment", f.Environment)
+	setQuery(q, "service", f.Service)
+	if f.Since != nil {
+		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out EventList
+	if err := c.Do(ctx, http.MethodGet, withQuery("/events", q), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Events, nil
+}
+
+// SendErrors posts error events (POST /errors): body is one event
+// (ErrorEventRequest) or {"events": [...]}, as JSON.
+func (c *Client) SendErrors(ctx context.Context, body json.RawMessage) (*IngestResponse, error) {
+	var out IngestResponse
+	if err := c.Do(ctx, http.MethodPost, "/errors", body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // CreateSnapshot takes a snapshot of the system for a deployment.
 func (c *Client) CreateSnapshot(ctx context.Context, deploymentID, snapshotType string) (*roman.Snapshot, error) {
 	var s roman.Snapshot

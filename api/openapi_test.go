@@ -152,6 +152,11 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"RollbackHistory":         reflect.TypeFor[RollbackHistory](),
 		"Rejection":               reflect.TypeFor[ErrorResponse](),
 		"Status":                  reflect.TypeFor[StatusResponse](),
+		"RomanEvent":              reflect.TypeFor[roman.RomanEvent](),
+		"EventList":               reflect.TypeFor[EventList](),
+		"Explanation":             reflect.TypeFor[roman.Explanation](),
+		"ExplainEntry":            reflect.TypeFor[roman.ExplainEntry](),
+		"ExplainVerdict":          reflect.TypeFor[roman.ExplainVerdict](),
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -16,6 +16,8 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Path: "/deployments/{deployment_id}/snapshots", Role: roman.RoleRead, Handler: s.listSnapshots},
 		{Method: "POST", Path: "/deployments/{deployment_id}/migrations", Role: roman.RoleDeploy, Handler: s.recordMigration},
 		{Method: "GET", Path: "/deployments/{deployment_id}/migrations", Role: roman.RoleRead, Handler: s.listMigrations},
+		{Method: "GET", Path: "/deployments/{deployment_id}/explain", Role: roman.RoleRead, Handler: s.explainDeployment},
+		{Method: "GET", Path: "/events", Role: roman.RoleRead, Handler: s.listEvents},
 		{Method: "GET", Path: "/snapshots/{snapshot_id}", Role: roman.RoleRead, Handler: s.getSnapshot},
 		{Method: "GET", Path: "/snapshots/{snapshot_id}/diff/{other_snapshot_id}", Role: roman.RoleRead, Handler: s.diffSnapshots},
 

@@ -51,7 +51,11 @@ type Deps struct {
 	Snapshots   roman.SnapshotService
 	// Ingest stores posted error events and metric samples (POST /errors,
 	// POST /metrics/samples).
-	Ingest  roman.IngestService
+	Ingest roman.IngestService
+	// Audit reads the audit trail back (GET /events and GET
+	// /deployments/{deployment_id}/explain); without it those routes
+	// answer 404.
+	Audit   roman.AuditService
 	Store   roman.Pinger
 	Keyring *roman.Keyring
 	// Sessions, when set, authenticates requests without an Authorization

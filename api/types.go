@@ -171,6 +171,11 @@ type SnapshotList struct {
 	Snapshots []*roman.Snapshot `json:"snapshots"`
 }
 
+// EventList is the body of GET /events.
+type EventList struct {
+	Events []*roman.RomanEvent `json:"events"`
+}
+
 // RollbackHistory is the body of GET /auto-rollback/history (seed).
 type RollbackHistory struct {
 	Rollbacks []*roman.RollbackEvent `json:"rollbacks"`

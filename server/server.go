@@ -21,6 +21,7 @@ import (
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
 	"github.com/odyssey-1/roman/appdb"
+	auditsvc "github.com/odyssey-1/roman/audit"
 	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/deploy"
@@ -175,6 +176,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
 		Sessions: m.sessions, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
+		Audit: &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st},
 	})
 	m.mountDashboard()
 

@@ -44,6 +44,15 @@ func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]
 		// The same expression as the index on both dialects.
 		conds, args = append(conds, "metadata->>'deployment_id' = ?"), append(args, f.DeploymentID)
 	}
+	if f.Environment != "" {
+		conds, args = append(conds, "metadata->>'environment' = ?"), append(args, f.Environment)
+	}
+	if f.Service != "" {
+		conds, args = append(conds, "COALESCE(metadata->>'service', 'default') = ?"), append(args, f.Service)
+	}
+	if f.Since != nil {
+		conds, args = append(conds, `"timestamp" >= ?`), append(args, db.ts(*f.Since))
+	}
 	args = append(args, limit(f.Limit))
 	rows, err := db.db.QueryContext(ctx, db.q(`SELECT id, event_id, event_type, severity, message,
 		metadata, "timestamp" FROM roman_events`+where(conds)+` ORDER BY "timestamp" DESC, id DESC LIMIT ?`),

@@ -102,7 +102,7 @@ func testRomanEvents(t *testing.T, db *sqldb.DB) {
 		{EventType: roman.EventRollbackValidation, Severity: roman.SeverityError, Message: "rejected",
 			Metadata: json.RawMessage(fmt.Sprintf(`{"deployment_id":%q,"compliant":false}`, dep)), Timestamp: t0},
 		{EventType: roman.EventRollbackStarted, Severity: roman.SeverityInfo, Message: "started",
-			Metadata: json.RawMessage(`{"deployment_id":"other"}`), Timestamp: t0.Add(time.Second)},
+			Metadata: json.RawMessage(`{"deployment_id":"other","environment":"staging","service":"checkout"}`), Timestamp: t0.Add(time.Second)},
 		{EventType: roman.EventRollbackValidation, Severity: roman.SeverityInfo, Message: "approved",
 			Timestamp: t0.Add(2 * time.Second)},
 	}
@@ -114,6 +114,7 @@ func testRomanEvents(t *testing.T, db *sqldb.DB) {
 			t.Fatalf("AddRomanEvent did not fill ids: %+v", e)
 		}
 	}
+	since := t0.Add(time.Second)
 	tests := []struct {
 		name string
 		f    roman.RomanEventFilter
@@ -124,6 +125,10 @@ func testRomanEvents(t *testing.T, db *sqldb.DB) {
 		{"severity", roman.RomanEventFilter{Severity: roman.SeverityInfo}, "approved,started"},
 		{"deployment", roman.RomanEventFilter{DeploymentID: dep}, "rejected"},
 		{"limit", roman.RomanEventFilter{Limit: 1}, "approved"},
+		{"environment", roman.RomanEventFilter{Environment: "staging"}, "started"},
+		{"service", roman.RomanEventFilter{Service: "checkout"}, "started"},
+		{"no service is default", roman.RomanEventFilter{Service: "default"}, "approved,rejected"},
+		{"since", roman.RomanEventFilter{Since: &since}, "approved,started"},
 	}
 	for _, tc := range tests {
 		got, err := db.ListRomanEvents(ctx, tc.f)

@@ -243,6 +243,9 @@ func (db *DB) ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([
 		}
 		conds, args = append(conds, "deployment_id = ?"), append(args, id)
 	}
+	if f.TargetDeploymentID != "" {
+		conds, args = append(conds, "rollback_plan->>'target_deployment_id' = ?"), append(args, f.TargetDeploymentID)
+	}
 	if f.Status != "" {
 		conds, args = append(conds, "status = ?"), append(args, f.Status)
 	}

@@ -32,11 +32,13 @@ type clientOptions struct {
 	server string
 	token  string
 	output string
+	// quiet prints only ids (-q); commands that list or record bind it.
+	quiet  bool
 	getenv func(string) string
 }
 
 // clientCommands returns the client subcommands (deploy, rollback, check,
-// history, snapshot, version).
+// history, snapshot, migrations, explain, events, errors, version).
 func clientCommands() []*cobra.Command {
 	o := &clientOptions{getenv: os.Getenv}
 	cmds := []*cobra.Command{
@@ -46,6 +48,9 @@ func clientCommands() []*cobra.Command {
 		newHistoryCmd(o),
 		newSnapshotCmd(o),
 		newMigrationsCmd(o),
+		newExplainCmd(o),
+		newEventsCmd(o),
+		newErrorsCmd(o),
 	}
 	for _, c := range cmds {
 		o.bindFlags(c)
@@ -61,6 +66,21 @@ func (o *clientOptions) bindFlags(c *cobra.Command) {
 	f.StringVar(&o.server, "server", "", "roman server URL (env ROMAN_SERVER, default "+defaultServer+")")
 	f.StringVar(&o.token, "token", "", "API key sent as a bearer token (env ROMAN_TOKEN)")
 	f.StringVarP(&o.output, "output", "o", outputTable, "output format: table or json")
+}
+
+// bindQuiet adds -q/--quiet to a command that lists or records things.
+func (o *clientOptions) bindQuiet(c *cobra.Command) {
+	c.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print only ids, one a line (for scripts)")
+}
+
+// printIDs writes one id a line (the output of -q).
+func printIDs(w io.Writer, ids ...string) error {
+	for _, id := range ids {
+		if _, err := fmt.Fprintln(w, cell(id)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // client returns an API client for the flags and environment, after

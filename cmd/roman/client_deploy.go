@@ -70,6 +70,9 @@ func newDeployRecordCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return o.apiError(err)
 			}
+			if o.quiet {
+				return printIDs(cmd.OutOrStdout(), d.DeploymentID)
+			}
 			return printDeployment(cmd.OutOrStdout(), o, d)
 		},
 	}
@@ -87,6 +90,7 @@ func newDeployRecordCmd(o *clientOptions) *cobra.Command {
 	for _, name := range []string{"environment", "version", "git-commit", "git-branch"} {
 		_ = cmd.MarkFlagRequired(name)
 	}
+	o.bindQuiet(cmd)
 	return cmd
 }
 
@@ -173,6 +177,13 @@ func newDeployListCmd(o *clientOptions) *cobra.Command {
 				return o.apiError(err)
 			}
 			w := cmd.OutOrStdout()
+			if o.quiet {
+				ids := make([]string, len(list))
+				for i, d := range list {
+					ids[i] = d.DeploymentID
+				}
+				return printIDs(w, ids...)
+			}
 			if o.json() {
 				if list == nil {
 					list = []*roman.Deployment{}
@@ -194,6 +205,7 @@ func newDeployListCmd(o *clientOptions) *cobra.Command {
 	cmd.Flags().StringVar(&f.Environment, "environment", "", "only this environment")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only this status")
 	cmd.Flags().IntVar(&f.Limit, "limit", 0, "at most this many (default: the server's, 50)")
+	o.bindQuiet(cmd)
 	return cmd
 }
 

@@ -17,20 +17,32 @@ import (
 // newRollbackCmd returns `roman rollback DEPLOYMENT_ID --reason TEXT`, a
 // manual rollback (seed: POST /auto-rollback).
 func newRollbackCmd(o *clientOptions) *cobra.Command {
-	var req roman.RollbackRequest
+	var (
+		req            roman.RollbackRequest
+		wait           bool
+		timeout, every time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "rollback DEPLOYMENT_ID --reason TEXT",
 		Short: "Roll a deployment back to the last good version",
 		Long: "Roll a deployment back to the newest earlier deployment of its environment that\n" +
 			"succeeded and passed its health check. The constitution validates the rollback\n" +
-			"first; a rejection prints its violations and exits non-zero. The command waits\n" +
-			"until the rollback has finished (executor and verify window included).",
-		Example: `  roman rollback 6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01 --reason "Critical bug in payment flow"`,
-		Args:    exactArgs("DEPLOYMENT_ID"),
+			"first; a rejection prints its violations and exits non-zero. Without --wait the\n" +
+			"command returns once the server answers: status success when the redeploy and\n" +
+			"its verification finished quickly, or in_progress while the executor runs or the\n" +
+			"rolled-back system is being verified (the rollback goes on on the server). With\n" +
+			"--wait it then polls the rollback event until it has finished, and exits non-zero\n" +
+			"when the rollback failed, was aborted, or did not finish within --timeout.",
+		Example: `  roman rollback 6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01 --reason "Critical bug in payment flow"
+  roman rollback 6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01 --reason "Checkout 500s" --wait --timeout 15m`,
+		Args: exactArgs("DEPLOYMENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req.DeploymentID = args[0]
 			if strings.TrimSpace(req.TriggerReason) == "" {
 				return errors.New("--reason must not be empty")
+			}
+			if wait && (timeout <= 0 || every <= 0) {
+				return errors.New("--timeout and --wait-interval must be positive")
 			}
 			c, err := o.client()
 			if err != nil {
@@ -50,6 +62,9 @@ func newRollbackCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return o.apiError(err)
 			}
+			if wait && res.Status != roman.RollbackSuccess && res.Status != roman.RollbackFailed && res.Status != roman.RollbackAborted {
+				return waitRollback(cmd, o, c, req.DeploymentID, res.EventID, timeout, every)
+			}
 			if err := printRollbackResult(w, o, res); err != nil {
 				return err
 			}
@@ -68,8 +83,79 @@ func newRollbackCmd(o *clientOptions) *cobra.Command {
 	f.StringVar(&req.InitiatedBy, "initiated-by", "", "uuid of the person asking, for the audit trail")
 	f.BoolVar(&req.WithMigrations, "with-migrations", false, "also run the deployment's migration rollback scripts")
 	f.BoolVar(&req.Override, "override", false, "admin only: turn constitutional violations into warnings")
+	f.BoolVar(&wait, "wait", false, "poll until the rollback event has finished; exit non-zero when it failed or was aborted")
+	f.DurationVar(&timeout, "timeout", 10*time.Minute, "with --wait: give up (exit non-zero) after this long")
+	f.DurationVar(&every, "wait-interval", 2*time.Second, "with --wait: how often to poll")
 	_ = cmd.MarkFlagRequired("reason")
 	return cmd
+}
+
+// waitRollback polls a rollback event (through the history of its
+// deployment) until it has finished, prints it, and returns an error when
+// it did not succeed or did not finish in time.
+func waitRollback(cmd *cobra.Command, o *clientOptions, c *api.Client, deploymentID, eventID string, timeout, every time.Duration) error {
+	w := cmd.OutOrStdout()
+	if !o.json() {
+		if _, err := fmt.Fprintf(w, "Rollback %s is in progress; waiting up to %s for it to finish.\n", cell(eventID), timeout); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		list, err := c.History(cmd.Context(), roman.RollbackFilter{DeploymentID: deploymentID, Limit: 100})
+		if err != nil {
+			return o.apiError(err)
+		}
+		var ev *roman.RollbackEvent
+		for _, e := range list {
+			if e.EventID == eventID {
+				ev = e
+			}
+		}
+		if ev != nil && ev.Finished() {
+			if err := printRollbackEvent(w, o, ev); err != nil {
+				return err
+			}
+			if ev.Status != roman.RollbackSuccess {
+				return fmt.Errorf("rollback %s %s", eventID, ev.Status)
+			}
+			return nil
+		}
+		if time.Now().Add(every).After(deadline) {
+			status := "not found"
+			if ev != nil {
+				status = ev.Status
+			}
+			return fmt.Errorf("rollback %s did not finish within %s (status %s)", eventID, timeout, status)
+		}
+		select {
+		case <-cmd.Context().Done():
+			return cmd.Context().Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+// printRollbackEvent shows a finished rollback event and its steps.
+func printRollbackEvent(w io.Writer, o *clientOptions, ev *roman.RollbackEvent) error {
+	if o.json() {
+		return printJSON(w, ev)
+	}
+	if err := fields(w,
+		"Rollback", ev.Status,
+		"Event", ev.EventID,
+		"Deployment", ev.DeploymentID,
+		"Trigger", ev.TriggerType+": "+ev.TriggerReason,
+		"Initiated at", formatTime(ev.InitiatedAt),
+		"Completed at", formatTimePtr(ev.CompletedAt),
+	); err != nil {
+		return err
+	}
+	t := newTable(w, "STEP", "STATUS", "FINISHED AT")
+	for _, st := range ev.RollbackSteps {
+		t.row(st.Name, st.Status, formatTime(st.FinishedAt))
+	}
+	return t.flush()
 }
 
 // printRejection shows a constitutional rejection: the seed's body as JSON,
@@ -238,6 +324,13 @@ func newHistoryCmd(o *clientOptions) *cobra.Command {
 				return o.apiError(err)
 			}
 			w := cmd.OutOrStdout()
+			if o.quiet {
+				ids := make([]string, len(list))
+				for i, e := range list {
+					ids[i] = e.EventID
+				}
+				return printIDs(w, ids...)
+			}
 			if o.json() {
 				if list == nil {
 					list = []*roman.RollbackEvent{}
@@ -263,5 +356,6 @@ func newHistoryCmd(o *clientOptions) *cobra.Command {
 	cmd.Flags().StringVar(&f.Environment, "environment", "", "only this environment")
 	cmd.Flags().StringVar(&f.DeploymentID, "deployment", "", "only rollbacks of this deployment")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only this status (pending, in_progress, success, failed, aborted)")
+	o.bindQuiet(cmd)
 	return cmd
 }

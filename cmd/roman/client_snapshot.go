@@ -41,11 +41,15 @@ func newSnapshotCreateCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return o.apiError(err)
 			}
+			if o.quiet {
+				return printIDs(cmd.OutOrStdout(), s.SnapshotID)
+			}
 			return printSnapshot(cmd.OutOrStdout(), o, s)
 		},
 	}
 	cmd.Flags().StringVar(&typ, "type", "", "pre_deployment, post_deployment or pre_rollback (required)")
 	_ = cmd.MarkFlagRequired("type")
+	o.bindQuiet(cmd)
 	return cmd
 }
 
@@ -69,7 +73,7 @@ func newSnapshotGetCmd(o *clientOptions) *cobra.Command {
 }
 
 func newSnapshotListCmd(o *clientOptions) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list DEPLOYMENT_ID",
 		Short: "List a deployment's snapshots, newest first",
 		Args:  exactArgs("DEPLOYMENT_ID"),
@@ -83,6 +87,13 @@ func newSnapshotListCmd(o *clientOptions) *cobra.Command {
 				return o.apiError(err)
 			}
 			w := cmd.OutOrStdout()
+			if o.quiet {
+				ids := make([]string, len(list))
+				for i, s := range list {
+					ids[i] = s.SnapshotID
+				}
+				return printIDs(w, ids...)
+			}
 			if o.json() {
 				if list == nil {
 					list = []*roman.Snapshot{}
@@ -105,6 +116,8 @@ func newSnapshotListCmd(o *clientOptions) *cobra.Command {
 			return t.flush()
 		},
 	}
+	o.bindQuiet(cmd)
+	return cmd
 }
 
 func newSnapshotDiffCmd(o *clientOptions) *cobra.Command {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/audit"
 	"github.com/odyssey-1/roman/mock"
 )
 
@@ -31,6 +32,12 @@ type cliFakes struct {
 	deployments mock.DeploymentService
 	rollbacks   mock.RollbackService
 	snapshots   mock.SnapshotService
+	ingest      mock.IngestService
+	// The stores behind the real audit service (explain, events).
+	depStore   mock.DeploymentStore
+	rbStore    mock.RollbackStore
+	snapStore  mock.SnapshotStore
+	eventStore mock.EventStore
 }
 
 // cliServe starts the real API server over the fakes on an httptest server and
@@ -42,7 +49,8 @@ func cliServe(t *testing.T, f *cliFakes) string {
 		{Name: "viewer", Role: roman.RoleRead, Hash: roman.HashKey(cliReadToken)},
 	})
 	srv := api.NewServer(api.Config{}, api.Deps{
-		Deployments: &f.deployments, Rollbacks: &f.rollbacks, Snapshots: &f.snapshots,
+		Deployments: &f.deployments, Rollbacks: &f.rollbacks, Snapshots: &f.snapshots, Ingest: &f.ingest,
+		Audit:   &audit.Service{Deployments: &f.depStore, Rollbacks: &f.rbStore, Snapshots: &f.snapStore, Audit: &f.eventStore},
 		Keyring: keys, Clock: func() time.Time { return cliT0 },
 	})
 	ts := httptest.NewServer(srv.Handler())

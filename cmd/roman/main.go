@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/odyssey-1/roman"
 )
 
 func main() {
@@ -29,7 +31,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "roman watches production deploys and rolls back bad ones within seconds",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       roman.Version,
 	}
+	root.SetVersionTemplate("roman {{.Version}}\n")
 	root.AddCommand(newServeCmd())
 	root.AddCommand(newDemoCmd())
 	root.AddCommand(newPolicyCmd())
