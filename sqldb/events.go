@@ -30,7 +30,8 @@ func (db *DB) AddRomanEvent(ctx context.Context, e *roman.RomanEvent) error {
 }
 
 // ListRomanEvents returns roman events newest first (timestamp, then id),
-// filtered by type, severity and metadata.deployment_id when given.
+// filtered by type, severity, metadata.deployment_id and metadata.service
+// (absent is the default service) when given.
 func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error) {
 	var conds []string
 	var args []any
@@ -39,6 +40,9 @@ func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]
 	}
 	if f.Severity != "" {
 		conds, args = append(conds, "severity = ?"), append(args, f.Severity)
+	}
+	if f.Service != "" {
+		conds, args = append(conds, "coalesce(metadata->>'service', 'default') = ?"), append(args, f.Service)
 	}
 	if f.DeploymentID != "" {
 		// The same expression as the index on both dialects.
