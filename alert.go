@@ -80,6 +80,9 @@ type Alert struct {
 	// (abc-123)").
 	DeploymentID string `json:"deployment_id,omitempty"`
 	Version      string `json:"version,omitempty"`
+	// Service is the deployment's service; alerts name it when it is not
+	// the default one.
+	Service string `json:"service,omitempty"`
 	// Environment is the deployment's environment.
 	Environment string `json:"environment"`
 	// Reason is the trigger reason ("High error rate: 8.5 errors/minute").

@@ -15,7 +15,10 @@ const (
 // monitor can re-evaluate a deployment at once and the dashboard can update
 // live. It carries ids, not data: subscribers read what they need.
 type Change struct {
-	Kind         string `json:"kind"`
+	Kind string `json:"kind"`
+	// Service is the service of the deployment or rollback that changed;
+	// empty when unknown (read as "every service of the environment").
+	Service      string `json:"service,omitempty"`
 	Environment  string `json:"environment,omitempty"`
 	DeploymentID string `json:"deployment_id,omitempty"`
 	EventID      string `json:"event_id,omitempty"`

@@ -21,6 +21,7 @@ const (
 type Deployment struct {
 	ID                       int64           `json:"id"`
 	DeploymentID             string          `json:"deployment_id"`
+	Service                  string          `json:"service"`
 	Environment              string          `json:"environment"`
 	Version                  string          `json:"version"`
 	GitCommit                string          `json:"git_commit"`
@@ -41,6 +42,30 @@ var environmentRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 // ValidEnvironment reports whether name is a legal environment name.
 func ValidEnvironment(name string) bool { return environmentRE.MatchString(name) }
+
+// DefaultService is the service of a deployment recorded without one.
+const DefaultService = "default"
+
+// ValidService reports whether name is a legal service name; service names
+// follow the environment name pattern.
+func ValidService(name string) bool { return environmentRE.MatchString(name) }
+
+// ServiceOrDefault returns name, or DefaultService when name is empty.
+func ServiceOrDefault(name string) string {
+	if name == "" {
+		return DefaultService
+	}
+	return name
+}
+
+// CheckService returns an EINVALID error naming field when a non-empty
+// service name is not legal. An empty name is the default service.
+func CheckService(field, name string) error {
+	if name != "" && !ValidService(name) {
+		return InvalidField(field, "must match [a-z0-9_-]{1,64}")
+	}
+	return nil
+}
 
 // deploymentTransitions lists the legal status changes.
 var deploymentTransitions = map[string][]string{
@@ -78,7 +103,8 @@ func TransitionError(from, to string) *Error {
 
 // Validate checks a deployment as a caller records it and returns an
 // EINVALID error naming the first bad field. Fields a recorder leaves to
-// their defaults (deployment_id, status, deployed_at) may be zero. A new
+// their defaults (deployment_id, service, status, deployed_at) may be zero;
+// Validate sets an empty service to DefaultService. A new
 // deployment cannot be recorded as rolled_back: only a rollback marks a
 // deployment so, after the constitution approved it and with a rollback
 // event to show for it.
@@ -90,6 +116,10 @@ func (d *Deployment) Validate() error {
 	if !ValidEnvironment(d.Environment) {
 		return InvalidField("environment", "must match [a-z0-9_-]{1,64}")
 	}
+	if err := CheckService("service", d.Service); err != nil {
+		return err
+	}
+	d.Service = ServiceOrDefault(d.Service)
 	for _, f := range []struct{ name, v string }{
 		{"version", d.Version}, {"git_commit", d.GitCommit}, {"git_branch", d.GitBranch},
 	} {
@@ -133,6 +163,8 @@ func errRolledBackByRequest() error {
 
 // DeploymentFilter selects deployments for listing, newest first.
 type DeploymentFilter struct {
+	// Service, when set, selects the deployments of one service.
+	Service     string
 	Environment string
 	Status      string
 	Limit       int

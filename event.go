@@ -83,21 +83,27 @@ type Migration struct {
 
 // ErrorEvent is one ingested application error (table error_events).
 type ErrorEvent struct {
-	ID           int64     `json:"id"`
-	DeploymentID string    `json:"deployment_id"`
-	Environment  string    `json:"environment"`
-	OccurredAt   time.Time `json:"occurred_at"`
-	Message      string    `json:"message"`
-	Severity     string    `json:"severity"`
-	Fingerprint  string    `json:"fingerprint"`
+	ID           int64  `json:"id"`
+	DeploymentID string `json:"deployment_id"`
+	// Service is the service of the deployment the event is attributed to
+	// when it names no deployment_id (empty is the default service). It is
+	// not stored: the deployment says which service the event is of.
+	Service     string    `json:"service,omitempty"`
+	Environment string    `json:"environment"`
+	OccurredAt  time.Time `json:"occurred_at"`
+	Message     string    `json:"message"`
+	Severity    string    `json:"severity"`
+	Fingerprint string    `json:"fingerprint"`
 }
 
 // MetricSample is one ingested metric value (table metric_samples).
 type MetricSample struct {
-	ID           int64     `json:"id"`
-	DeploymentID string    `json:"deployment_id"`
-	Environment  string    `json:"environment"`
-	Name         string    `json:"name"`
-	Value        float64   `json:"value"`
-	At           time.Time `json:"at"`
+	ID           int64  `json:"id"`
+	DeploymentID string `json:"deployment_id"`
+	// Service is as in ErrorEvent.
+	Service     string    `json:"service,omitempty"`
+	Environment string    `json:"environment"`
+	Name        string    `json:"name"`
+	Value       float64   `json:"value"`
+	At          time.Time `json:"at"`
 }

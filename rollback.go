@@ -54,11 +54,13 @@ type RollbackStep struct {
 }
 
 // RollbackEvent is one row of ops.rollback_events, column for column, plus
-// the environment it belongs to (the exactly-once index is per environment).
+// the service and environment it belongs to (the exactly-once index is per
+// service and environment).
 type RollbackEvent struct {
 	ID                       int64           `json:"id"`
 	EventID                  string          `json:"event_id"`
 	DeploymentID             string          `json:"deployment_id"`
+	Service                  string          `json:"service"`
 	Environment              string          `json:"environment"`
 	TriggerType              string          `json:"trigger_type"`
 	TriggerReason            string          `json:"trigger_reason"`
@@ -93,6 +95,8 @@ type RollbackEventUpdate struct {
 
 // RollbackFilter selects rollback events, newest first.
 type RollbackFilter struct {
+	// Service, when set, selects the events of one service.
+	Service      string
 	Environment  string
 	DeploymentID string
 	// TargetDeploymentID keeps the rollbacks whose plan went back to this

@@ -11,15 +11,16 @@ import (
 // dialects. Every method returns EINTERNAL on a database failure and nothing
 // else.
 type StatsStore interface {
-	// ActiveDeployments returns, for every environment, the deployment
-	// CurrentDeployment would return (the newest with status success),
-	// ordered by environment name.
+	// ActiveDeployments returns, for every (service, environment), the
+	// deployment CurrentDeployment would return (the newest with status
+	// success), ordered by environment and service name.
 	ActiveDeployments(ctx context.Context) ([]*Deployment, error)
-	// CountDeployments returns how many deployments each environment has in
-	// each status, ordered by environment and status.
+	// CountDeployments returns how many deployments each service has in
+	// each environment and status, ordered by environment, service and
+	// status.
 	CountDeployments(ctx context.Context) ([]DeploymentCount, error)
 	// RollbackOutcomes aggregates finished rollback events (success, failed,
-	// aborted) by environment, trigger type and status, with their
+	// aborted) by environment, service, trigger type and status, with their
 	// durations (completed_at − initiated_at) counted into buckets, whose
 	// upper bounds in seconds are given in increasing order.
 	RollbackOutcomes(ctx context.Context, buckets []float64) ([]RollbackOutcome, error)
@@ -34,18 +35,20 @@ type StatsStore interface {
 	ErrorBuckets(ctx context.Context, deploymentID string, from time.Time, step time.Duration, n int) ([]int64, error)
 }
 
-// DeploymentCount is the number of deployments of one environment in one
-// status.
+// DeploymentCount is the number of deployments of one service in one
+// environment and status.
 type DeploymentCount struct {
 	Environment string
+	Service     string
 	Status      string
 	Count       int64
 }
 
 // RollbackOutcome aggregates the finished rollback events of one
-// environment, trigger type and final status.
+// environment, service, trigger type and final status.
 type RollbackOutcome struct {
 	Environment string
+	Service     string
 	TriggerType string
 	Status      string
 	Count       int64

@@ -27,21 +27,25 @@ type DeploymentStore interface {
 	// CanTransition against the stored row (ECONFLICT naming both states).
 	// ENOTFOUND for an unknown id.
 	UpdateDeployment(ctx context.Context, deploymentID string, u DeploymentUpdate) (*Deployment, error)
-	// FindRollbackTarget returns the newest deployment of env with status
-	// success and health_check_passed true deployed strictly before
-	// `before`, or nil when there is none. Only EINTERNAL.
-	FindRollbackTarget(ctx context.Context, env string, before time.Time) (*Deployment, error)
+	// FindRollbackTarget returns the rollback target of the bad deployment:
+	// the newest deployment of bad's service and environment with status
+	// success and health_check_passed true, deployed strictly before bad
+	// and with a git_commit other than bad's, or nil when there is none.
+	// Only EINTERNAL.
+	FindRollbackTarget(ctx context.Context, bad *Deployment) (*Deployment, error)
 	// CurrentDeployment returns the deployment that errors reported by
-	// environment belong to: the newest deployment of env that is success,
-	// or in_progress and created by a rollback (a redeploy in verification),
+	// service and environment belong to: the newest deployment of the
+	// service (empty is DefaultService) in env that is success, or
+	// in_progress and created by a rollback (a redeploy in verification),
 	// or nil. Only EINTERNAL.
-	CurrentDeployment(ctx context.Context, env string) (*Deployment, error)
+	CurrentDeployment(ctx context.Context, service, env string) (*Deployment, error)
 }
 
 // RollbackStore keeps the rollback_events table and its steps.
 type RollbackStore interface {
 	// CreateRollbackEvent inserts e and fills e.ID. The store allows one
-	// unfinished (pending or in_progress) event per environment: a second gets
+	// unfinished (pending or in_progress) event per service and
+	// environment (the service is the deployment's): a second gets
 	// ECONFLICT with Error.EventID set to the unfinished event.
 	CreateRollbackEvent(ctx context.Context, e *RollbackEvent) error
 	// AppendRollbackStep appends one step to an event's rollback_steps.

@@ -79,6 +79,7 @@ func (c *Client) GetDeployment(ctx context.Context, deploymentID string) (*roman
 // not sent, so the server's defaults apply.
 func (c *Client) ListDeployments(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error) {
 	q := url.Values{}
+	setQuery(q, "service", f.Service)
 	setQuery(q, "environment", f.Environment)
 	setQuery(q, "status", f.Status)
 	if f.Limit > 0 {
@@ -124,6 +125,7 @@ func (c *Client) Check(ctx context.Context, deploymentID string) (*roman.CheckRe
 // History returns rollback events newest first.
 func (c *Client) History(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error) {
 	q := url.Values{}
+	setQuery(q, "service", f.Service)
 	setQuery(q, "environment", f.Environment)
 	setQuery(q, "deployment_id", f.DeploymentID)
 	setQuery(q, "status", f.Status)

@@ -47,14 +47,17 @@ func (s *Server) getDeployment(w http.ResponseWriter, r *http.Request) error {
 	return WriteJSON(w, http.StatusOK, d)
 }
 
-// listDeployments serves GET /deployments?environment=&status=&limit=,
+// listDeployments serves GET /deployments?service=&environment=&status=&limit=,
 // newest first.
 func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryParams(r, "environment", "status", "limit")
+	q, err := queryParams(r, "service", "environment", "status", "limit")
 	if err != nil {
 		return err
 	}
-	f := roman.DeploymentFilter{Environment: q.Get("environment"), Status: q.Get("status")}
+	f := roman.DeploymentFilter{Service: q.Get("service"), Environment: q.Get("environment"), Status: q.Get("status")}
+	if f.Service != "" && !roman.ValidService(f.Service) {
+		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"service\": must match [a-z0-9_-]{1,64}")
+	}
 	if f.Environment != "" && !roman.ValidEnvironment(f.Environment) {
 		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"environment\": must match [a-z0-9_-]{1,64}")
 	}

@@ -209,7 +209,7 @@ func newFixtureConfig(t testing.TB, cfg Config) *fixture {
 				}
 				return sampleDeployment(id), nil
 			},
-			CurrentDeploymentFn: func(_ context.Context, env string) (*roman.Deployment, error) {
+			CurrentDeploymentFn: func(_ context.Context, _, env string) (*roman.Deployment, error) {
 				if env != "production" {
 					return nil, nil
 				}

@@ -21,10 +21,11 @@ var DefaultMaxIngestInflight = max(4, 2*runtime.GOMAXPROCS(0))
 
 // ErrorEventRequest is one error event of POST /errors. Absent and null
 // fields are empty: occurred_at defaults to now, severity to "error", and
-// without deployment_id the event belongs to its environment's current
-// deployment.
+// without deployment_id the event belongs to the current deployment of its
+// service (default "default") in its environment.
 type ErrorEventRequest struct {
 	DeploymentID string `json:"deployment_id,omitempty"`
+	Service      string `json:"service,omitempty"`
 	Environment  string `json:"environment,omitempty"`
 	OccurredAt   string `json:"occurred_at,omitempty"`
 	Message      string `json:"message"`
@@ -41,6 +42,7 @@ type ErrorsRequest struct {
 // MetricSampleRequest is one sample of POST /metrics/samples.
 type MetricSampleRequest struct {
 	DeploymentID string   `json:"deployment_id,omitempty"`
+	Service      string   `json:"service,omitempty"`
 	Environment  string   `json:"environment,omitempty"`
 	Name         string   `json:"name"`
 	Value        *float64 `json:"value"`
@@ -154,7 +156,7 @@ func decodeErrors(body []byte) (evs []roman.ErrorEvent, batch bool, err error) {
 		if err != nil {
 			return nil, false, err
 		}
-		evs[i] = roman.ErrorEvent{DeploymentID: it.DeploymentID, Environment: it.Environment, OccurredAt: at,
+		evs[i] = roman.ErrorEvent{DeploymentID: it.DeploymentID, Service: it.Service, Environment: it.Environment, OccurredAt: at,
 			Message: it.Message, Severity: it.Severity, Fingerprint: it.Fingerprint}
 	}
 	return evs, batch, nil
@@ -182,7 +184,7 @@ func (s *Server) postMetricSamples(w http.ResponseWriter, r *http.Request) error
 	batch := !isNull(req.Samples)
 	if batch {
 		single := req.MetricSampleRequest
-		if single.DeploymentID != "" || single.Environment != "" || single.Name != "" || single.Value != nil || single.At != "" {
+		if single.DeploymentID != "" || single.Service != "" || single.Environment != "" || single.Name != "" || single.Value != nil || single.At != "" {
 			return roman.Errorf(roman.EINVALID, "samples: give one sample or {\"samples\": [...]}, not both")
 		}
 		if items, err = decodeItems[MetricSampleRequest](req.Samples, "samples"); err != nil {
@@ -200,7 +202,7 @@ func (s *Server) postMetricSamples(w http.ResponseWriter, r *http.Request) error
 		if err != nil {
 			return err
 		}
-		ss[i] = roman.MetricSample{DeploymentID: it.DeploymentID, Environment: it.Environment, Name: it.Name, Value: *it.Value, At: at}
+		ss[i] = roman.MetricSample{DeploymentID: it.DeploymentID, Service: it.Service, Environment: it.Environment, Name: it.Name, Value: *it.Value, At: at}
 	}
 	res, err := s.deps.Ingest.IngestMetrics(r.Context(), roman.MetricBatch{Samples: ss, Batch: batch})
 	if err != nil {

@@ -96,6 +96,8 @@ func errorField(r *ErrorEventRequest, key string) (uint8, *string) {
 		return 1 << 0, &r.DeploymentID
 	case "environment":
 		return 1 << 1, &r.Environment
+	case "service":
+		return 1 << 6, &r.Service
 	case "occurred_at":
 		return 1 << 2, &r.OccurredAt
 	case "message":
@@ -110,7 +112,7 @@ func errorField(r *ErrorEventRequest, key string) (uint8, *string) {
 
 // toEvent converts an item, parsing its timestamp as parseTime does.
 func toEvent(r *ErrorEventRequest) (roman.ErrorEvent, bool) {
-	ev := roman.ErrorEvent{DeploymentID: r.DeploymentID, Environment: r.Environment,
+	ev := roman.ErrorEvent{DeploymentID: r.DeploymentID, Service: r.Service, Environment: r.Environment,
 		Message: r.Message, Severity: r.Severity, Fingerprint: r.Fingerprint}
 	if r.OccurredAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, r.OccurredAt)

@@ -98,13 +98,16 @@ func (s *Server) checkRollback(w http.ResponseWriter, r *http.Request) error {
 }
 
 // rollbackHistory serves GET /auto-rollback/history?limit=10 (seed), with
-// optional environment, deployment_id, status and since filters.
+// optional service, environment, deployment_id, status and since filters.
 func (s *Server) rollbackHistory(w http.ResponseWriter, r *http.Request) error {
-	q, err := queryParams(r, "limit", "environment", "deployment_id", "status", "since")
+	q, err := queryParams(r, "limit", "service", "environment", "deployment_id", "status", "since")
 	if err != nil {
 		return err
 	}
-	f := roman.RollbackFilter{Environment: q.Get("environment"), DeploymentID: q.Get("deployment_id"), Status: q.Get("status")}
+	f := roman.RollbackFilter{Service: q.Get("service"), Environment: q.Get("environment"), DeploymentID: q.Get("deployment_id"), Status: q.Get("status")}
+	if f.Service != "" && !roman.ValidService(f.Service) {
+		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"service\": must match [a-z0-9_-]{1,64}")
+	}
 	if f.Environment != "" && !roman.ValidEnvironment(f.Environment) {
 		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"environment\": must match [a-z0-9_-]{1,64}")
 	}

@@ -25,6 +25,8 @@ const (
 // service applies the recording defaults (status in_progress, deployed_at
 // now) to what is absent, which keeps an idempotent re-send comparable.
 type RecordDeploymentRequest struct {
+	// Service is the service deployed; empty is "default".
+	Service           string          `json:"service,omitempty"`
 	Environment       string          `json:"environment"`
 	Version           string          `json:"version"`
 	GitCommit         string          `json:"git_commit"`
@@ -64,6 +66,7 @@ func (req *RecordDeploymentRequest) Validate() error {
 // deployed_at stay zero when absent so the service can default them.
 func (req *RecordDeploymentRequest) deployment() *roman.Deployment {
 	d := &roman.Deployment{
+		Service:     req.Service,
 		Environment: req.Environment,
 		Version:     req.Version,
 		GitCommit:   req.GitCommit,

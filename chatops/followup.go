@@ -59,7 +59,7 @@ func (b *Bot) followUp(a *approval) {
 	// The target the rollback service will choose (the newest healthy
 	// deployment of the same environment before this one), shown before it
 	// runs; the result's target replaces it.
-	if t, err := b.Store.FindRollbackTarget(ctx, d.Environment, d.DeployedAt); err == nil {
+	if t, err := b.Store.FindRollbackTarget(ctx, d); err == nil {
 		r.target = t
 	}
 	ed.edit(ctx, r, true)

@@ -90,8 +90,8 @@ func (s *Deployments) Record(ctx context.Context, d *roman.Deployment) (*roman.D
 	}
 	addEvent(ctx, s.Store, s.Clock, s.Logger, roman.EventDeploymentRecorded, roman.SeverityInfo,
 		"Deployment "+rec.Version+" recorded in "+rec.Environment,
-		map[string]any{"deployment_id": rec.DeploymentID, "environment": rec.Environment, "version": rec.Version, "status": rec.Status})
-	s.Hub.Publish(roman.Change{Kind: roman.ChangeDeployment, Environment: rec.Environment, DeploymentID: rec.DeploymentID})
+		map[string]any{"deployment_id": rec.DeploymentID, "service": rec.Service, "environment": rec.Environment, "version": rec.Version, "status": rec.Status})
+	s.Hub.Publish(roman.Change{Kind: roman.ChangeDeployment, Service: rec.Service, Environment: rec.Environment, DeploymentID: rec.DeploymentID})
 	if rec.Status == roman.StatusSuccess {
 		s.succeeded(ctx, &rec)
 	}
@@ -134,11 +134,11 @@ func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentU
 	if err != nil {
 		return nil, err
 	}
-	s.Hub.Publish(roman.Change{Kind: roman.ChangeDeployment, Environment: after.Environment, DeploymentID: id})
+	s.Hub.Publish(roman.Change{Kind: roman.ChangeDeployment, Service: after.Service, Environment: after.Environment, DeploymentID: id})
 	if after.Status != before.Status {
 		addEvent(ctx, s.Store, s.Clock, s.Logger, roman.EventDeploymentStatus, roman.SeverityInfo,
 			"Deployment "+after.Version+" is now "+after.Status,
-			map[string]any{"deployment_id": id, "environment": after.Environment, "from": before.Status, "to": after.Status})
+			map[string]any{"deployment_id": id, "service": after.Service, "environment": after.Environment, "from": before.Status, "to": after.Status})
 		if after.Status == roman.StatusSuccess {
 			s.succeeded(ctx, after)
 		}
@@ -166,7 +166,8 @@ func sameRecord(old, d *roman.Deployment) bool {
 	if status == "" {
 		status = roman.StatusInProgress
 	}
-	return old.Environment == d.Environment && old.Version == d.Version &&
+	return old.Environment == d.Environment && old.Service == roman.ServiceOrDefault(d.Service) &&
+		old.Version == d.Version &&
 		old.GitCommit == d.GitCommit && old.GitBranch == d.GitBranch &&
 		equalPtr(old.DeployedBy, d.DeployedBy) &&
 		(d.DeployedAt.IsZero() || roman.UTC(d.DeployedAt).Equal(old.DeployedAt)) &&

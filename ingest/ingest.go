@@ -81,7 +81,13 @@ func invalid(path, format string, args ...any) error {
 
 // target is a deployment items are attributed to.
 type target struct {
-	id, env string
+	id, service, env string
+}
+
+// scope is a (service, environment) whose current deployment items without
+// a deployment_id are attributed to.
+type scope struct {
+	service, env string
 }
 
 // resolver finds each item's deployment, reading each distinct id or
@@ -89,14 +95,17 @@ type target struct {
 type resolver struct {
 	st     roman.DeploymentStore
 	byID   map[string]target
-	byEnv  map[string]target
+	byEnv  map[scope]target
 	list   string
 	batch  bool
-	fields func(i int) (deploymentID, environment string)
+	fields func(i int) (deploymentID, service, environment string)
 }
 
 func (r *resolver) resolve(ctx context.Context, i int) (target, error) {
-	id, env := r.fields(i)
+	id, service, env := r.fields(i)
+	if service != "" && !roman.ValidService(service) {
+		return target{}, invalid(item(r.list, r.batch, i, "service"), "must match [a-z0-9_-]{1,64}")
+	}
 	switch {
 	case id != "":
 		if !roman.ValidUUID(id) {
@@ -111,28 +120,36 @@ func (r *resolver) resolve(ctx context.Context, i int) (target, error) {
 			} else if err != nil {
 				return target{}, err
 			}
-			t = target{id: d.DeploymentID, env: d.Environment}
+			t = target{id: d.DeploymentID, service: d.Service, env: d.Environment}
 			r.byID[id] = t
 		}
 		if env != "" && env != t.env {
 			return target{}, invalid(item(r.list, r.batch, i, "environment"), "%q does not match deployment %s, which is in %q", env, id, t.env)
+		}
+		if service != "" && service != t.service {
+			return target{}, invalid(item(r.list, r.batch, i, "service"), "%q does not match deployment %s, which is of service %q", service, id, t.service)
 		}
 		return t, nil
 	case env != "":
 		if !roman.ValidEnvironment(env) {
 			return target{}, invalid(item(r.list, r.batch, i, "environment"), "must match [a-z0-9_-]{1,64}")
 		}
-		t, ok := r.byEnv[env]
+		key := scope{service: roman.ServiceOrDefault(service), env: env}
+		t, ok := r.byEnv[key]
 		if !ok {
-			d, err := r.st.CurrentDeployment(ctx, env)
+			d, err := r.st.CurrentDeployment(ctx, key.service, env)
 			if err != nil {
 				return target{}, err
 			}
 			if d == nil {
-				return target{}, roman.Errorf(roman.ENOTFOUND, "%s: environment %q has no successful deployment to attribute it to", item(r.list, r.batch, i, "environment"), env)
+				what := fmt.Sprintf("environment %q", env)
+				if key.service != roman.DefaultService {
+					what = fmt.Sprintf("service %q in environment %q", key.service, env)
+				}
+				return target{}, roman.Errorf(roman.ENOTFOUND, "%s: %s has no successful deployment to attribute it to", item(r.list, r.batch, i, "environment"), what)
 			}
-			t = target{id: d.DeploymentID, env: d.Environment}
-			r.byEnv[env] = t
+			t = target{id: d.DeploymentID, service: d.Service, env: d.Environment}
+			r.byEnv[key] = t
 		}
 		return t, nil
 	}
@@ -179,8 +196,8 @@ func (s *Service) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.
 		return nil, err
 	}
 	now := roman.UTC(s.Clock())
-	r := &resolver{st: s.Deployments, byID: map[string]target{}, byEnv: map[string]target{}, list: "events", batch: b.Batch,
-		fields: func(i int) (string, string) { return evs[i].DeploymentID, evs[i].Environment }}
+	r := &resolver{st: s.Deployments, byID: map[string]target{}, byEnv: map[scope]target{}, list: "events", batch: b.Batch,
+		fields: func(i int) (string, string, string) { return evs[i].DeploymentID, evs[i].Service, evs[i].Environment }}
 	out := make([]roman.ErrorEvent, len(evs))
 	for i := range evs {
 		e := evs[i]
@@ -206,13 +223,13 @@ func (s *Service) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.
 		if err != nil {
 			return nil, err
 		}
-		e.DeploymentID, e.Environment, e.ID = t.id, t.env, 0
+		e.DeploymentID, e.Service, e.Environment, e.ID = t.id, t.service, t.env, 0
 		out[i] = e
 	}
 	if err := s.write(ctx, func() error { return s.Signals.InsertErrorEvents(ctx, out) }); err != nil {
 		return nil, err
 	}
-	return s.done(roman.ChangeErrors, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Environment} }), nil
+	return s.done(roman.ChangeErrors, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Service, out[i].Environment} }), nil
 }
 
 // IngestMetrics implements roman.IngestService.
@@ -222,8 +239,8 @@ func (s *Service) IngestMetrics(ctx context.Context, b roman.MetricBatch) (*roma
 		return nil, err
 	}
 	now := roman.UTC(s.Clock())
-	r := &resolver{st: s.Deployments, byID: map[string]target{}, byEnv: map[string]target{}, list: "samples", batch: b.Batch,
-		fields: func(i int) (string, string) { return ss[i].DeploymentID, ss[i].Environment }}
+	r := &resolver{st: s.Deployments, byID: map[string]target{}, byEnv: map[scope]target{}, list: "samples", batch: b.Batch,
+		fields: func(i int) (string, string, string) { return ss[i].DeploymentID, ss[i].Service, ss[i].Environment }}
 	out := make([]roman.MetricSample, len(ss))
 	for i := range ss {
 		m := ss[i]
@@ -244,13 +261,13 @@ func (s *Service) IngestMetrics(ctx context.Context, b roman.MetricBatch) (*roma
 		if err != nil {
 			return nil, err
 		}
-		m.DeploymentID, m.Environment, m.ID = t.id, t.env, 0
+		m.DeploymentID, m.Service, m.Environment, m.ID = t.id, t.service, t.env, 0
 		out[i] = m
 	}
 	if err := s.write(ctx, func() error { return s.Signals.InsertMetricSamples(ctx, out) }); err != nil {
 		return nil, err
 	}
-	return s.done(roman.ChangeMetrics, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Environment} }), nil
+	return s.done(roman.ChangeMetrics, len(out), func(i int) target { return target{out[i].DeploymentID, out[i].Service, out[i].Environment} }), nil
 }
 
 func checkCount(list string, n int) error {
@@ -310,7 +327,7 @@ func (s *Service) done(kind string, n int, at func(i int) target) *roman.IngestR
 	res := &roman.IngestResult{Accepted: n, Deployments: make([]string, 0, len(order))}
 	for _, t := range order {
 		res.Deployments = append(res.Deployments, t.id)
-		s.Hub.Publish(roman.Change{Kind: kind, Environment: t.env, DeploymentID: t.id, Count: counts[t]})
+		s.Hub.Publish(roman.Change{Kind: kind, Service: t.service, Environment: t.env, DeploymentID: t.id, Count: counts[t]})
 	}
 	return res
 }

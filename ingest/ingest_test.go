@@ -18,7 +18,7 @@ func TestSaturatedWritePathAnswersUnavailable(t *testing.T) {
 	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	stored := 0
 	deployments := &mock.DeploymentStore{
-		CurrentDeploymentFn: func(context.Context, string) (*roman.Deployment, error) { return d, nil },
+		CurrentDeploymentFn: func(context.Context, string, string) (*roman.Deployment, error) { return d, nil },
 	}
 	signals := &mock.SignalStore{
 		InsertErrorEventsFn: func(_ context.Context, evs []roman.ErrorEvent) error {

@@ -23,20 +23,20 @@ type storeCollector struct {
 }
 
 func newStoreCollector(cfg Config) *storeCollector {
-	outcome := []string{"environment", "trigger_type", "outcome"}
+	outcome := []string{"environment", "service", "trigger_type", "outcome"}
 	return &storeCollector{
 		cfg: cfg,
 		deployments: prometheus.NewDesc("roman_deployments",
-			"Deployments recorded, by environment and status.", []string{"environment", "status"}, nil),
+			"Deployments recorded, by environment, service and status.", []string{"environment", "service", "status"}, nil),
 		rollbacks: prometheus.NewDesc("roman_rollbacks_total",
-			"Finished rollback events, by environment, trigger type and outcome (success, failed, aborted).", outcome, nil),
+			"Finished rollback events, by environment, service, trigger type and outcome (success, failed, aborted).", outcome, nil),
 		duration: prometheus.NewDesc("roman_rollback_duration_seconds",
-			"Time from a rollback's initiation to its completion, by environment, trigger type and outcome.", outcome, nil),
+			"Time from a rollback's initiation to its completion, by environment, service, trigger type and outcome.", outcome, nil),
 		validations: prometheus.NewDesc("roman_validations_total",
 			"Constitutional validations of rollbacks, by result (approved, rejected).", []string{"result"}, nil),
 		errorRate: prometheus.NewDesc("roman_error_rate_per_minute",
 			"Current error rate (errors in the last 60 s) of each deployment inside its watch window.",
-			[]string{"environment", "deployment_id", "version"}, nil),
+			[]string{"environment", "service", "deployment_id", "version"}, nil),
 		outbox: prometheus.NewDesc("roman_alert_outbox_pending",
 			"Alerts in the outbox that wait for delivery (neither delivered nor given up).", nil, nil),
 	}
@@ -67,7 +67,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		fail(c.deployments, "counting deployments", err)
 	} else {
 		for _, n := range counts {
-			ch <- prometheus.MustNewConstMetric(c.deployments, prometheus.GaugeValue, float64(n.Count), n.Environment, n.Status)
+			ch <- prometheus.MustNewConstMetric(c.deployments, prometheus.GaugeValue, float64(n.Count), n.Environment, roman.ServiceOrDefault(n.Service), n.Status)
 		}
 	}
 
@@ -75,7 +75,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		fail(c.rollbacks, "aggregating rollbacks", err)
 	} else {
 		for _, o := range outcomes {
-			labels := []string{o.Environment, o.TriggerType, o.Status}
+			labels := []string{o.Environment, roman.ServiceOrDefault(o.Service), o.TriggerType, o.Status}
 			ch <- prometheus.MustNewConstMetric(c.rollbacks, prometheus.CounterValue, float64(o.Count), labels...)
 			buckets := make(map[float64]uint64, len(RollbackDurationBuckets))
 			for i, b := range RollbackDurationBuckets {
@@ -121,7 +121,7 @@ func (c *storeCollector) collectErrorRates(ctx context.Context, ch chan<- promet
 			fail(c.errorRate, "counting errors", err)
 			return
 		}
-		ch <- prometheus.MustNewConstMetric(c.errorRate, prometheus.GaugeValue, float64(lastMinute), d.Environment, d.DeploymentID, d.Version)
+		ch <- prometheus.MustNewConstMetric(c.errorRate, prometheus.GaugeValue, float64(lastMinute), d.Environment, roman.ServiceOrDefault(d.Service), d.DeploymentID, d.Version)
 	}
 }
 

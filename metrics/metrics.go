@@ -5,8 +5,8 @@
 // Two kinds of metric live in it:
 //
 //   - State kept in the store is read at scrape time by a Collector, one
-//     aggregate query per family: deployments by environment and status,
-//     rollbacks by environment, trigger type and outcome, the rollback
+//     aggregate query per family: deployments by environment, service and status,
+//     rollbacks by environment, service, trigger type and outcome, the rollback
 //     duration histogram, validations by result, the current error rate of
 //     each watched deployment and the alert outbox depth. They are exact,
 //     survive restarts, and every replica sharing one PostgreSQL reports the

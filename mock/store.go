@@ -17,8 +17,8 @@ type DeploymentStore struct {
 	GetDeploymentFn      func(ctx context.Context, deploymentID string) (*roman.Deployment, error)
 	ListDeploymentsFn    func(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error)
 	UpdateDeploymentFn   func(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error)
-	FindRollbackTargetFn func(ctx context.Context, env string, before time.Time) (*roman.Deployment, error)
-	CurrentDeploymentFn  func(ctx context.Context, env string) (*roman.Deployment, error)
+	FindRollbackTargetFn func(ctx context.Context, bad *roman.Deployment) (*roman.Deployment, error)
+	CurrentDeploymentFn  func(ctx context.Context, service, env string) (*roman.Deployment, error)
 }
 
 var _ roman.DeploymentStore = (*DeploymentStore)(nil)
@@ -56,19 +56,19 @@ func (mk *DeploymentStore) UpdateDeployment(ctx context.Context, deploymentID st
 }
 
 // FindRollbackTarget calls FindRollbackTargetFn.
-func (mk *DeploymentStore) FindRollbackTarget(ctx context.Context, env string, before time.Time) (*roman.Deployment, error) {
+func (mk *DeploymentStore) FindRollbackTarget(ctx context.Context, bad *roman.Deployment) (*roman.Deployment, error) {
 	if mk.FindRollbackTargetFn == nil {
 		panic(unset("DeploymentStore.FindRollbackTarget"))
 	}
-	return mk.FindRollbackTargetFn(ctx, env, before)
+	return mk.FindRollbackTargetFn(ctx, bad)
 }
 
 // CurrentDeployment calls CurrentDeploymentFn.
-func (mk *DeploymentStore) CurrentDeployment(ctx context.Context, env string) (*roman.Deployment, error) {
+func (mk *DeploymentStore) CurrentDeployment(ctx context.Context, service, env string) (*roman.Deployment, error) {
 	if mk.CurrentDeploymentFn == nil {
 		panic(unset("DeploymentStore.CurrentDeployment"))
 	}
-	return mk.CurrentDeploymentFn(ctx, env)
+	return mk.CurrentDeploymentFn(ctx, service, env)
 }
 
 // RollbackStore is a mock of roman.RollbackStore.

@@ -15,7 +15,7 @@ import (
 // rollback_started row. The store writes the alert to the outbox in the
 // row's transaction.
 func alertFor(d *roman.Deployment, typ, msg string, meta map[string]any) *roman.Alert {
-	a := &roman.Alert{DeploymentID: d.DeploymentID, Version: d.Version, Environment: d.Environment}
+	a := &roman.Alert{DeploymentID: d.DeploymentID, Version: d.Version, Service: d.Service, Environment: d.Environment}
 	a.Reason, _ = meta["reason"].(string)
 	switch typ {
 	case roman.EventHealthWarning:

@@ -251,7 +251,7 @@ func (m *Monitor) Leading() bool { return !m.idle.Load() }
 func (m *Monitor) reset() {
 	m.mu.Lock()
 	ws := m.watches
-	m.watches, m.byID = map[string]*watch{}, map[string]*watch{}
+	m.watches, m.byID = map[scope]*watch{}, map[string]*watch{}
 	m.mu.Unlock()
 	m.discardMarks()
 	if m.Sampler != nil && m.Sampler.Pulled != nil {
@@ -266,7 +266,7 @@ func (m *Monitor) reset() {
 func (m *Monitor) discardMarks() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.dirty, m.refresh, m.arrived = map[string]bool{}, map[string]bool{}, map[string]time.Time{}
+	m.dirty, m.refresh, m.arrived = map[string]bool{}, map[scope]bool{}, map[string]time.Time{}
 	m.all, m.resync = false, false
 }
 
@@ -286,11 +286,11 @@ func (m *Monitor) refreshAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	seen := make(map[string]bool, len(ds))
+	seen := make(map[scope]bool, len(ds))
 	for _, d := range ds {
-		seen[d.Environment] = true
+		seen[scopeOf(d)] = true
 		m.mu.Lock()
-		old := m.watches[d.Environment]
+		old := m.watches[scopeOf(d)]
 		same := old != nil && old.d.DeploymentID == d.DeploymentID
 		if same {
 			old.d = d
@@ -302,16 +302,16 @@ func (m *Monitor) refreshAll(ctx context.Context) error {
 			}
 		}
 	}
-	var gone []string
+	var gone []scope
 	m.mu.Lock()
-	for env := range m.watches {
-		if !seen[env] {
-			gone = append(gone, env)
+	for k := range m.watches {
+		if !seen[k] {
+			gone = append(gone, k)
 		}
 	}
 	m.mu.Unlock()
-	for _, env := range gone {
-		if err := m.refreshEnv(ctx, env); err != nil {
+	for _, k := range gone {
+		if err := m.refreshEnv(ctx, k); err != nil {
 			return err
 		}
 	}

@@ -107,11 +107,11 @@ type Monitor struct {
 	evalMu sync.Mutex
 
 	mu       sync.Mutex
-	watches  map[string]*watch    // by environment
+	watches  map[scope]*watch     // by (service, environment)
 	byID     map[string]*watch    // by deployment id
 	dirty    map[string]bool      // deployment ids to evaluate
 	arrived  map[string]time.Time // deployment id -> wall time of its first unprocessed batch
-	refresh  map[string]bool      // environments whose current deployment may have changed
+	refresh  map[scope]bool       // (service, environment)s whose current deployment may have changed
 	all      bool                 // evaluate every watch (a notification named no deployment)
 	resync   bool                 // re-read every environment's current deployment
 	ticks    int
@@ -170,8 +170,8 @@ func (m *Monitor) init() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.watches == nil {
-		m.watches, m.byID = map[string]*watch{}, map[string]*watch{}
-		m.dirty, m.refresh = map[string]bool{}, map[string]bool{}
+		m.watches, m.byID = map[scope]*watch{}, map[string]*watch{}
+		m.dirty, m.refresh = map[string]bool{}, map[scope]bool{}
 		m.arrived = map[string]time.Time{}
 		m.wake = make(chan struct{}, 1)
 	}
@@ -200,9 +200,20 @@ func (m *Monitor) Notify(c roman.Change) {
 			}
 		}
 	case roman.ChangeDeployment, roman.ChangeRollback:
-		if c.Environment != "" {
-			m.refresh[c.Environment] = true
-		} else {
+		switch {
+		case c.Environment != "" && c.Service != "":
+			m.refresh[scope{service: c.Service, env: c.Environment}] = true
+		case c.Environment != "":
+			// A change that does not name its service (a row written by
+			// an older replica): every watched service of the environment
+			// and the default one.
+			m.refresh[scope{service: roman.DefaultService, env: c.Environment}] = true
+			for k := range m.watches {
+				if k.env == c.Environment {
+					m.refresh[k] = true
+				}
+			}
+		default:
 			m.resync = true
 		}
 	default:
@@ -334,7 +345,7 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 	}
 	m.mu.Lock()
 	envs, resync := m.refresh, m.resync
-	m.refresh, m.resync = map[string]bool{}, false
+	m.refresh, m.resync = map[scope]bool{}, false
 	m.mu.Unlock()
 	if resync {
 		if err := m.refreshAll(ctx); err != nil { // leader.go
@@ -344,11 +355,11 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 			m.mu.Unlock()
 		}
 	}
-	for env := range envs {
-		if err := m.refreshEnv(ctx, env); err != nil {
-			m.Logger.Error("monitor: reading the current deployment failed", "environment", env, "err", err)
+	for k := range envs {
+		if err := m.refreshEnv(ctx, k); err != nil {
+			m.Logger.Error("monitor: reading the current deployment failed", "service", k.service, "environment", k.env, "err", err)
 			m.mu.Lock()
-			m.refresh[env] = true // retried on the next pass
+			m.refresh[k] = true // retried on the next pass
 			m.mu.Unlock()
 		}
 	}

@@ -25,7 +25,7 @@ func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time
 		return SuppressedRollbackDeployment, fmt.Sprintf(
 			"%s was itself deployed by a rollback (of %s), and roman never rolls such a deployment back automatically", d.Version, *d.RollbackFrom), nil, nil
 	}
-	evs, err := m.Store.ListRollbackEvents(ctx, roman.RollbackFilter{Environment: d.Environment, Limit: 50})
+	evs, err := m.Store.ListRollbackEvents(ctx, roman.RollbackFilter{Service: roman.ServiceOrDefault(d.Service), Environment: d.Environment, Limit: 50})
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -45,11 +45,11 @@ func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time
 			continue // not subject to this rollback's cooldown; an older one may still apply
 		}
 		return SuppressedCooldown, fmt.Sprintf("cooldown: a rollback of %s started at %s (event %s) before %s was deployed; automatic rollbacks resume at %s",
-			d.Environment, e.InitiatedAt.UTC().Format(time.RFC3339), e.EventID, d.Version, end.UTC().Format(time.RFC3339)), &end, nil
+			where(d), e.InitiatedAt.UTC().Format(time.RFC3339), e.EventID, d.Version, end.UTC().Format(time.RFC3339)), &end, nil
 	}
 	// In a row: automatic rollbacks since the last manual one and since the
 	// last deployment that passed its watch window.
-	reset, err := m.lastPassed(ctx, d.Environment)
+	reset, err := m.lastPassed(ctx, scopeOf(d))
 	if err != nil {
 		return "", "", nil, err
 	}
@@ -65,7 +65,7 @@ func (m *Monitor) storm(ctx context.Context, w *watch, s Settings, now time.Time
 	if s.MaxAutoRollbacks > 0 && n >= s.MaxAutoRollbacks {
 		return SuppressedMaxInARow, fmt.Sprintf(
 			"%d automatic rollbacks in a row in %s (at most %d): a human must act (a manual rollback, or a deployment that passes its watch window, resets the count)",
-			n, d.Environment, s.MaxAutoRollbacks), nil, nil
+			n, where(d), s.MaxAutoRollbacks), nil, nil
 	}
 	return "", "", nil, nil
 }
@@ -77,11 +77,21 @@ func recordedAfter(d *roman.Deployment, e *roman.RollbackEvent) bool {
 	return e.CompletedAt != nil && d.DeployedAt.After(*e.CompletedAt)
 }
 
-// lastPassed returns when the newest deployment of env that the monitor
-// passed at the end of its window (not one a rollback deployed) was
-// deployed; the zero time when there is none among the recent ones.
-func (m *Monitor) lastPassed(ctx context.Context, env string) (time.Time, error) {
-	ds, err := m.Store.ListDeployments(ctx, roman.DeploymentFilter{Environment: env, Limit: 50})
+// where names the (service, environment) of d for a message: the
+// environment alone for the default service.
+func where(d *roman.Deployment) string {
+	if d.Service == "" || d.Service == roman.DefaultService {
+		return d.Environment
+	}
+	return d.Service + " in " + d.Environment
+}
+
+// lastPassed returns when the newest deployment of the (service,
+// environment) that the monitor passed at the end of its window (not one a
+// rollback deployed) was deployed; the zero time when there is none among
+// the recent ones.
+func (m *Monitor) lastPassed(ctx context.Context, k scope) (time.Time, error) {
+	ds, err := m.Store.ListDeployments(ctx, roman.DeploymentFilter{Service: k.service, Environment: k.env, Limit: 50})
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -71,15 +71,27 @@ func (m *Monitor) Rebuild(ctx context.Context) error {
 	return nil
 }
 
-// refreshEnv re-reads the environment's current deployment and watches it
-// if it changed (a newer deployment supersedes an older one's watch).
-func (m *Monitor) refreshEnv(ctx context.Context, env string) error {
-	d, err := m.Store.CurrentDeployment(ctx, env)
+// scope is a (service, environment): the monitor watches one current
+// deployment per scope, and storm protection counts per scope.
+type scope struct {
+	service, env string
+}
+
+// scopeOf returns the (service, environment) of d.
+func scopeOf(d *roman.Deployment) scope {
+	return scope{service: roman.ServiceOrDefault(d.Service), env: d.Environment}
+}
+
+// refreshEnv re-reads the current deployment of a (service, environment)
+// and watches it if it changed (a newer deployment supersedes an older
+// one's watch).
+func (m *Monitor) refreshEnv(ctx context.Context, k scope) error {
+	d, err := m.Store.CurrentDeployment(ctx, k.service, k.env)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
-	old := m.watches[env]
+	old := m.watches[k]
 	m.mu.Unlock()
 	switch {
 	case d == nil:
@@ -98,7 +110,7 @@ func (m *Monitor) refreshEnv(ctx context.Context, env string) error {
 
 func (m *Monitor) unwatch(w *watch) {
 	m.mu.Lock()
-	delete(m.watches, w.d.Environment)
+	delete(m.watches, scopeOf(w.d))
 	delete(m.byID, w.d.DeploymentID)
 	m.mu.Unlock()
 	if m.Sampler != nil && m.Sampler.Pulled != nil {
@@ -142,13 +154,13 @@ func (m *Monitor) watch(ctx context.Context, d *roman.Deployment, rebuilding boo
 		w.windowDone = decided || !rebuilding || now.Sub(w.windowEnd) > lateDecision
 	}
 	m.mu.Lock()
-	if old := m.watches[d.Environment]; old != nil {
+	if old := m.watches[scopeOf(d)]; old != nil {
 		delete(m.byID, old.d.DeploymentID)
 		if m.Sampler != nil && m.Sampler.Pulled != nil {
 			m.Sampler.Pulled.Forget(old.d.DeploymentID)
 		}
 	}
-	m.watches[d.Environment], m.byID[d.DeploymentID] = w, w
+	m.watches[scopeOf(d)], m.byID[d.DeploymentID] = w, w
 	m.dirty[d.DeploymentID] = true
 	m.mu.Unlock()
 	if now.Before(w.windowEnd) && !rebuilding {
@@ -359,6 +371,7 @@ func (m *Monitor) eventAt(ctx context.Context, d *roman.Deployment, at time.Time
 		md[k] = v
 	}
 	md["deployment_id"], md["environment"], md["version"] = d.DeploymentID, d.Environment, d.Version
+	md["service"] = roman.ServiceOrDefault(d.Service)
 	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: mustJSON(md), Timestamp: roman.UTC(at),
 		Alert: alertFor(d, typ, msg, meta)} // alerts.go
 	if err := m.Store.AddRomanEvent(context.WithoutCancel(ctx), e); err != nil {
@@ -366,7 +379,7 @@ func (m *Monitor) eventAt(ctx context.Context, d *roman.Deployment, at time.Time
 		return
 	}
 	m.Logger.Info("monitor decision", "event_type", typ, "deployment_id", d.DeploymentID, "message", msg)
-	m.Hub.Publish(roman.Change{Kind: roman.ChangeRomanEvent, Environment: d.Environment, DeploymentID: d.DeploymentID, EventID: e.EventID})
+	m.Hub.Publish(roman.Change{Kind: roman.ChangeRomanEvent, Service: d.Service, Environment: d.Environment, DeploymentID: d.DeploymentID, EventID: e.EventID})
 }
 
 func mustJSON(v any) json.RawMessage {

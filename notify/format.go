@@ -36,9 +36,10 @@ func Title(a *roman.Alert) string {
 	return "R.O.M.A.N. ALERT"
 }
 
-// Fields are an alert's lines in the seed's order: Deployment, Environment,
-// Reason, Trigger, Target, Constitutional Status, then what the kind adds.
-// A line with nothing to say is left out.
+// Fields are an alert's lines in the seed's order: Deployment, (Service,
+// unless it is the default one), Environment, Reason, Trigger, Target,
+// Constitutional Status, then what the kind adds. A line with nothing to
+// say is left out.
 func Fields(a *roman.Alert) []Field {
 	var fs []Field
 	add := func(label, value string) {
@@ -53,6 +54,9 @@ func Fields(a *roman.Alert) []Field {
 		dep = a.Version
 	}
 	add("Deployment", dep)
+	if a.Service != roman.DefaultService {
+		add("Service", a.Service)
+	}
 	add("Environment", a.Environment)
 	switch a.Kind {
 	case roman.AlertHealthWarning:

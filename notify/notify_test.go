@@ -187,3 +187,21 @@ func TestRouting(t *testing.T) {
 		t.Errorf("staging warning → %v", got)
 	}
 }
+
+// TestAlertNamesTheService: an alert about a service other than the
+// default one says which, right after the deployment; the default
+// service's alerts read as the seed's.
+func TestAlertNamesTheService(t *testing.T) {
+	a := notifytest.SeedAlert()
+	if strings.Contains(notify.Text(a), "Service:") {
+		t.Fatalf("the default service is named:\n%s", notify.Text(a))
+	}
+	a.Service = roman.DefaultService
+	if strings.Contains(notify.Text(a), "Service:") {
+		t.Fatalf("the default service is named:\n%s", notify.Text(a))
+	}
+	a.Service = "checkout"
+	if txt := notify.Text(a); !strings.Contains(txt, "Deployment: v2.5.3 (abc-123)\nService: checkout\nEnvironment: production") {
+		t.Fatalf("the service is not named:\n%s", txt)
+	}
+}

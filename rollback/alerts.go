@@ -37,7 +37,7 @@ func (r *run) alert(typ string, meta map[string]any) *roman.Alert {
 	}
 	a := &roman.Alert{
 		Kind: kind, RollbackEventID: r.ev.EventID, DeploymentID: r.bad.DeploymentID, Version: r.bad.Version,
-		Environment: r.bad.Environment, Reason: r.ev.TriggerReason, Trigger: r.ev.TriggerType,
+		Service: r.bad.Service, Environment: r.bad.Environment, Reason: r.ev.TriggerReason, Trigger: r.ev.TriggerType,
 	}
 	if r.ev.InitiatedBy != nil {
 		a.InitiatedBy = *r.ev.InitiatedBy

@@ -186,7 +186,7 @@ func (r *run) recordDeployment(ctx context.Context, target *roman.Deployment) (*
 		return s.Store.GetDeployment(ctx, r.newID)
 	}
 	nd := &roman.Deployment{
-		DeploymentID: r.newID, Environment: r.bad.Environment,
+		DeploymentID: r.newID, Service: r.bad.Service, Environment: r.bad.Environment,
 		Version: target.Version, GitCommit: target.GitCommit, GitBranch: target.GitBranch,
 		DeployedAt: roman.UTC(s.Clock()), Status: roman.StatusInProgress,
 		RollbackFrom: &r.bad.DeploymentID,

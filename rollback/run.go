@@ -122,13 +122,14 @@ func retryable(err error) bool {
 
 // publish tells the hub the event (and the deployments it touches) changed.
 func (r *run) publish() {
-	r.s.Hub.Publish(roman.Change{Kind: roman.ChangeRollback, Environment: r.bad.Environment, DeploymentID: r.bad.DeploymentID, EventID: r.ev.EventID})
+	r.s.Hub.Publish(roman.Change{Kind: roman.ChangeRollback, Service: r.bad.Service, Environment: r.bad.Environment, DeploymentID: r.bad.DeploymentID, EventID: r.ev.EventID})
 }
 
 func (r *run) event(ctx context.Context, typ, sev, msg string, meta map[string]any) {
 	meta["deployment_id"] = r.bad.DeploymentID
 	meta["event_id"] = r.ev.EventID
 	meta["environment"] = r.bad.Environment
+	meta["service"] = roman.ServiceOrDefault(r.bad.Service)
 	// Decision rows that people must hear about carry an alert (alerts.go).
 	addAlertEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta, r.alert(typ, meta))
 }

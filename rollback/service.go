@@ -214,7 +214,7 @@ func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest
 	if err != nil {
 		return roman.ValidationInput{}, err
 	}
-	target, err := s.Store.FindRollbackTarget(ctx, d.Environment, d.DeployedAt)
+	target, err := s.Store.FindRollbackTarget(ctx, d)
 	if err != nil {
 		return roman.ValidationInput{}, err
 	}
@@ -285,6 +285,7 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 	ev := &roman.RollbackEvent{
 		EventID:       roman.NewUUID(),
 		DeploymentID:  d.DeploymentID,
+		Service:       d.Service,
 		Environment:   d.Environment,
 		TriggerType:   req.TriggerType,
 		TriggerReason: req.TriggerReason,

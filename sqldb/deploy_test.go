@@ -145,11 +145,11 @@ func testTieBreakByID(t *testing.T, db *sqldb.DB) {
 	if err != nil || versions(got) != "c,b,a" {
 		t.Fatalf("ListDeployments = %q, %v; want c,b,a", versions(got), err)
 	}
-	cur, err := db.CurrentDeployment(ctx, "production")
+	cur, err := db.CurrentDeployment(ctx, "", "production")
 	if err != nil || cur == nil || cur.Version != "c" {
 		t.Fatalf("CurrentDeployment = %+v, %v; want c", cur, err)
 	}
-	target, err := db.FindRollbackTarget(ctx, "production", t0.Add(time.Second))
+	target, err := db.FindRollbackTarget(ctx, probe("production", t0.Add(time.Second)))
 	if err != nil || target == nil || target.Version != "c" {
 		t.Fatalf("FindRollbackTarget = %+v, %v; want c", target, err)
 	}
@@ -247,7 +247,7 @@ func testFindRollbackTarget(t *testing.T, db *sqldb.DB) {
 		{"later deployments count", "production", t0.Add(time.Hour), "same-time"},
 	}
 	for _, tc := range tests {
-		got, err := db.FindRollbackTarget(ctx, tc.env, tc.before)
+		got, err := db.FindRollbackTarget(ctx, probe(tc.env, tc.before))
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -262,7 +262,7 @@ func testFindRollbackTarget(t *testing.T, db *sqldb.DB) {
 }
 
 func testCurrentDeployment(t *testing.T, db *sqldb.DB) {
-	if d, err := db.CurrentDeployment(ctx, "production"); d != nil || err != nil {
+	if d, err := db.CurrentDeployment(ctx, "", "production"); d != nil || err != nil {
 		t.Fatalf("empty store: %+v, %v", d, err)
 	}
 	mustCreate(t, db,
@@ -270,7 +270,7 @@ func testCurrentDeployment(t *testing.T, db *sqldb.DB) {
 		newDeployment("production", "running", t0.Add(time.Minute), roman.StatusInProgress),
 		newDeployment("staging", "staging", t0.Add(2*time.Minute), roman.StatusSuccess),
 	)
-	d, err := db.CurrentDeployment(ctx, "production")
+	d, err := db.CurrentDeployment(ctx, "", "production")
 	if err != nil || d == nil || d.Version != "ok" {
 		t.Fatalf("CurrentDeployment = %+v, %v; want ok", d, err)
 	}
@@ -279,7 +279,7 @@ func testCurrentDeployment(t *testing.T, db *sqldb.DB) {
 	redeploy := newDeployment("production", "redeploy", t0.Add(3*time.Minute), roman.StatusInProgress)
 	redeploy.RollbackFrom = &d.DeploymentID
 	mustCreate(t, db, redeploy)
-	if d, err := db.CurrentDeployment(ctx, "production"); err != nil || d == nil || d.Version != "redeploy" {
+	if d, err := db.CurrentDeployment(ctx, "", "production"); err != nil || d == nil || d.Version != "redeploy" {
 		t.Fatalf("CurrentDeployment during verification = %+v, %v; want redeploy", d, err)
 	}
 }

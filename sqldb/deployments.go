@@ -10,7 +10,7 @@ import (
 )
 
 // deploymentCols is the select list scanned by scanDeployment.
-const deploymentCols = `id, deployment_id, environment, version, git_commit, git_branch, deployed_by,
+const deploymentCols = `id, deployment_id, service, environment, version, git_commit, git_branch, deployed_by,
 	deployed_at, status, rollback_from, coalesce(health_check_passed, FALSE), health_check_details,
 	constitutional_validation, metadata, completed_at, rolled_back_at`
 
@@ -19,7 +19,7 @@ type rowScanner interface{ Scan(dest ...any) error }
 
 func scanDeployment(r rowScanner) (*roman.Deployment, error) {
 	d := &roman.Deployment{}
-	err := r.Scan(&d.ID, idScan{s: &d.DeploymentID}, &d.Environment, &d.Version, &d.GitCommit,
+	err := r.Scan(&d.ID, idScan{s: &d.DeploymentID}, &d.Service, &d.Environment, &d.Version, &d.GitCommit,
 		&d.GitBranch, idScan{ptr: &d.DeployedBy}, scanTime(&d.DeployedAt), &d.Status,
 		idScan{ptr: &d.RollbackFrom}, &d.HealthCheckPassed, jsonScan{&d.HealthCheckDetails},
 		jsonScan{&d.ConstitutionalValidation}, jsonScan{&d.Metadata},
@@ -62,13 +62,14 @@ func (db *DB) CreateDeployment(ctx context.Context, d *roman.Deployment) error {
 	if d.Status == "" {
 		d.Status = roman.StatusInProgress
 	}
+	d.Service = roman.ServiceOrDefault(d.Service)
 	err = db.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, db.q(`INSERT INTO deployments (deployment_id, environment,
+		return tx.QueryRowContext(ctx, db.q(`INSERT INTO deployments (deployment_id, service, environment,
 			version, git_commit, git_branch, deployed_by, deployed_at, status, rollback_from,
 			health_check_passed, health_check_details, constitutional_validation, metadata,
 			completed_at, rolled_back_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			id, d.Environment, d.Version, d.GitCommit, d.GitBranch, idArg(by), db.ts(d.DeployedAt),
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			id, d.Service, d.Environment, d.Version, d.GitCommit, d.GitBranch, idArg(by), db.ts(d.DeployedAt),
 			d.Status, idArg(from), d.HealthCheckPassed, jsonArg(d.HealthCheckDetails),
 			jsonArg(d.ConstitutionalValidation), jsonArg(d.Metadata), db.tsPtr(d.CompletedAt),
 			db.tsPtr(d.RolledBackAt)).Scan(&d.ID)
@@ -96,10 +97,13 @@ func (db *DB) GetDeployment(ctx context.Context, deploymentID string) (*roman.De
 }
 
 // ListDeployments returns deployments newest first (deployed_at, then id),
-// filtered by environment and status when given.
+// filtered by service, environment and status when given.
 func (db *DB) ListDeployments(ctx context.Context, f roman.DeploymentFilter) ([]*roman.Deployment, error) {
 	var conds []string
 	var args []any
+	if f.Service != "" {
+		conds, args = append(conds, "service = ?"), append(args, f.Service)
+	}
 	if f.Environment != "" {
 		conds, args = append(conds, "environment = ?"), append(args, f.Environment)
 	}
@@ -194,21 +198,27 @@ func (db *DB) UpdateDeployment(ctx context.Context, deploymentID string, u roman
 	return d, nil
 }
 
-// FindRollbackTarget returns the newest deployment of env with status
-// success and health_check_passed true deployed strictly before `before`, or
-// nil when there is none.
-func (db *DB) FindRollbackTarget(ctx context.Context, env string, before time.Time) (*roman.Deployment, error) {
+// FindRollbackTarget returns the rollback target of the bad deployment:
+// the newest deployment of its service and environment with status success
+// and health_check_passed true, deployed strictly before it and with a
+// git_commit other than its own (going back to the same code is no
+// rollback), or nil when there is none.
+func (db *DB) FindRollbackTarget(ctx context.Context, bad *roman.Deployment) (*roman.Deployment, error) {
 	return db.newest(ctx, `SELECT `+deploymentCols+` FROM deployments
-		WHERE environment = ? AND status = 'success' AND health_check_passed = TRUE AND deployed_at < ?
-		ORDER BY deployed_at DESC, id DESC LIMIT 1`, env, db.ts(before))
+		WHERE service = ? AND environment = ? AND status = 'success' AND health_check_passed = TRUE
+		AND deployed_at < ? AND git_commit <> ?
+		ORDER BY deployed_at DESC, id DESC LIMIT 1`,
+		roman.ServiceOrDefault(bad.Service), bad.Environment, db.ts(bad.DeployedAt), bad.GitCommit)
 }
 
-// CurrentDeployment returns the newest deployment of env with status
-// success, or nil.
-func (db *DB) CurrentDeployment(ctx context.Context, env string) (*roman.Deployment, error) {
+// CurrentDeployment returns the newest deployment of the service in env that
+// is success, or in_progress and created by a rollback, or nil. An empty
+// service is the default one.
+func (db *DB) CurrentDeployment(ctx context.Context, service, env string) (*roman.Deployment, error) {
 	return db.newest(ctx, `SELECT `+deploymentCols+` FROM deployments
-		WHERE environment = ? AND (status = 'success' OR (status = 'in_progress' AND rollback_from IS NOT NULL))
-		ORDER BY deployed_at DESC, id DESC LIMIT 1`, env)
+		WHERE service = ? AND environment = ?
+		AND (status = 'success' OR (status = 'in_progress' AND rollback_from IS NOT NULL))
+		ORDER BY deployed_at DESC, id DESC LIMIT 1`, roman.ServiceOrDefault(service), env)
 }
 
 func (db *DB) newest(ctx context.Context, query string, args ...any) (*roman.Deployment, error) {

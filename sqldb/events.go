@@ -30,7 +30,8 @@ func (db *DB) AddRomanEvent(ctx context.Context, e *roman.RomanEvent) error {
 }
 
 // ListRomanEvents returns roman events newest first (timestamp, then id),
-// filtered by type, severity and metadata.deployment_id when given.
+// filtered by type, severity, metadata.deployment_id, metadata.environment,
+// metadata.service (absent is the default service) and time when given.
 func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error) {
 	var conds []string
 	var args []any

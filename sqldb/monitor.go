@@ -10,12 +10,13 @@ import (
 )
 
 // NewestSuccessfulDeployments returns the newest deployment with status
-// success of every environment that has one, ordered by environment: what
+// success of every (service, environment) that has one, ordered by
+// environment and service: what
 // the monitor watches after a restart.
 func (db *DB) NewestSuccessfulDeployments(ctx context.Context) ([]*roman.Deployment, error) {
 	return db.queryDeployments(ctx, `SELECT `+deploymentCols+` FROM (
-		SELECT deployments.*, row_number() OVER (PARTITION BY environment ORDER BY deployed_at DESC, id DESC) AS rn
-		FROM deployments WHERE status = 'success') newest WHERE rn = 1 ORDER BY environment`)
+		SELECT deployments.*, row_number() OVER (PARTITION BY service, environment ORDER BY deployed_at DESC, id DESC) AS rn
+		FROM deployments WHERE status = 'success') newest WHERE rn = 1 ORDER BY environment, service`)
 }
 
 // RecentMetrics returns, per metric name, the values of the newest n samples

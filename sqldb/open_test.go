@@ -96,13 +96,15 @@ var seedColumns = map[string][]string{
 		"status text NO", "rollback_from uuid YES", "health_check_passed bool YES false",
 		"health_check_details jsonb YES", "constitutional_validation jsonb YES", "metadata jsonb YES",
 		"completed_at timestamptz YES", "rolled_back_at timestamptz YES",
+		// roman's addition (services); its default keeps the seed's INSERTs working.
+		"service text NO 'default'::text",
 	},
 	"rollback_events": {
 		"id int8 NO nextval", "event_id uuid NO", "deployment_id uuid YES", "trigger_type text NO",
 		"trigger_reason text NO", "initiated_by uuid YES", "initiated_at timestamptz YES now()",
 		"status text NO", "rollback_plan jsonb YES", "rollback_steps _jsonb YES",
 		"constitutional_validation jsonb YES", "completed_at timestamptz YES", "metadata jsonb YES",
-		"environment text NO",
+		"environment text NO", "service text NO 'default'::text",
 	},
 	"system_snapshots": {
 		"id int8 NO nextval", "snapshot_id uuid NO", "deployment_id uuid YES", "snapshot_type text NO",

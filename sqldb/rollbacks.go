@@ -11,14 +11,14 @@ import (
 
 // rollbackColsFmt is the select list of rollback_events; %s is the dialect's
 // expression that reads rollback_steps as one JSON array text.
-const rollbackColsFmt = `id, event_id, deployment_id, environment, trigger_type,
+const rollbackColsFmt = `id, event_id, deployment_id, service, environment, trigger_type,
 	trigger_reason, initiated_by, initiated_at, status, rollback_plan, %s,
 	constitutional_validation, completed_at, metadata`
 
 func scanRollbackEvent(r rowScanner) (*roman.RollbackEvent, error) {
 	e := &roman.RollbackEvent{}
 	var steps string
-	err := r.Scan(&e.ID, idScan{s: &e.EventID}, idScan{s: &e.DeploymentID}, &e.Environment,
+	err := r.Scan(&e.ID, idScan{s: &e.EventID}, idScan{s: &e.DeploymentID}, &e.Service, &e.Environment,
 		&e.TriggerType, &e.TriggerReason, idScan{ptr: &e.InitiatedBy}, scanTime(&e.InitiatedAt),
 		&e.Status, jsonScan{&e.RollbackPlan}, &steps, jsonScan{&e.ConstitutionalValidation},
 		scanTimePtr(&e.CompletedAt), jsonScan{&e.Metadata})
@@ -36,9 +36,10 @@ func scanRollbackEvent(r rowScanner) (*roman.RollbackEvent, error) {
 
 // CreateRollbackEvent inserts e and fills e.ID. An empty EventID is
 // generated, an empty Status is pending, a zero InitiatedAt is now and an
-// empty Environment is the deployment's. Steps already in e are appended in
-// order. The database allows one unfinished (pending or in_progress) event
-// per environment: a second gets ECONFLICT with Error.EventID naming the
+// empty Environment is the deployment's, and so is the service (an event
+// without a deployment belongs to e.Service, or the default service). Steps
+// already in e are appended in order. The database allows one unfinished
+// (pending or in_progress) event per service and environment: a second gets ECONFLICT with Error.EventID naming the
 // unfinished one. ENOTFOUND when the deployment does not exist.
 func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) error {
 	id, err := normID("event_id", e.EventID)
@@ -79,23 +80,28 @@ func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) e
 	// it up; the insert is then simply tried again.
 	for attempt := 0; ; attempt++ {
 		err = db.write(ctx, func(tx *sql.Tx) error {
-			if e.Environment == "" && dep != "" {
-				err := tx.QueryRowContext(ctx, db.q(`SELECT environment FROM deployments WHERE deployment_id = ?`),
-					dep).Scan(&e.Environment)
+			if dep != "" {
+				var env string
+				err := tx.QueryRowContext(ctx, db.q(`SELECT service, environment FROM deployments WHERE deployment_id = ?`),
+					dep).Scan(&e.Service, &env)
 				if errors.Is(err, sql.ErrNoRows) {
 					return notFound("deployment", dep)
 				} else if err != nil {
 					return err
 				}
+				if e.Environment == "" {
+					e.Environment = env
+				}
 			}
+			e.Service = roman.ServiceOrDefault(e.Service)
 			if e.Environment == "" {
 				return roman.Errorf(roman.EINVALID, "rollback event needs an environment or a deployment")
 			}
 			err := tx.QueryRowContext(ctx, db.q(`INSERT INTO rollback_events (event_id, deployment_id,
-				environment, trigger_type, trigger_reason, initiated_by, initiated_at, status,
+				service, environment, trigger_type, trigger_reason, initiated_by, initiated_at, status,
 				rollback_plan, constitutional_validation, completed_at, metadata)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-				id, idArg(dep), e.Environment, e.TriggerType, e.TriggerReason, idArg(by),
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+				id, idArg(dep), e.Service, e.Environment, e.TriggerType, e.TriggerReason, idArg(by),
 				db.ts(e.InitiatedAt), e.Status, jsonArg(e.RollbackPlan),
 				jsonArg(e.ConstitutionalValidation), db.tsPtr(e.CompletedAt), jsonArg(e.Metadata)).Scan(&e.ID)
 			if err != nil {
@@ -112,7 +118,7 @@ func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) e
 		case foreignKeyViolation:
 			return notFound("deployment", dep)
 		case uniqueViolation:
-			if cerr := db.rollbackConflict(ctx, e.Environment, id); cerr != nil || attempt >= 2 {
+			if cerr := db.rollbackConflict(ctx, e.Service, e.Environment, id); cerr != nil || attempt >= 2 {
 				return cerr
 			}
 			continue
@@ -122,17 +128,21 @@ func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) e
 }
 
 // rollbackConflict explains a unique violation of an insert into
-// rollback_events: the environment's unfinished event, or the event id taken
-// already. It returns nil when neither exists any more.
-func (db *DB) rollbackConflict(ctx context.Context, env, eventID string) error {
+// rollback_events: the unfinished event of the service and environment, or
+// the event id taken already. It returns nil when neither exists any more.
+func (db *DB) rollbackConflict(ctx context.Context, service, env, eventID string) error {
 	var other string
 	err := db.db.QueryRowContext(ctx, db.q(`SELECT event_id FROM rollback_events
-		WHERE environment = ? AND status IN ('pending', 'in_progress') ORDER BY id LIMIT 1`),
-		env).Scan(idScan{s: &other})
+		WHERE service = ? AND environment = ? AND status IN ('pending', 'in_progress') ORDER BY id LIMIT 1`),
+		roman.ServiceOrDefault(service), env).Scan(idScan{s: &other})
 	switch {
 	case err == nil:
+		what := "environment " + env
+		if service != "" && service != roman.DefaultService {
+			what = "service " + service + " in environment " + env
+		}
 		return &roman.Error{Code: roman.ECONFLICT, EventID: other,
-			Message: "a rollback of environment " + env + " is already in progress"}
+			Message: "a rollback of " + what + " is already in progress"}
 	case !errors.Is(err, sql.ErrNoRows):
 		return internal("create rollback event", err)
 	}
@@ -195,11 +205,11 @@ func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.R
 		jsonArg(u.Metadata), id)
 	if classify(err) == uniqueViolation {
 		// Only a status back to pending or in_progress can collide.
-		var env string
+		var service, env string
 		if e, gerr := db.GetRollbackEvent(ctx, id); gerr == nil {
-			env = e.Environment
+			service, env = e.Service, e.Environment
 		}
-		if cerr := db.rollbackConflict(ctx, env, id); cerr != nil {
+		if cerr := db.rollbackConflict(ctx, service, env, id); cerr != nil {
 			return cerr
 		}
 	}
@@ -229,10 +239,14 @@ func (db *DB) GetRollbackEvent(ctx context.Context, eventID string) (*roman.Roll
 }
 
 // ListRollbackEvents returns events newest first (initiated_at, then id),
-// filtered by environment, deployment, status and initiated_at >= Since.
+// filtered by service, environment, deployment, status and initiated_at >=
+// Since.
 func (db *DB) ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error) {
 	var conds []string
 	var args []any
+	if f.Service != "" {
+		conds, args = append(conds, "service = ?"), append(args, f.Service)
+	}
 	if f.Environment != "" {
 		conds, args = append(conds, "environment = ?"), append(args, f.Environment)
 	}

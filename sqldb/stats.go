@@ -19,18 +19,19 @@ func (db *DB) seconds(from, to string) string {
 }
 
 // ActiveDeployments returns the newest successful deployment of every
-// environment, ordered by environment, in one query.
+// service in every environment, ordered by environment and service, in one
+// query.
 func (db *DB) ActiveDeployments(ctx context.Context) ([]*roman.Deployment, error) {
 	return db.queryDeployments(ctx, `SELECT `+deploymentCols+` FROM (
-		SELECT deployments.*, row_number() OVER (PARTITION BY environment ORDER BY deployed_at DESC, id DESC) AS rn
-		FROM deployments WHERE status = 'success') active WHERE rn = 1 ORDER BY environment`)
+		SELECT deployments.*, row_number() OVER (PARTITION BY service, environment ORDER BY deployed_at DESC, id DESC) AS rn
+		FROM deployments WHERE status = 'success') active WHERE rn = 1 ORDER BY environment, service`)
 }
 
-// CountDeployments returns the number of deployments per environment and
-// status.
+// CountDeployments returns the number of deployments per environment,
+// service and status.
 func (db *DB) CountDeployments(ctx context.Context) ([]roman.DeploymentCount, error) {
-	rows, err := db.db.QueryContext(ctx, `SELECT environment, status, count(*) FROM deployments
-		GROUP BY environment, status ORDER BY environment, status`)
+	rows, err := db.db.QueryContext(ctx, `SELECT environment, service, status, count(*) FROM deployments
+		GROUP BY environment, service, status ORDER BY environment, service, status`)
 	if err != nil {
 		return nil, internal("count deployments", err)
 	}
@@ -38,7 +39,7 @@ func (db *DB) CountDeployments(ctx context.Context) ([]roman.DeploymentCount, er
 	out := []roman.DeploymentCount{}
 	for rows.Next() {
 		var c roman.DeploymentCount
-		if err := rows.Scan(&c.Environment, &c.Status, &c.Count); err != nil {
+		if err := rows.Scan(&c.Environment, &c.Service, &c.Status, &c.Count); err != nil {
 			return nil, internal("count deployments", err)
 		}
 		out = append(out, c)
@@ -47,7 +48,7 @@ func (db *DB) CountDeployments(ctx context.Context) ([]roman.DeploymentCount, er
 }
 
 // RollbackOutcomes aggregates finished rollback events by environment,
-// trigger type and status, counting durations into the given cumulative
+// service, trigger type and status, counting durations into the given cumulative
 // buckets, in one query.
 func (db *DB) RollbackOutcomes(ctx context.Context, buckets []float64) ([]roman.RollbackOutcome, error) {
 	var sel strings.Builder
@@ -56,11 +57,11 @@ func (db *DB) RollbackOutcomes(ctx context.Context, buckets []float64) ([]roman.
 		sel.WriteString(", coalesce(sum(CASE WHEN d <= ? THEN 1 ELSE 0 END), 0)")
 		args = append(args, b)
 	}
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT environment, trigger_type, status, count(*),
+	rows, err := db.db.QueryContext(ctx, db.q(`SELECT environment, service, trigger_type, status, count(*),
 		coalesce(sum(d), 0)`+sel.String()+` FROM (
-		SELECT environment, trigger_type, status, coalesce(`+db.seconds("initiated_at", "completed_at")+`, 0) AS d
+		SELECT environment, service, trigger_type, status, coalesce(`+db.seconds("initiated_at", "completed_at")+`, 0) AS d
 		FROM rollback_events WHERE status IN ('success', 'failed', 'aborted')) finished
-		GROUP BY environment, trigger_type, status ORDER BY environment, trigger_type, status`), args...)
+		GROUP BY environment, service, trigger_type, status ORDER BY environment, service, trigger_type, status`), args...)
 	if err != nil {
 		return nil, internal("rollback outcomes", err)
 	}
@@ -68,7 +69,7 @@ func (db *DB) RollbackOutcomes(ctx context.Context, buckets []float64) ([]roman.
 	out := []roman.RollbackOutcome{}
 	for rows.Next() {
 		o := roman.RollbackOutcome{Buckets: make([]int64, len(buckets))}
-		dest := []any{&o.Environment, &o.TriggerType, &o.Status, &o.Count, &o.DurationSum}
+		dest := []any{&o.Environment, &o.Service, &o.TriggerType, &o.Status, &o.Count, &o.DurationSum}
 		for i := range o.Buckets {
 			dest = append(dest, &o.Buckets[i])
 		}

@@ -48,8 +48,8 @@ func testStats(t *testing.T, db *sqldb.DB) {
 		t.Fatal(err)
 	}
 	want := []roman.DeploymentCount{
-		{Environment: "production", Status: "failed", Count: 1}, {Environment: "production", Status: "success", Count: 2},
-		{Environment: "qa", Status: "in_progress", Count: 1}, {Environment: "staging", Status: "success", Count: 1},
+		{Environment: "production", Service: "default", Status: "failed", Count: 1}, {Environment: "production", Service: "default", Status: "success", Count: 2},
+		{Environment: "qa", Service: "default", Status: "in_progress", Count: 1}, {Environment: "staging", Service: "default", Status: "success", Count: 1},
 	}
 	if !reflect.DeepEqual(counts, want) {
 		t.Fatalf("deployment counts: %+v, want %+v", counts, want)
@@ -80,10 +80,10 @@ func testStats(t *testing.T, db *sqldb.DB) {
 		t.Fatal(err)
 	}
 	wantOutcomes := []roman.RollbackOutcome{
-		{Environment: "production", TriggerType: "automatic", Status: "success", Count: 2, DurationSum: 5.5, Buckets: []int64{0, 1, 2}},
-		{Environment: "production", TriggerType: "manual", Status: "failed", Count: 1, DurationSum: 30, Buckets: []int64{0, 0, 0}},
-		{Environment: "production", TriggerType: "manual", Status: "success", Count: 1, DurationSum: 100, Buckets: []int64{0, 0, 0}},
-		{Environment: "staging", TriggerType: "automatic", Status: "aborted", Count: 1, DurationSum: 0.01, Buckets: []int64{1, 1, 1}},
+		{Environment: "production", Service: "default", TriggerType: "automatic", Status: "success", Count: 2, DurationSum: 5.5, Buckets: []int64{0, 1, 2}},
+		{Environment: "production", Service: "default", TriggerType: "manual", Status: "failed", Count: 1, DurationSum: 30, Buckets: []int64{0, 0, 0}},
+		{Environment: "production", Service: "default", TriggerType: "manual", Status: "success", Count: 1, DurationSum: 100, Buckets: []int64{0, 0, 0}},
+		{Environment: "staging", Service: "default", TriggerType: "automatic", Status: "aborted", Count: 1, DurationSum: 0.01, Buckets: []int64{1, 1, 1}},
 	}
 	if len(outcomes) != len(wantOutcomes) {
 		t.Fatalf("outcomes: %+v", outcomes)

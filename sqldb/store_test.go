@@ -74,6 +74,7 @@ func runStoreSuite(t *testing.T, open opener) {
 		{"IllegalTransitions", testIllegalTransitions},
 		{"FindRollbackTarget", testFindRollbackTarget},
 		{"CurrentDeployment", testCurrentDeployment},
+		{"Services", testServices},
 		{"OneUnfinishedRollback", testOneUnfinishedRollback},
 		{"ConcurrentRollbacks", testConcurrentRollbacks},
 		{"AppendRollbackStep", testAppendRollbackStep},

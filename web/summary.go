@@ -58,18 +58,21 @@ type Summary struct {
 	Since time.Time `json:"since"`
 	// Stats are the rollback figures of the range.
 	Stats roman.RollbackStats `json:"stats"`
-	// Environments lists each environment's current deployment.
+	// Environments lists the current deployment of each service in each
+	// environment, a card each.
 	Environments []EnvironmentStatus `json:"environments"`
 	// Rollbacks are the range's rollbacks, newest first (at most 50), with
 	// their steps.
 	Rollbacks []RollbackSummary `json:"rollbacks"`
 }
 
-// EnvironmentStatus is one environment's current deployment, its live
-// health, its watch window and its error-rate chart.
+// EnvironmentStatus is the current deployment of one service in one
+// environment, its live health, its watch window and its error-rate chart.
 type EnvironmentStatus struct {
-	Environment string            `json:"environment"`
-	Deployment  *roman.Deployment `json:"deployment"`
+	Environment string `json:"environment"`
+	// Service is the deployment's service.
+	Service    string            `json:"service"`
+	Deployment *roman.Deployment `json:"deployment"`
 	// RolledBackFrom is the version this deployment replaced by a rollback,
 	// when it was recorded by one.
 	RolledBackFrom string `json:"rolled_back_from,omitempty"`
@@ -186,7 +189,7 @@ func (d *Dashboard) Build(ctx context.Context, rng string, span time.Duration) (
 // environment builds one environment's status.
 func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now time.Time, version func(string) string) (EnvironmentStatus, error) {
 	env := dep.Environment
-	es := EnvironmentStatus{Environment: env, Deployment: dep, Thresholds: d.cfg.Thresholds(env)}
+	es := EnvironmentStatus{Environment: env, Service: roman.ServiceOrDefault(dep.Service), Deployment: dep, Thresholds: d.cfg.Thresholds(env)}
 	if dep.RollbackFrom != nil {
 		es.RolledBackFrom = version(*dep.RollbackFrom)
 	}

@@ -77,6 +77,7 @@ func newDeployRecordCmd(o *clientOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&req.Service, "service", "", "service deployed (default \"default\"); every per-environment rule applies per service and environment")
 	f.StringVar(&req.Environment, "environment", "", "environment, e.g. staging or production (required)")
 	f.StringVar(&req.Version, "version", "", "version being deployed, e.g. v2.5.3 (required)")
 	f.StringVar(&req.GitCommit, "git-commit", "", "git commit of the version (required)")
@@ -194,14 +195,15 @@ func newDeployListCmd(o *clientOptions) *cobra.Command {
 				_, err := fmt.Fprintln(w, "No deployments.")
 				return err
 			}
-			t := newTable(w, "DEPLOYMENT ID", "ENVIRONMENT", "VERSION", "COMMIT", "BRANCH", "STATUS", "HEALTHY", "DEPLOYED AT")
+			t := newTable(w, "DEPLOYMENT ID", "SERVICE", "ENVIRONMENT", "VERSION", "COMMIT", "BRANCH", "STATUS", "HEALTHY", "DEPLOYED AT")
 			for _, d := range list {
-				t.row(d.DeploymentID, d.Environment, d.Version, roman.ShortCommit(d.GitCommit), d.GitBranch, d.Status,
+				t.row(d.DeploymentID, roman.ServiceOrDefault(d.Service), d.Environment, d.Version, roman.ShortCommit(d.GitCommit), d.GitBranch, d.Status,
 					yesNo(d.HealthCheckPassed), formatTime(d.DeployedAt))
 			}
 			return t.flush()
 		},
 	}
+	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")
 	cmd.Flags().StringVar(&f.Environment, "environment", "", "only this environment")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only this status")
 	cmd.Flags().IntVar(&f.Limit, "limit", 0, "at most this many (default: the server's, 50)")
@@ -216,6 +218,7 @@ func printDeployment(w io.Writer, o *clientOptions, d *roman.Deployment) error {
 	}
 	return fields(w,
 		"Deployment", d.DeploymentID,
+		"Service", roman.ServiceOrDefault(d.Service),
 		"Environment", d.Environment,
 		"Version", d.Version,
 		"Git commit", d.GitCommit,

@@ -341,18 +341,19 @@ func newHistoryCmd(o *clientOptions) *cobra.Command {
 				_, err := fmt.Fprintln(w, "No rollbacks.")
 				return err
 			}
-			t := newTable(w, "EVENT ID", "DEPLOYMENT ID", "ENVIRONMENT", "TRIGGER", "STATUS", "INITIATED AT", "DURATION", "REASON")
+			t := newTable(w, "EVENT ID", "DEPLOYMENT ID", "SERVICE", "ENVIRONMENT", "TRIGGER", "STATUS", "INITIATED AT", "DURATION", "REASON")
 			for _, e := range list {
 				dur := "-"
 				if e.CompletedAt != nil {
 					dur = formatDuration(e.CompletedAt.Sub(e.InitiatedAt))
 				}
-				t.row(e.EventID, e.DeploymentID, e.Environment, e.TriggerType, e.Status, formatTime(e.InitiatedAt), dur, e.TriggerReason)
+				t.row(e.EventID, e.DeploymentID, roman.ServiceOrDefault(e.Service), e.Environment, e.TriggerType, e.Status, formatTime(e.InitiatedAt), dur, e.TriggerReason)
 			}
 			return t.flush()
 		},
 	}
 	cmd.Flags().IntVar(&f.Limit, "limit", 10, "at most this many")
+	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")
 	cmd.Flags().StringVar(&f.Environment, "environment", "", "only this environment")
 	cmd.Flags().StringVar(&f.DeploymentID, "deployment", "", "only rollbacks of this deployment")
 	cmd.Flags().StringVar(&f.Status, "status", "", "only this status (pending, in_progress, success, failed, aborted)")

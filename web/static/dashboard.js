@@ -84,7 +84,9 @@
   function envCard(e) {
     const d = e.deployment, h = e.health;
     const status = h ? h.status : "unknown";
+    const service = e.service || d.service || "default";
     const dl = el("dl", {},
+      el("dt", { text: "Service" }), el("dd", { class: "service", text: service }),
       el("dt", { text: "Commit" }), el("dd", {}, el("code", { text: d.git_commit }), " on ", el("code", { text: d.git_branch })),
       el("dt", { text: "Deployed" }), el("dd", { "data-ago": d.completed_at || d.deployed_at, text: ago(d.completed_at || d.deployed_at) }),
       el("dt", { text: "Error rate" }), el("dd", { class: "error-rate", text: h ? rate(h.error_rate_per_minute) + " errors/minute" : "–" }),
@@ -96,7 +98,7 @@
     if (h && h.reason) dl.append(el("dt", { text: "Trigger" }), el("dd", { text: h.reason }));
     if (h && h.warnings && h.warnings.length) dl.append(el("dt", { text: "Warnings" }), el("dd", { text: h.warnings.join("; ") }));
     if (e.health_error) dl.append(el("dt", { text: "Health" }), el("dd", { text: e.health_error }));
-    return el("article", { class: "env", "data-environment": e.environment },
+    return el("article", { class: "env", "data-environment": e.environment, "data-service": service },
       el("header", {}, el("h3", { text: e.environment }), badge(status, status)),
       el("div", { class: "version", text: d.version }),
       dl, chart(e), legend(e));
