@@ -95,6 +95,17 @@ func CanTransition(from, to string) bool {
 	return false
 }
 
+// CanUndoRollback reports whether a deployment that a rollback marked
+// rolled_back may get the status `to` back because the rollback failed
+// before its target was redeployed (the executor failed, timed out or was
+// interrupted): `to` must be a status the rollback could have marked
+// rolled_back. It is no transition a caller can ask for: CanTransition
+// still refuses every change away from rolled_back, and only the rollback
+// machine undoes its own mark, through DeploymentUpdate.UndoRollbackTo.
+func CanUndoRollback(to string) bool {
+	return to != StatusRolledBack && CanTransition(to, StatusRolledBack)
+}
+
 // TransitionError is the ECONFLICT error for an illegal status change; its
 // message names both states.
 func TransitionError(from, to string) *Error {
@@ -179,6 +190,16 @@ type DeploymentUpdate struct {
 	ConstitutionalValidation json.RawMessage
 	CompletedAt              *time.Time
 	RolledBackAt             *time.Time
+	// UndoRollbackTo, when set, takes back the mark of a rollback that
+	// failed before its target was redeployed, so that the bad release,
+	// which is still what runs, counts as running again: the stored status
+	// must be rolled_back; it becomes *UndoRollbackTo (the status the
+	// rollback found, see CanUndoRollback) and rolled_back_at is cleared.
+	// A deployment that already has that status and no rolled_back_at is
+	// left as it is (a resumed rollback may undo twice). It cannot be
+	// combined with Status or RolledBackAt. Only the rollback machine sets
+	// it; Validate refuses it from a caller.
+	UndoRollbackTo *string
 }
 
 // Validate checks an update as a caller of DeploymentService.Update sends
@@ -193,6 +214,9 @@ func (u *DeploymentUpdate) Validate() error {
 	}
 	if u.Status != nil && *u.Status == StatusRolledBack {
 		return errRolledBackByRequest()
+	}
+	if u.UndoRollbackTo != nil {
+		return Errorf(EINVALID, "only a failed rollback takes back its rolled_back mark")
 	}
 	if u.Status != nil && !ValidDeploymentStatus(*u.Status) {
 		return InvalidField("status", "must be one of pending, in_progress, success, failed")

@@ -35,6 +35,12 @@ const (
 	StepExecute          = "execute"
 	StepVerify           = "verify"
 	StepComplete         = "complete"
+	// StepUndoMarkRolledBack takes back the mark_rolled_back step of a
+	// rollback that failed before its target was redeployed (the executor
+	// failed, timed out or was interrupted): the bad release is still what
+	// runs, so it gets its previous status back. Only failed rollbacks have
+	// it.
+	StepUndoMarkRolledBack = "undo_mark_rolled_back"
 )
 
 // Step statuses.

@@ -25,7 +25,10 @@ type DeploymentStore interface {
 	// UpdateDeployment applies u inside one transaction. When u.Status is set
 	// and differs from the stored status, the transition is checked with
 	// CanTransition against the stored row (ECONFLICT naming both states).
-	// ENOTFOUND for an unknown id.
+	// u.UndoRollbackTo, used only by the rollback machine when the target
+	// was never redeployed, takes back a rolled_back mark (status restored,
+	// rolled_back_at cleared; EINVALID combined with Status or RolledBackAt,
+	// ECONFLICT from any other status). ENOTFOUND for an unknown id.
 	UpdateDeployment(ctx context.Context, deploymentID string, u DeploymentUpdate) (*Deployment, error)
 	// FindRollbackTarget returns the rollback target of the bad deployment:
 	// the newest deployment of bad's service and environment with status

@@ -111,8 +111,9 @@ func (r *run) restoreValidation(ctx context.Context) (*roman.Deployment, roman.V
 	var v roman.Validation
 	_ = json.Unmarshal(r.ev.ConstitutionalValidation, &v)
 	var plan struct {
-		Target string `json:"target_deployment_id"`
-		NewID  string `json:"new_deployment_id"`
+		Target    string `json:"target_deployment_id"`
+		NewID     string `json:"new_deployment_id"`
+		BadStatus string `json:"bad_status"`
 	}
 	if err := json.Unmarshal(r.ev.RollbackPlan, &plan); err != nil || plan.Target == "" || plan.NewID == "" {
 		return nil, v, roman.Errorf(roman.EINTERNAL, "the event's rollback_plan names no target or new deployment")
@@ -122,5 +123,8 @@ func (r *run) restoreValidation(ctx context.Context) (*roman.Deployment, roman.V
 		return nil, v, err
 	}
 	r.newID = plan.NewID
+	if r.prevStatus == "" && plan.BadStatus != roman.StatusRolledBack {
+		r.prevStatus = plan.BadStatus
+	}
 	return target, v, nil
 }

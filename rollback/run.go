@@ -28,6 +28,14 @@ type run struct {
 	done map[string]roman.RollbackStep
 	// meta is the event's metadata, rewritten whole on each change.
 	meta map[string]any
+	// prevStatus is the bad deployment's status before the rollback marked
+	// it rolled_back (kept in the plan), what a failure before the redeploy
+	// restores.
+	prevStatus string
+	// marked is set once the bad deployment is marked rolled_back and
+	// redeployed once the executor redeployed the target: a failure in
+	// between leaves the bad release running, so its mark is undone.
+	marked, redeployed bool
 	// handoff is closed when the caller may be answered: the run finished,
 	// parked, or entered a verify window.
 	handoff     chan struct{}
@@ -37,6 +45,9 @@ type run struct {
 // newRun prepares a run of ev.
 func newRun(s *Service, ev *roman.RollbackEvent, bad *roman.Deployment, req roman.RollbackRequest) *run {
 	r := &run{s: s, ev: ev, bad: bad, req: req, startedAt: s.Clock(), done: map[string]roman.RollbackStep{}, handoff: make(chan struct{})}
+	if bad.Status != roman.StatusRolledBack {
+		r.prevStatus = bad.Status
+	}
 	r.meta = map[string]any{}
 	_ = json.Unmarshal(ev.Metadata, &r.meta)
 	if r.meta == nil {
@@ -178,7 +189,7 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 		plan := map[string]any{
 			"target_deployment_id": target.DeploymentID, "target_version": target.Version, "target_commit": target.GitCommit,
 			"executor": s.Executor(r.bad.Environment).Name(), "with_migrations": r.req.WithMigrations,
-			"new_deployment_id": r.newID,
+			"new_deployment_id": r.newID, "bad_status": r.bad.Status,
 		}
 		r.setStatus(ctx, roman.RollbackInProgress, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict), RollbackPlan: mustJSON(plan)})
 		r.event(ctx, roman.EventRollbackStarted, roman.SeverityWarning,
@@ -186,6 +197,17 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 			map[string]any{"target_deployment_id": target.DeploymentID, "target_version": target.Version, "target_commit": target.GitCommit, "trigger_type": r.ev.TriggerType})
 	}
 	res.Validation = verdict
+	if _, ok := r.done[roman.StepUndoMarkRolledBack]; ok {
+		// A previous process failed this rollback before its target was
+		// redeployed and gave the bad release its status back, but stopped
+		// before it failed the event: the failure is finished, not the
+		// rollback.
+		if nd, err := s.Store.GetDeployment(ctx, r.newID); err == nil && nd.Status == roman.StatusInProgress {
+			r.finishDeployment(ctx, nd, roman.StatusFailed, nil)
+		}
+		r.marked = true
+		return r.fail(ctx, "the rollback failed before its target was redeployed and roman stopped before recording the failure", nil)
+	}
 
 	// 2. pre_rollback snapshot. An audit snapshot that cannot be taken must
 	// not hold up undoing a bad deploy: the failed step is recorded and the
@@ -231,18 +253,19 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 	if _, ok := r.done[roman.StepMarkRolledBack]; !ok {
 		if err := r.step(ctx, roman.StepMarkRolledBack, func() (any, error) {
 			if cur, err := s.Store.GetDeployment(ctx, r.bad.DeploymentID); err == nil && cur.Status == roman.StatusRolledBack {
-				return map[string]any{"deployment_id": r.bad.DeploymentID, "already": true}, nil
+				return map[string]any{"deployment_id": r.bad.DeploymentID, "already": true, "previous_status": r.prevStatus}, nil
 			}
 			st := roman.StatusRolledBack
 			now := roman.UTC(s.Clock())
 			_, err := s.Store.UpdateDeployment(ctx, r.bad.DeploymentID, roman.DeploymentUpdate{
 				Status: &st, RolledBackAt: &now, ConstitutionalValidation: mustJSON(verdict),
 			})
-			return map[string]any{"deployment_id": r.bad.DeploymentID}, err
+			return map[string]any{"deployment_id": r.bad.DeploymentID, "previous_status": r.prevStatus}, err
 		}); err != nil {
 			return r.fail(ctx, "could not mark the deployment rolled_back", err)
 		}
 	}
+	r.marked = true
 
 	// 5. record the new deployment of the target's version. Its id was
 	// fixed in the plan before, so a resumed run finds the row instead of
@@ -276,26 +299,36 @@ func (r *run) finish(ctx context.Context, target, nd *roman.Deployment) {
 			progress = nil
 		}
 		r.markStarted(ctx, roman.StepExecute, progress)
+		timeout := s.ExecutorTimeout
+		if timeout <= 0 {
+			timeout = DefaultExecutorTimeout
+		}
+		timedOut := false
 		err := r.step(ctx, roman.StepExecute, func() (any, error) {
-			timeout := s.ExecutorTimeout
-			if timeout <= 0 {
-				timeout = DefaultExecutorTimeout
-			}
 			ectx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
-			return exec.Execute(ectx, roman.ExecuteRequest{
+			detail, err := exec.Execute(ectx, roman.ExecuteRequest{
 				EventID: r.ev.EventID, Environment: r.bad.Environment, BadDeployment: r.bad, Target: target, NewDeploymentID: nd.DeploymentID,
 				Progress: func(d json.RawMessage) { r.markStarted(ctx, roman.StepExecute, d) }, Resume: progress,
 			})
+			timedOut = err != nil && errors.Is(ectx.Err(), context.DeadlineExceeded)
+			return detail, err
 		})
 		if errors.Is(err, errParked) {
 			return
 		} else if err != nil {
+			// The target was not redeployed: the bad release is still
+			// what runs, and fail gives it its status back.
 			r.finishDeployment(ctx, nd, roman.StatusFailed, nil)
-			r.fail(ctx, "executor "+exec.Name()+" failed", err)
+			reason := "executor " + exec.Name() + " failed"
+			if timedOut {
+				reason = fmt.Sprintf("executor %s timed out after %s", exec.Name(), timeout)
+			}
+			r.fail(ctx, reason, err)
 			return
 		}
 	}
+	r.redeployed = true
 
 	// 7. verify the rolled-back system's health for the verify window.
 	healthy, verified, err := r.verify(ctx, nd)
@@ -303,8 +336,11 @@ func (r *run) finish(ctx context.Context, target, nd *roman.Deployment) {
 		return
 	}
 	if !healthy {
+		// The redeploy happened: the target is what runs and the bad
+		// release stays rolled_back.
 		r.finishDeployment(ctx, nd, roman.StatusFailed, mustJSON(verified))
-		r.fail(ctx, "rolled-back system still unhealthy: manual intervention required", nil)
+		r.fail(ctx, fmt.Sprintf("rolled-back system still unhealthy after verification: the redeploy of %s succeeded, so %s is what runs and %s stays rolled_back",
+			target.Version, target.Version, r.bad.Version), nil)
 		return
 	}
 	r.finishDeployment(ctx, nd, roman.StatusSuccess, mustJSON(verified))
@@ -334,7 +370,11 @@ func (r *run) finishDeployment(ctx context.Context, nd *roman.Deployment, status
 }
 
 // fail marks the event failed, records why and returns the result with
-// success false. When a graceful shutdown stopped the run (a resumed run's
+// success false. A rollback that marked the bad deployment rolled_back but
+// did not redeploy its target (the executor failed, timed out or was
+// interrupted) first takes the mark back (undoMark): the bad release is
+// still what runs. The failure message and the alert say which release
+// is live. When a graceful shutdown stopped the run (a resumed run's
 // quick steps run on the background context) nothing is recorded and
 // errParked is returned: the event stays unfinished and the next start
 // resumes it, with no false "manual intervention required" alert.
@@ -347,17 +387,59 @@ func (r *run) fail(ctx context.Context, reason string, err error) (*roman.Rollba
 	if err != nil {
 		msg += ": " + roman.ErrorMessage(err)
 	}
+	if undone := r.undoMark(ctx); undone != "" {
+		msg += "; " + undone
+	}
+	liveID, liveVersion := r.bad.DeploymentID, r.bad.Version
 	r.mu.Lock()
+	if t := r.result.TargetDeployment; r.redeployed && t != nil {
+		liveID, liveVersion = t.DeploymentID, t.Version
+	}
 	r.meta["caller"], r.meta["override"], r.meta["with_migrations"], r.meta["failure"] = r.req.Caller, r.req.Override, r.req.WithMigrations, msg
+	r.meta["live_deployment_id"] = liveID
 	meta := mustJSON(r.meta)
 	r.mu.Unlock()
 	r.setStatus(ctx, roman.RollbackFailed, roman.RollbackEventUpdate{Metadata: meta})
-	r.event(ctx, roman.EventRollbackFailed, roman.SeverityCritical, "Rollback failed, manual intervention required: "+msg, map[string]any{})
+	r.event(ctx, roman.EventRollbackFailed, roman.SeverityCritical, "Rollback failed, manual intervention required: "+msg,
+		map[string]any{"live_deployment_id": liveID, "live_version": liveVersion, "bad_release_live": !r.redeployed})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.result.Success, r.result.Status, r.result.Error = false, roman.RollbackFailed, msg
 	res := r.result
 	return &res, nil
+}
+
+// undoMark gives the bad deployment its previous status back and clears
+// rolled_back_at when the rollback marked it but did not redeploy the
+// target, so that errors reported by environment count for it again and a
+// retry is accepted at once. The undo is the undo_mark_rolled_back step
+// and a deployment_status roman_events row. It returns the sentence the
+// failure message adds ("" when there was nothing to undo).
+func (r *run) undoMark(ctx context.Context) string {
+	if !r.marked || r.redeployed {
+		return ""
+	}
+	ctx = context.WithoutCancel(ctx)
+	to := r.prevStatus
+	if to == "" {
+		// An event from before the plan kept the status: a release is
+		// normally rolled back from success.
+		to = roman.StatusSuccess
+	}
+	err := r.step(ctx, roman.StepUndoMarkRolledBack, func() (any, error) {
+		_, err := r.s.Store.UpdateDeployment(ctx, r.bad.DeploymentID, roman.DeploymentUpdate{UndoRollbackTo: &to})
+		return map[string]any{"deployment_id": r.bad.DeploymentID, "status": to,
+			"reason": "the target was not redeployed: " + r.bad.Version + " is still what runs"}, err
+	})
+	if err != nil {
+		return fmt.Sprintf("the target was not redeployed, so %s is still live, but it could not be given its status back and stays marked rolled_back: %s",
+			r.bad.Version, roman.ErrorMessage(err))
+	}
+	r.s.Hub.Publish(roman.Change{Kind: roman.ChangeDeployment, Environment: r.bad.Environment, DeploymentID: r.bad.DeploymentID})
+	r.event(ctx, roman.EventDeploymentStatus, roman.SeverityWarning,
+		fmt.Sprintf("Deployment %s is %s again: its rollback failed before the target was redeployed, so it is still what runs", r.bad.Version, to),
+		map[string]any{"from": roman.StatusRolledBack, "to": to, "reason": "rollback_failed"})
+	return fmt.Sprintf("the target was not redeployed, so %s is still live: its status is %s again and a retry is accepted", r.bad.Version, to)
 }
 
 // logValidation writes the rollback_validation decision row.

@@ -136,8 +136,10 @@ func (db *DB) queryDeployments(ctx context.Context, query string, args ...any) (
 // PostgreSQL), a status change is checked with roman.CanTransition, and the
 // changed row is written and returned. A change to success or failed sets
 // completed_at and a change to rolled_back sets rolled_back_at when u does
-// not give them and they are unset. ENOTFOUND for an unknown id, ECONFLICT
-// (naming both states) for an illegal transition.
+// not give them and they are unset. u.UndoRollbackTo moves a rolled_back
+// row back to the status it names (roman.CanUndoRollback) and clears
+// rolled_back_at, in the same transaction. ENOTFOUND for an unknown id,
+// ECONFLICT (naming both states) for an illegal transition.
 func (db *DB) UpdateDeployment(ctx context.Context, deploymentID string, u roman.DeploymentUpdate) (*roman.Deployment, error) {
 	id, ok := lookupID(deploymentID)
 	if !ok {
@@ -154,6 +156,19 @@ func (db *DB) UpdateDeployment(ctx context.Context, deploymentID string, u roman
 			return err
 		}
 		now := roman.UTC(db.now())
+		if u.UndoRollbackTo != nil {
+			to := *u.UndoRollbackTo
+			switch {
+			case u.Status != nil || u.RolledBackAt != nil:
+				return roman.Errorf(roman.EINVALID, "undoing a rollback mark cannot be combined with a status or rolled_back_at")
+			case !roman.CanUndoRollback(to):
+				return roman.Errorf(roman.EINVALID, "a rollback mark cannot be undone to status %q", to)
+			case d.Status == roman.StatusRolledBack:
+				d.Status, d.RolledBackAt = to, nil
+			case d.Status != to || d.RolledBackAt != nil:
+				return roman.Errorf(roman.ECONFLICT, "illegal status transition: deployment is %q, not rolled_back, and cannot become %q again", d.Status, to)
+			}
+		}
 		if u.Status != nil && *u.Status != d.Status {
 			if !roman.CanTransition(d.Status, *u.Status) {
 				return roman.TransitionError(d.Status, *u.Status)
