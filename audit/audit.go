@@ -50,6 +50,8 @@ var eventKinds = map[string]string{
 	roman.EventDeploymentStatus:       roman.ExplainStatus,
 	roman.EventWatchPassed:            roman.ExplainWindowEnd,
 	roman.EventWatchUnverified:        roman.ExplainWindowEnd,
+	roman.EventWatchBreach:            roman.ExplainReading,
+	roman.EventWatchFailed:            roman.ExplainWindowEnd,
 }
 
 // timeline collects entries; the order of equal times is the order added.
@@ -312,6 +314,10 @@ func verdict(d *roman.Deployment, events []*roman.RomanEvent, rollbacks []*roman
 		v.Why = "Not rolled back: the automatic rollback was suppressed: " + last(roman.EventAutoRollbackSuppressed).Message
 	case last(roman.EventHealthAlert) != nil:
 		v.Why = "Not rolled back: a trigger fired where roman only alerts: " + last(roman.EventHealthAlert).Message
+	case last(roman.EventWatchFailed) != nil:
+		v.Why = "Not rolled back, and not marked healthy: " + last(roman.EventWatchFailed).Message
+	case last(roman.EventWatchBreach) != nil:
+		v.Why = "Not rolled back so far, and never healthy again: a trigger fired in its window: " + last(roman.EventWatchBreach).Message
 	case d.HealthCheckPassed && last(roman.EventWatchPassed) != nil:
 		v.Why = "Not rolled back: the watch window passed with no trigger firing"
 	case d.HealthCheckPassed:
