@@ -83,6 +83,30 @@ func printIDs(w io.Writer, ids ...string) error {
 	return nil
 }
 
+// printList prints a list the way every list command does: only the ids
+// (one per line) with -q, JSON with -o json (an empty list as []), the line
+// none when there is nothing, or else the table that table writes.
+func printList[T any](w io.Writer, o *clientOptions, list []T, id func(T) string, none string, table func() error) error {
+	if o.quiet {
+		ids := make([]string, len(list))
+		for i, x := range list {
+			ids[i] = id(x)
+		}
+		return printIDs(w, ids...)
+	}
+	if o.json() {
+		if list == nil {
+			list = []T{}
+		}
+		return printJSON(w, list)
+	}
+	if len(list) == 0 {
+		_, err := fmt.Fprintln(w, none)
+		return err
+	}
+	return table()
+}
+
 // client returns an API client for the flags and environment, after
 // checking the output format and server URL.
 func (o *clientOptions) client() (*api.Client, error) {

@@ -104,32 +104,17 @@ func newEventsCmd(o *clientOptions) *cobra.Command {
 				return o.apiError(err)
 			}
 			w := cmd.OutOrStdout()
-			if o.quiet {
-				ids := make([]string, len(list))
-				for i, e := range list {
-					ids[i] = e.EventID
+			return printList(w, o, list, func(e *roman.RomanEvent) string { return e.EventID }, "No events.", func() error {
+				t := newTable(w, "TIME", "TYPE", "SEVERITY", "DEPLOYMENT ID", "MESSAGE")
+				for _, e := range list {
+					var md struct {
+						DeploymentID string `json:"deployment_id"`
+					}
+					_ = json.Unmarshal(e.Metadata, &md)
+					t.row(formatTime(e.Timestamp), e.EventType, e.Severity, md.DeploymentID, e.Message)
 				}
-				return printIDs(w, ids...)
-			}
-			if o.json() {
-				if list == nil {
-					list = []*roman.RomanEvent{}
-				}
-				return printJSON(w, list)
-			}
-			if len(list) == 0 {
-				_, err := fmt.Fprintln(w, "No events.")
-				return err
-			}
-			t := newTable(w, "TIME", "TYPE", "SEVERITY", "DEPLOYMENT ID", "MESSAGE")
-			for _, e := range list {
-				var md struct {
-					DeploymentID string `json:"deployment_id"`
-				}
-				_ = json.Unmarshal(e.Metadata, &md)
-				t.row(formatTime(e.Timestamp), e.EventType, e.Severity, md.DeploymentID, e.Message)
-			}
-			return t.flush()
+				return t.flush()
+			})
 		},
 	}
 	fl := cmd.Flags()

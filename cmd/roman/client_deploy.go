@@ -178,29 +178,14 @@ func newDeployListCmd(o *clientOptions) *cobra.Command {
 				return o.apiError(err)
 			}
 			w := cmd.OutOrStdout()
-			if o.quiet {
-				ids := make([]string, len(list))
-				for i, d := range list {
-					ids[i] = d.DeploymentID
+			return printList(w, o, list, func(d *roman.Deployment) string { return d.DeploymentID }, "No deployments.", func() error {
+				t := newTable(w, "DEPLOYMENT ID", "SERVICE", "ENVIRONMENT", "VERSION", "COMMIT", "BRANCH", "STATUS", "HEALTHY", "DEPLOYED AT")
+				for _, d := range list {
+					t.row(d.DeploymentID, roman.ServiceOrDefault(d.Service), d.Environment, d.Version, roman.ShortCommit(d.GitCommit), d.GitBranch, d.Status,
+						yesNo(d.HealthCheckPassed), formatTime(d.DeployedAt))
 				}
-				return printIDs(w, ids...)
-			}
-			if o.json() {
-				if list == nil {
-					list = []*roman.Deployment{}
-				}
-				return printJSON(w, list)
-			}
-			if len(list) == 0 {
-				_, err := fmt.Fprintln(w, "No deployments.")
-				return err
-			}
-			t := newTable(w, "DEPLOYMENT ID", "SERVICE", "ENVIRONMENT", "VERSION", "COMMIT", "BRANCH", "STATUS", "HEALTHY", "DEPLOYED AT")
-			for _, d := range list {
-				t.row(d.DeploymentID, roman.ServiceOrDefault(d.Service), d.Environment, d.Version, roman.ShortCommit(d.GitCommit), d.GitBranch, d.Status,
-					yesNo(d.HealthCheckPassed), formatTime(d.DeployedAt))
-			}
-			return t.flush()
+				return t.flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")

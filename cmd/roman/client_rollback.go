@@ -324,32 +324,17 @@ func newHistoryCmd(o *clientOptions) *cobra.Command {
 				return o.apiError(err)
 			}
 			w := cmd.OutOrStdout()
-			if o.quiet {
-				ids := make([]string, len(list))
-				for i, e := range list {
-					ids[i] = e.EventID
+			return printList(w, o, list, func(e *roman.RollbackEvent) string { return e.EventID }, "No rollbacks.", func() error {
+				t := newTable(w, "EVENT ID", "DEPLOYMENT ID", "SERVICE", "ENVIRONMENT", "TRIGGER", "STATUS", "INITIATED AT", "DURATION", "REASON")
+				for _, e := range list {
+					dur := "-"
+					if e.CompletedAt != nil {
+						dur = formatDuration(e.CompletedAt.Sub(e.InitiatedAt))
+					}
+					t.row(e.EventID, e.DeploymentID, roman.ServiceOrDefault(e.Service), e.Environment, e.TriggerType, e.Status, formatTime(e.InitiatedAt), dur, e.TriggerReason)
 				}
-				return printIDs(w, ids...)
-			}
-			if o.json() {
-				if list == nil {
-					list = []*roman.RollbackEvent{}
-				}
-				return printJSON(w, list)
-			}
-			if len(list) == 0 {
-				_, err := fmt.Fprintln(w, "No rollbacks.")
-				return err
-			}
-			t := newTable(w, "EVENT ID", "DEPLOYMENT ID", "SERVICE", "ENVIRONMENT", "TRIGGER", "STATUS", "INITIATED AT", "DURATION", "REASON")
-			for _, e := range list {
-				dur := "-"
-				if e.CompletedAt != nil {
-					dur = formatDuration(e.CompletedAt.Sub(e.InitiatedAt))
-				}
-				t.row(e.EventID, e.DeploymentID, roman.ServiceOrDefault(e.Service), e.Environment, e.TriggerType, e.Status, formatTime(e.InitiatedAt), dur, e.TriggerReason)
-			}
-			return t.flush()
+				return t.flush()
+			})
 		},
 	}
 	cmd.Flags().IntVar(&f.Limit, "limit", 10, "at most this many")

@@ -87,33 +87,18 @@ func newSnapshotListCmd(o *clientOptions) *cobra.Command {
 				return o.apiError(err)
 			}
 			w := cmd.OutOrStdout()
-			if o.quiet {
-				ids := make([]string, len(list))
-				for i, s := range list {
-					ids[i] = s.SnapshotID
+			return printList(w, o, list, func(s *roman.Snapshot) string { return s.SnapshotID }, "No snapshots.", func() error {
+				t := newTable(w, "SNAPSHOT ID", "TYPE", "SCHEMA HASH", "TABLES", "ROWS", "CREATED AT")
+				for _, s := range list {
+					var rows int64
+					for _, n := range s.TableCounts {
+						rows += n
+					}
+					t.row(s.SnapshotID, s.SnapshotType, shortHash(s.DatabaseSchemaHash), strconv.Itoa(len(s.TableCounts)),
+						strconv.FormatInt(rows, 10), formatTime(s.CreatedAt))
 				}
-				return printIDs(w, ids...)
-			}
-			if o.json() {
-				if list == nil {
-					list = []*roman.Snapshot{}
-				}
-				return printJSON(w, list)
-			}
-			if len(list) == 0 {
-				_, err := fmt.Fprintln(w, "No snapshots.")
-				return err
-			}
-			t := newTable(w, "SNAPSHOT ID", "TYPE", "SCHEMA HASH", "TABLES", "ROWS", "CREATED AT")
-			for _, s := range list {
-				var rows int64
-				for _, n := range s.TableCounts {
-					rows += n
-				}
-				t.row(s.SnapshotID, s.SnapshotType, shortHash(s.DatabaseSchemaHash), strconv.Itoa(len(s.TableCounts)),
-					strconv.FormatInt(rows, 10), formatTime(s.CreatedAt))
-			}
-			return t.flush()
+				return t.flush()
+			})
 		},
 	}
 	o.bindQuiet(cmd)
