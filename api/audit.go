@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"regexp"
-	"time"
 
 	"github.com/odyssey-1/roman"
 )
@@ -53,22 +52,11 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"severity\": must be one of info, warning, error, critical")
 	}
-	if f.DeploymentID != "" && !roman.ValidUUID(f.DeploymentID) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"deployment_id\": must be a UUID")
+	if err := queryScope(f.Service, f.Environment, f.DeploymentID); err != nil {
+		return err
 	}
-	if f.Environment != "" && !roman.ValidEnvironment(f.Environment) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"environment\": must match [a-z0-9_-]{1,64}")
-	}
-	if f.Service != "" && !roman.ValidEnvironment(f.Service) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"service\": must match [a-z0-9_-]{1,64}")
-	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"since\": must be an RFC 3339 timestamp")
-		}
-		t = roman.UTC(t)
-		f.Since = &t
+	if f.Since, err = querySince(q); err != nil {
+		return err
 	}
 	if f.Limit, err = queryLimit(q, defaultEventLimit, maxListLimit); err != nil {
 		return err

@@ -233,6 +233,36 @@ func queryParams(r *http.Request, allowed ...string) (url.Values, error) {
 	return q, nil
 }
 
+// queryScope checks the filters list routes share, each when given: the
+// service and environment names and the deployment id.
+func queryScope(service, environment, deploymentID string) error {
+	if service != "" && !roman.ValidService(service) {
+		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"service\": must match [a-z0-9_-]{1,64}")
+	}
+	if environment != "" && !roman.ValidEnvironment(environment) {
+		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"environment\": must match [a-z0-9_-]{1,64}")
+	}
+	if deploymentID != "" && !roman.ValidUUID(deploymentID) {
+		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"deployment_id\": must be a UUID")
+	}
+	return nil
+}
+
+// querySince parses the "since" parameter: nil when absent, else an RFC
+// 3339 time, in UTC.
+func querySince(q url.Values) (*time.Time, error) {
+	v := q.Get("since")
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, roman.Errorf(roman.EINVALID, "invalid value for query parameter \"since\": must be an RFC 3339 timestamp")
+	}
+	t = roman.UTC(t)
+	return &t, nil
+}
+
 // queryLimit parses the "limit" parameter: def when absent, else 1..max.
 func queryLimit(q url.Values, def, max int) (int, error) {
 	s := q.Get("limit")

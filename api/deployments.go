@@ -55,11 +55,8 @@ func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := roman.DeploymentFilter{Service: q.Get("service"), Environment: q.Get("environment"), Status: q.Get("status")}
-	if f.Service != "" && !roman.ValidService(f.Service) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"service\": must match [a-z0-9_-]{1,64}")
-	}
-	if f.Environment != "" && !roman.ValidEnvironment(f.Environment) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"environment\": must match [a-z0-9_-]{1,64}")
+	if err := queryScope(f.Service, f.Environment, ""); err != nil {
+		return err
 	}
 	if f.Status != "" && !roman.ValidDeploymentStatus(f.Status) {
 		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"status\": must be one of pending, in_progress, success, failed, rolled_back")

@@ -105,27 +105,16 @@ func (s *Server) rollbackHistory(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := roman.RollbackFilter{Service: q.Get("service"), Environment: q.Get("environment"), DeploymentID: q.Get("deployment_id"), Status: q.Get("status")}
-	if f.Service != "" && !roman.ValidService(f.Service) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"service\": must match [a-z0-9_-]{1,64}")
-	}
-	if f.Environment != "" && !roman.ValidEnvironment(f.Environment) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"environment\": must match [a-z0-9_-]{1,64}")
-	}
-	if f.DeploymentID != "" && !roman.ValidUUID(f.DeploymentID) {
-		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"deployment_id\": must be a UUID")
+	if err := queryScope(f.Service, f.Environment, f.DeploymentID); err != nil {
+		return err
 	}
 	switch f.Status {
 	case "", roman.RollbackPending, roman.RollbackInProgress, roman.RollbackSuccess, roman.RollbackFailed, roman.RollbackAborted:
 	default:
 		return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"status\": must be one of pending, in_progress, success, failed, aborted")
 	}
-	if v := q.Get("since"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return roman.Errorf(roman.EINVALID, "invalid value for query parameter \"since\": must be an RFC 3339 timestamp")
-		}
-		t = roman.UTC(t)
-		f.Since = &t
+	if f.Since, err = querySince(q); err != nil {
+		return err
 	}
 	if f.Limit, err = queryLimit(q, defaultHistoryLimit, maxListLimit); err != nil {
 		return err
