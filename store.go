@@ -113,6 +113,10 @@ type SignalStore interface {
 	// thousands of watches every second). A deployment without errors in
 	// the windows, or an id that is not a UUID, is absent.
 	CountErrorsBatch(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]ErrorCounts, error)
+	// ErrorPeaks returns the busiest minute and five minutes of a
+	// deployment's errors with occurred_at in [from, to], each window
+	// ending at one of those errors' times.
+	ErrorPeaks(ctx context.Context, deploymentID string, from, to time.Time) (ErrorPeaks, error)
 	// InsertMetricSamples stores a batch of metric samples in one transaction.
 	InsertMetricSamples(ctx context.Context, samples []MetricSample) error
 	// LatestMetrics returns, per metric name, the newest sample of a

@@ -50,6 +50,31 @@ func (c *Checker) CheckAt(ctx context.Context, d *roman.Deployment, now time.Tim
 	return roman.EvaluateHealth(in, c.Thresholds(d.Environment), now), nil
 }
 
+// Peaks returns the readings of d at the busiest moments of its errors
+// with occurred_at in [from, to]: the end of its busiest minute and of its
+// busiest five minutes. They judge moments that may have passed unseen (the
+// server was down, or the errors were stored late), so only the error
+// triggers are evaluated; pulled signals of the past are not replayed.
+func (c *Checker) Peaks(ctx context.Context, d *roman.Deployment, from, to time.Time) ([]roman.Health, error) {
+	p, err := c.Store.ErrorPeaks(ctx, d.DeploymentID, from, to)
+	if err != nil {
+		return nil, err
+	}
+	var out []roman.Health
+	for _, at := range []time.Time{p.MinuteAt, p.FiveMinutesAt} {
+		if at.IsZero() || len(out) == 1 && at.Equal(out[0].Timestamp) {
+			continue
+		}
+		lastMinute, last5, err := c.Store.CountErrors(ctx, d.DeploymentID, at)
+		if err != nil {
+			return nil, err
+		}
+		in := roman.HealthInputs{ErrorsLastMinute: lastMinute, ErrorsLast5Minutes: last5}
+		out = append(out, roman.EvaluateHealth(in, c.Thresholds(d.Environment), at))
+	}
+	return out, nil
+}
+
 // breaches returns the consecutive-breach count of env, at least 1.
 func (c *Checker) breaches(env string) int {
 	if c.ConsecutiveBreaches == nil {

@@ -217,6 +217,7 @@ type SignalStore struct {
 	InsertErrorEventsFn   func(ctx context.Context, events []roman.ErrorEvent) error
 	CountErrorsFn         func(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error)
 	CountErrorsBatchFn    func(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error)
+	ErrorPeaksFn          func(ctx context.Context, deploymentID string, from, to time.Time) (roman.ErrorPeaks, error)
 	InsertMetricSamplesFn func(ctx context.Context, samples []roman.MetricSample) error
 	LatestMetricsFn       func(ctx context.Context, deploymentID string, since, now time.Time) (map[string]float64, error)
 	LatestMetricsBatchFn  func(ctx context.Context, deploymentIDs []string, since, now time.Time) (map[string]map[string]float64, error)
@@ -247,6 +248,14 @@ func (mk *SignalStore) CountErrorsBatch(ctx context.Context, deploymentIDs []str
 		panic(unset("SignalStore.CountErrorsBatch"))
 	}
 	return mk.CountErrorsBatchFn(ctx, deploymentIDs, now)
+}
+
+// ErrorPeaks calls ErrorPeaksFn.
+func (mk *SignalStore) ErrorPeaks(ctx context.Context, deploymentID string, from, to time.Time) (roman.ErrorPeaks, error) {
+	if mk.ErrorPeaksFn == nil {
+		panic(unset("SignalStore.ErrorPeaks"))
+	}
+	return mk.ErrorPeaksFn(ctx, deploymentID, from, to)
 }
 
 // InsertMetricSamples calls InsertMetricSamplesFn.

@@ -115,6 +115,27 @@ func (m *Monitor) recordBreach(ctx context.Context, w *watch, h roman.Health, no
 	m.writeVerdict(ctx, w, nil)
 }
 
+// replayWindow judges the busiest moments of w's errors inside its window
+// before the window may pass, and records a breach for each that fired a
+// trigger. The monitor evaluates as errors arrive, but a moment can pass
+// unseen: roman was down while the errors came, or they were stored late
+// with their own occurred_at. A window passes only when no moment of it
+// breached, so its end is never judged on the last reading alone.
+func (m *Monitor) replayWindow(ctx context.Context, w *watch) error {
+	window := m.Settings(w.d.Environment).WatchWindow
+	peaks, err := m.Checker.Peaks(ctx, w.d, w.windowEnd.Add(-window), w.windowEnd)
+	if err != nil {
+		return err
+	}
+	for _, h := range peaks {
+		if h.Reason != "" {
+			w.triggered = true
+			m.recordBreach(ctx, w, h, h.Timestamp)
+		}
+	}
+	return nil
+}
+
 // writeVerdict stores the not-passed verdict of w in the deployment's
 // health_check_details: every breach, the worst reading and, at the
 // window's end, the last reading.

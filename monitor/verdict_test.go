@@ -158,3 +158,64 @@ func TestRejectedRollbackIsNotHealthy(t *testing.T) {
 		t.Fatal("a release whose rollback was rejected passed its window")
 	}
 }
+
+// TestBreachNoMonitorSaw: errors that breached while no monitor ran (the
+// server was down) fail the window when it ends, although every reading the
+// monitor takes afterwards is clean; errors that never crossed a line let
+// it pass.
+func TestBreachNoMonitorSaw(t *testing.T) {
+	h := newHarness(t)
+	_, bad := h.scenario("production")
+	h.mon.Stop()
+	// Ten errors at T+1m, stored while no monitor runs (no change is
+	// published), then the server comes back at T+3m.
+	evs := make([]roman.ErrorEvent, 10)
+	for i := range evs {
+		evs[i] = roman.ErrorEvent{DeploymentID: bad.DeploymentID, Environment: "production", OccurredAt: t0.Add(time.Minute), Message: "boom", Severity: "error"}
+	}
+	if err := h.st.InsertErrorEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Set(t0.Add(3 * time.Minute))
+	h.start()
+	h.tick()
+	h.wantRollbacks(0, "the errors are two minutes old: no reading now fires")
+	h.clock.Set(t0.Add(5*time.Minute + time.Second))
+	h.tick()
+	d, err := h.st.GetDeployment(ctx, bad.DeploymentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.HealthCheckPassed || !strings.Contains(string(d.HealthCheckDetails), "High error rate: 10 errors/minute") {
+		t.Fatalf("after the window: passed=%v details=%s", d.HealthCheckPassed, d.HealthCheckDetails)
+	}
+	br := h.events(bad, roman.EventWatchBreach)
+	if len(br) != 1 || meta(t, br[0])["reason"] != "High error rate: 10 errors/minute" {
+		t.Fatalf("breach rows: %+v", br)
+	}
+	if at := meta(t, br[0])["at"]; at != t0.Add(time.Minute).Format(time.RFC3339) {
+		t.Errorf("the breach is dated %v, want the moment it happened", at)
+	}
+	if len(h.events(bad, roman.EventWatchFailed)) != 1 || len(h.events(bad, roman.EventWatchPassed)) != 0 {
+		t.Fatal("the window must end failed")
+	}
+	h.wantRollbacks(0, "a breach found at the window's end is not rolled back after the window")
+
+	// A release whose errors stayed below every trigger passes.
+	h2 := newHarness(t)
+	_, calm := h2.scenario("production")
+	h2.mon.Stop()
+	calmEvs := make([]roman.ErrorEvent, 3)
+	for i := range calmEvs {
+		calmEvs[i] = roman.ErrorEvent{DeploymentID: calm.DeploymentID, Environment: "production", OccurredAt: t0.Add(time.Minute), Message: "boom", Severity: "error"}
+	}
+	if err := h2.st.InsertErrorEvents(ctx, calmEvs); err != nil {
+		t.Fatal(err)
+	}
+	h2.clock.Set(t0.Add(5*time.Minute + time.Second))
+	h2.start()
+	h2.tick()
+	if d, _ := h2.st.GetDeployment(ctx, calm.DeploymentID); !d.HealthCheckPassed {
+		t.Fatalf("three errors in a minute must pass: details=%s", d.HealthCheckDetails)
+	}
+}

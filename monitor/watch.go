@@ -313,6 +313,13 @@ func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 		w.triggered = true
 		m.recordBreach(ctx, w, h, w.windowEnd) // verdict.go
 	}
+	if !w.triggered {
+		if err := m.replayWindow(ctx, w); err != nil { // verdict.go
+			w.windowDone = false // retried on the next tick
+			m.Logger.Error("monitor: judging the window's busiest moments failed", "deployment_id", d.DeploymentID, "err", err)
+			return
+		}
+	}
 	if w.triggered {
 		m.failWindow(ctx, w, &h) // verdict.go
 		return

@@ -121,3 +121,49 @@ func (db *DB) LatestMetricsBatch(ctx context.Context, deploymentIDs []string, si
 	}
 	return out, internal("latest metrics batch", rows.Err())
 }
+
+// ErrorPeaks streams the deployment's error times in [from, to] in order
+// over the (deployment_id, occurred_at) index and slides a one-minute and a
+// five-minute window over them, keeping only the errors inside the longer
+// window in memory.
+func (db *DB) ErrorPeaks(ctx context.Context, deploymentID string, from, to time.Time) (roman.ErrorPeaks, error) {
+	var p roman.ErrorPeaks
+	id, ok := lookupID(deploymentID)
+	if !ok {
+		return p, nil
+	}
+	rows, err := db.queryRead(ctx, `SELECT occurred_at FROM error_events
+		WHERE deployment_id = ? AND occurred_at >= ? AND occurred_at <= ? ORDER BY occurred_at`,
+		id, db.ts(from), db.ts(to))
+	if err != nil {
+		return p, internal("error peaks", err)
+	}
+	defer rows.Close()
+	var window []time.Time // the errors of the last five minutes, oldest first
+	minuteStart := 0       // index in window of the oldest error of the last minute
+	for rows.Next() {
+		var t time.Time
+		if err := rows.Scan(scanTime(&t)); err != nil {
+			return p, internal("error peaks", err)
+		}
+		window = append(window, t)
+		drop := 0
+		for drop < len(window) && !window[drop].After(t.Add(-5*time.Minute)) {
+			drop++
+		}
+		if drop > 0 {
+			window = window[drop:]
+			minuteStart = max(minuteStart-drop, 0)
+		}
+		for minuteStart < len(window) && !window[minuteStart].After(t.Add(-time.Minute)) {
+			minuteStart++
+		}
+		if n := int64(len(window) - minuteStart); n > p.Minute {
+			p.Minute, p.MinuteAt = n, t
+		}
+		if n := int64(len(window)); n > p.FiveMinutes {
+			p.FiveMinutes, p.FiveMinutesAt = n, t
+		}
+	}
+	return p, internal("error peaks", rows.Err())
+}

@@ -105,3 +105,49 @@ func testHealthBatch(t *testing.T, db *sqldb.DB) {
 		t.Errorf("batch of a malformed id: %v %v", got, err)
 	}
 }
+
+// TestErrorPeaks checks, on both stores, the busiest minute and five
+// minutes of a deployment's errors in a range: windows are (t-1m, t] and
+// (t-5m, t] ending at an error, the range bounds are inclusive, and other
+// deployments' errors do not count.
+func TestErrorPeaks(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sqldb.DB) {
+		d := newDeployment("production", "v2", t0, roman.StatusSuccess)
+		other := newDeployment("staging", "v2", t0, roman.StatusSuccess)
+		mustCreate(t, db, d, other)
+		var evs []roman.ErrorEvent
+		add := func(dep *roman.Deployment, at time.Time, n int) {
+			for range n {
+				evs = append(evs, roman.ErrorEvent{DeploymentID: dep.DeploymentID, Environment: dep.Environment, OccurredAt: at, Message: "boom", Severity: "error"})
+			}
+		}
+		// Three at +10s, four at +50s (seven in one minute), three at
+		// +70s: the minute ending at +70s holds the +50s and +70s errors
+		// only (+10s is exactly 60 s earlier, outside (t-1m, t]).
+		add(d, t0.Add(10*time.Second), 3)
+		add(d, t0.Add(50*time.Second), 4)
+		add(d, t0.Add(70*time.Second), 3)
+		// Five more spread over the next four minutes: the five minutes
+		// ending at +4m50s hold all fifteen.
+		for i := range 5 {
+			add(d, t0.Add(2*time.Minute+time.Duration(i)*40*time.Second), 1)
+		}
+		add(other, t0.Add(20*time.Second), 50)
+		add(d, t0.Add(-time.Second), 9) // before the range
+		if err := db.InsertErrorEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		p, err := db.ErrorPeaks(ctx, d.DeploymentID, t0, t0.Add(5*time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := t0.Add(2*time.Minute + 4*40*time.Second)
+		if p.Minute != 7 || !p.MinuteAt.Equal(t0.Add(50*time.Second).Truncate(time.Microsecond)) ||
+			p.FiveMinutes != 15 || !p.FiveMinutesAt.Equal(last.Truncate(time.Microsecond)) {
+			t.Fatalf("peaks %+v", p)
+		}
+		if p, err := db.ErrorPeaks(ctx, roman.NewUUID(), t0, t0.Add(time.Hour)); err != nil || p != (roman.ErrorPeaks{}) {
+			t.Fatalf("no errors: %+v %v", p, err)
+		}
+	})
+}
