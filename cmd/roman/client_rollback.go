@@ -25,14 +25,15 @@ func newRollbackCmd(o *clientOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rollback DEPLOYMENT_ID --reason TEXT",
 		Short: "Roll a deployment back to the last good version",
-		Long: "Roll a deployment back to the newest earlier deployment of its environment that\n" +
-			"succeeded and passed its health check. The constitution validates the rollback\n" +
-			"first; a rejection prints its violations and exits non-zero. Without --wait the\n" +
-			"command returns once the server answers: status success when the redeploy and\n" +
-			"its verification finished quickly, or in_progress while the executor runs or the\n" +
-			"rolled-back system is being verified (the rollback goes on on the server). With\n" +
-			"--wait it then polls the rollback event until it has finished, and exits non-zero\n" +
-			"when the rollback failed, was aborted, or did not finish within --timeout.",
+		Long: "Roll a deployment back to the newest earlier deployment of the same service and\n" +
+			"environment that succeeded, passed its health check and has another git commit.\n" +
+			"The constitution validates the rollback first; a rejection prints its violations\n" +
+			"and exits non-zero. Without --wait the command returns once the server answers:\n" +
+			"status success when the redeploy and its verification finished quickly, or\n" +
+			"in_progress while the executor runs or the rolled-back system is being verified\n" +
+			"(the rollback goes on on the server). With --wait it then polls the rollback\n" +
+			"event until it has finished, and exits non-zero when the rollback failed, was\n" +
+			"aborted, or did not finish within --timeout.",
 		Example: `  roman rollback 6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01 --reason "Critical bug in payment flow"
   roman rollback 6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01 --reason "Checkout 500s" --wait --timeout 15m`,
 		Args: exactArgs("DEPLOYMENT_ID"),
