@@ -7,8 +7,6 @@
 package discord
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -27,37 +25,11 @@ const (
 	ColorSuppressed = 0x95A5A6 // grey
 )
 
-// Notifier posts alerts to one Discord webhook URL, which is a secret.
-type Notifier struct {
-	url    string
-	client *http.Client
-}
-
-var _ roman.Notifier = (*Notifier)(nil)
-
-// New returns a notifier for a webhook URL; a nil client gets one with
-// notify.DefaultTimeout.
-func New(webhookURL string, client *http.Client) *Notifier {
-	if client == nil {
-		client = &http.Client{Timeout: notify.DefaultTimeout}
-	}
-	return &Notifier{url: webhookURL, client: client}
-}
-
-// String never shows the URL.
-func (n *Notifier) String() string { return "discord(" + notify.RedactURL(n.url) + ")" }
-
-// Notify posts the alert. Discord answers 204 (or 200 with ?wait=true).
-func (n *Notifier) Notify(ctx context.Context, a *roman.Alert) (bool, error) {
-	body, err := json.Marshal(Render(a))
-	if err != nil {
-		return false, err
-	}
-	status, h, data, err := notify.PostJSON(ctx, n.client, n.url, body, nil)
-	if err != nil {
-		return true, err
-	}
-	return notify.Check("discord", n.url, status, h, data)
+// New returns the channel posting alerts to one Discord webhook URL, which
+// is a secret, rendered by Render; a nil client gets one with
+// notify.DefaultTimeout. Discord answers 204 (or 200 with ?wait=true).
+func New(webhookURL string, client *http.Client) *notify.JSONWebhook {
+	return notify.NewJSONWebhook("discord", webhookURL, client, func(a *roman.Alert) any { return Render(a) })
 }
 
 // Render is the Execute Webhook body for an alert.

@@ -6,8 +6,6 @@
 package slack
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -23,38 +21,11 @@ const (
 	maxSection = 3000
 )
 
-// Notifier posts alerts to one Slack incoming webhook URL, which is a
-// secret.
-type Notifier struct {
-	url    string
-	client *http.Client
-}
-
-var _ roman.Notifier = (*Notifier)(nil)
-
-// New returns a notifier for a webhook URL; a nil client gets one with
-// notify.DefaultTimeout.
-func New(webhookURL string, client *http.Client) *Notifier {
-	if client == nil {
-		client = &http.Client{Timeout: notify.DefaultTimeout}
-	}
-	return &Notifier{url: webhookURL, client: client}
-}
-
-// String never shows the URL.
-func (n *Notifier) String() string { return "slack(" + notify.RedactURL(n.url) + ")" }
-
-// Notify posts the alert.
-func (n *Notifier) Notify(ctx context.Context, a *roman.Alert) (bool, error) {
-	body, err := json.Marshal(Render(a))
-	if err != nil {
-		return false, err
-	}
-	status, h, data, err := notify.PostJSON(ctx, n.client, n.url, body, nil)
-	if err != nil {
-		return true, err
-	}
-	return notify.Check("slack", n.url, status, h, data)
+// New returns the channel posting alerts to one Slack incoming webhook URL, which
+// is a secret, rendered by Render; a nil client gets one with
+// notify.DefaultTimeout. Slack answers 200 with the body "ok".
+func New(webhookURL string, client *http.Client) *notify.JSONWebhook {
+	return notify.NewJSONWebhook("slack", webhookURL, client, func(a *roman.Alert) any { return Render(a) })
 }
 
 // Message is an incoming-webhook body.
