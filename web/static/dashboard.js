@@ -154,9 +154,11 @@ if (typeof module === "object" && module.exports) module.exports = { layoutLabel
     if (h && h.warnings && h.warnings.length) dl.append(el("dt", { text: "Warnings" }), el("dd", { text: h.warnings.join("; ") }));
     if (e.health_error) dl.append(el("dt", { text: "Health" }), el("dd", { text: e.health_error }));
     return el("article", { class: "env", "data-environment": e.environment, "data-service": service },
-      el("header", {}, el("h3", { text: e.environment }), badge(status, status)),
-      el("div", { class: "version" }, d.version, " ",
-        el("a", { class: "explain-link", href: e.explain_url, title: "The decision timeline of " + d.version, text: "explain" })),
+      el("header", {}, el("h3", { text: e.environment }),
+        el("span", { class: "head-right" },
+          el("a", { class: "explain-link", href: e.explain_url, title: "Why: the decision timeline of " + d.version, text: "explain" }),
+          " ", badge(status, status))),
+      el("div", { class: "version", text: d.version }),
       dl, chart(e), legend(e));
   }
 
@@ -246,9 +248,13 @@ if (typeof module === "object" && module.exports) module.exports = { layoutLabel
       root.append(line);
       const p = labels[i];
       if (!p.text) return;
-      const t = svg("text", { class: "marker-label", x: p.x, y: T + 9 + p.row * 11, "text-anchor": p.anchor, "data-kind": m.kind }, p.text);
-      if (p.text !== p.full) t.append(svg("title", {}, p.full));
-      root.append(t);
+      // Rows are 13 units apart: a 10px label's box (ascent and descent)
+      // is about 12 high, so rows never touch.
+      const t = svg("text", { class: "marker-label", x: p.x, y: T + 9 + p.row * 13, "text-anchor": p.anchor, "data-kind": m.kind }, p.text);
+      if (p.text === p.full) { root.append(t); return; }
+      const g = svg("g", {});
+      g.append(svg("title", {}, p.full), t);
+      root.append(g);
     });
     const stepMs = c.step_seconds * 1000;
     for (const s of c.series) {
