@@ -12,8 +12,8 @@ import (
 )
 
 // MountDashboardStubs registers on s a stand-in for each documented route
-// that another package adds to the API server: the dashboard's page and its
-// sign-in and sign-out forms (web.Dashboard.Register; its static assets are
+// that another package adds to the API server: the dashboard's page, its
+// sign-in and sign-out forms and its explain page (web.Dashboard.Register; its static assets are
 // Undocumented). openapi.json lists them because the running server serves
 // them, so the api package's own drift checks, which run without the web
 // package, need them too. server.TestOpenAPICoversEveryServedRoute checks the
@@ -24,6 +24,7 @@ func MountDashboardStubs(s *Server) {
 	s.HandleRoute(Route{Method: "GET", Path: base, Handler: stub})
 	s.HandleRoute(Route{Method: "POST", Path: base + "/sign-in", Handler: stub})
 	s.HandleRoute(Route{Method: "POST", Path: base + "/sign-out", Handler: stub})
+	s.HandleRoute(Route{Method: "GET", Path: base + "/explain/{deployment_id}", Handler: stub})
 }
 
 // TestOpenAPIMatchesRoutes is the drift check: the served document and the

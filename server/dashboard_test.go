@@ -280,11 +280,76 @@ func TestDashboardInBrowser(t *testing.T) {
 	if v := text("version", `article.env[data-environment="production"] .version`); v != "v2.5.2" {
 		t.Errorf("production shows %q after the rollback, want v2.5.2", v)
 	}
+
+	// The card of the restored release says why the previous one was
+	// rolled back, and its series ends when it stopped serving.
+	const card = `article.env[data-environment="production"]`
+	do("the card tells the rollback", chromedp.WaitVisible(card+` dd.decision[data-kind="rolled_back"]`))
+	if got := text("rollback decision", card+` dd.decision[data-kind="rolled_back"] .headline`); !strings.HasPrefix(got, "Rolled back to v2.5.2 from v2.5.3: High error rate: ") {
+		t.Errorf("the card's rollback line: %q", got)
+	}
+	ended := eval(`(() => { const c = document.querySelector(` + strconv.Quote(card) + ` + " svg.chart");
+		const bad = c.querySelector("polyline.series.rolled_back"), cur = c.querySelector("polyline.series.current");
+		const lastX = p => Math.max(...p.getAttribute("points").trim().split(" ").map(xy => parseFloat(xy)));
+		return { endedAt: bad.dataset.endedAt, bad: lastX(bad), cur: lastX(cur), cap: !!c.querySelector("circle.series-end") }; })()`).(map[string]any)
+	if ended["endedAt"] == "" || ended["bad"].(float64) >= ended["cur"].(float64) || ended["cap"] != true {
+		t.Errorf("the rolled-back series runs on after it stopped serving: %v", ended)
+	}
+	// Event labels never overlap: their boxes as the browser drew them.
+	labels := eval(`(() => { const out = []; for (const c of document.querySelectorAll("svg.chart")) {
+		const bs = [...c.querySelectorAll("text.marker-label")].map(e => { const b = e.getBBox(); return { t: e.textContent, x: b.x, y: b.y, w: b.width, h: b.height }; });
+		for (let i = 0; i < bs.length; i++) for (let j = i + 1; j < bs.length; j++) { const a = bs[i], b = bs[j];
+			if (a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h) out.push(a.t + " / " + b.t); }
+		out.push("labels:" + bs.length); } return out.join("; "); })()`).(string)
+	if !strings.HasPrefix(labels, "labels:") || strings.HasPrefix(labels, "labels:0") || strings.HasPrefix(labels, "labels:1;") {
+		t.Errorf("chart labels overlap (or are missing): %s", labels)
+	}
+	// The page's layout function, on a fixed crowd of labels.
+	crowd := eval(`(() => { const ls = window.romanDashboard.layoutLabels(
+		[100, 101, 102, 103, 104, 105].map((x, i) => ({ x, text: "event label " + i })),
+		{ left: 34, right: 590, rows: 3, gap: 4, pad: 3, measure: t => t.length * 6 });
+		const bad = []; for (const a of ls) for (const b of ls) if (a !== b && a.text && b.text && a.row === b.row &&
+			a.left < b.right + 4 && b.left < a.right + 4) bad.push(a.text + "/" + b.text);
+		return bad.length + " overlaps, " + ls.filter(l => l.text).length + " shown"; })()`).(string)
+	if !strings.HasPrefix(crowd, "0 overlaps, ") {
+		t.Errorf("layoutLabels in the page: %s", crowd)
+	}
+
+	// A breach of the restored release is suppressed (it was deployed by a
+	// rollback): the card says so, with the command to run.
+	restored := eval(`fetch("/app/admin/roman-dashboard/summary").then(r => r.json()).then(s =>
+		s.environments.find(e => e.environment === "production").deployment.deployment_id)`).(string)
+	postSpike(t, base, restored, 9)
+	do("the card tells the suppression", chromedp.WaitVisible(card+` dd.decision[data-kind="suppressed"]`))
+	if got := text("suppression", card+` dd.decision[data-kind="suppressed"]`); !strings.HasPrefix(got, "Rollback suppressed: rollback deployment") ||
+		!strings.Contains(got, "was itself deployed by a rollback") || !strings.Contains(got, "run: roman rollback "+restored+" --reason") {
+		t.Errorf("the card's suppression: %q", got)
+	}
 	do("screenshots",
 		media("light"), shot("dashboard.png"),
 		media("dark"), shot("dashboard-dark.png"),
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile), shot("dashboard-phone.png"),
 		media("light"), chromedp.ResetViewport())
+
+	// The rollback line's link opens the rolled-back release's explain
+	// page: its verdict and its decision timeline.
+	do("open the explanation",
+		chromedp.Click(card+` dd.decision[data-kind="rolled_back"] a.explain`),
+		chromedp.WaitVisible(`#timeline li[data-kind="trigger"]`))
+	if why := text("verdict", `#verdict-why`); !strings.HasPrefix(why, "Rolled back by rollback ") || !strings.Contains(why, "High error rate: ") {
+		t.Errorf("explain verdict: %q", why)
+	}
+	kinds := eval(`[...document.querySelectorAll("#timeline li")].map(li => li.dataset.kind).join(",")`).(string)
+	for _, k := range []string{"recorded", "watch_breach", "trigger", "validation", "rollback", "rollback_step", "rollback_result", "verdict"} {
+		if !strings.Contains(","+kinds+",", ","+k+",") {
+			t.Errorf("the timeline lacks %q: %s", k, kinds)
+		}
+	}
+	if h := eval(`document.querySelector("#explain-h").textContent`); h != "v2.5.3 in production" {
+		t.Errorf("explain page of %v", h)
+	}
+	do("explain screenshot", shot("explain.png"),
+		chromedp.Click(`#back`), chromedp.WaitVisible(card))
 
 	// Sign-out returns to the form, and the session is gone.
 	do("sign-out", chromedp.Click(`#sign-out`), chromedp.WaitVisible(`#signin-form`))

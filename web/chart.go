@@ -24,8 +24,14 @@ type Series struct {
 	DeploymentID string `json:"deployment_id"`
 	Version      string `json:"version"`
 	// Kind is "current" or "rolled_back".
-	Kind  string    `json:"kind"`
+	Kind string `json:"kind"`
+	// Rates are the error rates at From, From+Step, ...: up to To for a
+	// deployment still serving, and only up to EndedAt for one that
+	// stopped serving within the chart (so the array is shorter).
 	Rates []float64 `json:"rates"`
+	// EndedAt is when the deployment stopped serving: its rolled_back_at,
+	// or when a newer deployment went live. Null while it serves.
+	EndedAt *time.Time `json:"ended_at"`
 }
 
 // Marker is a moment worth a vertical line on the chart.
@@ -57,7 +63,7 @@ func (d *Dashboard) chart(ctx context.Context, cur *roman.Deployment, now time.T
 	start := liveAt(cur)
 	var bad *roman.Deployment
 	var last *roman.RollbackEvent
-	evs, err := st.ListRollbackEvents(ctx, roman.RollbackFilter{Environment: cur.Environment, Limit: 1})
+	evs, err := st.ListRollbackEvents(ctx, roman.RollbackFilter{Service: roman.ServiceOrDefault(cur.Service), Environment: cur.Environment, Limit: 1})
 	if err != nil {
 		return Chart{}, err
 	}
@@ -87,21 +93,29 @@ func (d *Dashboard) chart(ctx context.Context, cur *roman.Deployment, now time.T
 	points := int((now.Sub(start) + step - 1) / step)
 	c := Chart{From: start, To: start.Add(time.Duration(points) * step), StepSeconds: step.Seconds(), Series: []Series{}, Markers: []Marker{}}
 
-	add := func(dep *roman.Deployment, kind string) error {
+	add := func(dep *roman.Deployment, kind string, ended *time.Time) error {
 		rates, err := d.rates(ctx, dep.DeploymentID, start, step, points)
 		if err != nil {
 			return err
 		}
-		c.Series = append(c.Series, Series{DeploymentID: dep.DeploymentID, Version: dep.Version, Kind: kind, Rates: rates})
+		if ended != nil {
+			// Only the points at or before the moment it stopped serving.
+			n := 0
+			if !ended.Before(start) {
+				n = int(ended.Sub(start)/step) + 1
+			}
+			rates = rates[:min(n, len(rates))]
+		}
+		c.Series = append(c.Series, Series{DeploymentID: dep.DeploymentID, Version: dep.Version, Kind: kind, Rates: rates, EndedAt: ended})
 		return nil
 	}
 	if bad != nil {
-		if err := add(bad, "rolled_back"); err != nil {
+		if err := add(bad, "rolled_back", stoppedServing(bad, cur)); err != nil {
 			return Chart{}, err
 		}
 		c.Markers = append(c.Markers, Marker{At: liveAt(bad), Kind: "deployed", Label: bad.Version + " live"})
 	}
-	if err := add(cur, "current"); err != nil {
+	if err := add(cur, "current", nil); err != nil {
 		return Chart{}, err
 	}
 	c.Markers = append(c.Markers, Marker{At: liveAt(cur), Kind: "deployed", Label: cur.Version + " live"})
@@ -144,6 +158,19 @@ func (d *Dashboard) rates(ctx context.Context, deploymentID string, start time.T
 		rates[i] = float64(sum)
 	}
 	return rates, nil
+}
+
+// stoppedServing is when bad stopped serving: its rolled_back_at, else when
+// cur, a newer deployment, went live; nil when neither says it stopped.
+func stoppedServing(bad, cur *roman.Deployment) *time.Time {
+	if bad.RolledBackAt != nil {
+		t := *bad.RolledBackAt
+		return &t
+	}
+	if t := liveAt(cur); t.After(liveAt(bad)) {
+		return &t
+	}
+	return nil
 }
 
 // liveAt is when a deployment went live: completed_at, or deployed_at

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -77,11 +78,86 @@ type EnvironmentStatus struct {
 	// when it was recorded by one.
 	RolledBackFrom string `json:"rolled_back_from,omitempty"`
 	// Health is null when it could not be computed (HealthError says why).
-	Health      *roman.Health    `json:"health"`
-	HealthError string           `json:"health_error,omitempty"`
-	Watch       Watch            `json:"watch"`
-	Thresholds  roman.Thresholds `json:"thresholds"`
-	Chart       Chart            `json:"chart"`
+	Health      *roman.Health `json:"health"`
+	HealthError string        `json:"health_error,omitempty"`
+	Watch       Watch         `json:"watch"`
+	// Decision is the latest decision roman recorded about the card's
+	// deployment (a breach, a suppressed rollback, a window's verdict), or
+	// null when there is none yet.
+	Decision *Decision `json:"decision"`
+	// Rollback, for a deployment recorded by a rollback, is the decision
+	// that rolled the previous release back; null otherwise.
+	Rollback *Decision `json:"rollback"`
+	// ExplainURL is the dashboard page with the deployment's decision
+	// timeline and verdict.
+	ExplainURL string           `json:"explain_url"`
+	Thresholds roman.Thresholds `json:"thresholds"`
+	Chart      Chart            `json:"chart"`
+}
+
+// Decision is one decision roman recorded about a release, as a card shows
+// it: what kind it was, why, when, and what a person can do about it.
+type Decision struct {
+	// Kind is one of the Decision… constants.
+	Kind string `json:"kind"`
+	// Severity is the roman_events row's (info, warning, error, critical).
+	Severity string `json:"severity"`
+	// Reason is why: the trigger's reason for a breach or a rollback, the
+	// suppression's reason, or the window verdict's message.
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	// SuppressedBy names what kept an automatic rollback from running
+	// (cooldown, max_auto_rollbacks, rollback_deployment, rejected, failed,
+	// conflict); SuppressedUntil is when a cooldown ends.
+	SuppressedBy    string     `json:"suppressed_by,omitempty"`
+	SuppressedUntil *time.Time `json:"suppressed_until,omitempty"`
+	// Command is the command a person runs to roll the release back by
+	// hand, when roman did not.
+	Command string `json:"command,omitempty"`
+	// DeploymentID and Version name the release the decision is about,
+	// TargetVersion the version a rollback went back to.
+	DeploymentID  string `json:"deployment_id"`
+	Version       string `json:"version"`
+	TargetVersion string `json:"target_version,omitempty"`
+	// Status is a rollback's status (rollback decisions only).
+	Status string `json:"status,omitempty"`
+	// ExplainURL is the dashboard page with the release's timeline.
+	ExplainURL string `json:"explain_url"`
+}
+
+// Decision kinds.
+const (
+	DecisionBreach             = "breach"
+	DecisionSuppressed         = "suppressed"
+	DecisionManualIntervention = "manual_intervention"
+	DecisionAlertOnly          = "alert_only"
+	DecisionRollbackTriggered  = "rollback_triggered"
+	DecisionWindowPassed       = "window_passed"
+	DecisionWindowFailed       = "window_failed"
+	DecisionWindowUnverified   = "window_unverified"
+	DecisionRolledBack         = "rolled_back"
+)
+
+// decisionKinds maps the roman_events types a card shows to their kinds.
+var decisionKinds = map[string]string{
+	roman.EventWatchBreach:            DecisionBreach,
+	roman.EventAutoRollbackSuppressed: DecisionSuppressed,
+	roman.EventManualIntervention:     DecisionManualIntervention,
+	roman.EventHealthAlert:            DecisionAlertOnly,
+	roman.EventAutoRollbackTriggered:  DecisionRollbackTriggered,
+	roman.EventWatchPassed:            DecisionWindowPassed,
+	roman.EventWatchFailed:            DecisionWindowFailed,
+	roman.EventWatchUnverified:        DecisionWindowUnverified,
+}
+
+// maxDecisionRows bounds the roman_events rows read per card: decisions
+// are a handful per release (one breach per signal, one suppression per
+// kind, one verdict), so the newest of them is among these.
+const maxDecisionRows = 200
+
+// ExplainPath returns the dashboard page that explains a deployment.
+func ExplainPath(deploymentID string) string {
+	return BasePath + "/explain/" + url.PathEscape(deploymentID)
 }
 
 // Watch is a deployment's watch window.
@@ -201,9 +277,97 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 		}
 	}
 	es.Watch = watchState(dep, d.cfg.WatchWindow(env), now)
+	es.ExplainURL = ExplainPath(dep.DeploymentID)
 	var err error
+	if es.Decision, err = d.decision(ctx, dep); err != nil {
+		return es, err
+	}
+	if dep.RollbackFrom != nil {
+		if es.Rollback, err = d.rollbackDecision(ctx, *dep.RollbackFrom, dep); err != nil {
+			return es, err
+		}
+	}
 	es.Chart, err = d.chart(ctx, dep, now)
 	return es, err
+}
+
+// decision reads the latest decision about dep from its roman_events rows
+// (one bounded, indexed query per card). A window that failed after a
+// suppressed or rejected rollback keeps that rollback's command, so the
+// card still says what to run.
+func (d *Dashboard) decision(ctx context.Context, dep *roman.Deployment) (*Decision, error) {
+	evs, err := d.cfg.Store.ListRomanEvents(ctx, roman.RomanEventFilter{DeploymentID: dep.DeploymentID, Limit: maxDecisionRows})
+	if err != nil {
+		return nil, err
+	}
+	var out *Decision
+	for _, ev := range evs { // newest first
+		kind, ok := decisionKinds[ev.EventType]
+		if !ok {
+			continue
+		}
+		var m struct {
+			Reason          string     `json:"reason"`
+			SuppressedBy    string     `json:"suppressed_by"`
+			SuppressedWhy   string     `json:"suppressed_reason"`
+			SuppressedUntil *time.Time `json:"suppressed_until"`
+			Command         string     `json:"command"`
+			At              *time.Time `json:"at"`
+		}
+		_ = json.Unmarshal(ev.Metadata, &m)
+		if out != nil {
+			// Only a rollback command a later verdict left unsaid.
+			if out.Command == "" && m.Command != "" && dep.Status == roman.StatusSuccess && !dep.HealthCheckPassed {
+				out.Command, out.SuppressedBy = m.Command, m.SuppressedBy
+			}
+			if kind == DecisionSuppressed || kind == DecisionManualIntervention {
+				break
+			}
+			continue
+		}
+		dc := &Decision{Kind: kind, Severity: ev.Severity, At: ev.Timestamp, DeploymentID: dep.DeploymentID,
+			Version: dep.Version, ExplainURL: ExplainPath(dep.DeploymentID), Command: m.Command, SuppressedBy: m.SuppressedBy}
+		switch kind {
+		case DecisionSuppressed, DecisionManualIntervention:
+			dc.Reason, dc.SuppressedUntil = m.SuppressedWhy, m.SuppressedUntil
+			if dc.Reason == "" {
+				dc.Reason = ev.Message
+			}
+		case DecisionBreach:
+			dc.Reason = m.Reason
+			if m.At != nil {
+				dc.At = *m.At
+			}
+		case DecisionAlertOnly, DecisionRollbackTriggered:
+			dc.Reason = m.Reason
+		default:
+			dc.Reason = ev.Message
+		}
+		if dc.Reason == "" {
+			dc.Reason = ev.Message
+		}
+		out = dc
+		if kind != DecisionWindowFailed {
+			break
+		}
+	}
+	return out, nil
+}
+
+// rollbackDecision says how deployment badID was rolled back to cur: its
+// newest rollback event (one query, one row).
+func (d *Dashboard) rollbackDecision(ctx context.Context, badID string, cur *roman.Deployment) (*Decision, error) {
+	evs, err := d.cfg.Store.ListRollbackEvents(ctx, roman.RollbackFilter{DeploymentID: badID, Limit: 1})
+	if err != nil || len(evs) == 0 {
+		return nil, err
+	}
+	ev := evs[0]
+	dc := &Decision{Kind: DecisionRolledBack, Severity: roman.SeverityWarning, Reason: ev.TriggerReason, At: ev.InitiatedAt,
+		DeploymentID: badID, TargetVersion: cur.Version, Status: ev.Status, ExplainURL: ExplainPath(badID)}
+	if bad, err := d.cfg.Store.GetDeployment(ctx, badID); err == nil {
+		dc.Version = bad.Version
+	}
+	return dc, nil
 }
 
 // watchState says where a deployment is in its watch window.

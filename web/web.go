@@ -23,6 +23,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/audit"
 )
 
 // BasePath is the dashboard's path, the seed's.
@@ -39,6 +40,7 @@ type Store interface {
 	roman.StatsStore
 	GetDeployment(ctx context.Context, deploymentID string) (*roman.Deployment, error)
 	ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([]*roman.RollbackEvent, error)
+	ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]*roman.RomanEvent, error)
 }
 
 // HealthChecker computes a deployment's live health.
@@ -46,10 +48,22 @@ type HealthChecker interface {
 	Check(ctx context.Context, d *roman.Deployment) (roman.Health, error)
 }
 
+// auditStores are the stores audit.Service reads.
+type auditStores interface {
+	roman.DeploymentStore
+	roman.RollbackStore
+	roman.EventStore
+	roman.SnapshotStore
+}
+
 // Config configures the dashboard.
 type Config struct {
-	Store    Store
-	Health   HealthChecker
+	Store  Store
+	Health HealthChecker
+	// Audit explains a deployment for the explain page; when nil and Store
+	// also implements the stores audit.Service reads, the dashboard builds
+	// one over Store.
+	Audit    roman.AuditService
 	Sessions *Sessions
 	// Hub tells the live stream when something changed; nil means the page
 	// only updates when reloaded.
@@ -92,6 +106,11 @@ func New(cfg Config) *Dashboard {
 	if cfg.WatchWindow == nil {
 		cfg.WatchWindow = func(string) time.Duration { return 0 }
 	}
+	if cfg.Audit == nil {
+		if st, ok := cfg.Store.(auditStores); ok {
+			cfg.Audit = &audit.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st}
+		}
+	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		panic(err) // the embedded tree always has it
@@ -102,7 +121,7 @@ func New(cfg Config) *Dashboard {
 		xorig:  http.NewCrossOriginProtection(),
 		done:   make(chan struct{}),
 	}
-	d.pages = template.Must(template.New("").Funcs(template.FuncMap{"asset": d.assets.url}).ParseFS(templateFS, "templates/*.html"))
+	d.pages = template.Must(template.New("").Funcs(template.FuncMap{"asset": d.assets.url, "utc": utcText}).ParseFS(templateFS, "templates/*.html"))
 	return d
 }
 
@@ -123,6 +142,7 @@ func (d *Dashboard) Routes() []api.Route {
 		{Method: "GET", Path: BasePath, Handler: d.page},
 		{Method: "POST", Path: BasePath + "/sign-in", Handler: d.signIn},
 		{Method: "POST", Path: BasePath + "/sign-out", Handler: d.signOut},
+		{Method: "GET", Path: BasePath + "/explain/{deployment_id}", Handler: d.explain},
 		{Method: "GET", Path: BasePath + "/static/{file}", Handler: d.static, Undocumented: true},
 	}
 }
@@ -142,6 +162,8 @@ type pageData struct {
 	Error  string
 	Range  string
 	Ranges []string
+	// Explain is the explain page's explanation.
+	Explain *explainView
 }
 
 // Ranges are the time ranges the page offers; the summary accepts any

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +18,11 @@ import (
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
 	"github.com/odyssey-1/roman/internal/testkit"
+	"github.com/odyssey-1/roman/internal/testpg"
 	"github.com/odyssey-1/roman/sqldb"
 )
+
+func TestMain(m *testing.M) { testpg.Main(m) }
 
 const (
 	readKey  = "read-key-0123456789"
@@ -51,7 +56,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st, err := sqldb.Open(context.Background(), testkit.SQLiteURL(t), nil)
+	return newFixtureOn(t, testkit.SQLiteURL(t))
+}
+
+// newFixtureOn is newFixture on the store at dbURL.
+func newFixtureOn(t *testing.T, dbURL string) *fixture {
+	t.Helper()
+	st, err := sqldb.Open(context.Background(), dbURL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,5 +405,262 @@ func TestLiveEvents(t *testing.T) {
 		case <-timeout:
 			t.Fatal("the stream did not end when the dashboard closed")
 		}
+	}
+}
+
+// summary fetches the summary with the read key.
+func (f *fixture) summary(t *testing.T) *Summary {
+	t.Helper()
+	resp, body := f.do(t, "GET", BasePath+"/summary", nil, map[string]string{"Authorization": "Bearer " + readKey})
+	if resp.StatusCode != 200 {
+		t.Fatalf("summary: %d %s", resp.StatusCode, body)
+	}
+	var s Summary
+	if err := json.Unmarshal([]byte(body), &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// decisionScenario records, on a fixed clock, what the monitor and the
+// rollback service leave behind for several releases: a rolled-back
+// release and the deployment that restored it (whose own breach was
+// suppressed: it was deployed by a rollback), a breach suppressed by a
+// cooldown, a window that passed, a window that failed after a rejected
+// rollback, and a breach alone.
+type decisionScenario struct {
+	bad, restored, cooled, passed, failed, breached *roman.Deployment
+	rolledBackAt, cooldownEnds, breachAt            time.Time
+}
+
+func recordDecisions(t *testing.T, f *fixture) decisionScenario {
+	t.Helper()
+	ctx := context.Background()
+	var sc decisionScenario
+	mk := func(service, env, version string, completed time.Time, mod func(*roman.Deployment)) *roman.Deployment {
+		t.Helper()
+		d := &roman.Deployment{Service: service, Environment: env, Version: version, GitCommit: "c0ffee" + version, GitBranch: "main",
+			Status: roman.StatusSuccess, DeployedAt: completed.Add(-30 * time.Second), CompletedAt: &completed}
+		if mod != nil {
+			mod(d)
+		}
+		if err := f.st.CreateDeployment(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	event := func(d *roman.Deployment, typ, sev, msg string, at time.Time, meta map[string]any) {
+		t.Helper()
+		md := map[string]any{"deployment_id": d.DeploymentID, "environment": d.Environment, "service": roman.ServiceOrDefault(d.Service), "version": d.Version}
+		for k, v := range meta {
+			md[k] = v
+		}
+		b, _ := json.Marshal(md)
+		if err := f.st.AddRomanEvent(ctx, &roman.RomanEvent{EventType: typ, Severity: sev, Message: msg, Metadata: b, Timestamp: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := f.now
+	sc.breachAt = now.Add(-150 * time.Second)
+	// production/default: v2.5.3 rolled back to v2.5.2.
+	good := mk("", "production", "v2.5.2", now.Add(-time.Hour), func(d *roman.Deployment) { d.HealthCheckPassed = true })
+	sc.rolledBackAt = now.Add(-100 * time.Second)
+	sc.bad = mk("", "production", "v2.5.3", now.Add(-4*time.Minute), func(d *roman.Deployment) {
+		d.Status, d.RolledBackAt = roman.StatusRolledBack, &sc.rolledBackAt
+	})
+	var errs []roman.ErrorEvent
+	for i := range 30 { // errors every 5 s, also after the release stopped serving
+		errs = append(errs, roman.ErrorEvent{DeploymentID: sc.bad.DeploymentID, OccurredAt: now.Add(-time.Duration(i*5+1) * time.Second), Message: "boom"})
+	}
+	if err := f.st.InsertErrorEvents(ctx, errs); err != nil {
+		t.Fatal(err)
+	}
+	event(sc.bad, roman.EventWatchBreach, roman.SeverityWarning, "Trigger fired", sc.breachAt,
+		map[string]any{"at": sc.breachAt, "signal": "High error rate", "reason": "High error rate: 8.5 errors/minute"})
+	event(sc.bad, roman.EventAutoRollbackTriggered, roman.SeverityWarning, "Automatic rollback triggered", sc.breachAt,
+		map[string]any{"reason": "High error rate: 8.5 errors/minute"})
+	done := now.Add(-90 * time.Second)
+	if err := f.st.CreateRollbackEvent(ctx, &roman.RollbackEvent{DeploymentID: sc.bad.DeploymentID, TriggerType: "automatic",
+		TriggerReason: "High error rate: 8.5 errors/minute", Status: roman.RollbackSuccess, InitiatedAt: sc.breachAt, CompletedAt: &done,
+		RollbackPlan: json.RawMessage(`{"target_version":"v2.5.2","target_deployment_id":"` + good.DeploymentID + `"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	sc.restored = mk("", "production", "v2.5.2", done, func(d *roman.Deployment) { d.RollbackFrom = &sc.bad.DeploymentID })
+	event(sc.restored, roman.EventAutoRollbackSuppressed, roman.SeverityCritical, "Automatic rollback of v2.5.2 suppressed", now.Add(-20*time.Second),
+		map[string]any{"reason": "High error rate: 6 errors/minute", "suppressed_by": "rollback_deployment",
+			"suppressed_reason": "v2.5.2 was itself deployed by a rollback", "command": "roman rollback " + sc.restored.DeploymentID + ` --reason "High error rate: 6 errors/minute"`})
+
+	// staging/default: a breach suppressed by a cooldown.
+	sc.cooled = mk("", "staging", "v9", now.Add(-2*time.Minute), nil)
+	sc.cooldownEnds = now.Add(17 * time.Minute)
+	event(sc.cooled, roman.EventWatchBreach, roman.SeverityWarning, "Trigger fired", now.Add(-time.Minute),
+		map[string]any{"at": now.Add(-time.Minute), "reason": "High error rate: 9 errors/minute"})
+	event(sc.cooled, roman.EventAutoRollbackSuppressed, roman.SeverityCritical, "Automatic rollback of v9 suppressed", now.Add(-time.Minute),
+		map[string]any{"reason": "High error rate: 9 errors/minute", "suppressed_by": "cooldown", "suppressed_until": sc.cooldownEnds,
+			"suppressed_reason": "cooldown: a rollback of staging started before v9 was deployed", "command": "roman rollback " + sc.cooled.DeploymentID + ` --reason "x"`})
+
+	// production/api: a window that passed.
+	sc.passed = mk("api", "production", "a1", now.Add(-10*time.Minute), func(d *roman.Deployment) { d.HealthCheckPassed = true })
+	event(sc.passed, roman.EventWatchStarted, roman.SeverityInfo, "Watching", now.Add(-10*time.Minute), nil)
+	event(sc.passed, roman.EventWatchPassed, roman.SeverityInfo, "Watch window of a1 passed", now.Add(-5*time.Minute), nil)
+
+	// production/billing: a rejected rollback, then the window failed.
+	sc.failed = mk("billing", "production", "b7", now.Add(-10*time.Minute), nil)
+	event(sc.failed, roman.EventWatchBreach, roman.SeverityWarning, "Trigger fired", now.Add(-8*time.Minute),
+		map[string]any{"reason": "Too many recent errors: 62 in 5 minutes"})
+	event(sc.failed, roman.EventManualIntervention, roman.SeverityCritical, "Rejected", now.Add(-8*time.Minute),
+		map[string]any{"suppressed_by": "rejected", "suppressed_reason": "rejected by the constitution: no target", "command": "roman rollback b7-command"})
+	event(sc.failed, roman.EventWatchFailed, roman.SeverityWarning, "Watch window of b7 ended after 1 breach(es)", now.Add(-5*time.Minute), nil)
+
+	// production/search: a breach alone.
+	sc.breached = mk("search", "production", "s3", now.Add(-time.Minute), nil)
+	event(sc.breached, roman.EventWatchBreach, roman.SeverityWarning, "Trigger fired", now.Add(-30*time.Second),
+		map[string]any{"at": now.Add(-31 * time.Second), "reason": "Database connection utilization at 93%"})
+	return sc
+}
+
+// TestSummaryDecisions checks, on both stores, that each card carries its
+// release's latest breach, suppression or verdict with its reason, the
+// rollback that restored it, and links to the explain page; and that a
+// rolled-back release's series ends when it stopped serving.
+func TestSummaryDecisions(t *testing.T) {
+	testkit.EachStore(t, func(t *testing.T, dbURL string) {
+		f := newFixtureOn(t, dbURL)
+		sc := recordDecisions(t, f)
+		s := f.summary(t)
+		cards := map[string]EnvironmentStatus{}
+		for _, e := range s.Environments {
+			cards[e.Service+"/"+e.Environment] = e
+		}
+		if len(cards) != 5 {
+			t.Fatalf("cards: %v", cards)
+		}
+		for key, want := range map[string]*roman.Deployment{"default/production": sc.restored, "default/staging": sc.cooled,
+			"api/production": sc.passed, "billing/production": sc.failed, "search/production": sc.breached} {
+			c := cards[key]
+			if c.Deployment == nil || c.Deployment.DeploymentID != want.DeploymentID || c.ExplainURL != BasePath+"/explain/"+want.DeploymentID {
+				t.Fatalf("%s: card %+v", key, c)
+			}
+			if c.Decision == nil || c.Decision.DeploymentID != want.DeploymentID || c.Decision.ExplainURL != c.ExplainURL {
+				t.Fatalf("%s: decision %+v", key, c.Decision)
+			}
+		}
+
+		prod := cards["default/production"]
+		if d := prod.Decision; d.Kind != DecisionSuppressed || d.SuppressedBy != "rollback_deployment" || d.Severity != roman.SeverityCritical ||
+			d.Reason != "v2.5.2 was itself deployed by a rollback" || !strings.HasPrefix(d.Command, "roman rollback "+sc.restored.DeploymentID+" --reason") {
+			t.Errorf("restored card's decision: %+v", d)
+		}
+		if r := prod.Rollback; r == nil || r.Kind != DecisionRolledBack || r.Version != "v2.5.3" || r.TargetVersion != "v2.5.2" ||
+			r.Reason != "High error rate: 8.5 errors/minute" || r.Status != roman.RollbackSuccess || !r.At.Equal(sc.breachAt) ||
+			r.DeploymentID != sc.bad.DeploymentID || r.ExplainURL != BasePath+"/explain/"+sc.bad.DeploymentID {
+			t.Errorf("restored card's rollback: %+v", r)
+		}
+		if d := cards["default/staging"].Decision; d.Kind != DecisionSuppressed || d.SuppressedBy != "cooldown" ||
+			d.SuppressedUntil == nil || !d.SuppressedUntil.Equal(sc.cooldownEnds) || !strings.HasPrefix(d.Reason, "cooldown: ") || d.Command == "" {
+			t.Errorf("cooldown: %+v", d)
+		}
+		if d := cards["api/production"].Decision; d.Kind != DecisionWindowPassed || d.Command != "" || !d.At.Equal(f.now.Add(-5*time.Minute)) {
+			t.Errorf("passed: %+v", d)
+		}
+		if d := cards["billing/production"].Decision; d.Kind != DecisionWindowFailed || d.Command != "roman rollback b7-command" ||
+			!strings.HasPrefix(d.Reason, "Watch window of b7 ended") {
+			t.Errorf("failed after a rejection: %+v", d)
+		}
+		if d := cards["search/production"].Decision; d.Kind != DecisionBreach || d.Reason != "Database connection utilization at 93%" ||
+			!d.At.Equal(f.now.Add(-31*time.Second)) || d.Command != "" {
+			t.Errorf("breach: %+v", d)
+		}
+		for _, key := range []string{"default/staging", "api/production"} {
+			if cards[key].Rollback != nil {
+				t.Errorf("%s: a rollback decision on a card no rollback recorded: %+v", key, cards[key].Rollback)
+			}
+		}
+
+		// The rolled-back series ends at rolled_back_at; the current one
+		// runs to the chart's right edge. Other services' rollbacks are not
+		// charted on their neighbours' cards.
+		c := prod.Chart
+		if len(c.Series) != 2 {
+			t.Fatalf("series: %+v", c.Series)
+		}
+		var bad, cur Series
+		for _, se := range c.Series {
+			if se.Kind == "rolled_back" {
+				bad = se
+			} else {
+				cur = se
+			}
+		}
+		step := time.Duration(c.StepSeconds * float64(time.Second))
+		full := int(c.To.Sub(c.From)/step) + 1
+		wantBad := int(sc.rolledBackAt.Sub(c.From)/step) + 1
+		if bad.DeploymentID != sc.bad.DeploymentID || bad.EndedAt == nil || !bad.EndedAt.Equal(sc.rolledBackAt) || len(bad.Rates) != wantBad || wantBad >= full {
+			t.Errorf("rolled-back series: ended %v, %d points, want %d (of %d)", bad.EndedAt, len(bad.Rates), wantBad, full)
+		}
+		if last := c.From.Add(time.Duration(len(bad.Rates)-1) * step); last.After(sc.rolledBackAt) || sc.rolledBackAt.Sub(last) >= step {
+			t.Errorf("the rolled-back series' last point is at %v, stopped serving at %v", last, sc.rolledBackAt)
+		}
+		if bad.Rates[len(bad.Rates)-1] == 0 {
+			t.Error("the rolled-back series lost its errors")
+		}
+		if cur.EndedAt != nil || len(cur.Rates) != full {
+			t.Errorf("current series: ended %v, %d points of %d", cur.EndedAt, len(cur.Rates), full)
+		}
+		if n := len(cards["billing/production"].Chart.Series); n != 1 {
+			t.Errorf("billing's chart has %d series: another service's rollback leaked in", n)
+		}
+	})
+}
+
+// TestExplainPage checks the explain page a card links to: the verdict and
+// the timeline for a signed-in browser, the sign-in form otherwise, and a
+// 404 page for an unknown deployment.
+func TestExplainPage(t *testing.T) {
+	f := newFixture(t)
+	sc := recordDecisions(t, f)
+	cookie := map[string]string{"Cookie": f.signIn(t, readKey)}
+	resp, body := f.do(t, "GET", ExplainPath(sc.bad.DeploymentID), nil, cookie)
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("explain page: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, want := range []string{`id="verdict"`, `data-rolled-back="true"`, "Rolled back by rollback", "High error rate: 8.5 errors/minute",
+		`<li data-kind="watch_breach"`, `<li data-kind="trigger"`, `<li data-kind="rollback"`, `<li data-kind="verdict"`, "v2.5.3 in production"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the explain page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, readKey) {
+		t.Error("the page shows the key")
+	}
+	_, body = f.do(t, "GET", ExplainPath(sc.failed.DeploymentID), nil, cookie)
+	if !strings.Contains(body, `data-rolled-back="false"`) || !strings.Contains(body, "manual intervention required") {
+		t.Errorf("the failed window's page: %s", body)
+	}
+	if resp, body := f.do(t, "GET", ExplainPath(sc.bad.DeploymentID), nil, nil); resp.StatusCode != 200 || !strings.Contains(body, `id="signin-form"`) ||
+		strings.Contains(body, "v2.5.3") {
+		t.Errorf("signed out: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := f.do(t, "GET", ExplainPath("8f2d0c4e-0000-4000-8000-000000000000"), nil, cookie); resp.StatusCode != 404 ||
+		!strings.Contains(body, "No deployment has that id.") {
+		t.Errorf("unknown deployment: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestChartLabelLayout runs the node tests of the chart's label layout
+// (testdata/layout.test.js: the layout function of static/dashboard.js on
+// fixed inputs). Without node it skips: the browser test checks the labels
+// of real charts too.
+func TestChartLabelLayout(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed; TestDashboardInBrowser (./server/) checks the chart's labels in Chromium")
+	}
+	out, err := exec.Command(node, "--test", filepath.Join("testdata", "layout.test.js")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node --test: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "# fail 0") {
+		t.Fatalf("node --test reported failures:\n%s", out)
 	}
 }

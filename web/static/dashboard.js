@@ -2,7 +2,60 @@
 // live stream (<base>/events, Server-Sent Events) reports a change. Data is
 // written with textContent only, never as HTML. No libraries, no build step.
 "use strict";
+
+// layoutLabels places a chart's event labels so that none overlaps another.
+// items are [{x, text}] (x: the event's line); opts: left and right bounds,
+// rows (how many rows labels may stack in), gap (the least space between two
+// labels of a row), pad (from the line to its label) and measure(text) (a
+// label's width). Each label, in order of x, sits right of its line, or left
+// of it when that side crosses the right bound or is taken, in the first row
+// where it fits; where no row has room for the whole text, it is shortened
+// with "…" to the longest text that fits, and left empty when not even one
+// character does. Returns, in the input's order, [{x, row, anchor, text,
+// full, left, right}]: x and anchor ("start" or "end") place an SVG text,
+// left and right are its extent.
+function layoutLabels(items, opts) {
+  const left = opts.left, right = opts.right, rows = opts.rows || 3;
+  const gap = opts.gap === undefined ? 4 : opts.gap, pad = opts.pad === undefined ? 3 : opts.pad;
+  const measure = opts.measure;
+  const taken = Array.from({ length: rows }, () => []); // per row: [[left, right], ...]
+  const fits = (row, l, r) => l >= left && r <= right && taken[row].every(([a, b]) => r + gap <= a || l >= b + gap);
+  const order = items.map((_, i) => i).sort((a, b) => items[a].x - items[b].x || a - b);
+  const out = new Array(items.length);
+  for (const i of order) {
+    const x = items[i].x, full = String(items[i].text);
+    const chars = Array.from(full);
+    let placed = null;
+    for (let n = chars.length; n >= 1 && !placed; n--) {
+      const text = n === chars.length ? full : chars.slice(0, n).join("").trimEnd() + "…";
+      const w = measure(text);
+      const sides = x + pad + w > right ? ["end", "start"] : ["start", "end"];
+      for (let row = 0; row < rows && !placed; row++) {
+        for (const anchor of sides) {
+          const l = anchor === "start" ? x + pad : x - pad - w, r = l + w;
+          if (fits(row, l, r)) {
+            placed = { x: anchor === "start" ? x + pad : x - pad, row, anchor, text, full, left: l, right: r };
+            taken[row].push([l, r]);
+            break;
+          }
+        }
+      }
+    }
+    out[i] = placed || { x: x + pad, row: 0, anchor: "start", text: "", full, left: x + pad, right: x + pad };
+  }
+  return out;
+}
+
+if (typeof module === "object" && module.exports) module.exports = { layoutLabels };
+
 (function () {
+  if (typeof document === "undefined") return;
+  // Times a page renders in UTC show in the browser's time zone.
+  for (const t of document.querySelectorAll("time[datetime]")) {
+    const d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d)) { t.title = t.textContent; t.textContent = d.toLocaleString(); }
+  }
+  window.romanDashboard = { layoutLabels };
   const app = document.getElementById("app");
   if (!app) return;
   const base = app.dataset.base;
@@ -95,13 +148,52 @@
     if (e.rolled_back_from) {
       dl.append(el("dt", { text: "Restored" }), el("dd", { text: "by rollback from " + e.rolled_back_from }));
     }
+    if (e.rollback) dl.append(el("dt", { text: "Rollback" }), decision(e.rollback));
+    if (e.decision) dl.append(el("dt", { text: "Decision" }), decision(e.decision));
     if (h && h.reason) dl.append(el("dt", { text: "Trigger" }), el("dd", { text: h.reason }));
     if (h && h.warnings && h.warnings.length) dl.append(el("dt", { text: "Warnings" }), el("dd", { text: h.warnings.join("; ") }));
     if (e.health_error) dl.append(el("dt", { text: "Health" }), el("dd", { text: e.health_error }));
     return el("article", { class: "env", "data-environment": e.environment, "data-service": service },
-      el("header", {}, el("h3", { text: e.environment }), badge(status, status)),
+      el("header", {}, el("h3", { text: e.environment }),
+        el("span", { class: "head-right" },
+          el("a", { class: "explain-link", href: e.explain_url, title: "Why: the decision timeline of " + d.version, text: "explain" }),
+          " ", badge(status, status))),
       el("div", { class: "version", text: d.version }),
       dl, chart(e), legend(e));
+  }
+
+  function hm(iso) { return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+
+  // decisionText is a decision's headline, its longer reason (when the
+  // headline does not say it all) and the command to run.
+  function decisionText(dc) {
+    const at = " at " + hm(dc.at);
+    switch (dc.kind) {
+      case "breach": return [ "Breach: " + dc.reason + at ];
+      case "suppressed": case "manual_intervention": {
+        const head = (dc.kind === "suppressed" ? "Rollback suppressed: " : "Manual intervention required: ") +
+          (dc.suppressed_by ? dc.suppressed_by.replaceAll("_", " ") : dc.reason) +
+          (dc.suppressed_until ? " until " + hm(dc.suppressed_until) : "");
+        return [head, dc.suppressed_by ? dc.reason : ""];
+      }
+      case "alert_only": return ["Alert only: " + dc.reason + at];
+      case "rollback_triggered": return ["Rollback triggered: " + dc.reason + at];
+      case "window_passed": return ["Window passed" + at];
+      case "window_failed": return ["Window failed" + at, dc.reason];
+      case "window_unverified": return ["Window unverified" + at, dc.reason];
+      case "rolled_back": return ["Rolled back to " + (dc.target_version || "?") + " from " + (dc.version || "?") +
+        (dc.status && dc.status !== "success" ? " (rollback " + dc.status + ")" : "") + ": " + dc.reason + at];
+      default: return [dc.kind + ": " + dc.reason + at];
+    }
+  }
+
+  function decision(dc) {
+    const [head, more] = decisionText(dc);
+    return el("dd", { class: "decision sev-" + dc.severity, "data-kind": dc.kind },
+      el("span", { class: "headline", title: dc.at, text: head }), " ",
+      el("a", { class: "explain", href: dc.explain_url, title: "Why: the decision timeline of " + (dc.version || "this release"), text: "why?" }),
+      more ? el("span", { class: "detail", text: more }) : null,
+      dc.command ? el("span", { class: "command" }, "run: ", el("code", { text: dc.command })) : null);
   }
 
   function watchText(w) {
@@ -116,7 +208,7 @@
   function legend(e) {
     const items = e.chart.series.map(s => el("span", {},
       el("span", { class: "sw " + s.kind }),
-      s.version + (s.kind === "current" ? " (current)" : " (rolled back)")));
+      s.version + (s.kind === "current" ? " (current)" : s.ended_at ? " (rolled back, until " + clock(s.ended_at) + ")" : " (rolled back)")));
     items.push(el("span", {}, el("span", { class: "sw trigger" }), "trigger " + rate(e.thresholds.error_rate) + "/min"));
     items.push(el("span", {}, el("span", { class: "sw warning" }), "warning " + rate(e.thresholds.warn_error_rate) + "/min"));
     return el("div", { class: "legend" }, ...items);
@@ -144,24 +236,52 @@
       root.append(svg("line", { class: cls, x1: L, x2: W - R, y1: y(v), y2: y(v) }));
       root.append(svg("text", { class: cls + "-label", x: L + 4, y: y(v) - 3 }, label + " " + rate(v) + "/min"));
     }
-    // Marker labels stagger over three rows, and sit left of their line in
-    // the right third, so close markers stay readable.
+    // Marker labels never overlap: layoutLabels stacks close ones over
+    // three rows and shortens what still does not fit (the line's tooltip
+    // keeps the whole label).
+    const xs = c.markers.map(m => x(Date.parse(m.at)));
+    const labels = layoutLabels(c.markers.map((m, i) => ({ x: xs[i], text: m.label })),
+      { left: L, right: W - R, rows: 3, gap: 4, pad: 3, measure: labelWidth });
     c.markers.forEach((m, i) => {
-      const mx = x(Date.parse(m.at));
-      root.append(svg("line", { class: "marker " + m.kind, x1: mx, x2: mx, y1: T, y2: H - B }));
-      const right = mx > L + (W - L - R) * 0.66;
-      root.append(svg("text", { class: "marker-label", x: right ? mx - 3 : mx + 3, y: T + 9 + (i % 3) * 11,
-        "text-anchor": right ? "end" : "start" }, m.label));
+      const line = svg("line", { class: "marker " + m.kind, x1: xs[i], x2: xs[i], y1: T, y2: H - B });
+      line.append(svg("title", {}, m.label + " · " + clock(m.at)));
+      root.append(line);
+      const p = labels[i];
+      if (!p.text) return;
+      // Rows are 13 units apart: a 10px label's box (ascent and descent)
+      // is about 12 high, so rows never touch.
+      const t = svg("text", { class: "marker-label", x: p.x, y: T + 9 + p.row * 13, "text-anchor": p.anchor, "data-kind": m.kind }, p.text);
+      if (p.text === p.full) { root.append(t); return; }
+      const g = svg("g", {});
+      g.append(svg("title", {}, p.full), t);
+      root.append(g);
     });
     const stepMs = c.step_seconds * 1000;
     for (const s of c.series) {
+      if (!s.rates.length) continue;
       const pts = s.rates.map((v, i) => x(from + i * stepMs).toFixed(1) + "," + y(v).toFixed(1)).join(" ");
-      root.append(svg("polyline", { class: "series " + s.kind, points: pts, "data-version": s.version }));
+      root.append(svg("polyline", { class: "series " + s.kind, points: pts, "data-version": s.version,
+        "data-points": s.rates.length, "data-ended-at": s.ended_at || "" }));
+      if (s.ended_at) {
+        const n = s.rates.length - 1;
+        root.append(svg("circle", { class: "series-end " + s.kind, cx: x(from + n * stepMs).toFixed(1), cy: y(s.rates[n]).toFixed(1), r: 2.5 }));
+      }
     }
     root.append(svg("text", { x: L, y: H - 6 }, clock(c.from)));
     root.append(svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, clock(c.to)));
     root.append(svg("text", { x: L + 2, y: T - 2 }, "errors/minute"));
     return root;
+  }
+
+  // labelWidth is a marker label's width in the chart's units (its text is
+  // 10px in the page's font), with a pixel to spare for rounding.
+  let measureCtx = null;
+  function labelWidth(text) {
+    if (!measureCtx) {
+      measureCtx = document.createElement("canvas").getContext("2d");
+      measureCtx.font = "10px " + getComputedStyle(document.body).fontFamily;
+    }
+    return measureCtx.measureText(text).width + 1;
   }
 
   function niceStep(raw) {
