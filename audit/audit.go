@@ -35,7 +35,9 @@ func (s *Service) Events(ctx context.Context, f roman.RomanEventFilter) ([]*roma
 }
 
 // eventKinds maps the roman_events types roman writes today to timeline
-// kinds; any other type keeps its own name as its kind.
+// kinds; any other type keeps its own name as its kind (a watch_breach, the
+// reading that keeps a release from ever being healthy, stays
+// "watch_breach" so that it stands out from warnings).
 var eventKinds = map[string]string{
 	roman.EventWatchStarted:           roman.ExplainWatch,
 	roman.EventHealthWarning:          roman.ExplainReading,
@@ -50,7 +52,6 @@ var eventKinds = map[string]string{
 	roman.EventDeploymentStatus:       roman.ExplainStatus,
 	roman.EventWatchPassed:            roman.ExplainWindowEnd,
 	roman.EventWatchUnverified:        roman.ExplainWindowEnd,
-	roman.EventWatchBreach:            roman.ExplainReading,
 	roman.EventWatchFailed:            roman.ExplainWindowEnd,
 }
 

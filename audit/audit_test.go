@@ -13,8 +13,8 @@ import (
 )
 
 // TestBreachedWindowIsExplained: a release whose window breached while the
-// automatic rollback could not happen reads, in its timeline, as a reading
-// that crossed a line and a window that ended badly, and its verdict says
+// automatic rollback could not happen reads, in its timeline, as a breach
+// and a window that ended badly, and its verdict says
 // why it is not healthy.
 func TestBreachedWindowIsExplained(t *testing.T) {
 	const id = "11111111-1111-4111-8111-111111111111"
@@ -51,7 +51,7 @@ func TestBreachedWindowIsExplained(t *testing.T) {
 	for _, e := range ex.Timeline {
 		kinds = append(kinds, e.Kind)
 	}
-	want := []string{roman.ExplainRecorded, roman.ExplainCompleted, roman.ExplainWatch, roman.ExplainReading, roman.ExplainWindowEnd, roman.ExplainVerdictKind}
+	want := []string{roman.ExplainRecorded, roman.ExplainCompleted, roman.ExplainWatch, roman.EventWatchBreach, roman.ExplainWindowEnd, roman.ExplainVerdictKind}
 	if strings.Join(kinds, ",") != strings.Join(want, ",") {
 		t.Fatalf("kinds %v, want %v", kinds, want)
 	}
