@@ -176,7 +176,7 @@ func (r *modelRun) fail(format string, args ...any) {
 
 func (r *modelRun) summary() string {
 	var parts []string
-	for _, k := range []string{"record", "complete", "errors", "clock", "restart", "rollback", "executor", "rollback_events", "automatic", "rolled_back", "breached"} {
+	for _, k := range []string{"record", "complete", "errors", "clock", "restart", "rollback", "smoke", "executor", "rollback_events", "automatic", "rolled_back", "breached"} {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, r.stats[k]))
 	}
 	return strings.Join(parts, " ")
@@ -206,8 +206,10 @@ func (r *modelRun) randomOperation() {
 		r.jump()
 	case n < 76:
 		r.restart()
-	case n < 88:
+	case n < 86:
 		r.rollback()
+	case n < 90:
+		r.smokeTest()
 	default:
 		r.toggleExecutor()
 	}
@@ -283,6 +285,23 @@ func (r *modelRun) patch(id, to string) {
 	r.logf("complete %s -> %s: %d", id, to, code)
 	if code != 200 && code != 409 {
 		r.fail("complete %s -> %s: %d %v", id, to, code, out)
+	}
+}
+
+// smokeTest reports, as CI does after its own smoke test, that a recent
+// deployment passed its health check.
+func (r *modelRun) smokeTest() {
+	r.stats["smoke"]++
+	ds := r.inv.deployments
+	if len(ds) == 0 {
+		r.logf("smoke test: nothing deployed")
+		return
+	}
+	d := ds[len(ds)-1-r.rnd.Intn(min(len(ds), 8))]
+	code, out := r.call("PATCH", "/deployments/"+d.id, deployToken, `{"health_check_passed":true}`)
+	r.logf("smoke test passed for %s: %d %v", d.id, code, out["error"])
+	if code != 200 && code != 409 {
+		r.fail("smoke test of %s: %d %v", d.id, code, out)
 	}
 }
 
