@@ -123,6 +123,15 @@ func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentU
 	if err != nil {
 		return nil, err
 	}
+	if u.HealthCheckPassed != nil && *u.HealthCheckPassed && !before.HealthCheckPassed {
+		if reason, err := s.breach(ctx, before); err != nil {
+			return nil, err
+		} else if reason != "" {
+			return nil, roman.Errorf(roman.ECONFLICT,
+				"deployment %s cannot be marked health_check_passed: a trigger fired inside its watch window (%s), and a release whose window breached is never known good",
+				before.DeploymentID, reason)
+		}
+	}
 	now := roman.UTC(s.Clock())
 	if u.Status != nil && *u.Status != before.Status {
 		switch *u.Status {
@@ -144,6 +153,34 @@ func (s *Deployments) Update(ctx context.Context, id string, u roman.DeploymentU
 		}
 	}
 	return after, nil
+}
+
+// breach returns the reason of a trigger that fired inside d's watch
+// window, or "" when none did. The monitor records every breach twice, as a
+// watch_breach row and in health_check_details; either one is enough.
+func (s *Deployments) breach(ctx context.Context, d *roman.Deployment) (string, error) {
+	var det struct {
+		Breaches []struct {
+			Reason string `json:"reason"`
+		} `json:"breaches"`
+	}
+	if len(d.HealthCheckDetails) > 0 && json.Unmarshal(d.HealthCheckDetails, &det) == nil && len(det.Breaches) > 0 {
+		return det.Breaches[0].Reason, nil
+	}
+	evs, err := s.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventWatchBreach, DeploymentID: d.DeploymentID, Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(evs) > 0 {
+		var b struct {
+			Reason string `json:"reason"`
+		}
+		if json.Unmarshal(evs[0].Metadata, &b) != nil || b.Reason == "" {
+			b.Reason = evs[0].Message
+		}
+		return b.Reason, nil
+	}
+	return "", nil
 }
 
 // succeeded takes the post_deployment snapshot and opens the watch window.

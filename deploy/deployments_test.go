@@ -155,3 +155,51 @@ func TestSuccessTakesSnapshot(t *testing.T) {
 		}
 	})
 }
+
+// TestBreachedReleaseIsNeverMarkedPassed: CI's passing smoke test marks a
+// release health_check_passed, except a release whose watch window breached
+// (a watch_breach row, or breaches in its health_check_details): that one
+// stays not passed, so it never becomes a rollback target, and the request
+// is refused with a conflict naming the breach.
+func TestBreachedReleaseIsNeverMarkedPassed(t *testing.T) {
+	stores(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		passed := true
+		newDeployment := func(commit string) *roman.Deployment {
+			return e.record(t, &roman.Deployment{Environment: "production", Version: "v" + commit, GitCommit: commit, GitBranch: "main", Status: roman.StatusSuccess})
+		}
+
+		// A breach the monitor recorded as a watch_breach row.
+		byRow := newDeployment("a1")
+		if err := e.store.AddRomanEvent(ctx, &roman.RomanEvent{EventID: roman.NewUUID(), EventType: roman.EventWatchBreach, Severity: roman.SeverityWarning,
+			Message: "Trigger fired inside the watch window", Timestamp: testNow,
+			Metadata: []byte(`{"deployment_id":"` + byRow.DeploymentID + `","reason":"High error rate: 9 errors/minute"}`)}); err != nil {
+			t.Fatal(err)
+		}
+		// A breach recorded in the health check details.
+		byDetails := newDeployment("b2")
+		notPassed := false
+		if _, err := e.store.UpdateDeployment(ctx, byDetails.DeploymentID, roman.DeploymentUpdate{HealthCheckPassed: &notPassed,
+			HealthCheckDetails: []byte(`{"decided_by":"monitor","passed":false,"breaches":[{"reason":"Too many recent errors: 62 in 5 minutes"}]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			d      *roman.Deployment
+			reason string
+		}{{byRow, "High error rate: 9 errors/minute"}, {byDetails, "Too many recent errors: 62 in 5 minutes"}} {
+			_, err := e.deps.Update(ctx, c.d.DeploymentID, roman.DeploymentUpdate{HealthCheckPassed: &passed})
+			if roman.ErrorCode(err) != roman.ECONFLICT || !strings.Contains(roman.ErrorMessage(err), c.reason) {
+				t.Fatalf("marking %s passed: %v", c.d.Version, err)
+			}
+			if got, err := e.store.GetDeployment(ctx, c.d.DeploymentID); err != nil || got.HealthCheckPassed {
+				t.Fatalf("%s after the refused smoke test: %+v %v", c.d.Version, got, err)
+			}
+		}
+
+		// A release that did not breach is marked passed.
+		clean := newDeployment("c3")
+		if got, err := e.deps.Update(ctx, clean.DeploymentID, roman.DeploymentUpdate{HealthCheckPassed: &passed}); err != nil || !got.HealthCheckPassed {
+			t.Fatalf("marking a clean release passed: %+v %v", got, err)
+		}
+	})
+}
