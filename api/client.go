@@ -129,12 +129,7 @@ func (c *Client) History(ctx context.Context, f roman.RollbackFilter) ([]*roman.
 	setQuery(q, "environment", f.Environment)
 	setQuery(q, "deployment_id", f.DeploymentID)
 	setQuery(q, "status", f.Status)
-	if f.Since != nil {
-		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	setSinceLimit(q, f.Since, f.Limit)
 	var out RollbackHistory
 	if err := c.Do(ctx, http.MethodGet, withQuery("/auto-rollback/history", q), nil, &out); err != nil {
 		return nil, err
@@ -160,12 +155,7 @@ func (c *Client) Events(ctx context.Context, f roman.RomanEventFilter) ([]*roman
 	setQuery(q, "deployment_id", f.DeploymentID)
 	setQuery(q, "environment", f.Environment)
 	setQuery(q, "service", f.Service)
-	if f.Since != nil {
-		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
+	setSinceLimit(q, f.Since, f.Limit)
 	var out EventList
 	if err := c.Do(ctx, http.MethodGet, withQuery("/events", q), nil, &out); err != nil {
 		return nil, err
@@ -313,6 +303,17 @@ func transportReason(err error) string {
 func setQuery(q url.Values, k, v string) {
 	if v != "" {
 		q.Set(k, v)
+	}
+}
+
+// setSinceLimit sets the "since" and "limit" parameters list routes share,
+// each when given.
+func setSinceLimit(q url.Values, since *time.Time, limit int) {
+	if since != nil {
+		q.Set("since", since.UTC().Format(time.RFC3339Nano))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
 	}
 }
 
