@@ -6,7 +6,7 @@ PKGS         ?= ./...
 # Two packages at a time: CI has 2 cores, and the PostgreSQL and SQLite
 # suites are I/O bound enough that more only adds contention.
 TEST_PARALLEL ?= 2
-TEST_TIMEOUT  ?= 10m
+TEST_TIMEOUT  ?= 20m
 # The packages that run goroutines of their own (the monitor, the rollback
 # runner, the alert sender, the chat-ops bot, ingest, the store's listeners
 # and the whole server) are tested under the race detector, once: their

@@ -20,7 +20,8 @@ import (
 // run every time unless ROMAN_MODEL_SEED (or -model.seed) and
 // ROMAN_MODEL_STEPS (or -model.steps) ask for another. A step costs about
 // three times as much on PostgreSQL (restarts above all), so it runs fewer
-// by default, to stay well under a minute on a shared 2-core machine.
+// by default, to stay well under a minute on a shared 2-core machine; under
+// the race detector (make test) a quarter of them run.
 const defaultModelSeed = 20251215
 
 var defaultModelSteps = map[string]int{"sqlite": 1000, "postgres": 400}
@@ -57,6 +58,12 @@ func modelSteps(t *testing.T, store string) int {
 			t.Fatalf("ROMAN_MODEL_STEPS=%q: not a positive number", s)
 		}
 		return n
+	}
+	if raceDetector {
+		// The race detector makes a step four to eight times slower; a
+		// quarter of the steps keeps the package within its timeout on a
+		// loaded 2-core machine and still races every operation.
+		return defaultModelSteps[store] / 4
 	}
 	return defaultModelSteps[store]
 }
