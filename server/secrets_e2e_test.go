@@ -105,3 +105,40 @@ func TestEchoedSecretsStayOutOfEverythingKept(t *testing.T) {
 		}
 	})
 }
+
+// TestSnapshotsRedactTheExecutorCommandsArguments: a command executor's
+// line carries a token as an argument; a snapshot, readable with a read
+// key, shows the program and how many arguments it gets, not what they
+// are.
+func TestSnapshotsRedactTheExecutorCommandsArguments(t *testing.T) {
+	const token = "tok_9f8e7d6c5b4a3f2e1d0c"
+	testkit.EachStore(t, func(t *testing.T, database string) {
+		m := startServer(t, database, map[string]string{
+			"ROMAN_EXECUTOR":         "command",
+			"ROMAN_EXECUTOR_COMMAND": `/usr/local/bin/deploy --api-token=` + token + ` "--password" 'hunter2-but-longer' production`,
+		})
+		code, d := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken,
+			`{"environment":"production","version":"v1","git_commit":"a7f3b29","git_branch":"main","status":"success"}`)
+		if code != 201 {
+			t.Fatalf("record: %d %v", code, d)
+		}
+		code, snap := testkit.Call(t, "POST", m.URL()+"/deployments/"+d["deployment_id"].(string)+"/snapshots", deployToken, `{"snapshot_type":"pre_deployment"}`)
+		if code != 201 {
+			t.Fatalf("snapshot: %d %v", code, snap)
+		}
+		code, raw := testkit.CallRaw(t, "GET", m.URL()+"/snapshots/"+snap["snapshot_id"].(string), readToken, "")
+		if code != 200 || strings.Contains(string(raw), token) || strings.Contains(string(raw), "hunter2") || strings.Contains(string(raw), "api-token") {
+			t.Fatalf("the snapshot shows the command's arguments: %d %s", code, raw)
+		}
+		var got struct {
+			EnvironmentConfig map[string]any `json:"environment_config"`
+		}
+		if err := json.Unmarshal(raw, &got); err != nil {
+			t.Fatal(err)
+		}
+		want := "/usr/local/bin/deploy " + strings.Repeat(roman.Redacted+" ", 4)
+		if got.EnvironmentConfig["executor_command"] != strings.TrimSpace(want) {
+			t.Errorf("executor_command = %q, want %q", got.EnvironmentConfig["executor_command"], strings.TrimSpace(want))
+		}
+	})
+}
