@@ -6,11 +6,14 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/executor"
 )
 
 // Redacted returns the configuration as a map for snapshots'
 // environment_config: keys are the YAML keys, durations are strings such as "5m0s",
-// every Secret is [REDACTED] (or "" when unset), and roman.RedactConfig then
+// every Secret is [REDACTED] (or "" when unset), executor_command keeps its
+// program but not its arguments (executor.RedactCommand), and
+// roman.RedactConfig then
 // replaces any value whose key names a secret. The database settings keep
 // their driver and a password-free form so that a snapshot still shows which
 // database was used.
@@ -34,18 +37,24 @@ func (e EnvironmentConfig) Redacted() map[string]any {
 }
 
 var (
-	secretType   = reflect.TypeFor[roman.Secret]()
-	durationType = reflect.TypeFor[time.Duration]()
+	secretType         = reflect.TypeFor[roman.Secret]()
+	durationType       = reflect.TypeFor[time.Duration]()
+	executorConfigType = reflect.TypeFor[executor.Config]()
 )
 
 // toPlain turns a configuration value into maps, slices and scalars keyed by
-// YAML names, with secrets already redacted.
+// YAML names, with secrets and the executor command's arguments already
+// redacted.
 func toPlain(v reflect.Value) any {
 	switch v.Type() {
 	case secretType:
 		return roman.Secret(v.String()).String()
 	case durationType:
 		return time.Duration(v.Int()).String()
+	case executorConfigType:
+		c := v.Interface().(executor.Config)
+		c.Command = executor.RedactCommand(c.Command)
+		v = reflect.ValueOf(c)
 	}
 	switch v.Kind() {
 	case reflect.Struct:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -250,4 +251,20 @@ func mustJSON(v any) json.RawMessage {
 		panic(err) // only called with marshalable values
 	}
 	return b
+}
+
+// RedactCommand returns a command line as snapshots and other displays show
+// it: the program as written, then one roman.Redacted per argument, since
+// arguments often carry credentials (--api-token=…) and nothing tells
+// a secret argument from a harmless one. A line that does not split (an
+// unterminated quote) is redacted whole.
+func RedactCommand(line string) string {
+	argv, err := SplitCommand(line)
+	if err != nil {
+		return roman.Redacted
+	}
+	if len(argv) == 0 {
+		return ""
+	}
+	return strings.Join(append(argv[:1], slices.Repeat([]string{roman.Redacted}, len(argv)-1)...), " ")
 }

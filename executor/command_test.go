@@ -168,3 +168,18 @@ func TestCommandNotResumable(t *testing.T) {
 		t.Fatalf("empty command: %v", err)
 	}
 }
+
+// TestRedactCommand keeps the program and hides every argument.
+func TestRedactCommand(t *testing.T) {
+	for line, want := range map[string]string{
+		`/usr/local/bin/deploy --api-token=tok_123 production`: "/usr/local/bin/deploy [REDACTED] [REDACTED]",
+		`/bin/sh -c 'deploy.sh "$ROMAN_TARGET_VERSION"'`:       "/bin/sh [REDACTED] [REDACTED]",
+		`./deploy.sh`:        "./deploy.sh",
+		`deploy 'unbalanced`: "[REDACTED]",
+		``:                   "",
+	} {
+		if got := executor.RedactCommand(line); got != want {
+			t.Errorf("RedactCommand(%q) = %q, want %q", line, got, want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/internal/retryafter"
+	"github.com/odyssey-1/roman/internal/scrub"
 	"github.com/odyssey-1/roman/webhooksig"
 )
 
@@ -80,19 +81,23 @@ type Webhook struct {
 	secret  []byte
 	timeout time.Duration
 	opts    Options
+	scrub   *scrub.Scrubber
 }
 
 var _ roman.Executor = (*Webhook)(nil)
 
 // NewWebhook returns the executor. The URL is a secret (it often carries a
-// token) and never appears in logs or step details. An empty secret sends
-// unsigned calls.
+// token) and never appears in logs or step details: the receiver's answer,
+// kept in the step detail, is scrubbed of the URL's secrets and of the HMAC
+// secret in every encoding a receiver may echo them in (package
+// internal/scrub). An empty secret sends unsigned calls.
 func NewWebhook(rawURL, secret string, timeout time.Duration, opts Options) (*Webhook, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, roman.Errorf(roman.EINVALID, "executor_webhook_url must be an http or https URL")
 	}
-	return &Webhook{url: rawURL, secret: []byte(secret), timeout: timeout, opts: opts.withDefaults()}, nil
+	return &Webhook{url: rawURL, secret: []byte(secret), timeout: timeout, opts: opts.withDefaults(),
+		scrub: scrub.ForURL(rawURL, secret)}, nil
 }
 
 // Name returns "webhook".
@@ -182,25 +187,12 @@ func (w *Webhook) post(ctx context.Context, req roman.ExecuteRequest, target *ro
 		return 0, "", 0, redactURLError(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseDetail))
+	// Many error pages quote the request: the answer is scrubbed before it
+	// is cut, so that a secret across the cut goes whole.
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxResponseDetail+w.scrub.MaxMatch())))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	answer := scrubURL(strings.ToValidUTF8(string(b), "\uFFFD"), w.url)
+	answer := w.scrub.Excerpt(strings.ToValidUTF8(string(b), "\uFFFD"), maxResponseDetail)
 	return resp.StatusCode, answer, retryAfterOf(resp.Header, now), nil
-}
-
-// scrubURL removes rawURL, and its path and query (where its tokens live),
-// from a receiver's answer: many error pages quote the request, and the
-// answer is kept in the step detail.
-func scrubURL(text, rawURL string) string {
-	text = strings.ReplaceAll(text, rawURL, roman.Redacted)
-	if u, err := url.Parse(rawURL); err == nil {
-		for _, part := range []string{u.RawQuery, u.EscapedPath(), u.Path} {
-			if len(part) > 1 {
-				text = strings.ReplaceAll(text, part, roman.Redacted)
-			}
-		}
-	}
-	return text
 }
 
 // redactURLError drops the URL (a secret) from a client error, keeping

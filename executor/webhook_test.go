@@ -17,6 +17,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/executor"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/webhooksig"
 )
 
@@ -225,5 +226,56 @@ func TestWebhookAnswerEchoingTheURL(t *testing.T) {
 	}
 	if !strings.Contains(string(raw), "no route for POST") {
 		t.Errorf("the answer should still be in the detail: %s", raw)
+	}
+}
+
+// TestWebhookAnswerEchoingEveryEncoding: a receiver that echoes its URL and
+// the HMAC key in every encoding (URL-, JSON-, HTML-escaped, base64, the
+// userinfo Go's client turned into an Authorization header, each path token
+// and query value) gets none of them into the step detail or the error,
+// whether it fails (retried) or succeeds; a token cut by the detail's size
+// limit leaves no prefix behind.
+func TestWebhookAnswerEchoingEveryEncoding(t *testing.T) {
+	const secret = "hmac-Key/with+special=chars&<>"
+	var rawURL string
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		io.WriteString(w, testkit.EchoBody(r, testkit.SecretPieces(rawURL, secret)))
+	}))
+	defer srv.Close()
+	rawURL = testkit.SecretURL(srv.URL)
+	w, err := executor.NewWebhook(rawURL, secret, time.Minute, newFakeTime().options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := w.Execute(context.Background(), request())
+	if err != nil || calls != 2 {
+		t.Fatalf("Execute = %v after %d calls", err, calls)
+	}
+	if leaks := testkit.Leaks(string(raw), testkit.SecretPieces(rawURL, secret)); len(leaks) > 0 {
+		t.Fatalf("the step detail keeps %q:\n%s", leaks, raw)
+	}
+	if !strings.Contains(string(raw), "no route for this request") {
+		t.Errorf("the answer should still be in the detail: %s", raw)
+	}
+
+	// A token straddling the 4 KiB the detail keeps.
+	const token = "xoxb-secret-path-token-987"
+	cut := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		io.WriteString(w, strings.Repeat(".", 4<<10-10)+token+" trailing text")
+	}))
+	defer cut.Close()
+	w, err = executor.NewWebhook(testkit.SecretURL(cut.URL), secret, time.Minute, newFakeTime().options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = w.Execute(context.Background(), request())
+	if err == nil || strings.Contains(string(raw), token[:10]) || strings.Contains(roman.ErrorMessage(err), token[:10]) {
+		t.Fatalf("a cut token left its prefix: %v\n%s", err, raw)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -22,8 +23,11 @@ import (
 // signal against a Prometheus HTTP API. A query may name the deployment it
 // measures with the placeholders {{deployment_id}}, {{environment}} and
 // {{version}}, e.g. `sum(rate(http_errors_total{version="{{version}}"}[1m])) * 60`.
-// A query that fails or returns no sample makes its signal unknown; a
-// vector of several series counts its largest value.
+// A value is escaped for where its placeholder stands (a string, a
+// regular-expression matcher, a raw string, a comment, a name), so a
+// version can never change what the query computes. A query that fails or
+// returns no sample makes its signal unknown; a vector of several series
+// counts its largest value.
 type Prometheus struct {
 	api     v1.API
 	queries map[string]string
@@ -81,9 +85,14 @@ func (p *Prometheus) Measure(ctx context.Context, d *roman.Deployment, now time.
 		defer cancel()
 	}
 	m := roman.Measurement{Values: map[string]float64{}, Unknown: map[string]string{}}
-	r := strings.NewReplacer("{{deployment_id}}", d.DeploymentID, "{{environment}}", d.Environment, "{{version}}", d.Version)
+	values := map[string]string{"deployment_id": d.DeploymentID, "environment": d.Environment, "version": d.Version}
 	for _, sig := range p.Signals() {
-		v, err := p.query(ctx, r.Replace(p.queries[sig]), now)
+		q, err := expandQuery(p.queries[sig], values)
+		if err != nil {
+			m.Unknown[sig] = err.Error()
+			continue
+		}
+		v, err := p.query(ctx, q, now)
 		if err != nil {
 			m.Unknown[sig] = err.Error()
 			continue
@@ -91,6 +100,109 @@ func (p *Prometheus) Measure(ctx context.Context, d *roman.Deployment, now time.
 		m.Values[sig] = v
 	}
 	return m, nil
+}
+
+// expandQuery replaces each {{name}} placeholder of a PromQL query with
+// values[name], escaped for where the placeholder stands, so that the value
+// is always data and never PromQL:
+//
+//   - inside a double- or single-quoted string, backslashes, the quote and
+//     control characters are escaped; when the string is the right-hand side
+//     of a regular-expression matcher (=~ or !~), the value's
+//     regular-expression metacharacters are escaped first, so it matches
+//     literally;
+//   - inside a `raw string`, which has no escapes, a value holding a
+//     backtick is an error (the matcher regexp-escaping still applies);
+//   - in a # comment, line breaks become spaces;
+//   - anywhere else (part of a name), only a plain name ([A-Za-z0-9_:]*) is
+//     accepted.
+//
+// Unknown placeholders are left as they are. The error names the
+// placeholder and never quotes the value.
+func expandQuery(query string, values map[string]string) (string, error) {
+	var b strings.Builder
+	var quote byte   // the open string's quote, 0 outside strings
+	var matcher bool // the open string follows =~ or !~
+	var comment bool // inside a # comment
+	for i := 0; i < len(query); {
+		if strings.HasPrefix(query[i:], "{{") {
+			if end := strings.Index(query[i:], "}}"); end > 2 {
+				name := query[i+2 : i+end]
+				if v, ok := values[name]; ok {
+					out, err := placeValue(name, v, quote, matcher, comment)
+					if err != nil {
+						return "", err
+					}
+					b.WriteString(out)
+					i += end + 2
+					continue
+				}
+			}
+		}
+		c := query[i]
+		b.WriteByte(c)
+		i++
+		switch {
+		case comment:
+			comment = c != '\n'
+		case quote == 0 && c == '#':
+			comment = true
+		case quote == 0 && (c == '"' || c == '\'' || c == '`'):
+			quote = c
+			before := strings.TrimRight(query[:i-1], " \t\n")
+			matcher = strings.HasSuffix(before, "=~") || strings.HasSuffix(before, "!~")
+		case quote != 0 && quote != '`' && c == '\\' && i < len(query):
+			b.WriteByte(query[i]) // an escaped character of the template
+			i++
+		case c == quote:
+			quote = 0
+		}
+	}
+	return b.String(), nil
+}
+
+// plainName is what a placeholder outside any string may become.
+var plainName = regexp.MustCompile(`^[A-Za-z0-9_:]*$`)
+
+// placeValue is v escaped for where placeholder name stands.
+func placeValue(name, v string, quote byte, matcher, comment bool) (string, error) {
+	switch {
+	case comment:
+		return strings.NewReplacer("\r", " ", "\n", " ").Replace(v), nil
+	case quote == 0:
+		if !plainName.MatchString(v) {
+			return "", fmt.Errorf("the value of {{%s}} is not a plain name, and the query uses it outside a string", name)
+		}
+		return v, nil
+	}
+	if matcher {
+		v = regexp.QuoteMeta(v)
+	}
+	if quote == '`' {
+		if strings.ContainsRune(v, '`') {
+			return "", fmt.Errorf("the value of {{%s}} holds a backtick and cannot be quoted in a raw string", name)
+		}
+		return v, nil
+	}
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r == '\\' || r == rune(quote):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), nil
 }
 
 // query runs one instant query and reduces its result to one number.

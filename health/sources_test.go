@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,8 @@ func TestPrometheusSourceDown(t *testing.T) {
 
 // TestPrometheusSourceAgainstPrometheus runs Debian's prometheus binary on
 // loopback, scraping an exporter the test serves, and queries it through
-// the source.
+// the source; a version written to break out of its label matcher still
+// selects its own series.
 func TestPrometheusSourceAgainstPrometheus(t *testing.T) {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -121,7 +123,7 @@ func TestPrometheusSourceAgainstPrometheus(t *testing.T) {
 	// test) and listens on a port it picks itself, read from its log, so no
 	// port number is chosen, released and reused.
 	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "# TYPE app_ready gauge\napp_ready 1\n")
+		fmt.Fprint(w, "# TYPE app_ready gauge\napp_ready 1\n# TYPE app_errors gauge\napp_errors{version=\"\\\"} * 0 or vector(0) #\"} 7\n")
 	}))
 	defer exporter.Close()
 	dir := t.TempDir()
@@ -161,19 +163,24 @@ func TestPrometheusSourceAgainstPrometheus(t *testing.T) {
 	p, err := health.NewPrometheus("http://"+addr, map[string]string{
 		roman.MetricActiveQueries:     `sum(up{job="self"})`,
 		roman.MetricP95ResponseTimeMS: `sum(up{job="nothing"})`,
+		roman.SignalErrorRate:         `app_errors{version="{{version}}"}`,
 	}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	evil := &roman.Deployment{DeploymentID: dep.DeploymentID, Environment: dep.Environment, Version: `"} * 0 or vector(0) #`}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		m, err := p.Measure(context.Background(), dep, time.Now())
+		m, err := p.Measure(context.Background(), evil, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if m.Values[roman.MetricActiveQueries] == 1 {
 			if why := m.Unknown[roman.MetricP95ResponseTimeMS]; !strings.Contains(why, "no data") {
 				t.Fatalf("empty query: %q", why)
+			}
+			if m.Values[roman.SignalErrorRate] != 7 {
+				t.Fatalf("the version's errors read %v (unknown: %q), want 7", m.Values[roman.SignalErrorRate], m.Unknown[roman.SignalErrorRate])
 			}
 			return
 		}
@@ -251,4 +258,91 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// TestPrometheusQueryKeepsValuesInsideTheirStringLiterals: a deploy key can
+// record any version, e.g. one that closes the label matcher and turns the
+// error query into one that always reads zero. The query sent to
+// Prometheus keeps such a value inside its string literal, so it still
+// selects that version's errors.
+func TestPrometheusQueryKeepsValuesInsideTheirStringLiterals(t *testing.T) {
+	const evil = `"} * 0 or vector(0) #`
+	const prefix, suffix = `sum(rate(http_errors_total{version=`, `}[1m])) * 60`
+	var sent []string
+	// A Prometheus that knows one series, http_errors_total{version=evil}
+	// at 8.5 errors a minute: a matcher whose literal is that version
+	// selects it, anything else (a query the value broke out of) reads 0.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		q := r.Form.Get("query")
+		sent = append(sent, q)
+		value := "0"
+		if rest, ok := strings.CutPrefix(q, prefix); ok {
+			if lit, err := strconv.QuotedPrefix(rest); err == nil {
+				if v, _ := strconv.Unquote(lit); v == evil && rest[len(lit):] == suffix {
+					value = "8.5"
+				}
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, vector(value))
+	}))
+	defer srv.Close()
+	p, err := health.NewPrometheus(srv.URL, map[string]string{
+		roman.SignalErrorRate: prefix + `"{{version}}"` + suffix,
+	}, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &roman.Deployment{DeploymentID: dep.DeploymentID, Environment: "production", Version: evil}
+	m, err := p.Measure(context.Background(), bad, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Values[roman.SignalErrorRate] != 8.5 {
+		t.Fatalf("error rate = %v (unknown: %v); queries sent: %q", m.Values[roman.SignalErrorRate], m.Unknown, sent)
+	}
+}
+
+// TestPrometheusPlaceholderContexts: each placeholder is escaped for where
+// it stands: a double- or single-quoted string, a regular-expression
+// matcher, a raw string (which cannot hold a backtick), a comment, or bare
+// (a plain name only).
+func TestPrometheusPlaceholderContexts(t *testing.T) {
+	for _, tc := range []struct {
+		name, query, version, want, unknown string
+	}{
+		{"double", `x{v="{{version}}"}`, `a"b\c` + "\n", `x{v="a\"b\\c\n"}`, ""},
+		{"single", `x{v='{{version}}'}`, `a'b"c`, `x{v='a\'b"c'}`, ""},
+		{"regexp", `x{v=~"{{version}}.*"}`, `v2.5.3`, `x{v=~"v2\\.5\\.3.*"}`, ""},
+		{"negated regexp", `x{v!~ '{{version}}'}`, `a+b`, `x{v!~ 'a\\+b'}`, ""},
+		{"raw", "x{v=`{{version}}`}", `v2.5.3"}`, "x{v=`v2.5.3\"}`}", ""},
+		{"raw with a backtick", "x{v=`{{version}}`}", "a`b", "", "cannot be quoted"},
+		{"comment", "x # {{version}}", "a\nvector(0)", "x # a vector(0)", ""},
+		{"bare name", `x_{{version}}_total`, `v2`, `x_v2_total`, ""},
+		{"bare other", `x_{{version}}_total`, `v2 or vector(0)`, "", "not a plain name"},
+		{"escaped quote in the template", `x{a="\"{{version}}\""}`, `"`, `x{a="\"\"\""}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.want
+			if want == "" {
+				want = "never sent"
+			}
+			srv, seen := promFake(t, map[string]string{want: vector("1")})
+			p, err := health.NewPrometheus(srv.URL, map[string]string{roman.SignalErrorRate: tc.query}, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, _ := p.Measure(context.Background(), &roman.Deployment{Version: tc.version}, time.Now())
+			if tc.unknown != "" {
+				if !strings.Contains(m.Unknown[roman.SignalErrorRate], tc.unknown) || len(*seen) != 0 {
+					t.Fatalf("unknown = %q, sent %q; want no query and %q", m.Unknown[roman.SignalErrorRate], *seen, tc.unknown)
+				}
+				return
+			}
+			if m.Values[roman.SignalErrorRate] != 1 {
+				t.Fatalf("sent %q, want %q (unknown: %v)", *seen, tc.want, m.Unknown)
+			}
+		})
+	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/internal/retryafter"
+	"github.com/odyssey-1/roman/internal/scrub"
 )
 
 // DefaultTimeout bounds one delivery attempt when the notifier's client has
@@ -93,7 +94,7 @@ func PostJSON(ctx context.Context, c *http.Client, rawURL string, body []byte, h
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return 0, nil, nil, fmt.Errorf("POST %s: %s", RedactURL(rawURL), scrub(err.Error(), rawURL))
+		return 0, nil, nil, fmt.Errorf("POST %s: %s", RedactURL(rawURL), scrub.ForURL(rawURL).Scrub(err.Error()))
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
@@ -105,9 +106,11 @@ func PostJSON(ctx context.Context, c *http.Client, rawURL string, body []byte, h
 // (Discord's JSON retry_after in seconds, else the Retry-After header in
 // seconds or as an HTTP date, else one second). 408
 // and 5xx are worth retrying; any other status is refused for good. The
-// error quotes at most 200 bytes of the answer, with rawURL and its path
-// scrubbed out in case a receiver echoes the request.
-func Check(name, rawURL string, status int, h http.Header, body []byte) (retry bool, err error) {
+// error quotes at most 200 bytes of the answer, scrubbed first of rawURL's
+// secrets and of the further secrets (the channel's HMAC key) in every
+// encoding a receiver may echo them in (package internal/scrub), since the
+// error is logged and kept in alert_outbox.last_error and roman_events.
+func Check(name, rawURL string, status int, h http.Header, body []byte, secrets ...string) (retry bool, err error) {
 	switch {
 	case status >= 200 && status < 300:
 		return false, nil
@@ -120,34 +123,19 @@ func Check(name, rawURL string, status int, h http.Header, body []byte) (retry b
 		}
 		return true, &RetryAfterError{After: after, Err: fmt.Errorf("%s: HTTP 429: rate limited", name)}
 	}
-	err = fmt.Errorf("%s: HTTP %d: %s", name, status, excerpt(body, rawURL))
+	err = fmt.Errorf("%s: HTTP %d: %s", name, status, excerpt(body, scrub.ForURL(rawURL, secrets...)))
 	return status == http.StatusRequestTimeout || status >= 500, err
 }
 
-// excerpt is a single-line, bounded, scrubbed quote of an answer.
-func excerpt(body []byte, rawURL string) string {
-	s := scrub(strings.Join(strings.Fields(string(body)), " "), rawURL)
-	if len(s) > 200 {
-		s = s[:200] + "…"
+// excerpt is a single-line, bounded, scrubbed quote of an answer. The whole
+// answer is scrubbed before it is cut, so no secret is left half.
+func excerpt(body []byte, s *scrub.Scrubber) string {
+	text := strings.Join(strings.Fields(s.Scrub(string(body))), " ")
+	if len(text) > 200 {
+		text = strings.ToValidUTF8(text[:200], "") + "…"
 	}
-	if s == "" {
+	if text == "" {
 		return "(empty answer)"
-	}
-	return s
-}
-
-// scrub removes a URL, and its path and query, from text.
-func scrub(text, rawURL string) string {
-	if rawURL == "" {
-		return text
-	}
-	text = strings.ReplaceAll(text, rawURL, RedactURL(rawURL))
-	if u, err := url.Parse(rawURL); err == nil {
-		for _, part := range []string{u.RawQuery, u.EscapedPath(), u.Path} {
-			if len(part) > 1 {
-				text = strings.ReplaceAll(text, part, "…")
-			}
-		}
 	}
 	return text
 }

@@ -146,3 +146,10 @@ func TestNotifyAgainstDiscord(t *testing.T) {
 func TestNoErrorLeaksTheURL(t *testing.T) {
 	notifytest.CheckNoLeak(t, func(u string) roman.Notifier { return discord.New(u, nil) })
 }
+
+// TestNoErrorKeepsAnEchoedSecret: a receiver echoing the URL's secrets in
+// every encoding gets none of them into the error, which is logged and
+// kept in alert_outbox.last_error and roman_events.
+func TestNoErrorKeepsAnEchoedSecret(t *testing.T) {
+	notifytest.CheckNoEchoLeak(t, "", func(u, _ string) roman.Notifier { return discord.New(u, nil) })
+}

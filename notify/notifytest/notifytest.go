@@ -7,6 +7,7 @@ package notifytest
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 )
 
 // SeedAlert is the seed's example alert ("🚨 ROLLBACK INITIATED").
@@ -87,4 +89,35 @@ func secretParts(rawURL string) []string {
 		}
 	}
 	return out
+}
+
+// CheckNoEchoLeak builds a notifier with newNotifier for a URL whose every
+// part is a secret (testkit.SecretURL) and the HMAC key secret ("" for a
+// channel without one), and makes it fail with answers 400, 404 and 500
+// that echo the URL, its userinfo, path tokens and query value and the key
+// in every encoding a receiver may use (testkit.EchoBody). No error may
+// hold any of them in any of those encodings.
+func CheckNoEchoLeak(t *testing.T, secret string, newNotifier func(webhookURL, secret string) roman.Notifier) {
+	t.Helper()
+	var status int
+	var rawURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		io.WriteString(w, testkit.EchoBody(r, testkit.SecretPieces(rawURL, secret)))
+	}))
+	defer srv.Close()
+	rawURL = testkit.SecretURL(srv.URL)
+	for _, status = range []int{400, 404, 500} {
+		_, err := newNotifier(rawURL, secret).Notify(context.Background(), SeedAlert())
+		if err == nil {
+			t.Fatalf("HTTP %d: no error", status)
+		}
+		msg := err.Error() + fmt.Sprintf(" %+v %#v", err, err)
+		if leaks := testkit.Leaks(msg, testkit.SecretPieces(rawURL, secret)); len(leaks) > 0 {
+			t.Errorf("HTTP %d: the error keeps %q: %s", status, leaks, err)
+		}
+		if !strings.Contains(err.Error(), "no route for this request") {
+			t.Errorf("HTTP %d: the error should still quote the answer: %s", status, err)
+		}
+	}
 }

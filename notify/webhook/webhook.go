@@ -77,5 +77,5 @@ func (n *Notifier) Notify(ctx context.Context, a *roman.Alert) (bool, error) {
 	if err != nil {
 		return true, err
 	}
-	return notify.Check("webhook", n.url, status, rh, data)
+	return notify.Check("webhook", n.url, status, rh, data, string(n.secret))
 }

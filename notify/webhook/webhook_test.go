@@ -72,3 +72,10 @@ func mustRead(r *http.Request) []byte {
 func TestNoErrorLeaksTheURL(t *testing.T) {
 	notifytest.CheckNoLeak(t, func(u string) roman.Notifier { return webhook.New(u, "k", nil, nil) })
 }
+
+// TestNoErrorKeepsAnEchoedSecret: a receiver echoing the URL's secrets and
+// the HMAC key in every encoding gets none of them into the error, which
+// is logged and kept in alert_outbox.last_error and roman_events.
+func TestNoErrorKeepsAnEchoedSecret(t *testing.T) {
+	notifytest.CheckNoEchoLeak(t, "hmac-Key/with+special=chars&<>", func(u, secret string) roman.Notifier { return webhook.New(u, secret, nil, nil) })
+}
