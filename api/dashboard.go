@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/odyssey-1/roman"
 )
@@ -33,6 +34,9 @@ func (s *Server) dashboardEvents(w http.ResponseWriter, r *http.Request) error {
 	if s.deps.Dashboard == nil {
 		return errNotConfigured("the dashboard")
 	}
+	// The live stream lasts as long as the browser watches: the server's
+	// write timeout, which bounds every other answer, does not apply.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	return s.deps.Dashboard.Events(w, r)
 }
 

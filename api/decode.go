@@ -28,9 +28,15 @@ func tooLarge(limit int64) error {
 	return roman.Errorf(roman.ETOOLARGE, "request body exceeds the limit of %d bytes", limit)
 }
 
-// ReadBody reads the whole request body. A body over the route's limit
-// (the server wraps every body in http.MaxBytesReader) gives ETOOLARGE.
+// ReadBody returns the whole request body. The server reads every body
+// before the handler runs (within the route's limit and the body timeout),
+// so this only hands over those bytes; on any other body, one over the
+// limit gives ETOOLARGE.
 func ReadBody(r *http.Request) ([]byte, error) {
+	if rb, ok := r.Body.(*readBody); ok && rb.Len() == len(rb.b) {
+		_, _ = rb.Seek(0, io.SeekEnd)
+		return rb.b, nil
+	}
 	b, err := io.ReadAll(r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

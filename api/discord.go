@@ -24,6 +24,11 @@ type DiscordBot interface {
 	Interact(ctx context.Context, in *discord.Interaction) (*discord.Response, error)
 }
 
+// MaxDiscordBodyBytes caps an interaction's body. It is read before the
+// signature is verified, so it is small: a slash command's interaction,
+// with its member, user and resolved options, is a few KiB.
+const MaxDiscordBodyBytes = 16 << 10
+
 // discordInteractions is Discord's interactions endpoint. It needs no API
 // key: the request must instead carry Discord's Ed25519 signature over
 // X-Signature-Timestamp + body, made at most five minutes ago (either way).

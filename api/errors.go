@@ -19,6 +19,7 @@ var codeStatus = map[string]int{
 	roman.ENOTFOUND:     http.StatusNotFound,
 	roman.ECONFLICT:     http.StatusConflict,
 	roman.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	roman.ETIMEOUT:      http.StatusRequestTimeout,
 	roman.EREJECTED:     http.StatusUnprocessableEntity,
 	roman.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	roman.EINTERNAL:     http.StatusInternalServerError,
@@ -108,6 +109,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "1")
+	}
+	if status == http.StatusRequestTimeout {
+		// The rest of the body may still be on its way: the connection
+		// cannot carry another request.
+		w.Header().Set("Connection", "close")
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", "Bearer")

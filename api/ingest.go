@@ -3,9 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -63,7 +61,8 @@ type IngestResponse struct {
 }
 
 // admitIngest takes an ingest slot or answers 429 with Retry-After; the
-// returned release must be called when admitted.
+// returned release must be called when admitted. Handlers call it once the
+// body is in, so a slot is held only while a batch is decoded and stored.
 func (s *Server) admitIngest(w http.ResponseWriter) (release func(), ok bool) {
 	select {
 	case s.ingestSlots <- struct{}{}:
@@ -81,15 +80,17 @@ func (s *Server) postErrors(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
+	// The body has arrived before the request takes a slot: the slots
+	// count requests being decoded and stored, never uploads in progress.
+	body, err := ReadBody(r)
+	if err != nil {
+		return err
+	}
 	release, ok := s.admitIngest(w)
 	if !ok {
 		return nil
 	}
 	defer release()
-	body, err := readIngestBody(r)
-	if err != nil {
-		return err
-	}
 	evs, batch, ok := fastErrors(body)
 	if !ok {
 		if evs, batch, err = decodeErrors(body); err != nil {
@@ -101,32 +102,6 @@ func (s *Server) postErrors(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return WriteJSON(w, http.StatusOK, IngestResponse{Success: true, IngestResult: *res})
-}
-
-// readIngestBody reads an ingest body into one buffer of the size the
-// request announces (the route has refused one over its limit already),
-// instead of growing a buffer step by step as ReadBody does: a batch of
-// 10,000 events is about 1.7 MB. Errors are ReadBody's.
-func readIngestBody(r *http.Request) ([]byte, error) {
-	n := r.ContentLength
-	if n <= 0 {
-		return ReadBody(r)
-	}
-	buf := make([]byte, n+1)
-	got, err := io.ReadFull(r.Body, buf)
-	switch {
-	case err == io.ErrUnexpectedEOF && int64(got) == n:
-		return buf[:got], nil
-	case err == nil:
-		// More than announced: let ReadBody read the rest.
-		rest, err := ReadBody(r)
-		return append(buf, rest...), err
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, tooLarge(mbe.Limit)
-	}
-	return nil, roman.Errorf(roman.EINVALID, "cannot read request body")
 }
 
 // decodeErrors decodes a POST /errors body under the strict body policy,
@@ -167,15 +142,17 @@ func (s *Server) postMetricSamples(w http.ResponseWriter, r *http.Request) error
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
+	// The body has arrived before the request takes a slot: the slots
+	// count requests being decoded and stored, never uploads in progress.
+	body, err := ReadBody(r)
+	if err != nil {
+		return err
+	}
 	release, ok := s.admitIngest(w)
 	if !ok {
 		return nil
 	}
 	defer release()
-	body, err := readIngestBody(r)
-	if err != nil {
-		return err
-	}
 	var req MetricsRequest
 	if err := DecodeJSONBytes(body, &req); err != nil {
 		return err

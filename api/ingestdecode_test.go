@@ -2,10 +2,11 @@ package api
 
 import (
 	"fmt"
-	"net/http"
+	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/odyssey-1/roman"
 )
@@ -117,10 +118,11 @@ func FuzzFastErrors(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) { checkFastErrors(t, body) })
 }
 
-// TestReadIngestBody: the body is read whole whatever the announced length
-// says, a body shorter than announced is refused as unreadable, and one
-// over the route's limit gets ETOOLARGE, as ReadBody answers.
-func TestReadIngestBody(t *testing.T) {
+// TestReadBody: the server reads a body whole whatever the announced length
+// says, a body that breaks off is refused as unreadable, and one over the
+// route's limit gets ETOOLARGE.
+func TestReadBody(t *testing.T) {
+	s := NewServer(Config{}, Deps{})
 	body := `{"environment":"production","message":"x"}`
 	for _, tc := range []struct {
 		name     string
@@ -131,15 +133,18 @@ func TestReadIngestBody(t *testing.T) {
 		{"exact", int64(len(body)), 1 << 20, ""},
 		{"unknown length", -1, 1 << 20, ""},
 		{"announced too little", 10, 1 << 20, ""},
-		{"announced too much", int64(len(body)) + 5, 1 << 20, roman.EINVALID},
+		{"breaks off", int64(len(body)) + 5, 1 << 20, roman.EINVALID},
 		{"over the limit", int64(len(body)), 16, roman.ETOOLARGE},
 		{"over the limit, unknown length", -1, 16, roman.ETOOLARGE},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := httptest.NewRequest("POST", "/errors", strings.NewReader(body))
+			var src io.Reader = strings.NewReader(body)
+			if tc.code == roman.EINVALID {
+				src = io.MultiReader(src, iotest.ErrReader(io.ErrUnexpectedEOF))
+			}
+			r := httptest.NewRequest("POST", "/errors", src)
 			r.ContentLength = tc.announce
-			r.Body = http.MaxBytesReader(httptest.NewRecorder(), r.Body, tc.limit)
-			got, err := readIngestBody(r)
+			got, err := s.readBody(httptest.NewRecorder(), r, tc.limit)
 			if roman.ErrorCode(err) != tc.code && !(tc.code == "" && err == nil) {
 				t.Fatalf("error %v, want code %q", err, tc.code)
 			}

@@ -17,7 +17,14 @@ func (s *Server) executeRollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A rollback runs its executor and verification before it answers,
+	// which the executor timeout bounds, not the server's write timeout.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{})
 	res, err := s.deps.Rollbacks.Execute(r.Context(), req)
+	if s.cfg.WriteTimeout > 0 {
+		_ = rc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	}
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Path: "/errors", Role: roman.RoleDeploy, Handler: s.postErrors, Ingest: true},
 		{Method: "POST", Path: "/metrics/samples", Role: roman.RoleDeploy, Handler: s.postMetricSamples, Ingest: true},
 
-		{Method: "POST", Path: "/discord/interactions", Handler: s.discordInteractions},
+		{Method: "POST", Path: "/discord/interactions", Handler: s.discordInteractions, MaxBodyBytes: MaxDiscordBodyBytes},
 
 		{Method: "GET", Path: "/healthz", Handler: s.healthz},
 		{Method: "GET", Path: "/readyz", Handler: s.readyz},

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -12,10 +16,15 @@ import (
 	"github.com/odyssey-1/roman"
 )
 
-// Default body limits.
+// Default body limits and the default time a body has to arrive.
 const (
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20
+	// DefaultMaxAnonymousBodyBytes caps bodies of routes that need no key
+	// (the dashboard's sign-in, Discord interactions): they are read
+	// before anything about the sender is verified, so they are kept small.
+	DefaultMaxAnonymousBodyBytes = 4 << 10
+	DefaultBodyTimeout           = 30 * time.Second
 )
 
 // SeedPrefix is the path prefix of the seed's Supabase edge functions. Routes
@@ -29,10 +38,24 @@ type Config struct {
 	// MaxIngestBodyBytes caps bodies of routes marked Ingest (default 8 MiB),
 	// since error and metric batches are legitimately large.
 	MaxIngestBodyBytes int64
-	// MaxIngestInflight bounds the ingest requests being read, decoded and
-	// stored at once (default DefaultMaxIngestInflight); one more is answered
-	// 429 with Retry-After at once, so memory stays bounded under a flood.
+	// MaxAnonymousBodyBytes caps bodies of routes that need no key
+	// (default 4 KiB) unless the route sets its own MaxBodyBytes.
+	MaxAnonymousBodyBytes int64
+	// MaxIngestInflight bounds the ingest requests being decoded and stored
+	// at once (default DefaultMaxIngestInflight); one more is answered 429
+	// with Retry-After at once, so memory stays bounded under a flood. A
+	// request takes its slot only once its whole body has arrived, so slow
+	// uploads hold none.
 	MaxIngestInflight int
+	// BodyTimeout is how long a request body has to arrive once the headers
+	// are in (default 30 s); a body still arriving then ends the request
+	// with 408.
+	BodyTimeout time.Duration
+	// WriteTimeout, when set, is the time a handler that lifted the
+	// connection's write deadline for a long wait (a rollback) has to write
+	// its answer afterwards. The HTTP server itself sets the deadline of
+	// every other answer.
+	WriteTimeout time.Duration
 }
 
 // SessionAuthenticator resolves a browser session (the dashboard's sign-in
@@ -91,6 +114,9 @@ type Route struct {
 	Handler HandlerFunc
 	// Ingest selects the larger ingest body limit.
 	Ingest bool
+	// MaxBodyBytes, when positive, is the route's own body limit, in place
+	// of the default for its role.
+	MaxBodyBytes int64
 	// SeedAlias also mounts the route under SeedPrefix.
 	SeedAlias bool
 	// Undocumented exempts the route from the OpenAPI document. It is meant
@@ -123,6 +149,12 @@ func NewServer(cfg Config, deps Deps) *Server {
 	}
 	if cfg.MaxIngestBodyBytes <= 0 {
 		cfg.MaxIngestBodyBytes = DefaultMaxIngestBodyBytes
+	}
+	if cfg.MaxAnonymousBodyBytes <= 0 {
+		cfg.MaxAnonymousBodyBytes = DefaultMaxAnonymousBodyBytes
+	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	if cfg.MaxIngestInflight <= 0 {
 		cfg.MaxIngestInflight = DefaultMaxIngestInflight
@@ -184,13 +216,19 @@ func (s *Server) Routes() []Route {
 	return append([]Route(nil), s.routes...)
 }
 
-// wrap applies the route's role and body limit and maps the handler's error.
-// Authentication comes before the body limit so that an anonymous caller
-// learns nothing but 401.
+// wrap applies the route's role and body limit, reads the body, and maps
+// the handler's error. Authentication comes before the body so that an
+// anonymous caller learns nothing but 401 and costs no more than its
+// headers; a route without a key reads a few KiB at most.
 func (s *Server) wrap(rt Route) http.Handler {
 	limit := s.cfg.MaxBodyBytes
-	if rt.Ingest {
+	switch {
+	case rt.MaxBodyBytes > 0:
+		limit = rt.MaxBodyBytes
+	case rt.Ingest:
 		limit = s.cfg.MaxIngestBodyBytes
+	case rt.Role == roman.RoleNone:
+		limit = s.cfg.MaxAnonymousBodyBytes
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Role > roman.RoleNone {
@@ -205,12 +243,86 @@ func (s *Server) wrap(rt Route) http.Handler {
 			s.writeError(w, r, tooLarge(limit))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body != nil && r.Body != http.NoBody {
+			b, err := s.readBody(w, r, limit)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r.Body = &readBody{Reader: bytes.NewReader(b), b: b}
+		}
 		if err := rt.Handler(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
 }
+
+// readBody reads the request's whole body, at most limit bytes, within
+// Config.BodyTimeout: a body over the limit gives ETOOLARGE, one that has
+// not arrived in time ETIMEOUT (408). The buffer grows with what arrives,
+// never ahead of it, so a body held back costs only the bytes sent.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	// Without deadline support (a handler test's recorder) the body is
+	// read without one.
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	b, err := readAtMost(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		// Lift the deadline again: the server's background read while the
+		// handler runs must not end the request when it passes.
+		_ = rc.SetReadDeadline(time.Time{})
+		return b, nil
+	case errors.As(err, &mbe):
+		return nil, tooLarge(mbe.Limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The deadline stays passed, so nothing waits for the rest.
+		s.logger.InfoContext(r.Context(), "request body did not arrive in time", slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.Duration("body_timeout", s.cfg.BodyTimeout), slog.Int("received", len(b)))
+		return nil, roman.Errorf(roman.ETIMEOUT, "request body did not arrive within %v", s.cfg.BodyTimeout)
+	}
+	return nil, roman.Errorf(roman.EINVALID, "cannot read request body")
+}
+
+// readAtMost reads body to its end. The buffer starts small and doubles as
+// bytes arrive, up to the announced length n (when known) plus one, so a
+// body that ends as announced is read into one buffer of its size.
+func readAtMost(body io.Reader, n int64) ([]byte, error) {
+	const first = 4 << 10
+	size := int64(first)
+	if n >= 0 && n+1 < size {
+		size = n + 1
+	}
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			next := 2 * int64(cap(buf))
+			if n >= 0 && int64(cap(buf)) <= n && next > n+1 {
+				next = n + 1
+			}
+			buf = append(make([]byte, 0, next), buf...)
+		}
+		k, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+k]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// readBody is a request body the server has read already; ReadBody hands
+// its bytes to the handler without copying them.
+type readBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+// Close implements io.Closer.
+func (*readBody) Close() error { return nil }
 
 // ServeHTTP serves a request: panics are recovered and answered 500, and
 // requests no route matches get a JSON 404 or 405 instead of the mux's

@@ -58,6 +58,11 @@ const (
 	DefaultLeaderInterval     = time.Second
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20
+	DefaultMaxConnections     = 1000
+	DefaultReadHeaderTimeout  = 10 * time.Second
+	DefaultBodyTimeout        = 30 * time.Second
+	DefaultWriteTimeout       = 60 * time.Second
+	DefaultIdleTimeout        = 60 * time.Second
 	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
 	DefaultAlertMaxAge        = 24 * time.Hour
 )
@@ -127,6 +132,26 @@ type Config struct {
 	// MaxIngestBodyBytes caps bodies of the ingest routes
 	// (ROMAN_MAX_INGEST_BODY_BYTES).
 	MaxIngestBodyBytes int64 `yaml:"max_ingest_body_bytes" json:"max_ingest_body_bytes"`
+
+	// MaxConnections caps the HTTP connections open at once
+	// (ROMAN_MAX_CONNECTIONS). The server lowers it at start when the
+	// open-file limit leaves less room, and at the cap it closes idle
+	// keep-alive connections to make room for new ones.
+	MaxConnections int `yaml:"max_connections" json:"max_connections"`
+	// ReadHeaderTimeout is how long a client has to send a request's
+	// headers (ROMAN_READ_HEADER_TIMEOUT).
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" json:"read_header_timeout"`
+	// BodyTimeout is how long a request body has to arrive once its
+	// headers are in; a body still arriving then gets 408
+	// (ROMAN_BODY_TIMEOUT).
+	BodyTimeout time.Duration `yaml:"body_timeout" json:"body_timeout"`
+	// WriteTimeout bounds the time from the end of a request's headers to
+	// the end of its answer (ROMAN_WRITE_TIMEOUT). The dashboard's live
+	// stream is exempt, and a rollback's wait for its executor too.
+	WriteTimeout time.Duration `yaml:"write_timeout" json:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next
+	// request (ROMAN_IDLE_TIMEOUT).
+	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
 
 	// LogLevel is debug, info, warn or error (ROMAN_LOG_LEVEL).
 	LogLevel string `yaml:"log_level" json:"log_level"`
@@ -216,6 +241,11 @@ func Default() *Config {
 		DiscordAPIURL:      DefaultDiscordAPIURL,
 		MaxBodyBytes:       DefaultMaxBodyBytes,
 		MaxIngestBodyBytes: DefaultMaxIngestBodyBytes,
+		MaxConnections:     DefaultMaxConnections,
+		ReadHeaderTimeout:  DefaultReadHeaderTimeout,
+		BodyTimeout:        DefaultBodyTimeout,
+		WriteTimeout:       DefaultWriteTimeout,
+		IdleTimeout:        DefaultIdleTimeout,
 		LogLevel:           "info",
 		LogFormat:          "text",
 		Environments:       map[string]EnvironmentConfig{},

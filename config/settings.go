@@ -128,6 +128,11 @@ func globalSettings() []setting[*Config] {
 		}},
 		sizeSetting("max_body_bytes", func(c *Config) *int64 { return &c.MaxBodyBytes }),
 		sizeSetting("max_ingest_body_bytes", func(c *Config) *int64 { return &c.MaxIngestBodyBytes }),
+		intSetting("max_connections", func(c *Config) *int { return &c.MaxConnections }),
+		durationSetting("read_header_timeout", func(c *Config) *time.Duration { return &c.ReadHeaderTimeout }),
+		durationSetting("body_timeout", func(c *Config) *time.Duration { return &c.BodyTimeout }),
+		durationSetting("write_timeout", func(c *Config) *time.Duration { return &c.WriteTimeout }),
+		durationSetting("idle_timeout", func(c *Config) *time.Duration { return &c.IdleTimeout }),
 		stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 		stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/health"
@@ -72,6 +73,17 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxIngestBodyBytes <= 0 {
 		v.add("max_ingest_body_bytes", "ROMAN_MAX_INGEST_BODY_BYTES", "must be positive, got %d", c.MaxIngestBodyBytes)
+	}
+	if c.MaxConnections < 1 {
+		v.add("max_connections", "ROMAN_MAX_CONNECTIONS", "must be at least 1, got %d", c.MaxConnections)
+	}
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"read_header_timeout", c.ReadHeaderTimeout}, {"body_timeout", c.BodyTimeout}, {"write_timeout", c.WriteTimeout}, {"idle_timeout", c.IdleTimeout}} {
+		if d.d <= 0 {
+			v.add(d.key, envName(d.key), "must be positive, got %v", d.d)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -173,18 +173,25 @@ func (m *Server) openRest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes}, api.Deps{
+	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes,
+		BodyTimeout: cfg.BodyTimeout, WriteTimeout: cfg.WriteTimeout}, api.Deps{
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
 		Sessions: m.sessions, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
 		Audit: &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st},
 	})
 	m.mountDashboard()
 
-	m.ln, err = net.Listen("tcp", cfg.Listen)
+	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	m.http = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	limited := newLimitListener(ln, connectionCap(cfg.MaxConnections, log))
+	m.ln = limited
+	// Bodies have their own deadline (api.Config.BodyTimeout, answered
+	// 408), set once the headers are in; the dashboard's live stream and a
+	// rollback's wait lift the write deadline for themselves.
+	m.http = &http.Server{Handler: m.API.Handler(), ReadHeaderTimeout: cfg.ReadHeaderTimeout, WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout: cfg.IdleTimeout, ConnState: limited.track, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// Live dashboard streams end at shutdown instead of holding it up.
 	m.http.RegisterOnShutdown(m.Dashboard.Close)
 	m.served = make(chan error, 1)
