@@ -36,6 +36,9 @@ func (c *Config) Validate() error {
 		}
 		if !k.Token.IsSet() {
 			v.add(field+".token", "ROMAN_API_KEYS", "empty token")
+		} else if n := len(k.Token.Value()); n < roman.MinKeyLength {
+			v.add(field+".token", "ROMAN_API_KEYS", "the token of key %q has %d characters, fewer than the %d a key needs; %s",
+				k.Name, n, roman.MinKeyLength, roman.GoodKeyAdvice)
 		} else if seen[k.Token.Value()] {
 			v.add(field+".token", "ROMAN_API_KEYS", "the same token is configured twice")
 		}

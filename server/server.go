@@ -96,6 +96,9 @@ func (m *Server) Open(ctx context.Context) error {
 	if m.Clock == nil {
 		m.Clock = roman.SystemClock
 	}
+	if err := m.checkKeyLengths(); err != nil {
+		return err
+	}
 	// The constitution compiles before anything else opens, so a bad file
 	// stops the server at start with the file, rule and CEL error, and
 	// never fails a request later.
