@@ -114,6 +114,8 @@ type Server struct {
 	routes []Route
 	// ingestSlots admits at most Config.MaxIngestInflight ingest requests.
 	ingestSlots chan struct{}
+	// discordReplays answers a replayed Discord interaction (api/discord.go).
+	discordReplays interactionReplays
 }
 
 // NewServer returns a server with every built-in route registered.
@@ -128,7 +130,7 @@ func NewServer(cfg Config, deps Deps) *Server {
 		cfg.MaxIngestInflight = DefaultMaxIngestInflight
 	}
 	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, now: deps.Clock, mux: http.NewServeMux(),
-		ingestSlots: make(chan struct{}, cfg.MaxIngestInflight)}
+		ingestSlots: make(chan struct{}, cfg.MaxIngestInflight), discordReplays: interactionReplays{max: DefaultMaxDiscordInteractions}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
