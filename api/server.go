@@ -58,6 +58,9 @@ type Deps struct {
 	Audit   roman.AuditService
 	Store   roman.Pinger
 	Keyring *roman.Keyring
+	// AuthLimiter, when set, limits failed authentications per client
+	// address (429 with Retry-After); the dashboard's sign-in shares it.
+	AuthLimiter *AuthLimiter
 	// Sessions, when set, authenticates requests without an Authorization
 	// header by the dashboard's session cookie.
 	Sessions SessionAuthenticator

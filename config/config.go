@@ -60,6 +60,15 @@ const (
 	DefaultMaxIngestBodyBytes = 8 << 20
 	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
 	DefaultAlertMaxAge        = 24 * time.Hour
+	// DefaultAuthFailureBurst is how many failed authentications a client
+	// address may make in a row (api.DefaultAuthFailureBurst).
+	DefaultAuthFailureBurst = 10
+	// DefaultAuthFailuresPerMinute is how many more a minute it may make
+	// after that (api.DefaultAuthFailuresPerMinute).
+	DefaultAuthFailuresPerMinute = 10
+	// DefaultDashboardSessionsPerKey is how many dashboard sessions one API
+	// key may hold (web.DefaultSessionsPerKey).
+	DefaultDashboardSessionsPerKey = 20
 )
 
 // Config is roman's whole configuration. The embedded EnvironmentConfig holds
@@ -127,6 +136,18 @@ type Config struct {
 	// MaxIngestBodyBytes caps bodies of the ingest routes
 	// (ROMAN_MAX_INGEST_BODY_BYTES).
 	MaxIngestBodyBytes int64 `yaml:"max_ingest_body_bytes" json:"max_ingest_body_bytes"`
+
+	// AuthFailureBurst is how many failed authentications (wrong API keys,
+	// wrong dashboard sign-ins) one client address may make in a row before
+	// it is answered 429 (ROMAN_AUTH_FAILURE_BURST).
+	AuthFailureBurst int `yaml:"auth_failure_burst" json:"auth_failure_burst"`
+	// AuthFailuresPerMinute is how fast that allowance comes back
+	// (ROMAN_AUTH_FAILURES_PER_MINUTE).
+	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute" json:"auth_failures_per_minute"`
+	// DashboardSessionsPerKey caps the dashboard sessions of one API key;
+	// signing in once more ends that key's oldest session
+	// (ROMAN_DASHBOARD_SESSIONS_PER_KEY).
+	DashboardSessionsPerKey int `yaml:"dashboard_sessions_per_key" json:"dashboard_sessions_per_key"`
 
 	// LogLevel is debug, info, warn or error (ROMAN_LOG_LEVEL).
 	LogLevel string `yaml:"log_level" json:"log_level"`
@@ -207,18 +228,21 @@ type DiscordApprover struct {
 // creates an admin key on first start).
 func Default() *Config {
 	return &Config{
-		EnvironmentConfig:  DefaultEnvironment(),
-		Database:           DefaultDatabase,
-		Listen:             DefaultListen,
-		MonitorInterval:    DefaultMonitorInterval,
-		LeaderInterval:     DefaultLeaderInterval,
-		AlertMaxAge:        DefaultAlertMaxAge,
-		DiscordAPIURL:      DefaultDiscordAPIURL,
-		MaxBodyBytes:       DefaultMaxBodyBytes,
-		MaxIngestBodyBytes: DefaultMaxIngestBodyBytes,
-		LogLevel:           "info",
-		LogFormat:          "text",
-		Environments:       map[string]EnvironmentConfig{},
+		EnvironmentConfig:       DefaultEnvironment(),
+		Database:                DefaultDatabase,
+		Listen:                  DefaultListen,
+		MonitorInterval:         DefaultMonitorInterval,
+		LeaderInterval:          DefaultLeaderInterval,
+		AlertMaxAge:             DefaultAlertMaxAge,
+		DiscordAPIURL:           DefaultDiscordAPIURL,
+		MaxBodyBytes:            DefaultMaxBodyBytes,
+		MaxIngestBodyBytes:      DefaultMaxIngestBodyBytes,
+		AuthFailureBurst:        DefaultAuthFailureBurst,
+		AuthFailuresPerMinute:   DefaultAuthFailuresPerMinute,
+		DashboardSessionsPerKey: DefaultDashboardSessionsPerKey,
+		LogLevel:                "info",
+		LogFormat:               "text",
+		Environments:            map[string]EnvironmentConfig{},
 	}
 }
 

@@ -128,6 +128,9 @@ func globalSettings() []setting[*Config] {
 		}},
 		sizeSetting("max_body_bytes", func(c *Config) *int64 { return &c.MaxBodyBytes }),
 		sizeSetting("max_ingest_body_bytes", func(c *Config) *int64 { return &c.MaxIngestBodyBytes }),
+		intSetting("auth_failure_burst", func(c *Config) *int { return &c.AuthFailureBurst }),
+		intSetting("auth_failures_per_minute", func(c *Config) *int { return &c.AuthFailuresPerMinute }),
+		intSetting("dashboard_sessions_per_key", func(c *Config) *int { return &c.DashboardSessionsPerKey }),
 		stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 		stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
 	}

@@ -76,6 +76,15 @@ func (c *Config) Validate() error {
 	if c.MaxIngestBodyBytes <= 0 {
 		v.add("max_ingest_body_bytes", "ROMAN_MAX_INGEST_BODY_BYTES", "must be positive, got %d", c.MaxIngestBodyBytes)
 	}
+	if c.AuthFailureBurst <= 0 {
+		v.add("auth_failure_burst", "ROMAN_AUTH_FAILURE_BURST", "must be positive, got %d", c.AuthFailureBurst)
+	}
+	if c.AuthFailuresPerMinute <= 0 {
+		v.add("auth_failures_per_minute", "ROMAN_AUTH_FAILURES_PER_MINUTE", "must be positive, got %d", c.AuthFailuresPerMinute)
+	}
+	if c.DashboardSessionsPerKey <= 0 {
+		v.add("dashboard_sessions_per_key", "ROMAN_DASHBOARD_SESSIONS_PER_KEY", "must be positive, got %d", c.DashboardSessionsPerKey)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
