@@ -43,7 +43,7 @@ type Sessions struct {
 	perKey  int
 
 	mu    sync.Mutex
-	m     map[string]*session  // SHA-256 of the token (hex) → session
+	m     map[string]*session // SHA-256 of the token (hex) → session
 	byKey map[string][]string // key hash → its sessions' token hashes, oldest first
 }
 
