@@ -58,6 +58,15 @@ type APIKey struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// MinKeyLength is the least length of an API key. Shorter keys are refused
+// at start (configured keys) and never match (stored keys, of which only the
+// hash is known), because a short key can be guessed.
+const MinKeyLength = 16
+
+// GoodKeyAdvice tells an operator how to make a key that is long and random
+// enough; start-up errors about short keys end with it.
+const GoodKeyAdvice = "make a good one with `openssl rand -hex 32`"
+
 // HashKey returns the hex SHA-256 of a key. Keys are random high-entropy
 // tokens, so a fast hash is sufficient and keeps auth off the hot path.
 func HashKey(token string) string {
@@ -77,8 +86,12 @@ func NewKeyring(keys []APIKey) *Keyring { return &Keyring{keys: append([]APIKey(
 func (k *Keyring) Len() int { return len(k.keys) }
 
 // Lookup returns the key whose hash matches token. Every key is compared, in
-// constant time, so timing does not reveal which key nearly matched.
+// constant time, so timing does not reveal which key nearly matched. A token
+// shorter than MinKeyLength never matches, whatever is stored.
 func (k *Keyring) Lookup(token string) (APIKey, bool) {
+	if len(token) < MinKeyLength {
+		return APIKey{}, false
+	}
 	h := []byte(HashKey(token))
 	var found APIKey
 	ok := 0

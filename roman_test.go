@@ -97,15 +97,20 @@ func TestDiffSnapshots(t *testing.T) {
 }
 
 func TestKeyring(t *testing.T) {
-	k := roman.NewKeyring([]roman.APIKey{{Name: "ci", Role: roman.RoleDeploy, Hash: roman.HashKey("tok-a")}, {Name: "ops", Role: roman.RoleAdmin, Hash: roman.HashKey("tok-b")}})
-	if key, ok := k.Lookup("tok-b"); !ok || key.Role != roman.RoleAdmin || key.Name != "ops" {
+	k := roman.NewKeyring([]roman.APIKey{{Name: "ci", Role: roman.RoleDeploy, Hash: roman.HashKey("tok-a-0123456789abcdef")}, {Name: "ops", Role: roman.RoleAdmin, Hash: roman.HashKey("tok-b-0123456789abcdef")}})
+	if key, ok := k.Lookup("tok-b-0123456789abcdef"); !ok || key.Role != roman.RoleAdmin || key.Name != "ops" {
 		t.Fatal("lookup tok-b")
 	}
-	if _, ok := k.Lookup("tok-c"); ok {
+	if _, ok := k.Lookup("tok-c-0123456789abcdef"); ok {
 		t.Fatal("unknown token accepted")
 	}
 	if _, ok := k.Lookup(""); ok {
 		t.Fatal("empty token accepted")
+	}
+	// A short key never matches, even when its hash is stored.
+	short := roman.NewKeyring([]roman.APIKey{{Name: "old", Role: roman.RoleAdmin, Hash: roman.HashKey("0123456789abcde")}})
+	if _, ok := short.Lookup("0123456789abcde"); ok {
+		t.Fatal("a 15-character key was accepted")
 	}
 	for _, r := range []string{"read", "deploy", "rollback", "admin"} {
 		role, ok := roman.ParseRole(r)

@@ -19,7 +19,7 @@ import (
 const (
 	auditDepID   = "11111111-1111-4111-8111-111111111111"
 	auditOtherID = "99999999-9999-4999-8999-999999999999"
-	auditToken   = "tok-read-audit"
+	auditToken   = "tok-read-audit-0123456789"
 )
 
 var auditT0 = time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)

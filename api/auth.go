@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/odyssey-1/roman"
 )
@@ -53,8 +54,14 @@ func (s *Server) authenticate(r *http.Request, need roman.Role) (Caller, error) 
 	if !ok || s.deps.Keyring == nil {
 		return Caller{}, errUnauthorized()
 	}
+	// An address that failed too often is refused before its key is looked
+	// at: an answer that depended on the key would let guessing go on.
+	if wait := s.deps.AuthLimiter.Wait(r); wait > 0 {
+		return Caller{}, ErrorTooManyFailures(wait)
+	}
 	key, ok := s.deps.Keyring.Lookup(token)
 	if !ok {
+		s.deps.AuthLimiter.Fail(r)
 		return Caller{}, errUnauthorized()
 	}
 	c := Caller{Name: key.Name, Role: key.Role}
@@ -63,6 +70,13 @@ func (s *Server) authenticate(r *http.Request, need roman.Role) (Caller, error) 
 			"API key %q has role %q; this request needs role %q", key.Name, key.Role, need)
 	}
 	return c, nil
+}
+
+// ErrorTooManyFailures returns the error of a request refused because its
+// client address failed to authenticate too often; the server answers it 429
+// with a Retry-After of wait (in whole seconds, rounded up).
+func ErrorTooManyFailures(wait time.Duration) error {
+	return &tooManyFailures{retryAfter: RetryAfterSeconds(wait)}
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>"

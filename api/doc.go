@@ -54,4 +54,7 @@
 //     JSON 405 with Allow. Path ids that are not UUIDs are 400.
 //   - 401 says only "missing or invalid API key" whatever the cause; 403
 //     names the key and the role needed. 503 carries Retry-After.
+//   - A client address that failed to authenticate too often (AuthLimiter)
+//     is answered 429 with Retry-After on every route that takes a key,
+//     before the key is looked at.
 package api

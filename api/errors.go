@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/odyssey-1/roman"
 )
@@ -87,6 +88,12 @@ func WriteJSON(w http.ResponseWriter, status int, v any) error {
 // its code. Internal errors are logged with the request's method and path
 // (never its headers or body) and shown only as "internal error".
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var tooMany *tooManyFailures
+	if errors.As(err, &tooMany) {
+		w.Header().Set("Retry-After", strconv.Itoa(tooMany.retryAfter))
+		_ = WriteJSON(w, http.StatusTooManyRequests, ErrorResponse{Error: tooMany.Error()})
+		return
+	}
 	var rej *roman.RejectedError
 	if errors.As(err, &rej) {
 		v := normalizeValidation(rej.Validation)

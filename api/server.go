@@ -81,6 +81,9 @@ type Deps struct {
 	Audit   roman.AuditService
 	Store   roman.Pinger
 	Keyring *roman.Keyring
+	// AuthLimiter, when set, limits failed authentications per client
+	// address (429 with Retry-After); the dashboard's sign-in shares it.
+	AuthLimiter *AuthLimiter
 	// Sessions, when set, authenticates requests without an Authorization
 	// header by the dashboard's session cookie.
 	Sessions SessionAuthenticator
@@ -140,6 +143,8 @@ type Server struct {
 	routes []Route
 	// ingestSlots admits at most Config.MaxIngestInflight ingest requests.
 	ingestSlots chan struct{}
+	// discordReplays answers a replayed Discord interaction (api/discord.go).
+	discordReplays interactionReplays
 }
 
 // NewServer returns a server with every built-in route registered.
@@ -160,7 +165,7 @@ func NewServer(cfg Config, deps Deps) *Server {
 		cfg.MaxIngestInflight = DefaultMaxIngestInflight
 	}
 	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger, now: deps.Clock, mux: http.NewServeMux(),
-		ingestSlots: make(chan struct{}, cfg.MaxIngestInflight)}
+		ingestSlots: make(chan struct{}, cfg.MaxIngestInflight), discordReplays: interactionReplays{max: DefaultMaxDiscordInteractions}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

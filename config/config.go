@@ -65,6 +65,15 @@ const (
 	DefaultIdleTimeout        = 60 * time.Second
 	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
 	DefaultAlertMaxAge        = 24 * time.Hour
+	// DefaultAuthFailureBurst is how many failed authentications a client
+	// address may make in a row (api.DefaultAuthFailureBurst).
+	DefaultAuthFailureBurst = 10
+	// DefaultAuthFailuresPerMinute is how many more a minute it may make
+	// after that (api.DefaultAuthFailuresPerMinute).
+	DefaultAuthFailuresPerMinute = 10
+	// DefaultDashboardSessionsPerKey is how many dashboard sessions one API
+	// key may hold (web.DefaultSessionsPerKey).
+	DefaultDashboardSessionsPerKey = 20
 )
 
 // Config is roman's whole configuration. The embedded EnvironmentConfig holds
@@ -152,6 +161,17 @@ type Config struct {
 	// IdleTimeout is how long a keep-alive connection may wait for its next
 	// request (ROMAN_IDLE_TIMEOUT).
 	IdleTimeout time.Duration `yaml:"idle_timeout" json:"idle_timeout"`
+	// AuthFailureBurst is how many failed authentications (wrong API keys,
+	// wrong dashboard sign-ins) one client address may make in a row before
+	// it is answered 429 (ROMAN_AUTH_FAILURE_BURST).
+	AuthFailureBurst int `yaml:"auth_failure_burst" json:"auth_failure_burst"`
+	// AuthFailuresPerMinute is how fast that allowance comes back
+	// (ROMAN_AUTH_FAILURES_PER_MINUTE).
+	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute" json:"auth_failures_per_minute"`
+	// DashboardSessionsPerKey caps the dashboard sessions of one API key;
+	// signing in once more ends that key's oldest session
+	// (ROMAN_DASHBOARD_SESSIONS_PER_KEY).
+	DashboardSessionsPerKey int `yaml:"dashboard_sessions_per_key" json:"dashboard_sessions_per_key"`
 
 	// LogLevel is debug, info, warn or error (ROMAN_LOG_LEVEL).
 	LogLevel string `yaml:"log_level" json:"log_level"`
@@ -232,23 +252,26 @@ type DiscordApprover struct {
 // creates an admin key on first start).
 func Default() *Config {
 	return &Config{
-		EnvironmentConfig:  DefaultEnvironment(),
-		Database:           DefaultDatabase,
-		Listen:             DefaultListen,
-		MonitorInterval:    DefaultMonitorInterval,
-		LeaderInterval:     DefaultLeaderInterval,
-		AlertMaxAge:        DefaultAlertMaxAge,
-		DiscordAPIURL:      DefaultDiscordAPIURL,
-		MaxBodyBytes:       DefaultMaxBodyBytes,
-		MaxIngestBodyBytes: DefaultMaxIngestBodyBytes,
-		MaxConnections:     DefaultMaxConnections,
-		ReadHeaderTimeout:  DefaultReadHeaderTimeout,
-		BodyTimeout:        DefaultBodyTimeout,
-		WriteTimeout:       DefaultWriteTimeout,
-		IdleTimeout:        DefaultIdleTimeout,
-		LogLevel:           "info",
-		LogFormat:          "text",
-		Environments:       map[string]EnvironmentConfig{},
+		EnvironmentConfig:       DefaultEnvironment(),
+		Database:                DefaultDatabase,
+		Listen:                  DefaultListen,
+		MonitorInterval:         DefaultMonitorInterval,
+		LeaderInterval:          DefaultLeaderInterval,
+		AlertMaxAge:             DefaultAlertMaxAge,
+		DiscordAPIURL:           DefaultDiscordAPIURL,
+		MaxBodyBytes:            DefaultMaxBodyBytes,
+		MaxIngestBodyBytes:      DefaultMaxIngestBodyBytes,
+		MaxConnections:          DefaultMaxConnections,
+		ReadHeaderTimeout:       DefaultReadHeaderTimeout,
+		BodyTimeout:             DefaultBodyTimeout,
+		WriteTimeout:            DefaultWriteTimeout,
+		IdleTimeout:             DefaultIdleTimeout,
+		AuthFailureBurst:        DefaultAuthFailureBurst,
+		AuthFailuresPerMinute:   DefaultAuthFailuresPerMinute,
+		DashboardSessionsPerKey: DefaultDashboardSessionsPerKey,
+		LogLevel:                "info",
+		LogFormat:               "text",
+		Environments:            map[string]EnvironmentConfig{},
 	}
 }
 

@@ -98,9 +98,9 @@ func TestEnvOverrides(t *testing.T) {
 		{"ROMAN_HEALTH_SOURCES", "builtin,probe=http://app/healthz", func(c *Config) bool {
 			return len(c.HealthSources) == 2 && c.HealthSources[1].Type == health.SourceProbe && c.HealthSources[1].URL.Value() == "http://app/healthz"
 		}},
-		{"ROMAN_API_KEYS", "read:r-token, admin:a:token:with:colons", func(c *Config) bool {
-			return len(c.APIKeys) == 2 && c.APIKeys[0].Role == "read" && c.APIKeys[0].Token.Value() == "r-token" &&
-				c.APIKeys[1].Role == "admin" && c.APIKeys[1].Token.Value() == "a:token:with:colons"
+		{"ROMAN_API_KEYS", "read:r-token-0123456789, admin:a:token:with:colons:0123456789", func(c *Config) bool {
+			return len(c.APIKeys) == 2 && c.APIKeys[0].Role == "read" && c.APIKeys[0].Token.Value() == "r-token-0123456789" &&
+				c.APIKeys[1].Role == "admin" && c.APIKeys[1].Token.Value() == "a:token:with:colons:0123456789"
 		}},
 	}
 	for _, tt := range tests {
@@ -247,10 +247,14 @@ func TestErrors(t *testing.T) {
 			[]string{"body_timeout (ROMAN_BODY_TIMEOUT): must be positive"}},
 		{"no connections", "", map[string]string{"ROMAN_MAX_CONNECTIONS": "0"},
 			[]string{"max_connections (ROMAN_MAX_CONNECTIONS): must be at least 1"}},
-		{"bad role env", "", map[string]string{"ROMAN_API_KEYS": "superuser:tok123"},
+		{"bad role env", "", map[string]string{"ROMAN_API_KEYS": "superuser:tok123-0123456789abcdef"},
 			[]string{"api_keys[0].role (ROMAN_API_KEYS)", `unknown role "superuser"`}},
 		{"bad role file", "api_keys:\n  - {name: ci, role: owner, token: t}\n", nil,
 			[]string{"api_keys[0].role", `"owner"`}},
+		{"short key env", "", map[string]string{"ROMAN_API_KEYS": "admin:0123456789abcde"},
+			[]string{"api_keys[0].token (ROMAN_API_KEYS)", "15 characters", "fewer than the 16", "openssl rand -hex 32"}},
+		{"short key file", "api_keys:\n  - {name: ci, role: read, token: x}\n", nil,
+			[]string{"api_keys[0].token", `key "ci"`, "openssl rand -hex 32"}},
 		{"key without token", "", map[string]string{"ROMAN_API_KEYS": "admin"},
 			[]string{"ROMAN_API_KEYS", "entry 1 is not role:token"}},
 		{"unknown key field", "api_keys:\n  - {name: ci, role: read, tokn: t}\n", nil,
@@ -374,18 +378,18 @@ func TestParseSize(t *testing.T) {
 }
 
 func TestKeyRecords(t *testing.T) {
-	cfg, err := Load("", env(map[string]string{"ROMAN_API_KEYS": "deploy:tok-d,admin:tok-a"}))
+	cfg, err := Load("", env(map[string]string{"ROMAN_API_KEYS": "deploy:tok-d-0123456789abcdef,admin:tok-a-0123456789abcdef"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	kr := roman.NewKeyring(cfg.KeyRecords())
-	if k, ok := kr.Lookup("tok-a"); !ok || k.Role != roman.RoleAdmin {
+	if k, ok := kr.Lookup("tok-a-0123456789abcdef"); !ok || k.Role != roman.RoleAdmin {
 		t.Errorf("admin token: %+v %v", k, ok)
 	}
-	if k, ok := kr.Lookup("tok-d"); !ok || k.Role != roman.RoleDeploy {
+	if k, ok := kr.Lookup("tok-d-0123456789abcdef"); !ok || k.Role != roman.RoleDeploy {
 		t.Errorf("deploy token: %+v %v", k, ok)
 	}
-	if _, ok := kr.Lookup("nope"); ok {
+	if _, ok := kr.Lookup("nope-0123456789abcdef"); ok {
 		t.Error("unknown token accepted")
 	}
 }

@@ -21,7 +21,7 @@ func secretConfig(t *testing.T) *Config {
 database: postgres://roman:SENSITIVE-db@db:5432/roman
 app_database: postgres://app:SENSITIVE-app@db:5432/app?password=SENSITIVE-q
 api_keys:
-  - {name: ci, role: deploy, token: SENSITIVE-token-1}
+  - {name: ci, role: deploy, token: SENSITIVE-token-1-0123456789}
 discord_webhook_url: https://discord.example/api/webhooks/1/SENSITIVE-discord
 slack_webhook_url: https://hooks.slack.example/SENSITIVE-slack
 alert_webhook_url: https://alerts.example/SENSITIVE-alert
@@ -38,11 +38,11 @@ environments:
     executor_webhook_url: https://deploy.example/SENSITIVE-prod-hook
     executor_github_token: SENSITIVE-gh-prod
 `
-	cfg, err := Load(writeFile(t, file), env(map[string]string{"ROMAN_API_KEYS": "admin:SENSITIVE-token-2,read:SENSITIVE-token-3"}))
+	cfg, err := Load(writeFile(t, file), env(map[string]string{"ROMAN_API_KEYS": "admin:SENSITIVE-token-2-0123456789,read:SENSITIVE-token-3-0123456789"}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.APIKeys[0].Token.Value() != "SENSITIVE-token-2" || cfg.Environment("production").Executor.WebhookURL.Value() == "" {
+	if cfg.APIKeys[0].Token.Value() != "SENSITIVE-token-2-0123456789" || cfg.Environment("production").Executor.WebhookURL.Value() == "" {
 		t.Fatal("secrets not loaded")
 	}
 	return cfg
@@ -137,7 +137,7 @@ func TestErrorsNeverShowSecrets(t *testing.T) {
 		{"ROMAN_APP_DATABASE": "oracle://u:SENSITIVE@h/db"},
 		{"ROMAN_API_KEYS": "root:SENSITIVE"},
 		{"ROMAN_API_KEYS": "SENSITIVE"},
-		{"ROMAN_API_KEYS": "read:SENSITIVE,admin:SENSITIVE"},
+		{"ROMAN_API_KEYS": "read:SENSITIVE-0123456789,admin:SENSITIVE-0123456789"},
 		{"ROMAN_DISCORD_WEBHOOK_URL": "SENSITIVE"},
 		{"ROMAN_EXECUTOR": "webhook", "ROMAN_EXECUTOR_WEBHOOK_URL": "ftp://SENSITIVE"},
 		{"ROMAN_HEALTH_SOURCES": "probe=SENSITIVE"},

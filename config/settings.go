@@ -133,6 +133,9 @@ func globalSettings() []setting[*Config] {
 		durationSetting("body_timeout", func(c *Config) *time.Duration { return &c.BodyTimeout }),
 		durationSetting("write_timeout", func(c *Config) *time.Duration { return &c.WriteTimeout }),
 		durationSetting("idle_timeout", func(c *Config) *time.Duration { return &c.IdleTimeout }),
+		intSetting("auth_failure_burst", func(c *Config) *int { return &c.AuthFailureBurst }),
+		intSetting("auth_failures_per_minute", func(c *Config) *int { return &c.AuthFailuresPerMinute }),
+		intSetting("dashboard_sessions_per_key", func(c *Config) *int { return &c.DashboardSessionsPerKey }),
 		stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 		stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
 	}

@@ -37,6 +37,9 @@ func (c *Config) Validate() error {
 		}
 		if !k.Token.IsSet() {
 			v.add(field+".token", "ROMAN_API_KEYS", "empty token")
+		} else if n := len(k.Token.Value()); n < roman.MinKeyLength {
+			v.add(field+".token", "ROMAN_API_KEYS", "the token of key %q has %d characters, fewer than the %d a key needs; %s",
+				k.Name, n, roman.MinKeyLength, roman.GoodKeyAdvice)
 		} else if seen[k.Token.Value()] {
 			v.add(field+".token", "ROMAN_API_KEYS", "the same token is configured twice")
 		}
@@ -84,6 +87,15 @@ func (c *Config) Validate() error {
 		if d.d <= 0 {
 			v.add(d.key, envName(d.key), "must be positive, got %v", d.d)
 		}
+	}
+	if c.AuthFailureBurst <= 0 {
+		v.add("auth_failure_burst", "ROMAN_AUTH_FAILURE_BURST", "must be positive, got %d", c.AuthFailureBurst)
+	}
+	if c.AuthFailuresPerMinute <= 0 {
+		v.add("auth_failures_per_minute", "ROMAN_AUTH_FAILURES_PER_MINUTE", "must be positive, got %d", c.AuthFailuresPerMinute)
+	}
+	if c.DashboardSessionsPerKey <= 0 {
+		v.add("dashboard_sessions_per_key", "ROMAN_DASHBOARD_SESSIONS_PER_KEY", "must be positive, got %d", c.DashboardSessionsPerKey)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -5,20 +5,24 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/api"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/web"
 )
 
 // openDashboard builds the Prometheus registry, the dashboard's session
-// store and the dashboard itself. It runs before the API server
+// store, the limit of failed authentications and the dashboard itself. It runs before the API server
 // is built, which needs the sessions to accept the dashboard's cookie.
 func (m *Server) openDashboard(keyring *roman.Keyring, checker web.HealthChecker) {
 	cfg := m.Config
 	window := func(env string) time.Duration { return cfg.Environment(env).WatchWindow }
 	m.Metrics = metrics.New(metrics.Config{Store: m.Store, Outbox: m.Store, WatchWindow: window, Clock: m.Clock, Logger: m.Logger})
-	m.sessions = web.NewSessions(keyring, 0, m.Clock)
+	m.sessions = web.NewSessions(keyring, 0, cfg.DashboardSessionsPerKey, m.Clock)
+	// One limit of failed authentications for the API and the dashboard's
+	// sign-in, so a guesser gains nothing by switching doors.
+	m.authLimiter = api.NewAuthLimiter(cfg.AuthFailureBurst, cfg.AuthFailuresPerMinute, m.Clock)
 	m.Dashboard = web.New(web.Config{
-		Store: m.Store, Health: checker, Sessions: m.sessions, Hub: m.Hub,
+		Store: m.Store, Health: checker, Sessions: m.sessions, Limiter: m.authLimiter, Hub: m.Hub,
 		Thresholds:  func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds },
 		WatchWindow: window, Clock: m.Clock, Logger: m.Logger,
 	})

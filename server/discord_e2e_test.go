@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,13 @@ func newFakeDiscordAPI(t *testing.T) *fakeDiscordAPI {
 	return f
 }
 
+// count returns the number of edits received.
+func (f *fakeDiscordAPI) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.edits)
+}
+
 func (f *fakeDiscordAPI) last() (string, string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,12 +82,18 @@ func interact(t *testing.T, m *Server, key ed25519.PrivateKey, at time.Time, bod
 	return resp.StatusCode, strings.TrimSpace(string(b))
 }
 
-// approveBody is /approve rollback as Discord posts it from a guild.
+// interactionIDs numbers the interactions of approveBody: Discord gives
+// every interaction its own id.
+var interactionIDs atomic.Int64
+
+// approveBody is /approve rollback as Discord posts it from a guild, with an
+// interaction id of its own.
 func approveBody(user, deploymentID, reason string) string {
-	return fmt.Sprintf(`{"type":2,"id":"786008729715212338","application_id":"42","token":"A_UNIQUE_TOKEN","guild_id":"290926798626357999",
+	return fmt.Sprintf(`{"type":2,"id":"%d","application_id":"42","token":"A_UNIQUE_TOKEN","guild_id":"290926798626357999",
 "channel_id":"645027906669510667","member":{"user":{"id":%q,"username":"Mason"},"roles":["539082325061836999"]},
 "data":{"id":"771825006014889984","name":"approve","type":1,"options":[{"type":1,"name":"rollback","options":[
-{"type":3,"name":"deployment_id","value":%q},{"type":3,"name":"reason","value":%q}]}]},"locale":"en-US","version":1}`, user, deploymentID, reason)
+{"type":3,"name":"deployment_id","value":%q},{"type":3,"name":"reason","value":%q}]}]},"locale":"en-US","version":1}`,
+		786008729715212338+interactionIDs.Add(1), user, deploymentID, reason)
 }
 
 // TestDiscordApproveRollbackEndToEnd runs /approve rollback through the
@@ -168,3 +182,82 @@ func TestDiscordApproveRollbackEndToEnd(t *testing.T) {
 }
 
 const pingBody = `{"id":"787053080478613555","token":"ThisIsATokenFromDiscordThatIsVeryLong","type":1,"version":1}`
+
+// TestDiscordReplayRunsNothing captures one signed /approve rollback and
+// replays it 20 times within the five minutes its signature stays valid,
+// plus a refused one 10 times at once, on both stores. Each replay must get
+// the first answer and run nothing: one approval row, one rollback, no
+// further edits of the reply, one refusal row. After the signature window
+// the replay is refused outright.
+func TestDiscordReplayRunsNothing(t *testing.T) {
+	testkit.EachStore(t, func(t *testing.T, database string) {
+		pub, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api := newFakeDiscordAPI(t)
+		clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
+		m := closedAtEnd(t, openServer(t, database, clock.Now, nil, map[string]string{
+			"ROMAN_DISCORD_PUBLIC_KEY":     hex.EncodeToString(pub),
+			"ROMAN_DISCORD_APPLICATION_ID": "42",
+			"ROMAN_DISCORD_API_URL":        api.srv.URL + "/api/v10",
+			"ROMAN_DISCORD_APPROVERS":      "111111111111111111",
+		}))
+		signedAt := clock.Now()
+		testkit.Call(t, "POST", m.URL()+"/deployments", deployToken,
+			`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
+		_, bad := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+		badID := bad["deployment_id"].(string)
+
+		captured := approveBody("111111111111111111", badID, "Critical bug in payment flow")
+		code, first := interact(t, m, key, signedAt, captured)
+		if code != 200 || first != `{"type":5}` {
+			t.Fatalf("approve: %d %s", code, first)
+		}
+		waitUntil(t, "the final edit", 10*time.Second, func() bool {
+			last, _ := api.last()
+			return strings.Contains(last, "Rollback complete")
+		})
+		edits := api.count()
+
+		for i := range 20 {
+			clock.Add(10 * time.Second) // 200 s in all: the signature stays valid
+			if code, body := interact(t, m, key, signedAt, captured); code != 200 || body != first {
+				t.Fatalf("replay %d: %d %s, want the first answer %s", i+1, code, body, first)
+			}
+		}
+		stranger := approveBody("999999999999999999", badID, "let me")
+		var wg sync.WaitGroup
+		answers := make([]string, 10)
+		for i := range answers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, answers[i] = interact(t, m, key, signedAt, stranger)
+			}()
+		}
+		wg.Wait()
+		for i, a := range answers {
+			if a != answers[0] || !strings.Contains(a, "not allowed") {
+				t.Fatalf("copy %d of a refused interaction: %s, want the first answer %s", i, a, answers[0])
+			}
+		}
+		ctx := context.Background()
+		if err := m.Discord.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		approvals, _ := m.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventDiscordApproval})
+		refusals, _ := m.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventDiscordRefused})
+		_, hist := testkit.Call(t, "GET", m.URL()+"/auto-rollback/history", readToken, "")
+		if len(approvals) != 1 || len(refusals) != 1 || len(hist["rollbacks"].([]any)) != 1 || api.count() != edits {
+			t.Fatalf("after replays: %d approval rows, %d refusal rows, %d rollbacks, %d reply edits (want 1, 1, 1, %d)",
+				len(approvals), len(refusals), len(hist["rollbacks"].([]any)), api.count(), edits)
+		}
+
+		// Past the signature window, the replay is refused before anything.
+		clock.Set(signedAt.Add(5*time.Minute + 2*time.Second))
+		if code, _ := interact(t, m, key, signedAt, captured); code != 401 {
+			t.Fatalf("a replay after the signature window: %d, want 401", code)
+		}
+	})
+}

@@ -15,9 +15,9 @@ import (
 func TestMain(m *testing.M) { testpg.Main(m) }
 
 const (
-	adminToken  = "test-admin-token"
-	deployToken = "test-deploy-token"
-	readToken   = "test-read-token"
+	adminToken  = "test-admin-token-0123456789"
+	deployToken = "test-deploy-token-0123456789"
+	readToken   = "test-read-token-0123456789"
 )
 
 // startServer runs the whole program in-process on port 0 against the given

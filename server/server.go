@@ -65,6 +65,8 @@ type Server struct {
 	// Dashboard serves /app/admin/roman-dashboard.
 	Dashboard *web.Dashboard
 	sessions  *web.Sessions
+	// authLimiter limits failed authentications per client address.
+	authLimiter *api.AuthLimiter
 	// Monitor watches deployments and rolls bad ones back.
 	Monitor *monitor.Monitor
 	// Alerts delivers the alert outbox (alerts.go).
@@ -95,6 +97,9 @@ func (m *Server) Open(ctx context.Context) error {
 	}
 	if m.Clock == nil {
 		m.Clock = roman.SystemClock
+	}
+	if err := m.checkKeyLengths(); err != nil {
+		return err
 	}
 	// The constitution compiles before anything else opens, so a bad file
 	// stops the server at start with the file, rule and CEL error, and
@@ -176,7 +181,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes,
 		BodyTimeout: cfg.BodyTimeout, WriteTimeout: cfg.WriteTimeout}, api.Deps{
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
-		Sessions: m.sessions, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
+		Sessions: m.sessions, AuthLimiter: m.authLimiter, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
 		Audit: &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st},
 	})
 	m.mountDashboard()

@@ -269,8 +269,8 @@ func testAPIKeys(t *testing.T, db *sqldb.DB) {
 	if err != nil || len(keys) != 0 {
 		t.Fatalf("fresh store keys = %v, %v", keys, err)
 	}
-	admin := &roman.APIKey{Name: "bootstrap", Role: roman.RoleAdmin, Hash: roman.HashKey("secret-1"), CreatedAt: t0}
-	ci := &roman.APIKey{Name: "ci", Role: roman.RoleDeploy, Hash: roman.HashKey("secret-2")}
+	admin := &roman.APIKey{Name: "bootstrap", Role: roman.RoleAdmin, Hash: roman.HashKey("secret-1-0123456789abcdef"), CreatedAt: t0}
+	ci := &roman.APIKey{Name: "ci", Role: roman.RoleDeploy, Hash: roman.HashKey("secret-2-0123456789abcdef")}
 	for _, k := range []*roman.APIKey{admin, ci} {
 		if err := db.CreateAPIKey(ctx, k); err != nil {
 			t.Fatal(err)
@@ -286,7 +286,7 @@ func testAPIKeys(t *testing.T, db *sqldb.DB) {
 	if k := keys[0]; k.Name != "bootstrap" || k.Role != roman.RoleAdmin || k.Hash != admin.Hash || !k.CreatedAt.Equal(t0.Truncate(time.Microsecond)) {
 		t.Errorf("key round trip: %+v", k)
 	}
-	if k, ok := roman.NewKeyring(keys).Lookup("secret-2"); !ok || k.Role != roman.RoleDeploy {
+	if k, ok := roman.NewKeyring(keys).Lookup("secret-2-0123456789abcdef"); !ok || k.Role != roman.RoleDeploy {
 		t.Errorf("keyring lookup of a stored key: %+v, %v", k, ok)
 	}
 }

@@ -18,8 +18,9 @@ const CookieName = "roman_session"
 
 // Defaults of the session store.
 const (
-	DefaultSessionTTL  = 12 * time.Hour
-	DefaultMaxSessions = 10000
+	DefaultSessionTTL = 12 * time.Hour
+	// DefaultSessionsPerKey is how many sessions one API key may hold.
+	DefaultSessionsPerKey = 20
 )
 
 // Sessions is the dashboard's server-side session store. Signing in with an
@@ -30,32 +31,42 @@ const (
 // expire after a fixed lifetime, and end at sign-out or restart. They live
 // in this process: replicas behind a load balancer need sticky sessions for
 // the dashboard (the bearer key works everywhere).
+//
+// Each API key holds at most a fixed number of sessions: signing in once
+// more ends that key's oldest session, never another key's, so no key can
+// sign the others out. Memory is bounded by the number of keys times the
+// cap.
 type Sessions struct {
 	keyring *roman.Keyring
 	now     roman.Clock
 	ttl     time.Duration
-	max     int
+	perKey  int
 
-	mu sync.Mutex
-	m  map[string]*session // SHA-256 of the token (hex) → session
+	mu    sync.Mutex
+	m     map[string]*session // SHA-256 of the token (hex) → session
+	byKey map[string][]string // key hash → its sessions' token hashes, oldest first
 }
 
 type session struct {
 	caller  api.Caller
-	created time.Time
+	key     string // the API key's hash
 	expires time.Time
 }
 
 // NewSessions returns a session store that checks keys against keyring.
-// ttl ≤ 0 means DefaultSessionTTL; clock nil means the system clock.
-func NewSessions(keyring *roman.Keyring, ttl time.Duration, clock roman.Clock) *Sessions {
+// ttl ≤ 0 means DefaultSessionTTL; perKey ≤ 0 means DefaultSessionsPerKey;
+// clock nil means the system clock.
+func NewSessions(keyring *roman.Keyring, ttl time.Duration, perKey int, clock roman.Clock) *Sessions {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
+	}
+	if perKey <= 0 {
+		perKey = DefaultSessionsPerKey
 	}
 	if clock == nil {
 		clock = roman.SystemClock
 	}
-	return &Sessions{keyring: keyring, now: clock, ttl: ttl, max: DefaultMaxSessions, m: map[string]*session{}}
+	return &Sessions{keyring: keyring, now: clock, ttl: ttl, perKey: perKey, m: map[string]*session{}, byKey: map[string][]string{}}
 }
 
 // SignIn checks an API key and, when it is valid, opens a read-only session
@@ -76,31 +87,46 @@ func (s *Sessions) SignIn(key string) (token string, expires time.Time, ok bool)
 	now := s.now()
 	expires = now.Add(s.ttl)
 	role := min(k.Role, roman.RoleRead)
+	h := tokenHash(token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.m) >= s.max {
-		s.evictLocked(now)
+	// The key's own sessions only: its expired ones go, then, at the cap,
+	// its oldest.
+	own := s.byKey[k.Hash][:0]
+	for _, oh := range s.byKey[k.Hash] {
+		if ss, ok := s.m[oh]; ok && now.Before(ss.expires) {
+			own = append(own, oh)
+		} else {
+			delete(s.m, oh)
+		}
 	}
-	s.m[tokenHash(token)] = &session{caller: api.Caller{Name: k.Name, Role: role}, created: now, expires: expires}
+	for len(own) >= s.perKey {
+		delete(s.m, own[0])
+		own = own[1:]
+	}
+	s.byKey[k.Hash] = append(own, h)
+	s.m[h] = &session{caller: api.Caller{Name: k.Name, Role: role}, key: k.Hash, expires: expires}
 	return token, expires, true
 }
 
-// evictLocked drops expired sessions and, if the store is still full, the
-// oldest one, so a flood of sign-ins cannot grow memory without bound.
-func (s *Sessions) evictLocked(now time.Time) {
-	var oldest string
-	var oldestAt time.Time
-	for h, ss := range s.m {
-		if !now.Before(ss.expires) {
-			delete(s.m, h)
-			continue
-		}
-		if oldest == "" || ss.created.Before(oldestAt) {
-			oldest, oldestAt = h, ss.created
+// deleteLocked ends the session of token hash h.
+func (s *Sessions) deleteLocked(h string) {
+	ss, ok := s.m[h]
+	if !ok {
+		return
+	}
+	delete(s.m, h)
+	own := s.byKey[ss.key]
+	for i, oh := range own {
+		if oh == h {
+			own = append(own[:i:i], own[i+1:]...)
+			break
 		}
 	}
-	if len(s.m) >= s.max && oldest != "" {
-		delete(s.m, oldest)
+	if len(own) == 0 {
+		delete(s.byKey, ss.key)
+	} else {
+		s.byKey[ss.key] = own
 	}
 }
 
@@ -117,7 +143,7 @@ func (s *Sessions) Lookup(token string) (api.Caller, bool) {
 		return api.Caller{}, false
 	}
 	if !s.now().Before(ss.expires) {
-		delete(s.m, h)
+		s.deleteLocked(h)
 		return api.Caller{}, false
 	}
 	return ss.caller, true
@@ -126,7 +152,7 @@ func (s *Sessions) Lookup(token string) (api.Caller, bool) {
 // SignOut ends a session.
 func (s *Sessions) SignOut(token string) {
 	s.mu.Lock()
-	delete(s.m, tokenHash(token))
+	s.deleteLocked(tokenHash(token))
 	s.mu.Unlock()
 }
 

@@ -14,10 +14,12 @@ package web
 import (
 	"context"
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -65,6 +67,9 @@ type Config struct {
 	// one over Store.
 	Audit    roman.AuditService
 	Sessions *Sessions
+	// Limiter, when set, limits failed sign-ins per client address; the API
+	// server shares it, so a guess counts the same on either door.
+	Limiter *api.AuthLimiter
 	// Hub tells the live stream when something changed; nil means the page
 	// only updates when reloaded.
 	Hub *roman.Hub
@@ -218,10 +223,22 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return d.render(w, http.StatusBadRequest, "signin.html", pageData{Error: "The form could not be read."})
 	}
+	// An address that failed too often is refused before the key is looked
+	// at, as the API does.
+	if wait := d.cfg.Limiter.Wait(r); wait > 0 {
+		secs := api.RetryAfterSeconds(wait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		return d.render(w, http.StatusTooManyRequests, "signin.html",
+			pageData{Error: fmt.Sprintf("Too many failed sign-ins from your address. Try again in %d seconds.", secs)})
+	}
 	// PostForm only: a key in the query string would end up in logs and
 	// browser history, so it is never accepted from there.
-	token, expires, ok := d.cfg.Sessions.SignIn(r.PostForm.Get("key"))
+	key := r.PostForm.Get("key")
+	token, expires, ok := d.cfg.Sessions.SignIn(key)
 	if !ok {
+		if key != "" {
+			d.cfg.Limiter.Fail(r)
+		}
 		d.cfg.Logger.Info("dashboard sign-in refused", "remote", r.RemoteAddr)
 		return d.render(w, http.StatusUnauthorized, "signin.html", pageData{Error: "That key is not valid."})
 	}

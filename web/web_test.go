@@ -74,7 +74,7 @@ func newFixtureOn(t *testing.T, dbURL string) *fixture {
 		{Name: "reader", Role: roman.RoleRead, Hash: roman.HashKey(readKey)},
 		{Name: "admin", Role: roman.RoleAdmin, Hash: roman.HashKey(adminKey)},
 	})
-	sessions := NewSessions(keyring, time.Hour, f.clock)
+	sessions := NewSessions(keyring, time.Hour, 0, f.clock)
 	f.dash = New(Config{Store: st, Health: storeHealth{st, f.clock}, Sessions: sessions, Hub: f.hub, Clock: f.clock,
 		WatchWindow: func(string) time.Duration { return 5 * time.Minute }, Heartbeat: 50 * time.Millisecond})
 	srv := api.NewServer(api.Config{}, api.Deps{Keyring: keyring, Sessions: sessions, Dashboard: f.dash, Clock: f.clock})
@@ -211,8 +211,9 @@ func TestSignInFlow(t *testing.T) {
 
 func TestSessionsBounded(t *testing.T) {
 	now := time.Now()
-	s := NewSessions(roman.NewKeyring([]roman.APIKey{{Name: "r", Role: roman.RoleRead, Hash: roman.HashKey(readKey)}}), time.Hour, func() time.Time { return now })
-	s.max = 3
+	s := NewSessions(roman.NewKeyring([]roman.APIKey{{Name: "r", Role: roman.RoleRead, Hash: roman.HashKey(readKey)},
+		{Name: "a", Role: roman.RoleAdmin, Hash: roman.HashKey(adminKey)}}), time.Hour, 3, func() time.Time { return now })
+	admin, _, _ := s.SignIn(adminKey)
 	var first string
 	for i := range 5 {
 		tok, _, ok := s.SignIn(readKey)
@@ -224,11 +225,14 @@ func TestSessionsBounded(t *testing.T) {
 		}
 		now = now.Add(time.Second)
 	}
-	if s.Len() != 3 {
-		t.Fatalf("%d sessions held, want at most 3", s.Len())
+	if s.Len() != 4 {
+		t.Fatalf("%d sessions held, want 3 of the read key and the admin's", s.Len())
 	}
 	if _, ok := s.Lookup(first); ok {
-		t.Error("the oldest session should have been evicted")
+		t.Error("the read key's oldest session should have been evicted")
+	}
+	if _, ok := s.Lookup(admin); !ok {
+		t.Error("the read key's sign-ins ended the admin key's session")
 	}
 }
 

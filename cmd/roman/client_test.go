@@ -16,8 +16,8 @@ import (
 )
 
 const (
-	cliAdminToken = "tok-SENSITIVE-admin"
-	cliReadToken  = "tok-SENSITIVE-read"
+	cliAdminToken = "tok-SENSITIVE-admin-0123456789"
+	cliReadToken  = "tok-SENSITIVE-read-0123456789"
 	cliDepID      = "6f1c2a8e-4b7d-4c1e-9a3f-2d5e8b7c9a01"
 	cliTargetID   = "0b6a4c0e-2f1d-4a8b-9c3e-5d7f1a2b3c4d"
 	cliEventID    = "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"
