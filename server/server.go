@@ -201,7 +201,8 @@ func (m *Server) openRest(ctx context.Context) error {
 
 // keyring builds the key set from the configured keys plus the keys stored in
 // the database. With none at all it creates an admin key, prints it once and
-// stores only its hash.
+// stores only its hash; of several replicas starting together on one
+// database, exactly one creates it and the others use it.
 func (m *Server) keyring(ctx context.Context) (*roman.Keyring, error) {
 	keys := m.Config.KeyRecords()
 	stored, err := m.Store.ListAPIKeys(ctx)
@@ -216,8 +217,17 @@ func (m *Server) keyring(ctx context.Context) (*roman.Keyring, error) {
 		}
 		token := "roman_" + base64.RawURLEncoding.EncodeToString(b[:])
 		k := roman.APIKey{Name: "first-start-admin", Role: roman.RoleAdmin, Hash: roman.HashKey(token), CreatedAt: roman.UTC(m.Clock())}
-		if err := m.Store.CreateAPIKey(ctx, &k); err != nil {
+		created, err := m.Store.CreateFirstAPIKey(ctx, &k)
+		if err != nil {
 			return nil, err
+		}
+		if !created {
+			// Another replica created the first key meanwhile.
+			stored, err := m.Store.ListAPIKeys(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return roman.NewKeyring(stored), nil
 		}
 		fmt.Fprintf(m.Stdout, "\nroman: no API keys were configured, so an admin key was created.\n"+
 			"It is shown this once and stored only as a hash; keep it safe:\n\n    %s\n\n"+
