@@ -56,6 +56,7 @@ const (
 	DefaultMaxAutoRollbacks   = 3
 	DefaultMonitorInterval    = time.Second
 	DefaultLeaderInterval     = time.Second
+	DefaultShutdownTimeout    = 25 * time.Second
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20
 	DefaultMaxConnections     = 1000
@@ -109,6 +110,11 @@ type Config struct {
 	// lead the monitor tries to take over, and the leader checks that it
 	// still leads (ROMAN_LEADER_INTERVAL; docs/scale-out.md).
 	LeaderInterval time.Duration `yaml:"leader_interval" json:"leader_interval"`
+	// ShutdownTimeout bounds a graceful shutdown as a whole: in-flight
+	// requests, running rollbacks (which park for resume when it runs
+	// out) and the rest share it (ROMAN_SHUTDOWN_TIMEOUT). The default
+	// stays under Kubernetes' 30 s grace period.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
 
 	// The alert channels (discord_webhook_url, slack_webhook_url,
 	// alert_webhook_url, alert_webhook_secret, alert_routes) are
@@ -257,6 +263,7 @@ func Default() *Config {
 		Listen:                  DefaultListen,
 		MonitorInterval:         DefaultMonitorInterval,
 		LeaderInterval:          DefaultLeaderInterval,
+		ShutdownTimeout:         DefaultShutdownTimeout,
 		AlertMaxAge:             DefaultAlertMaxAge,
 		DiscordAPIURL:           DefaultDiscordAPIURL,
 		MaxBodyBytes:            DefaultMaxBodyBytes,

@@ -110,6 +110,7 @@ func globalSettings() []setting[*Config] {
 		stringSetting("constitution", func(c *Config) *string { return &c.Constitution }),
 		durationSetting("monitor_interval", func(c *Config) *time.Duration { return &c.MonitorInterval }),
 		durationSetting("leader_interval", func(c *Config) *time.Duration { return &c.LeaderInterval }),
+		durationSetting("shutdown_timeout", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 		durationSetting("alert_max_age", func(c *Config) *time.Duration { return &c.AlertMaxAge }),
 		stringSetting("discord_public_key", func(c *Config) *string { return &c.DiscordPublicKey }),
 		stringSetting("discord_application_id", func(c *Config) *string { return &c.DiscordApplicationID }),

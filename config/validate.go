@@ -51,6 +51,9 @@ func (c *Config) Validate() error {
 	if c.LeaderInterval <= 0 {
 		v.add("leader_interval", "ROMAN_LEADER_INTERVAL", "must be positive, got %s", c.LeaderInterval)
 	}
+	if c.ShutdownTimeout < time.Second {
+		v.add("shutdown_timeout", "ROMAN_SHUTDOWN_TIMEOUT", "must be at least 1s, got %s", c.ShutdownTimeout)
+	}
 	if c.AlertMaxAge <= 0 {
 		v.add("alert_max_age", "ROMAN_ALERT_MAX_AGE", "must be positive, got %s", c.AlertMaxAge)
 	}

@@ -18,10 +18,6 @@ import (
 	"github.com/odyssey-1/roman/notify/webhook"
 )
 
-// alertShutdownTimeout bounds how long Close waits for alert deliveries and
-// Discord follow-ups in flight.
-const alertShutdownTimeout = 15 * time.Second
-
 // openAlerts routes alerts of decision rows to the channels each environment
 // configures (the store writes them to the outbox in the row's transaction)
 // and starts the sender that delivers the outbox.
@@ -93,10 +89,11 @@ func (m *Server) discordBot(rollbacks roman.RollbackService) (api.DiscordBot, er
 }
 
 // closeAlerts lets Discord follow-ups write their last edit and the sender
-// settle the deliveries in flight, each bounded by alertShutdownTimeout.
+// settle the deliveries in flight, until deadline (a share of the shutdown
+// budget).
 // Undelivered alerts stay in the outbox for the next start.
-func (m *Server) closeAlerts() {
-	ctx, cancel := context.WithTimeout(context.Background(), alertShutdownTimeout)
+func (m *Server) closeAlerts(deadline time.Time) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if m.Discord != nil {
 		if err := m.Discord.Shutdown(ctx); err != nil {

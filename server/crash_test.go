@@ -189,3 +189,69 @@ func TestGracefulShutdownFinishesRollback(t *testing.T) {
 		t.Fatalf("after graceful shutdown: %+v", rbs[0])
 	}
 }
+
+// TestShutdownWithinBudget: SIGTERM while a command executor runs a long
+// redeploy, with shutdown_timeout 3s. The process exits within the budget
+// (an orchestrator's SIGKILL would come later), with status 0; the rollback
+// is parked, and the restarted server fails it as interrupted (a command
+// may not run twice) without running the command again.
+func TestShutdownWithinBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	const budget = 3 * time.Second
+	bin := buildRoman(t)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs.log")
+	env := []string{"ROMAN_EXECUTOR=command", `ROMAN_EXECUTOR_COMMAND=/bin/sh -c 'echo $$ >> ` + runs + `; sleep 60'`}
+	cmd, base := serveWith(t, bin, dir, append(env, "ROMAN_SHUTDOWN_TIMEOUT="+budget.String())...)
+	seedRollback(t, base)
+	awaitCommand(t, runs)
+
+	sent := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-exited:
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("roman serve did not exit within 90s of SIGTERM")
+	}
+	took := time.Since(sent)
+	t.Logf("SIGTERM to exit: %s (shutdown_timeout %s)", took.Round(time.Millisecond), budget)
+	// The budget plus a generous allowance for process start-up noise on a
+	// loaded machine; the unbounded shutdown took over 30 s.
+	if took > budget+3*time.Second {
+		t.Fatalf("roman serve took %s to exit after SIGTERM; shutdown_timeout is %s", took, budget)
+	}
+	if err != nil {
+		t.Fatalf("roman serve exited with %v after SIGTERM", err)
+	}
+	_, rbs, _ := audit(t, dir)
+	if len(rbs) != 1 || rbs[0].Status != roman.RollbackInProgress {
+		t.Fatalf("after shutdown, want the rollback parked in_progress: %+v", rbs)
+	}
+
+	cmd, base = serveWith(t, bin, dir, env...)
+	defer stop(t, cmd)
+	var ev map[string]any
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history", crashToken, "")
+		ev = hist["rollbacks"].([]any)[0].(map[string]any)
+		if ev["status"] != "in_progress" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if meta, _ := ev["metadata"].(map[string]any); ev["status"] != "failed" || meta["reason"] != "interrupted" {
+		t.Fatalf("after restart: %v", ev)
+	}
+	if lines := waitFile(t, runs, 1); len(lines) != 1 {
+		t.Fatalf("the command ran again after the restart: %v", lines)
+	}
+}

@@ -9,10 +9,6 @@ import (
 	"github.com/odyssey-1/roman/executor"
 )
 
-// drainTimeout bounds how long a graceful shutdown waits for running
-// rollbacks before parking them (they resume on the next start).
-const drainTimeout = 20 * time.Second
-
 // executors builds the executor of every configured environment (so a bad
 // executor configuration stops the start, not a rollback) and returns the
 // lookup the rollback service uses; an environment without its own entry

@@ -25,6 +25,7 @@ import (
 	"github.com/odyssey-1/roman/chatops"
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/deploy"
+	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/monitor"
@@ -34,10 +35,6 @@ import (
 	"github.com/odyssey-1/roman/sqldb"
 	"github.com/odyssey-1/roman/web"
 )
-
-// shutdownTimeout bounds a graceful shutdown: in-flight requests get this
-// long to finish after SIGTERM.
-const shutdownTimeout = 30 * time.Second
 
 // Server is the whole server program: it wires the store, the services and the
 // HTTP server from a configuration. Tests start it in-process on port 0.
@@ -213,7 +210,8 @@ func (m *Server) openRest(ctx context.Context) error {
 
 // keyring builds the key set from the configured keys plus the keys stored in
 // the database. With none at all it creates an admin key, prints it once and
-// stores only its hash.
+// stores only its hash; of several replicas starting together on one
+// database, exactly one creates it and the others use it.
 func (m *Server) keyring(ctx context.Context) (*roman.Keyring, error) {
 	keys := m.Config.KeyRecords()
 	stored, err := m.Store.ListAPIKeys(ctx)
@@ -228,8 +226,17 @@ func (m *Server) keyring(ctx context.Context) (*roman.Keyring, error) {
 		}
 		token := "roman_" + base64.RawURLEncoding.EncodeToString(b[:])
 		k := roman.APIKey{Name: "first-start-admin", Role: roman.RoleAdmin, Hash: roman.HashKey(token), CreatedAt: roman.UTC(m.Clock())}
-		if err := m.Store.CreateAPIKey(ctx, &k); err != nil {
+		created, err := m.Store.CreateFirstAPIKey(ctx, &k)
+		if err != nil {
 			return nil, err
+		}
+		if !created {
+			// Another replica created the first key meanwhile.
+			stored, err := m.Store.ListAPIKeys(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return roman.NewKeyring(stored), nil
 		}
 		fmt.Fprintf(m.Stdout, "\nroman: no API keys were configured, so an admin key was created.\n"+
 			"It is shown this once and stored only as a hash; keep it safe:\n\n    %s\n\n"+
@@ -253,16 +260,72 @@ func (m *Server) Addr() string {
 // URL returns the server's base URL.
 func (m *Server) URL() string { return "http://" + m.Addr() }
 
-// Close shuts the HTTP server down gracefully (in-flight requests finish,
-// bounded by shutdownTimeout) and closes the databases.
+// Close shuts the server down gracefully within the configured
+// shutdown_timeout, which every stage shares: in-flight requests and running
+// rollbacks get most of it; then rollbacks still running are cancelled and
+// park (they resume, or fail as interrupted, on the next start or on
+// another replica), and the rest (alert deliveries, the lock session, the
+// databases) closes in what is left. Close returns by the deadline even
+// when a stage does not finish; the error then says which.
 func (m *Server) Close() error {
+	budget := config.DefaultShutdownTimeout
+	if m.Config != nil && m.Config.ShutdownTimeout > 0 {
+		budget = m.Config.ShutdownTimeout
+	}
+	start := time.Now()
+	plan := planShutdown(start, budget)
+	done := make(chan error, 1)
+	go func() { done <- m.shutdown(plan) }()
+	t := time.NewTimer(time.Until(plan.end))
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if m.Logger != nil {
+			m.Logger.Info("shut down", "took", time.Since(start).Round(time.Millisecond).String(), "budget", budget.String())
+		}
+		return err
+	case <-t.C:
+		m.Logger.Error("shutdown did not finish within shutdown_timeout; exiting anyway", "budget", budget.String())
+		return fmt.Errorf("shutdown did not finish within %s", budget)
+	}
+}
+
+// shutdownPlan divides one shutdown budget into its stages' deadlines.
+type shutdownPlan struct {
+	// drain is when in-flight requests are cut off and running rollbacks
+	// are cancelled to park.
+	drain time.Time
+	// parked is when the rest starts closing, parked or not.
+	parked time.Time
+	// alerts is when alert deliveries still in flight are given up.
+	alerts time.Time
+	// end is the deadline of the whole shutdown.
+	end time.Time
+}
+
+// planShutdown keeps, at the end of budget, time for cancelled rollbacks
+// to park (a command executor gets SIGTERM, then SIGKILL after
+// executor.KillGrace) and for closing the rest; requests and rollbacks get
+// everything before. With the default 25 s that is 16 s, 6 s and 3 s.
+func planShutdown(start time.Time, budget time.Duration) shutdownPlan {
+	closing := min(3*time.Second, budget/5)
+	parking := min(executor.KillGrace+time.Second, budget/4)
+	end := start.Add(budget)
+	return shutdownPlan{drain: end.Add(-closing - parking), parked: end.Add(-closing), alerts: end.Add(-closing / 2), end: end}
+}
+
+// shutdown runs the stages of Close against plan's deadlines.
+func (m *Server) shutdown(plan shutdownPlan) error {
 	var errs []error
 	if m.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
+		ctx, cancel := context.WithDeadline(context.Background(), plan.drain)
 		if err := m.http.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
+			// Requests still running are cut off: their connections close
+			// and their contexts end.
+			m.Logger.Warn("requests still running at the shutdown deadline were cut off", "err", err)
+			_ = m.http.Close()
 		}
+		cancel()
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
@@ -271,13 +334,22 @@ func (m *Server) Close() error {
 	m.stopMonitor()
 	if m.Rollbacks != nil {
 		// Running rollbacks finish, or park and resume on the next start.
-		ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
-		m.Rollbacks.Drain(ctx)
+		ctx, cancel := context.WithDeadline(context.Background(), plan.drain)
+		drained := make(chan struct{})
+		go func() {
+			defer close(drained)
+			m.Rollbacks.Drain(ctx)
+		}()
+		select {
+		case <-drained:
+		case <-time.After(time.Until(plan.parked)):
+			m.Logger.Error("rollbacks did not park before the shutdown deadline; they resume as interrupted")
+		}
 		cancel()
 	}
 	// Only now may other replicas resume what this one left unfinished.
 	m.closeScaleOut()
-	m.closeAlerts()
+	m.closeAlerts(plan.alerts)
 	if m.appCloser != nil {
 		errs = append(errs, m.appCloser.Close())
 		m.appCloser = nil

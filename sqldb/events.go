@@ -95,6 +95,42 @@ func (db *DB) ListAPIKeys(ctx context.Context) ([]roman.APIKey, error) {
 	return out, internal("list api keys", rows.Err())
 }
 
+// firstKeyLock is the PostgreSQL advisory lock key ("romankey") under which
+// a replica checks that no API key is stored and creates the first one.
+const firstKeyLock = 0x726f6d616e6b6579
+
+// CreateFirstAPIKey stores k and fills k.ID only when no API key is stored
+// at all, and reports whether it did. Servers starting together on one
+// database serialise on it (a transaction-scoped advisory lock on
+// PostgreSQL, the write lock on SQLite), so exactly one of them creates a
+// first key and the others find it.
+func (db *DB) CreateFirstAPIKey(ctx context.Context, k *roman.APIKey) (bool, error) {
+	if k.Role == roman.RoleNone || k.Hash == "" {
+		return false, roman.Errorf(roman.EINVALID, "an API key needs a role and a hash")
+	}
+	k.CreatedAt = db.orNow(k.CreatedAt)
+	created := false
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		created = false
+		if db.dialect == DialectPostgres {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(firstKeyLock)); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		created = true
+		return tx.QueryRowContext(ctx, db.q(`INSERT INTO api_keys (name, role, key_hash, created_at)
+			VALUES (?, ?, ?, ?) RETURNING id`), k.Name, k.Role.String(), k.Hash, db.ts(k.CreatedAt)).Scan(&k.ID)
+	})
+	if err != nil {
+		return false, internal("create the first api key", err)
+	}
+	return created, nil
+}
+
 // CreateAPIKey stores a key hash and fills k.ID; a zero CreatedAt is now.
 // ECONFLICT when the same hash is stored already, EINVALID for a key without
 // a role or hash.

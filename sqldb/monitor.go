@@ -73,6 +73,14 @@ func (db *DB) WriteHealthSettings(ctx context.Context, settings map[string]Healt
 	sort.Strings(names)
 	now := db.ts(db.now())
 	err := db.write(ctx, func(tx *sql.Tx) error {
+		if db.dialect == DialectPostgres {
+			// Replicas starting together each replace the rows: one at a
+			// time, so no two insert the same environment. Readers are
+			// not blocked.
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE health_settings IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM health_settings`); err != nil {
 			return err
 		}

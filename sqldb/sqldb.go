@@ -123,6 +123,10 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) 
 		db.Close()
 		return nil, err
 	}
+	if dialect == DialectSQLite {
+		path, _, _ := strings.Cut(target, "?")
+		privateSidecars(path)
+	}
 	return db, nil
 }
 
@@ -132,6 +136,9 @@ func (db *DB) openSQLite(target string) error {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return internal("create the SQLite directory", err)
 		}
+	}
+	if err := db.createPrivate(path); err != nil {
+		return err
 	}
 	params := url.Values{}
 	params.Add("_pragma", "busy_timeout("+strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10)+")")
@@ -165,6 +172,50 @@ func (db *DB) openSQLite(target string) error {
 	db.wdb.SetConnMaxLifetime(0)
 	db.wdb.SetConnMaxIdleTime(0)
 	return nil
+}
+
+// privateMode is the mode of the SQLite database file and its WAL and
+// shared-memory files: they hold every deployment and the key hashes, so
+// only their owner may read them, whatever the process's umask.
+const privateMode = 0o600
+
+// createPrivate creates the SQLite database file with privateMode before
+// SQLite opens it (SQLite would create it 0644 less the umask); SQLite
+// gives the WAL and shared-memory files the mode of the database file. An
+// existing file keeps its mode: one readable by others is logged.
+func (db *DB) createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, privateMode)
+	switch {
+	case err == nil:
+		f.Close()
+		// The umask may have taken bits away; the mode is exactly 0600.
+		if err := os.Chmod(path, privateMode); err != nil {
+			return internal("set the SQLite file's mode", err)
+		}
+		return nil
+	case errors.Is(err, os.ErrExist):
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			db.logger.Warn("the SQLite database file is readable by other users; chmod 600 it", "mode", fi.Mode().Perm().String())
+		}
+		return nil
+	default:
+		return internal("create the SQLite file", err)
+	}
+}
+
+// privateSidecars gives the WAL and shared-memory files of a private
+// database file its mode (they may be left over from a process that ran
+// before the file was made private).
+func privateSidecars(path string) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != privateMode {
+		return
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		if fi, err := os.Stat(path + suffix); err == nil && fi.Mode().Perm() != privateMode {
+			_ = os.Chmod(path+suffix, privateMode)
+		}
+	}
 }
 
 func (db *DB) openPostgres(target string) error {

@@ -42,6 +42,11 @@ func (d *Dashboard) explain(w http.ResponseWriter, r *http.Request) error {
 	case roman.ErrorCode(err) == roman.ENOTFOUND || roman.ErrorCode(err) == roman.EINVALID:
 		data.Error = "No deployment has that id."
 		return d.render(w, http.StatusNotFound, "explain.html", data)
+	case roman.ErrorCode(err) == roman.EUNAVAILABLE:
+		d.cfg.Logger.Warn("explaining a deployment for the dashboard", "err", err)
+		data.Error = "The database is unavailable; try again shortly."
+		w.Header().Set("Retry-After", "1")
+		return d.render(w, http.StatusServiceUnavailable, "explain.html", data)
 	case err != nil:
 		d.cfg.Logger.Error("explaining a deployment for the dashboard", "err", err)
 		data.Error = "The explanation could not be read."
