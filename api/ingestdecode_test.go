@@ -66,8 +66,7 @@ func TestFastErrorsDecodesTheCommonShape(t *testing.T) {
 		`{"events":[{}]}`,
 		`{"events":[{"message":"quote \" backslash \\ newline \n tab \t unicode \u00e9 \ud83d\ude00","environment":"p"}]}`,
 		`{"events":[{"message":"héllo wörld ✓","environment":"p"}]}`,
-		"{\"events\":[{\"message\":\"bad \xff utf-8\",\"environment\":\"p\"}]}",
-		`{"events":[{"message":"lone \ud800 surrogate","environment":"p"}]}`,
+		`{"events":[{"message":"an escaped backslash before u0000: \\u0000","environment":"p"}]}`,
 		`{"events":[` + item + `],"message":""}`,
 	} {
 		if !checkFastErrors(t, body) {
@@ -102,6 +101,14 @@ func TestFastErrorsLeavesTheRestToTheStrictPath(t *testing.T) {
 		`{"events":[{"environment":"production","message":nul}]}`,
 		`{"events":[` + strings.TrimSuffix(strings.Repeat(good+",", maxIngestItems+1), ",") + `]}`,
 		"\ufeff" + good,
+		// Text that the stores cannot keep, which the strict path refuses.
+		"{\"events\":[{\"message\":\"bad \xff utf-8\",\"environment\":\"p\"}]}",
+		"{\"events\":[{\"message\":\"bad \xff utf-8 after an escape \\n\",\"environment\":\"p\"}]}",
+		`{"events":[{"message":"lone \ud800 surrogate","environment":"p"}]}`,
+		`{"events":[{"message":"lone \udfff surrogate","environment":"p"}]}`,
+		`{"events":[{"message":"reversed \udc00\ud800 pair","environment":"p"}]}`,
+		`{"events":[{"message":"nul \u0000","environment":"p"}]}`,
+		`{"message":"x","fingerprint":"\u0000","environment":"p"}`,
 	} {
 		if checkFastErrors(t, body) {
 			t.Errorf("the fast path decoded %.80q", body)
