@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -280,14 +281,16 @@ func (s *errorsScanner) stringEnd(i int) (int, bool) {
 // unquote decodes the quoted string src[from:to] with encoding/json. Text
 // that a store cannot keep (an escaped NUL, an unpaired surrogate, invalid
 // UTF-8), which encoding/json would accept, is left to the strict path,
-// which refuses it naming the field.
+// which refuses it naming the field. Such text decodes to a NUL or to
+// U+FFFD, so only a string holding either is looked at again: a U+FFFD that
+// the client sent is text like any other.
 func (s *errorsScanner) unquote(from, to int) (string, bool) {
 	q := []byte(s.src[from:to])
-	if roman.JSONTextProblem(q, true) != "" {
-		return "", false
-	}
 	var v string
 	if err := json.Unmarshal(q, &v); err != nil {
+		return "", false
+	}
+	if strings.IndexByte(v, 0) >= 0 || strings.Contains(v, "\uFFFD") && roman.JSONTextProblem(q, true) != "" {
 		return "", false
 	}
 	return v, true

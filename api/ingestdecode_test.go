@@ -67,6 +67,7 @@ func TestFastErrorsDecodesTheCommonShape(t *testing.T) {
 		`{"events":[{"message":"quote \" backslash \\ newline \n tab \t unicode \u00e9 \ud83d\ude00","environment":"p"}]}`,
 		`{"events":[{"message":"héllo wörld ✓","environment":"p"}]}`,
 		`{"events":[{"message":"an escaped backslash before u0000: \\u0000","environment":"p"}]}`,
+		`{"events":[{"message":"replacement characters sent as such: \ufffd �\n","environment":"p"}]}`,
 		`{"events":[` + item + `],"message":""}`,
 	} {
 		if !checkFastErrors(t, body) {
