@@ -57,14 +57,29 @@ func CheckUUID(field, v string) error {
 }
 
 // CheckText returns an EINVALID error naming field when v is longer than
-// max bytes or not valid UTF-8.
+// max bytes or is text that a store cannot keep (see TextProblem).
 func CheckText(field, v string, max int) error {
 	if len(v) > max {
 		return InvalidField(field, "longer than %d bytes", max)
-	} else if !utf8.ValidString(v) {
-		return InvalidField(field, "not valid UTF-8")
+	} else if p := TextProblem(v); p != "" {
+		return InvalidField(field, "%s", p)
 	}
 	return nil
+}
+
+// TextProblem describes text that a store cannot keep, or returns "":
+// invalid UTF-8, which PostgreSQL refuses, and the NUL character, which
+// PostgreSQL refuses and SQLite would keep. A value of a request body has
+// been checked already (JSONTextProblem); this check is for text that comes
+// another way.
+func TextProblem(v string) string {
+	if !utf8.ValidString(v) {
+		return "not valid UTF-8"
+	}
+	if strings.IndexByte(v, 0) >= 0 {
+		return "contains a NUL character, which cannot be stored"
+	}
+	return ""
 }
 
 // CheckJSONObject accepts an absent or null value or a JSON object that
@@ -108,7 +123,9 @@ func CheckTime(field string, t time.Time) error {
 // escapes, which jsonb refuses (decoded into a string, the decoder replaces
 // both with U+FFFD). Such input is refused as invalid, naming the field,
 // rather than failing the INSERT as an internal error, or being stored on
-// SQLite only.
+// SQLite only. Request bodies are checked with stored true throughout: a
+// string decoded with U+FFFD in place of what the client sent would be
+// stored as text it never sent.
 func JSONTextProblem(raw []byte, stored bool) string {
 	if stored && !utf8.Valid(raw) {
 		return "not valid UTF-8"

@@ -57,6 +57,8 @@ func TestDeploymentValidate(t *testing.T) {
 		{"blank version", func(d *roman.Deployment) { d.Version = "  " }, `missing required field "version"`},
 		{"bad environment", func(d *roman.Deployment) { d.Environment = "Prod!" }, `invalid value for field "environment": must match [a-z0-9_-]{1,64}`},
 		{"long commit", func(d *roman.Deployment) { d.GitCommit = strings.Repeat("c", 257) }, `invalid value for field "git_commit": longer than 256 bytes`},
+		{"NUL in version", func(d *roman.Deployment) { d.Version = "v1\x00" }, `invalid value for field "version": contains a NUL character, which cannot be stored`},
+		{"invalid UTF-8 in branch", func(d *roman.Deployment) { d.GitBranch = "ma\xffin" }, `invalid value for field "git_branch": not valid UTF-8`},
 		{"bad deployed_by", func(d *roman.Deployment) { d.DeployedBy = &bob }, `invalid value for field "deployed_by": must be a UUID`},
 		{"bad deployment_id", func(d *roman.Deployment) { d.DeploymentID = "abc-123" }, `invalid value for field "deployment_id": must be a UUID`},
 		{"rolled_back", func(d *roman.Deployment) { d.Status = roman.StatusRolledBack }, `invalid value for field "status": a deployment is rolled back through POST /auto-rollback`},

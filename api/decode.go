@@ -22,7 +22,11 @@ import (
 // no key may appear twice; each value must have its field's type. Unknown
 // fields are rejected rather than ignored because a typo such as
 // "with_migration" on a rollback would otherwise silently change what
-// happens. Every rejection is EINVALID (400) naming the field.
+// happens. Text that a store cannot keep is refused too, rather than failing
+// the write (PostgreSQL) or being stored (SQLite): the escape \u0000,
+// unpaired UTF-16 surrogate escapes and bytes that are not UTF-8, which the
+// standard decoder would turn into U+FFFD, storing text the client did not
+// send. Every rejection is EINVALID (400) naming the field.
 
 func tooLarge(limit int64) error {
 	return roman.Errorf(roman.ETOOLARGE, "request body exceeds the limit of %d bytes", limit)
@@ -92,7 +96,7 @@ func DecodeJSONBytes(data []byte, dst any) error {
 		if !ok {
 			return roman.Errorf(roman.EINVALID, "unknown field %q", roman.Clip(key))
 		}
-		if p := roman.JSONTextProblem(raw, false); p != "" {
+		if p := roman.JSONTextProblem(raw, true); p != "" && !itemList(ft, raw) {
 			return roman.InvalidField(key, "%s", p)
 		}
 		if err := json.Unmarshal(raw, reflect.New(ft).Interface()); err != nil {
@@ -109,6 +113,18 @@ func DecodeJSONBytes(data []byte, dst any) error {
 		return roman.Errorf(roman.EINVALID, "malformed JSON: %v", err)
 	}
 	return nil
+}
+
+// rawMessageType is the type of a field kept as raw JSON.
+var rawMessageType = reflect.TypeFor[json.RawMessage]()
+
+// itemList reports whether raw is an array kept as raw JSON: the items of an
+// ingest batch, whose text decodeItems checks item by item so that its
+// refusal names the item and its field (events[3] and "message") rather than
+// the whole list.
+func itemList(ft reflect.Type, raw json.RawMessage) bool {
+	b := bytes.TrimSpace(raw)
+	return ft == rawMessageType && len(b) > 0 && b[0] == '['
 }
 
 // malformed describes a syntax error with its byte offset.

@@ -200,6 +200,11 @@ func decodeItems[T any](raw json.RawMessage, list string) ([]T, error) {
 	if len(b) == 0 || b[0] != '[' {
 		return nil, roman.Errorf(roman.EINVALID, "%s: expected an array of objects", list)
 	}
+	if roman.JSONTextProblem(b, true) != "" {
+		// Text the stores cannot keep, which the decoder below would
+		// accept: the item-by-item decoding names the item and field.
+		return nil, itemsError[T](b, list)
+	}
 	var items []T
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -13,7 +14,8 @@ import (
 // (DecodeJSONBytes walks the body, decodes each member and then the whole
 // body; decodeItems decodes the array again). fastErrors decodes the common
 // case in one pass instead: a body that is plainly valid — exact keys, no
-// key twice, string or null values, no control characters, at most
+// key twice, string or null values, no control characters, text the stores
+// can keep (valid UTF-8, no escaped NUL or unpaired surrogate), at most
 // maxIngestItems items, valid timestamps — gives the same events the
 // general path would. Anything else, valid or not, makes it give up, and
 // the general path decides, so every accepted body gives the same result
@@ -243,11 +245,8 @@ func (s *errorsScanner) stringOrNull() (string, bool) {
 		case c == '"':
 			s.pos = i + 1
 			v := s.src[start:i]
-			if plain || utf8.ValidString(v) {
-				return v, true
-			}
-			// Invalid UTF-8, which encoding/json replaces by U+FFFD.
-			return s.unquote(start-1, i+1)
+			// Invalid UTF-8 is refused by the strict path.
+			return v, plain || utf8.ValidString(v)
 		case c == '\\':
 			// An escape: let encoding/json decode this one string.
 			end, ok := s.stringEnd(i)
@@ -279,10 +278,19 @@ func (s *errorsScanner) stringEnd(i int) (int, bool) {
 	return 0, false
 }
 
-// unquote decodes the quoted string src[from:to] with encoding/json.
+// unquote decodes the quoted string src[from:to] with encoding/json. Text
+// that a store cannot keep (an escaped NUL, an unpaired surrogate, invalid
+// UTF-8), which encoding/json would accept, is left to the strict path,
+// which refuses it naming the field. Such text decodes to a NUL or to
+// U+FFFD, so only a string holding either is looked at again: a U+FFFD that
+// the client sent is text like any other.
 func (s *errorsScanner) unquote(from, to int) (string, bool) {
+	q := []byte(s.src[from:to])
 	var v string
-	if err := json.Unmarshal([]byte(s.src[from:to]), &v); err != nil {
+	if err := json.Unmarshal(q, &v); err != nil {
+		return "", false
+	}
+	if strings.IndexByte(v, 0) >= 0 || strings.Contains(v, "\uFFFD") && roman.JSONTextProblem(q, true) != "" {
 		return "", false
 	}
 	return v, true

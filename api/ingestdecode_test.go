@@ -67,8 +67,8 @@ func TestFastErrorsDecodesTheCommonShape(t *testing.T) {
 		`{"events":[{}]}`,
 		`{"events":[{"message":"quote \" backslash \\ newline \n tab \t unicode \u00e9 \ud83d\ude00","environment":"p"}]}`,
 		`{"events":[{"message":"héllo wörld ✓","environment":"p"}]}`,
-		"{\"events\":[{\"message\":\"bad \xff utf-8\",\"environment\":\"p\"}]}",
-		`{"events":[{"message":"lone \ud800 surrogate","environment":"p"}]}`,
+		`{"events":[{"message":"an escaped backslash before u0000: \\u0000","environment":"p"}]}`,
+		`{"events":[{"message":"replacement characters sent as such: \ufffd �\n","environment":"p"}]}`,
 		`{"events":[` + item + `],"message":""}`,
 	} {
 		if !checkFastErrors(t, body) {
@@ -103,6 +103,14 @@ func TestFastErrorsLeavesTheRestToTheStrictPath(t *testing.T) {
 		`{"events":[{"environment":"production","message":nul}]}`,
 		`{"events":[` + strings.TrimSuffix(strings.Repeat(good+",", maxIngestItems+1), ",") + `]}`,
 		"\ufeff" + good,
+		// Text that the stores cannot keep, which the strict path refuses.
+		"{\"events\":[{\"message\":\"bad \xff utf-8\",\"environment\":\"p\"}]}",
+		"{\"events\":[{\"message\":\"bad \xff utf-8 after an escape \\n\",\"environment\":\"p\"}]}",
+		`{"events":[{"message":"lone \ud800 surrogate","environment":"p"}]}`,
+		`{"events":[{"message":"lone \udfff surrogate","environment":"p"}]}`,
+		`{"events":[{"message":"reversed \udc00\ud800 pair","environment":"p"}]}`,
+		`{"events":[{"message":"nul \u0000","environment":"p"}]}`,
+		`{"message":"x","fingerprint":"\u0000","environment":"p"}`,
 	} {
 		if checkFastErrors(t, body) {
 			t.Errorf("the fast path decoded %.80q", body)
@@ -152,5 +160,34 @@ func TestReadBody(t *testing.T) {
 				t.Fatalf("read %q", got)
 			}
 		})
+	}
+}
+
+// BenchmarkDecodeErrors measures the decoding of a POST /errors body of
+// 10,000 plain events by the one-pass decoder, the ingest fast path.
+func BenchmarkDecodeErrors(b *testing.B) {
+	item := `{"deployment_id":"` + fastDep + `","occurred_at":"2025-12-15T14:34:00.123456Z","message":"TypeError: x is undefined at checkout.js:42","severity":"error","fingerprint":"f1"}`
+	body := []byte(`{"events":[` + strings.TrimSuffix(strings.Repeat(item+",", maxIngestItems), ",") + `]}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := fastErrors(body); !ok {
+			b.Fatal("the fast path gave up")
+		}
+	}
+}
+
+// BenchmarkDecodeErrorsText is BenchmarkDecodeErrors with messages in
+// non-ASCII text and with escapes, which the decoder checks for text the
+// stores cannot keep.
+func BenchmarkDecodeErrorsText(b *testing.B) {
+	item := `{"environment":"production","message":"Ошибка: \"x\" is undefined — checkout.js:42 \u00e9\n\tat main","fingerprint":"f1"}`
+	body := []byte(`{"events":[` + strings.TrimSuffix(strings.Repeat(item+",", maxIngestItems), ",") + `]}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, ok := fastErrors(body); !ok {
+			b.Fatal("the fast path gave up")
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/odyssey-1/roman"
 )
@@ -176,17 +175,17 @@ func (s *Service) checkTime(t time.Time, now time.Time, path func() string) (tim
 	return roman.UTC(t), nil
 }
 
-// textProblem describes what is wrong with a text field, or is "". The
-// caller names the field only on error: formatting the path of every
-// field of every item was a tenth of the ingest path's time.
+// textProblem describes what is wrong with a text field, or is "": too
+// long, or text that a store cannot keep (invalid UTF-8, which PostgreSQL
+// refuses, or a NUL character, which PostgreSQL refuses and SQLite would
+// keep). Refused here, such text is a 400 naming the field instead of a
+// failed batch. The caller names the field only on error: formatting the
+// path of every field of every item was a tenth of the ingest path's time.
 func textProblem(v string, max int) string {
 	if len(v) > max {
 		return fmt.Sprintf("longer than %d bytes", max)
 	}
-	if !utf8.ValidString(v) {
-		return "not valid UTF-8"
-	}
-	return ""
+	return roman.TextProblem(v)
 }
 
 // IngestErrors implements roman.IngestService.
