@@ -24,11 +24,10 @@ import (
 // Their bounds are generous (a shared 2-core machine runs them); the
 // measured values are logged.
 
-// keepAliveConns opens n connections to addr, makes one request on each so
-// that the server sees a keep-alive connection, and leaves them open until
-// the test ends. Connections the server does not answer within a second are
-// kept open too, as an attacker would.
-func keepAliveConns(t *testing.T, addr string, n int) {
+// attackConns opens n connections to addr at once, runs attack on each (in
+// its own goroutine) and keeps them open until the test ends, as an
+// attacker would. It returns once every attack has done what it will do.
+func attackConns(t *testing.T, addr string, n int, attack func(c net.Conn)) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
@@ -53,16 +52,27 @@ func keepAliveConns(t *testing.T, addr string, n int) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			_ = c.SetDeadline(time.Now().Add(time.Second))
-			fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
-			if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			_ = c.SetDeadline(time.Time{})
+			attack(c)
 		}()
 	}
 	wg.Wait()
+}
+
+// keepAliveConns opens n connections to addr, makes one request on each so
+// that the server sees a keep-alive connection, and leaves them open until
+// the test ends. Connections the server does not answer within a second are
+// kept open too, as an attacker would.
+func keepAliveConns(t *testing.T, addr string, n int) {
+	t.Helper()
+	attackConns(t, addr, n, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		_ = c.SetDeadline(time.Time{})
+	})
 }
 
 // heldBackBodies starts n requests to path, each announcing size bytes and
@@ -74,35 +84,11 @@ func heldBackBodies(t *testing.T, addr, path string, header string, n, size int)
 	for i := range chunk {
 		chunk[i] = 'a'
 	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
-	t.Cleanup(func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
+	attackConns(t, addr, n, func(c net.Conn) {
+		_ = c.SetWriteDeadline(time.Now().Add(60 * time.Second))
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %d\r\n\r\n", path, addr, header, size)
+		_, _ = c.Write(chunk)
 	})
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			_ = c.SetWriteDeadline(time.Now().Add(60 * time.Second))
-			fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\n%sContent-Length: %d\r\n\r\n", path, addr, header, size)
-			_, _ = c.Write(chunk)
-		}()
-	}
-	wg.Wait()
 }
 
 // timedGet makes one request on a new connection and returns its status and
