@@ -123,16 +123,7 @@ func TestKillMidRollback(t *testing.T) {
 	eventID := rbs[0].EventID
 
 	cmd, base = serveWith(t, bin, dir, env...)
-	var ev map[string]any
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history", crashToken, "")
-		ev = hist["rollbacks"].([]any)[0].(map[string]any)
-		if ev["status"] != "in_progress" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ev := awaitResumed(t, base)
 	meta := ev["metadata"].(map[string]any)
 	if ev["event_id"] != eventID || ev["status"] != "failed" || meta["reason"] != "interrupted" || ev["completed_at"] == nil {
 		t.Fatalf("after restart: %v", ev)
@@ -238,20 +229,27 @@ func TestShutdownWithinBudget(t *testing.T) {
 
 	cmd, base = serveWith(t, bin, dir, env...)
 	defer stop(t, cmd)
-	var ev map[string]any
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history", crashToken, "")
-		ev = hist["rollbacks"].([]any)[0].(map[string]any)
-		if ev["status"] != "in_progress" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ev := awaitResumed(t, base)
 	if meta, _ := ev["metadata"].(map[string]any); ev["status"] != "failed" || meta["reason"] != "interrupted" {
 		t.Fatalf("after restart: %v", ev)
 	}
 	if lines := waitFile(t, runs, 1); len(lines) != 1 {
 		t.Fatalf("the command ran again after the restart: %v", lines)
+	}
+}
+
+// awaitResumed polls the newest rollback of the server at base until it is
+// no longer in_progress (a restarted server resumes or fails what the
+// previous process left unfinished), for at most 30 seconds, and returns it.
+func awaitResumed(t *testing.T, base string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, hist := testkit.Call(t, "GET", base+"/auto-rollback/history", crashToken, "")
+		ev := hist["rollbacks"].([]any)[0].(map[string]any)
+		if ev["status"] != "in_progress" || time.Now().After(deadline) {
+			return ev
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
