@@ -14,7 +14,7 @@ const (
 	ECONFLICT     = "conflict"     // state conflict (409)
 	ETOOLARGE     = "too_large"    // body over the limit (413)
 	ETIMEOUT      = "timeout"      // body not received in time (408)
-	EREJECTED     = "rejected"     // constitutional rejection (422)
+	EREJECTED     = "rejected"     // constitutional rejection, or a cap reached (422)
 	EUNAVAILABLE  = "unavailable"  // overloaded or not ready (503)
 	EINTERNAL     = "internal"     // anything else; never shown to clients (500)
 )

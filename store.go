@@ -15,7 +15,9 @@ import (
 // DeploymentStore keeps the deployments table.
 type DeploymentStore interface {
 	// CreateDeployment inserts d (DeploymentID, DeployedAt and Status set by
-	// the caller) and fills d.ID. ECONFLICT when the deployment_id exists.
+	// the caller) and fills d.ID. ECONFLICT when the deployment_id exists;
+	// EREJECTED, nothing written, when d would open an environment or a
+	// service past the store's cap.
 	CreateDeployment(ctx context.Context, d *Deployment) error
 	// GetDeployment returns one deployment. ENOTFOUND for an unknown id.
 	GetDeployment(ctx context.Context, deploymentID string) (*Deployment, error)
@@ -188,4 +190,21 @@ type OutboxStore interface {
 	GiveUpAlert(ctx context.Context, id int64, at time.Time, lastError string, e *RomanEvent) error
 	// ListAlerts returns outbox rows oldest first (id order).
 	ListAlerts(ctx context.Context, f OutboxFilter) ([]*OutboxAlert, error)
+}
+
+// RetentionStore deletes what roman no longer needs: health signals older
+// than the retention setting and settled alert outbox rows. Each call
+// deletes at most limit rows, oldest first, in one short transaction of its
+// own, so a large backlog is pruned in batches that never hold writers up
+// for long, and returns how many rows it deleted. The audit tables
+// (roman_events, rollback_events, deployments, snapshots, migrations) are
+// never pruned. Only EINTERNAL.
+type RetentionStore interface {
+	// PruneErrorEvents deletes error events with occurred_at before before.
+	PruneErrorEvents(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PruneMetricSamples deletes metric samples taken (at) before before.
+	PruneMetricSamples(ctx context.Context, before time.Time, limit int) (int64, error)
+	// PruneAlerts deletes outbox rows delivered, or given up, before
+	// before; pending rows are kept whatever their age.
+	PruneAlerts(ctx context.Context, before time.Time, limit int) (int64, error)
 }

@@ -60,12 +60,17 @@ const (
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultMaxIngestBodyBytes = 8 << 20
 	DefaultMaxConnections     = 1000
-	DefaultReadHeaderTimeout  = 10 * time.Second
-	DefaultBodyTimeout        = 30 * time.Second
-	DefaultWriteTimeout       = 60 * time.Second
-	DefaultIdleTimeout        = 60 * time.Second
-	DefaultDiscordAPIURL      = "https://discord.com/api/v10"
-	DefaultAlertMaxAge        = 24 * time.Hour
+	// DefaultRetention is how long error events and metric samples are
+	// kept: 30 days.
+	DefaultRetention         = 30 * 24 * time.Hour
+	DefaultMaxEnvironments   = 1000
+	DefaultMaxServices       = 1000
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultBodyTimeout       = 30 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 60 * time.Second
+	DefaultDiscordAPIURL     = "https://discord.com/api/v10"
+	DefaultAlertMaxAge       = 24 * time.Hour
 	// DefaultAuthFailureBurst is how many failed authentications a client
 	// address may make in a row (api.DefaultAuthFailureBurst).
 	DefaultAuthFailureBurst = 10
@@ -115,6 +120,18 @@ type Config struct {
 	// out) and the rest share it (ROMAN_SHUTDOWN_TIMEOUT). The default
 	// stays under Kubernetes' 30 s grace period.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" json:"shutdown_timeout"`
+	// Retention is how long error events and metric samples are kept
+	// (ROMAN_RETENTION, default 720h = 30 days): the monitor's leader
+	// deletes older ones in small batches. Delivered and given-up alert
+	// outbox rows are kept seven days; the audit tables are kept for good.
+	Retention time.Duration `yaml:"retention" json:"retention"`
+	// MaxEnvironments caps the distinct environments of deployments
+	// (ROMAN_MAX_ENVIRONMENTS): recording a deployment that would open one
+	// more is refused with 422 and nothing is written.
+	MaxEnvironments int `yaml:"max_environments" json:"max_environments"`
+	// MaxServices caps the distinct services of deployments
+	// (ROMAN_MAX_SERVICES), like MaxEnvironments.
+	MaxServices int `yaml:"max_services" json:"max_services"`
 
 	// The alert channels (discord_webhook_url, slack_webhook_url,
 	// alert_webhook_url, alert_webhook_secret, alert_routes) are
@@ -264,6 +281,9 @@ func Default() *Config {
 		MonitorInterval:         DefaultMonitorInterval,
 		LeaderInterval:          DefaultLeaderInterval,
 		ShutdownTimeout:         DefaultShutdownTimeout,
+		Retention:               DefaultRetention,
+		MaxEnvironments:         DefaultMaxEnvironments,
+		MaxServices:             DefaultMaxServices,
 		AlertMaxAge:             DefaultAlertMaxAge,
 		DiscordAPIURL:           DefaultDiscordAPIURL,
 		MaxBodyBytes:            DefaultMaxBodyBytes,

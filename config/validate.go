@@ -80,6 +80,15 @@ func (c *Config) Validate() error {
 	if c.MaxIngestBodyBytes <= 0 {
 		v.add("max_ingest_body_bytes", "ROMAN_MAX_INGEST_BODY_BYTES", "must be positive, got %d", c.MaxIngestBodyBytes)
 	}
+	if c.Retention < time.Hour {
+		v.add("retention", "ROMAN_RETENTION", "must be at least 1h, got %s", c.Retention)
+	}
+	if c.MaxEnvironments < 1 {
+		v.add("max_environments", "ROMAN_MAX_ENVIRONMENTS", "must be at least 1, got %d", c.MaxEnvironments)
+	}
+	if c.MaxServices < 1 {
+		v.add("max_services", "ROMAN_MAX_SERVICES", "must be at least 1, got %d", c.MaxServices)
+	}
 	if c.MaxConnections < 1 {
 		v.add("max_connections", "ROMAN_MAX_CONNECTIONS", "must be at least 1, got %d", c.MaxConnections)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/ingest"
 	"github.com/odyssey-1/roman/monitor"
+	"github.com/odyssey-1/roman/retention"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
@@ -84,7 +85,20 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 	// Changes other replicas and other writers make reach this replica's
 	// hub: its monitor and its dashboard's live stream.
 	m.stopListen = m.Store.Relay(m.Hub)
-	return m.startScaleOut(ctx)
+	if err := m.startScaleOut(ctx); err != nil {
+		return err
+	}
+	m.startPruner(ctx)
+	return nil
+}
+
+// startPruner starts the retention pruner: it prunes while this replica
+// leads the monitor (always on SQLite), looking at the clock every
+// monitor_interval.
+func (m *Server) startPruner(ctx context.Context) {
+	m.Pruner = &retention.Pruner{Store: m.Store, Events: m.Store, Clock: m.Clock, Retention: m.Config.Retention,
+		Poll: m.Config.MonitorInterval, Leading: m.Monitor.Leading, Logger: m.Logger}
+	m.Pruner.Start(ctx)
 }
 
 // stopMonitor stops the notification relay, gives the monitor's leadership
@@ -94,6 +108,10 @@ func (m *Server) stopMonitor() {
 	if m.stopListen != nil {
 		m.stopListen()
 		m.stopListen = nil
+	}
+	if m.Pruner != nil {
+		m.Pruner.Stop()
+		m.Pruner = nil
 	}
 	m.stopLeading()
 	if m.Monitor != nil {

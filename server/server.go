@@ -31,6 +31,7 @@ import (
 	"github.com/odyssey-1/roman/monitor"
 	"github.com/odyssey-1/roman/notify"
 	"github.com/odyssey-1/roman/policy"
+	"github.com/odyssey-1/roman/retention"
 	"github.com/odyssey-1/roman/rollback"
 	"github.com/odyssey-1/roman/sqldb"
 	"github.com/odyssey-1/roman/web"
@@ -66,6 +67,9 @@ type Server struct {
 	authLimiter *api.AuthLimiter
 	// Monitor watches deployments and rolls bad ones back.
 	Monitor *monitor.Monitor
+	// Pruner deletes signals and outbox rows past their retention while
+	// this replica leads the monitor (monitor.go).
+	Pruner *retention.Pruner
 	// Alerts delivers the alert outbox (alerts.go).
 	Alerts *notify.Sender
 	// Discord answers Discord interactions when discord_public_key is set
@@ -112,6 +116,7 @@ func (m *Server) Open(ctx context.Context) error {
 		return fmt.Errorf("opening database %s: %w", config.RedactURL(cfg.Database.Value()), err)
 	}
 	m.Store = st
+	st.SetScopeLimits(cfg.MaxEnvironments, cfg.MaxServices)
 	if err := m.openRest(ctx); err != nil {
 		m.Close()
 		return err

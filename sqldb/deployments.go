@@ -64,6 +64,9 @@ func (db *DB) CreateDeployment(ctx context.Context, d *roman.Deployment) error {
 	}
 	d.Service = roman.ServiceOrDefault(d.Service)
 	err = db.write(ctx, func(tx *sql.Tx) error {
+		if err := db.checkScopeLimits(ctx, tx, d.Service, d.Environment); err != nil {
+			return err
+		}
 		return tx.QueryRowContext(ctx, db.q(`INSERT INTO deployments (deployment_id, service, environment,
 			version, git_commit, git_branch, deployed_by, deployed_at, status, rollback_from,
 			health_check_passed, health_check_details, constitutional_validation, metadata,

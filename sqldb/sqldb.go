@@ -58,6 +58,9 @@ type DB struct {
 	// alerts routes the alerts of roman events to outbox channels; see
 	// SetAlertRouter in outbox.go.
 	alerts roman.AlertRouter
+	// maxEnvironments and maxServices cap the distinct environments and
+	// services of deployments (0: no cap); see SetScopeLimits in scopes.go.
+	maxEnvironments, maxServices int
 
 	// Dialect-specific fragments, computed once in Open.
 	rollbackCols  string // select list of rollback_events

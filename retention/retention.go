@@ -1,0 +1,227 @@
+// Package retention deletes what roman no longer needs, so its database
+// does not grow without bound: error events and metric samples older than
+// the retention setting, and alert outbox rows delivered or given up more
+// than seven days ago. Only the monitor's leader prunes; each batch is its
+// own short transaction, with a pause between batches, so ingest never waits
+// long behind a prune. The audit tables are never pruned.
+package retention
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// Defaults of a Pruner.
+const (
+	// DefaultRetention is how long error events and metric samples are kept.
+	DefaultRetention = 30 * 24 * time.Hour
+	// OutboxRetention is how long delivered and given-up alert outbox rows
+	// are kept.
+	OutboxRetention = 7 * 24 * time.Hour
+	// DefaultBatch is how many rows one delete statement removes at most.
+	DefaultBatch = 5000
+	// DefaultPause is the pause between two batches, which lets writers
+	// waiting for the database go first.
+	DefaultPause = 20 * time.Millisecond
+	// DefaultEvery is how much time, on the injected clock, passes between
+	// two prune passes.
+	DefaultEvery = time.Hour
+	// DefaultPoll is how often, in real time, the Pruner looks at the
+	// clock and at its leadership.
+	DefaultPoll = time.Second
+)
+
+// EventPruned is the roman_events type of the row a prune pass that
+// deleted something leaves, with the counts in its metadata.
+const EventPruned = "retention_pruned"
+
+// Counts is what one prune pass deleted.
+type Counts struct {
+	ErrorEvents   int64 `json:"error_events"`
+	MetricSamples int64 `json:"metric_samples"`
+	Alerts        int64 `json:"alert_outbox"`
+	Batches       int   `json:"batches"`
+}
+
+// Total is the number of rows deleted.
+func (c Counts) Total() int64 { return c.ErrorEvents + c.MetricSamples + c.Alerts }
+
+// Pruner runs prune passes while this replica leads the monitor. Configure
+// the exported fields, then Start; Stop ends it. Pass runs one pass
+// synchronously.
+type Pruner struct {
+	Store  roman.RetentionStore
+	Events roman.EventStore
+	// Clock gives the time the cutoffs are computed from and the pass
+	// schedule (default the system clock).
+	Clock roman.Clock
+	// Retention is the age past which error events and metric samples are
+	// deleted (default DefaultRetention).
+	Retention time.Duration
+	// Batch, Pause, Every and Poll default to DefaultBatch, DefaultPause,
+	// DefaultEvery and DefaultPoll.
+	Batch int
+	Pause time.Duration
+	Every time.Duration
+	Poll  time.Duration
+	// Leading reports whether this replica leads the monitor; a pass
+	// starts, and each batch runs, only while it does. Nil means always.
+	Leading func() bool
+	Logger  *slog.Logger
+
+	last   time.Time // clock time of the last pass that finished
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Start runs a pass at once when leading, then looks every Poll whether
+// Every has passed on the clock since the last pass, until Stop.
+func (p *Pruner) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel, p.done = cancel, make(chan struct{})
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(orDefault(p.Poll, DefaultPoll))
+		defer t.Stop()
+		for {
+			p.maybePass(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop ends the Pruner, cutting a pass in progress short between batches,
+// and waits for it.
+func (p *Pruner) Stop() {
+	if p.cancel == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+	p.cancel = nil
+}
+
+// maybePass runs a pass when this replica leads and Every has passed on
+// the clock since the last one.
+func (p *Pruner) maybePass(ctx context.Context) {
+	if !p.leading() {
+		return
+	}
+	now := p.now()
+	if !p.last.IsZero() && now.Sub(p.last) < orDefault(p.Every, DefaultEvery) && !now.Before(p.last) {
+		return
+	}
+	if _, err := p.Pass(ctx); err != nil && ctx.Err() == nil {
+		p.logger().Error("pruning old rows failed; the next pass tries again", "err", err)
+	}
+	p.last = p.now()
+}
+
+// Pass deletes, batch by batch, the error events and metric samples older
+// than Retention and the outbox rows settled more than OutboxRetention ago,
+// as of the clock's time when it starts. It stops early, keeping what it
+// deleted, when this replica stops leading or ctx ends. A pass that deleted
+// something leaves a roman_events row (EventPruned) with the counts; a
+// pass that found nothing only logs at debug level.
+func (p *Pruner) Pass(ctx context.Context) (Counts, error) {
+	start := p.now()
+	keep := orDefault(p.Retention, DefaultRetention)
+	signals, settled := start.Add(-keep), start.Add(-OutboxRetention)
+	var c Counts
+	began := time.Now()
+	err := p.drain(ctx, &c, &c.ErrorEvents, func(n int) (int64, error) { return p.Store.PruneErrorEvents(ctx, signals, n) })
+	if err == nil {
+		err = p.drain(ctx, &c, &c.MetricSamples, func(n int) (int64, error) { return p.Store.PruneMetricSamples(ctx, signals, n) })
+	}
+	if err == nil {
+		err = p.drain(ctx, &c, &c.Alerts, func(n int) (int64, error) { return p.Store.PruneAlerts(ctx, settled, n) })
+	}
+	took := time.Since(began)
+	log := p.logger().With("error_events", c.ErrorEvents, "metric_samples", c.MetricSamples, "alert_outbox", c.Alerts,
+		"batches", c.Batches, "took", took.Round(time.Millisecond).String())
+	if c.Total() == 0 {
+		log.Debug("retention pass found nothing to prune", "before", signals)
+		return c, err
+	}
+	log.Info("pruned old rows", "before", signals)
+	if p.Events != nil {
+		md, _ := json.Marshal(map[string]any{"error_events": c.ErrorEvents, "metric_samples": c.MetricSamples,
+			"alert_outbox": c.Alerts, "batches": c.Batches, "signals_before": signals, "outbox_before": settled,
+			"retention": keep.String(), "took_ms": took.Milliseconds(), "complete": err == nil})
+		e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: EventPruned, Severity: roman.SeverityInfo,
+			Message: fmt.Sprintf("Pruned %d error events, %d metric samples and %d alert outbox rows older than the retention",
+				c.ErrorEvents, c.MetricSamples, c.Alerts),
+			Metadata: md, Timestamp: roman.UTC(p.now())}
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if werr := p.Events.AddRomanEvent(wctx, e); werr != nil {
+			log.Error("writing the retention row failed", "err", werr)
+		}
+	}
+	return c, err
+}
+
+// drain runs batches of del until one deletes fewer rows than a batch,
+// pausing between them, adding to *n and c.Batches.
+func (p *Pruner) drain(ctx context.Context, c *Counts, n *int64, del func(limit int) (int64, error)) error {
+	batch := p.Batch
+	if batch <= 0 {
+		batch = DefaultBatch
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !p.leading() {
+			return fmt.Errorf("leadership lost during the pass")
+		}
+		got, err := del(batch)
+		if err != nil {
+			return err
+		}
+		c.Batches++
+		*n += got
+		if got < int64(batch) {
+			return nil
+		}
+		t := time.NewTimer(orDefault(p.Pause, DefaultPause))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func (p *Pruner) leading() bool { return p.Leading == nil || p.Leading() }
+
+func (p *Pruner) now() time.Time {
+	if p.Clock == nil {
+		return roman.SystemClock()
+	}
+	return p.Clock()
+}
+
+func (p *Pruner) logger() *slog.Logger {
+	if p.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.Logger
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

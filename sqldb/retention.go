@@ -1,0 +1,55 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+var _ roman.RetentionStore = (*DB)(nil)
+
+// PruneErrorEvents deletes up to limit error events with occurred_at before
+// before, in one transaction, walking error_events_occurred_at_idx.
+func (db *DB) PruneErrorEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return db.prune(ctx, "prune error events", `DELETE FROM error_events WHERE id IN
+		(SELECT id FROM error_events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)`, db.ts(before), limit)
+}
+
+// PruneMetricSamples deletes up to limit metric samples taken before
+// before, in one transaction, walking metric_samples_at_idx.
+func (db *DB) PruneMetricSamples(ctx context.Context, before time.Time, limit int) (int64, error) {
+	return db.prune(ctx, "prune metric samples", `DELETE FROM metric_samples WHERE id IN
+		(SELECT id FROM metric_samples WHERE at < ? ORDER BY at LIMIT ?)`, db.ts(before), limit)
+}
+
+// PruneAlerts deletes up to limit outbox rows delivered or given up before
+// before, in one transaction, walking the partial indexes on delivered_at
+// and failed_at. Pending rows are never deleted.
+func (db *DB) PruneAlerts(ctx context.Context, before time.Time, limit int) (int64, error) {
+	ts := db.ts(before)
+	return db.prune(ctx, "prune alert outbox", `DELETE FROM alert_outbox WHERE id IN
+		(SELECT id FROM (SELECT id FROM alert_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?
+		 UNION ALL SELECT id FROM alert_outbox WHERE failed_at IS NOT NULL AND failed_at < ?) settled LIMIT ?)`, ts, ts, limit)
+}
+
+// prune runs one batch delete in a write transaction of its own.
+func (db *DB) prune(ctx context.Context, op, query string, args ...any) (int64, error) {
+	if n := args[len(args)-1].(int); n <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(query), args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, internal(op, err)
+	}
+	return n, nil
+}
