@@ -36,6 +36,7 @@ import (
 	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/notify"
+	"github.com/odyssey-1/roman/retention"
 )
 
 // Auto-rollback modes: roll back automatically only inside the
@@ -62,7 +63,7 @@ const (
 	DefaultMaxConnections     = 1000
 	// DefaultRetention is how long error events and metric samples are
 	// kept: 30 days.
-	DefaultRetention         = 30 * 24 * time.Hour
+	DefaultRetention         = retention.DefaultRetention
 	DefaultMaxEnvironments   = 1000
 	DefaultMaxServices       = 1000
 	DefaultReadHeaderTimeout = 10 * time.Second
