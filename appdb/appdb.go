@@ -169,7 +169,9 @@ func (d *DB) InspectCounts(ctx context.Context) (schemaHash string, tableCounts 
 			// bound with them, and two index seeks at any size. A WITHOUT
 			// ROWID table has none and keeps the lower bound.
 			var span sql.NullInt64
-			if q.QueryRowContext(ctx, "SELECT max(rowid) - min(rowid) + 1 FROM "+ident).Scan(&span) == nil && span.Int64 > CountBound {
+			// (Each in its own subquery: only a lone min or max is a seek,
+			// together they scan the table.)
+			if q.QueryRowContext(ctx, "SELECT (SELECT max(rowid) FROM "+ident+") - (SELECT min(rowid) FROM "+ident+") + 1").Scan(&span) == nil && span.Int64 > CountBound {
 				counts[name], methods[name] = span.Int64, roman.CountEstimate
 			}
 		}
