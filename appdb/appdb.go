@@ -1,6 +1,8 @@
 // Package appdb implements roman.AppDatabase: it inspects the application's
 // database (SQLite or PostgreSQL) for snapshots, giving a hash of its schema
-// and the exact row count of every table.
+// and the row count of every table: exact for small tables, estimated from
+// the database's statistics or bounded for large ones, so that a snapshot
+// costs the same with ten rows or ten million.
 package appdb
 
 import (
