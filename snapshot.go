@@ -28,9 +28,13 @@ type Snapshot struct {
 	SnapshotType       string           `json:"snapshot_type"`
 	DatabaseSchemaHash string           `json:"database_schema_hash"`
 	TableCounts        map[string]int64 `json:"table_counts"`
-	KeyMetrics         json.RawMessage  `json:"key_metrics"`
-	EnvironmentConfig  map[string]any   `json:"environment_config"`
-	CreatedAt          time.Time        `json:"created_at"`
+	// TableCountMethods says, per table of TableCounts, how it was counted:
+	// CountExact, CountEstimate or CountAtLeast. Empty for snapshots taken
+	// before roman recorded it, whose counts are exact.
+	TableCountMethods map[string]string `json:"table_count_methods,omitempty"`
+	KeyMetrics        json.RawMessage   `json:"key_metrics"`
+	EnvironmentConfig map[string]any    `json:"environment_config"`
+	CreatedAt         time.Time         `json:"created_at"`
 }
 
 // SnapshotDiff compares two snapshots.
@@ -147,11 +151,31 @@ func redactValue(v any) any {
 	return v
 }
 
+// How a snapshot's table count was obtained (Snapshot.TableCountMethods).
+const (
+	// CountExact is a count of every row: the table is small.
+	CountExact = "exact"
+	// CountEstimate comes from the database's statistics (PostgreSQL's
+	// reltuples or n_live_tup, SQLite's sqlite_stat1 or the rowid span).
+	CountEstimate = "estimate"
+	// CountAtLeast is a lower bound: counting stopped there.
+	CountAtLeast = "at_least"
+)
+
+// AppDatabaseCounts is an AppDatabase that also says how each table count
+// was obtained; snapshots record it when the application database offers it.
+type AppDatabaseCounts interface {
+	// InspectCounts is Inspect with the method of every table's count
+	// (CountExact, CountEstimate or CountAtLeast).
+	InspectCounts(ctx context.Context) (schemaHash string, tableCounts map[string]int64, methods map[string]string, err error)
+}
+
 // AppDatabase is the application database roman snapshots and, with
 // with_migrations, runs rollback scripts against.
 type AppDatabase interface {
 	// Inspect returns the schema hash (SHA-256 over the sorted table, column,
-	// type list) and the row count of every table.
+	// type list) and the row count of every table, exact for small tables
+	// and estimated or bounded for large ones.
 	Inspect(ctx context.Context) (schemaHash string, tableCounts map[string]int64, err error)
 }
 

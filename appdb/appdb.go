@@ -1,6 +1,8 @@
 // Package appdb implements roman.AppDatabase: it inspects the application's
 // database (SQLite or PostgreSQL) for snapshots, giving a hash of its schema
-// and the exact row count of every table.
+// and the row count of every table: exact for small tables, estimated from
+// the database's statistics or bounded for large ones, so that a snapshot
+// costs the same with ten rows or ten million.
 package appdb
 
 import (
@@ -75,27 +77,46 @@ func (d *DB) Close() error {
 // column is one (table, column, type) of the schema.
 type column struct{ table, name, typ string }
 
+// CountBound is how many rows of a table Inspect counts at most. A table
+// with fewer rows gets its exact count (roman.CountExact); a larger one an
+// estimate from the database's statistics (roman.CountEstimate) or, when
+// there is none, the bound itself as a lower bound (roman.CountAtLeast).
+// Counting every row of a table of millions took most of a rollback's time.
+const CountBound = 10_000
+
 // Inspect returns the hex SHA-256 over the sorted (table, column, type) list
-// of the database's tables and the exact row count of every table. On
-// PostgreSQL tables of every non-system schema are included, named
-// schema.table, and counted in one repeatable-read snapshot.
+// of the database's tables and the row count of every table (see
+// InspectCounts for how each is counted).
 func (d *DB) Inspect(ctx context.Context) (schemaHash string, tableCounts map[string]int64, err error) {
+	schemaHash, tableCounts, _, err = d.InspectCounts(ctx)
+	return schemaHash, tableCounts, err
+}
+
+// InspectCounts is Inspect that also says how every table was counted:
+// methods maps each table to roman.CountExact (fewer than CountBound rows,
+// counted), roman.CountEstimate (from statistics: PostgreSQL's
+// pg_class.reltuples, or pg_stat_user_tables.n_live_tup before the first
+// ANALYZE; SQLite's sqlite_stat1 after ANALYZE, else the span of the rowids)
+// or roman.CountAtLeast (no statistics: the count is CountBound, a lower
+// bound). On PostgreSQL tables of every non-system schema are included,
+// named schema.table, and read in one repeatable-read snapshot.
+func (d *DB) InspectCounts(ctx context.Context) (schemaHash string, tableCounts map[string]int64, methods map[string]string, err error) {
 	var cols []column
 	var tables [][2]string // {schema, table}; schema "" on SQLite
 	var q querier = d.db
 	if d.dialect == roman.DialectPostgres {
 		tx, err := d.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 		if err != nil {
-			return "", nil, inspectErr(err)
+			return "", nil, nil, inspectErr(err)
 		}
 		defer tx.Rollback()
 		q = tx
 		cols, tables, err = postgresColumns(ctx, tx)
 		if err != nil {
-			return "", nil, inspectErr(err)
+			return "", nil, nil, inspectErr(err)
 		}
 	} else if cols, tables, err = sqliteColumns(ctx, d.db); err != nil {
-		return "", nil, inspectErr(err)
+		return "", nil, nil, inspectErr(err)
 	}
 	sort.Slice(cols, func(i, j int) bool {
 		a, b := cols[i], cols[j]
@@ -113,19 +134,103 @@ func (d *DB) Inspect(ctx context.Context) (schemaHash string, tableCounts map[st
 		// encoding is unambiguous in practice.
 		fmt.Fprintf(h, "%s\t%s\t%s\n", c.table, c.name, c.typ)
 	}
+	var stats map[string]int64
+	if d.dialect == roman.DialectPostgres {
+		stats, err = postgresEstimates(ctx, q)
+	} else {
+		stats, err = sqliteStat1(ctx, q)
+	}
+	if err != nil {
+		return "", nil, nil, inspectErr(err)
+	}
 	counts := make(map[string]int64, len(tables))
+	methods = make(map[string]string, len(tables))
 	for _, t := range tables {
 		name, ident := t[1], quoteIdent(t[1])
 		if t[0] != "" {
 			name, ident = t[0]+"."+t[1], quoteIdent(t[0])+"."+quoteIdent(t[1])
 		}
-		var n int64
-		if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+ident).Scan(&n); err != nil {
-			return "", nil, inspectErr(err)
+		if est, ok := stats[name]; ok && est >= CountBound {
+			// The statistics say the table is large: do not read it.
+			counts[name], methods[name] = est, roman.CountEstimate
+			continue
 		}
-		counts[name] = n
+		var n int64
+		if err := q.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s LIMIT %d) t", ident, CountBound)).Scan(&n); err != nil {
+			return "", nil, nil, inspectErr(err)
+		}
+		counts[name], methods[name] = n, roman.CountExact
+		if n < CountBound {
+			continue
+		}
+		counts[name], methods[name] = CountBound, roman.CountAtLeast
+		if est, ok := stats[name]; ok && est > CountBound {
+			counts[name], methods[name] = est, roman.CountEstimate
+		} else if d.dialect == roman.DialectSQLite {
+			// The span of the rowids: exact without deletes, an upper
+			// bound with them, and two index seeks at any size. A WITHOUT
+			// ROWID table has none and keeps the lower bound.
+			var span sql.NullInt64
+			// (Each in its own subquery: only a lone min or max is a seek,
+			// together they scan the table.)
+			if q.QueryRowContext(ctx, "SELECT (SELECT max(rowid) FROM "+ident+") - (SELECT min(rowid) FROM "+ident+") + 1").Scan(&span) == nil && span.Int64 > CountBound {
+				counts[name], methods[name] = span.Int64, roman.CountEstimate
+			}
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), counts, nil
+	return hex.EncodeToString(h.Sum(nil)), counts, methods, nil
+}
+
+// postgresEstimates returns the planner's row estimate of every table
+// (pg_class.reltuples, or the statistics collector's n_live_tup for a table
+// never analyzed), named schema.table.
+func postgresEstimates(ctx context.Context, q querier) (map[string]int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT n.nspname, k.relname,
+		CASE WHEN k.reltuples >= 0 THEN k.reltuples::bigint ELSE coalesce(s.n_live_tup, -1) END
+		FROM pg_catalog.pg_class k JOIN pg_catalog.pg_namespace n ON n.oid = k.relnamespace
+		LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = k.oid
+		WHERE k.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		AND n.nspname NOT LIKE 'pg\_%'`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var schema, table string
+		var n int64
+		if err := rows.Scan(&schema, &table, &n); err != nil {
+			return nil, err
+		}
+		if n >= 0 {
+			out[schema+"."+table] = n
+		}
+	}
+	return out, rows.Err()
+}
+
+// sqliteStat1 returns the row count ANALYZE recorded for every table in
+// sqlite_stat1, or nothing when ANALYZE never ran.
+func sqliteStat1(ctx context.Context, q querier) (map[string]int64, error) {
+	out := map[string]int64{}
+	var exists int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'`).Scan(&exists); err != nil || exists == 0 {
+		return out, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT tbl, max(CAST(stat AS INTEGER)) FROM sqlite_stat1 GROUP BY tbl`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table string
+		var n int64
+		if err := rows.Scan(&table, &n); err != nil {
+			return nil, err
+		}
+		out[table] = n
+	}
+	return out, rows.Err()
 }
 
 // querier is *sql.DB or *sql.Tx.

@@ -2,9 +2,11 @@ package appdb_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 
+	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/appdb"
 	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/internal/testpg"
@@ -113,4 +115,59 @@ func TestOpenErrors(t *testing.T) {
 	if _, err := appdb.Open("mysql://x/y"); err == nil {
 		t.Error("Open accepted a mysql URL")
 	}
+}
+
+// TestInspectCountsBounded checks that large tables are not counted row by
+// row: a table of fewer than CountBound rows gets its exact count, a larger
+// one the bound as a lower bound or an estimate, labelled as such, and after
+// ANALYZE an estimate from the statistics close to the real size.
+func TestInspectCountsBounded(t *testing.T) {
+	prefix := map[string]string{"sqlite": "", "postgres": "public."}
+	eachApp(t, func(t *testing.T, name string, db *appdb.DB) {
+		exec := func(q string) {
+			t.Helper()
+			if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		const big = appdb.CountBound*3 + 7
+		exec(`CREATE TABLE small (id integer PRIMARY KEY)`)
+		exec(`CREATE TABLE big (id integer PRIMARY KEY, v text)`)
+		exec(`INSERT INTO small (id) VALUES (1), (2)`)
+		if name == "postgres" {
+			exec(fmt.Sprintf(`INSERT INTO big (id, v) SELECT i, 'x' FROM generate_series(1, %d) i`, big))
+		} else {
+			exec(fmt.Sprintf(`INSERT INTO big (id, v) WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) SELECT i, 'x' FROM n`, big))
+		}
+		smallName, bigName := prefix[name]+"small", prefix[name]+"big"
+		_, counts, methods, err := db.InspectCounts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counts[smallName] != 2 || methods[smallName] != roman.CountExact {
+			t.Errorf("small table: %d %q, want 2 exact", counts[smallName], methods[smallName])
+		}
+		switch m := methods[bigName]; {
+		case m == roman.CountAtLeast && counts[bigName] == appdb.CountBound:
+		case m == roman.CountEstimate && counts[bigName] >= appdb.CountBound:
+		default:
+			t.Errorf("big table before ANALYZE: %d %q, want at_least %d or an estimate", counts[bigName], m, appdb.CountBound)
+		}
+		// The seed's readers of table_counts still get one number per table.
+		if _, c, err := db.Inspect(ctx); err != nil || !reflect.DeepEqual(c, counts) {
+			t.Errorf("Inspect counts %v, InspectCounts %v (%v)", c, counts, err)
+		}
+
+		exec(`ANALYZE`)
+		_, counts, methods, err = db.InspectCounts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := counts[bigName]; methods[bigName] != roman.CountEstimate || n < big*9/10 || n > big*11/10 {
+			t.Errorf("big table after ANALYZE: %d %q, want an estimate near %d", n, methods[bigName], big)
+		}
+		if counts[smallName] != 2 || methods[smallName] != roman.CountExact {
+			t.Errorf("small table after ANALYZE: %d %q, want 2 exact", counts[smallName], methods[smallName])
+		}
+	})
 }

@@ -59,7 +59,14 @@ func (s *Snapshots) Create(ctx context.Context, deploymentID, snapshotType strin
 	}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	hash, counts, err := s.App.Inspect(rctx)
+	var hash string
+	var counts map[string]int64
+	var methods map[string]string
+	if ac, ok := s.App.(roman.AppDatabaseCounts); ok {
+		hash, counts, methods, err = ac.InspectCounts(rctx)
+	} else {
+		hash, counts, err = s.App.Inspect(rctx)
+	}
 	if err != nil {
 		if errors.Is(rctx.Err(), context.DeadlineExceeded) {
 			return nil, &roman.Error{Code: roman.EUNAVAILABLE, Err: err,
@@ -82,6 +89,7 @@ func (s *Snapshots) Create(ctx context.Context, deploymentID, snapshotType strin
 		SnapshotType:       snapshotType,
 		DatabaseSchemaHash: hash,
 		TableCounts:        counts,
+		TableCountMethods:  methods,
 		KeyMetrics:         metrics,
 		EnvironmentConfig:  roman.RedactConfig(cfg),
 		CreatedAt:          roman.UTC(s.Clock()),

@@ -109,7 +109,7 @@ var seedColumns = map[string][]string{
 	"system_snapshots": {
 		"id int8 NO nextval", "snapshot_id uuid NO", "deployment_id uuid YES", "snapshot_type text NO",
 		"database_schema_hash text YES", "table_counts jsonb YES", "key_metrics jsonb YES",
-		"environment_config jsonb YES", "created_at timestamptz YES now()",
+		"environment_config jsonb YES", "created_at timestamptz YES now()", "table_count_methods jsonb YES",
 	},
 	"migration_history": {
 		"id int8 NO nextval", "deployment_id uuid YES", "migration_name text NO", "migration_hash text NO",

@@ -10,20 +10,25 @@ import (
 )
 
 const snapshotCols = `id, snapshot_id, deployment_id, snapshot_type, database_schema_hash,
-	table_counts, key_metrics, environment_config, created_at`
+	table_counts, key_metrics, environment_config, created_at, table_count_methods`
 
 func scanSnapshot(r rowScanner) (*roman.Snapshot, error) {
 	s := &roman.Snapshot{}
 	var hash sql.NullString
-	var counts, config json.RawMessage
+	var counts, config, methods json.RawMessage
 	err := r.Scan(&s.ID, idScan{s: &s.SnapshotID}, idScan{s: &s.DeploymentID}, &s.SnapshotType, &hash,
-		jsonScan{&counts}, jsonScan{&s.KeyMetrics}, jsonScan{&config}, scanTime(&s.CreatedAt))
+		jsonScan{&counts}, jsonScan{&s.KeyMetrics}, jsonScan{&config}, scanTime(&s.CreatedAt), jsonScan{&methods})
 	if err != nil {
 		return nil, err
 	}
 	s.DatabaseSchemaHash = hash.String
 	if len(counts) > 0 {
 		if err := json.Unmarshal(counts, &s.TableCounts); err != nil {
+			return nil, err
+		}
+	}
+	if len(methods) > 0 {
+		if err := json.Unmarshal(methods, &s.TableCountMethods); err != nil {
 			return nil, err
 		}
 	}
@@ -54,6 +59,12 @@ func (db *DB) CreateSnapshot(ctx context.Context, s *roman.Snapshot) error {
 	if err != nil {
 		return roman.Errorf(roman.EINVALID, "table_counts: %v", err)
 	}
+	var methods any
+	if len(s.TableCountMethods) > 0 {
+		if methods, err = marshalArg(s.TableCountMethods); err != nil {
+			return roman.Errorf(roman.EINVALID, "table_count_methods: %v", err)
+		}
+	}
 	config, err := marshalArg(s.EnvironmentConfig)
 	if err != nil {
 		return roman.Errorf(roman.EINVALID, "environment_config: %v", err)
@@ -66,10 +77,11 @@ func (db *DB) CreateSnapshot(ctx context.Context, s *roman.Snapshot) error {
 	}
 	err = db.write(ctx, func(tx *sql.Tx) error {
 		return tx.QueryRowContext(ctx, db.q(`INSERT INTO system_snapshots (snapshot_id, deployment_id,
-			snapshot_type, database_schema_hash, table_counts, key_metrics, environment_config, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			snapshot_type, database_schema_hash, table_counts, key_metrics, environment_config, created_at,
+			table_count_methods)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			id, idArg(dep), s.SnapshotType, hash, counts, jsonArg(s.KeyMetrics), config,
-			db.ts(s.CreatedAt)).Scan(&s.ID)
+			db.ts(s.CreatedAt), methods).Scan(&s.ID)
 	})
 	switch classify(err) {
 	case uniqueViolation:
