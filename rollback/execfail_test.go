@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -177,17 +176,7 @@ func TestVerifyFailureKeepsBadReleaseRolledBack(t *testing.T) {
 		ctx := context.Background()
 		alerts := e.routeAll(t)
 		good, bad := e.seedScenario(t, "production")
-		var mu sync.Mutex
-		var nd *roman.Deployment
-		e.withVerifyWindow(time.Minute, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if nd == nil {
-				list, _ := e.store.ListDeployments(ctx, roman.DeploymentFilter{Environment: "production", Status: roman.StatusInProgress})
-				nd = list[0]
-			}
-			e.errors(t, nd, 9, time.Minute)
-		})
+		e.unhealthyRedeploy(t, "production")
 		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
 		if err != nil {
 			t.Fatal(err)

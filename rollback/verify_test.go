@@ -88,17 +88,7 @@ func TestVerifyWindowStillUnhealthy(t *testing.T) {
 	stores(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
 		_, bad := e.seedScenario(t, "production")
-		var mu sync.Mutex
-		var nd *roman.Deployment
-		e.withVerifyWindow(time.Minute, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if nd == nil {
-				list, _ := e.store.ListDeployments(ctx, roman.DeploymentFilter{Environment: "production", Status: roman.StatusInProgress})
-				nd = list[0]
-			}
-			e.errors(t, nd, 9, time.Minute)
-		})
+		e.unhealthyRedeploy(t, "production")
 		res, err := e.svc.Execute(ctx, roman.RollbackRequest{DeploymentID: bad.DeploymentID, TriggerReason: "bug"})
 		if err != nil {
 			t.Fatal(err)
@@ -224,4 +214,22 @@ func asErr(err error, target **roman.Error) bool {
 		*target = e
 	}
 	return ok
+}
+
+// unhealthyRedeploy gives the service a one-minute verify window in which
+// the redeploy a rollback records in env keeps failing: every verification
+// check first posts 9 errors a minute for it.
+func (e *env) unhealthyRedeploy(t *testing.T, env string) {
+	t.Helper()
+	var mu sync.Mutex
+	var nd *roman.Deployment
+	e.withVerifyWindow(time.Minute, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if nd == nil {
+			list, _ := e.store.ListDeployments(context.Background(), roman.DeploymentFilter{Environment: env, Status: roman.StatusInProgress})
+			nd = list[0]
+		}
+		e.errors(t, nd, 9, time.Minute)
+	})
 }
