@@ -61,7 +61,9 @@ func (s *Server) authenticate(r *http.Request, need roman.Role) (Caller, error) 
 	}
 	key, ok := s.deps.Keyring.Lookup(token)
 	if !ok {
-		s.deps.AuthLimiter.Fail(r)
+		if s.deps.AuthLimiter.Fail(r) {
+			s.logger.Warn("client address refused (429) after repeated failed authentications", "remote", r.RemoteAddr)
+		}
 		return Caller{}, errUnauthorized()
 	}
 	c := Caller{Name: key.Name, Role: key.Role}

@@ -87,14 +87,16 @@ func (l *AuthLimiter) Wait(r *http.Request) time.Duration {
 	return time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
 }
 
-// Fail records a failed authentication by the client of r.
-func (l *AuthLimiter) Fail(r *http.Request) {
+// Fail records a failed authentication by the client of r and reports
+// whether that failure used up the client's allowance, so that the caller
+// can leave evidence (a log line) when an address starts being refused.
+func (l *AuthLimiter) Fail(r *http.Request) (nowLimited bool) {
 	if l == nil {
-		return
+		return false
 	}
 	addr, ok := clientPrefix(r)
 	if !ok {
-		return
+		return false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -107,7 +109,9 @@ func (l *AuthLimiter) Fail(r *http.Request) {
 		l.clients[addr] = b
 	}
 	l.refill(b)
+	before := b.tokens
 	b.tokens = math.Max(0, b.tokens-1)
+	return before >= 1 && b.tokens < 1
 }
 
 // refill adds the tokens earned since the bucket was last seen.

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,5 +45,25 @@ func TestAuthLimiterBucket(t *testing.T) {
 	none.Fail(a)
 	if none.Wait(a) != 0 {
 		t.Fatal("a nil limiter limits")
+	}
+}
+
+// TestAuthLimiterReportsWhenLimited: Fail says true exactly once, on the
+// failure that uses up the allowance, so the server logs the moment an
+// address starts being refused (and not every guess after it).
+func TestAuthLimiterReportsWhenLimited(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
+	l := NewAuthLimiter(3, 30, clock.Now)
+	a := requestFrom("192.0.2.7:80")
+	var got []bool
+	for range 5 {
+		got = append(got, l.Fail(a))
+	}
+	if want := []bool{false, false, true, false, false}; !slices.Equal(got, want) {
+		t.Fatalf("Fail reported %v, want %v", got, want)
+	}
+	clock.Add(time.Hour) // the allowance is back
+	if l.Fail(a) {
+		t.Fatal("the first failure after the allowance came back reported a limit")
 	}
 }

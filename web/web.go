@@ -236,8 +236,8 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) error {
 	key := r.PostForm.Get("key")
 	token, expires, ok := d.cfg.Sessions.SignIn(key)
 	if !ok {
-		if key != "" {
-			d.cfg.Limiter.Fail(r)
+		if key != "" && d.cfg.Limiter.Fail(r) {
+			d.cfg.Logger.Warn("client address refused (429) after repeated failed sign-ins", "remote", r.RemoteAddr)
 		}
 		d.cfg.Logger.Info("dashboard sign-in refused", "remote", r.RemoteAddr)
 		return d.render(w, http.StatusUnauthorized, "signin.html", pageData{Error: "That key is not valid."})
