@@ -94,6 +94,11 @@ type ErrorEvent struct {
 	Message     string    `json:"message"`
 	Severity    string    `json:"severity"`
 	Fingerprint string    `json:"fingerprint"`
+	// ErrorType and Stack are optional inputs of roman's own fingerprint
+	// (Fingerprint) for an event that comes without one. They are not
+	// stored.
+	ErrorType string `json:"error_type,omitempty"`
+	Stack     string `json:"stack,omitempty"`
 }
 
 // MetricSample is one ingested metric value (table metric_samples).
