@@ -35,6 +35,9 @@ type Health struct {
 	// Unknown maps a signal that a source could not measure to the reason.
 	Unknown   map[string]string `json:"unknown,omitempty"`
 	Timestamp time.Time         `json:"timestamp"`
+	// Alerts are the firing alerts of other tools (Alertmanager)
+	// attributed to the deployment: triggers and warnings.
+	Alerts []FiringAlert `json:"alerts,omitempty"`
 }
 
 // Metric names of samples and pulled signals.
@@ -109,6 +112,10 @@ type HealthInputs struct {
 	// A signal missing here has not breached N times in a row; nil means
 	// "use Metrics" (N = 1).
 	Sustained map[string]float64
+	// Alerts are the firing alerts of other tools attributed to the
+	// deployment, oldest first: a trigger alert that started after the
+	// release is a trigger, any other a warning.
+	Alerts []FiringAlert
 }
 
 // EvaluateHealth computes the health object from inputs: the triggers in
@@ -177,6 +184,7 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	if h.Reason == "" && h.ErrorRatePerMinute >= t.WarnErrorRate {
 		h.Warnings = append(h.Warnings, warnErrorRate+FormatErrorRate(h.ErrorRatePerMinute))
 	}
+	evaluateAlerts(&h, in.Alerts)
 
 	switch {
 	case h.Reason != "":
@@ -197,8 +205,9 @@ const (
 )
 
 // WarningSignal names the signal a warning text of Health.Warnings is about:
-// SignalErrorRate, MetricP95ResponseTimeMS or MetricMemoryUsagePercent, or
-// "" for a text that is no health warning.
+// SignalErrorRate, MetricP95ResponseTimeMS or MetricMemoryUsagePercent,
+// "alert:<alertname>" for a firing alert of another tool, or "" for a text
+// that is no health warning.
 func WarningSignal(text string) string {
 	switch {
 	case strings.HasPrefix(text, warnErrorRate):
@@ -208,7 +217,7 @@ func WarningSignal(text string) string {
 	case strings.HasPrefix(text, warnMemory):
 		return MetricMemoryUsagePercent
 	}
-	return ""
+	return alertWarningSignal(text)
 }
 
 // roundCount rounds a sampled count to the nearest whole number, halves up

@@ -94,8 +94,11 @@ type Deps struct {
 	// Discord, when set, answers POST /discord/interactions (api/discord.go);
 	// without it the route answers 404.
 	Discord DiscordBot
-	Logger  *slog.Logger
-	Clock   roman.Clock
+	// Alertmanager, when set, answers POST /integrations/alertmanager
+	// (api/alertmanager.go); without it the route answers 404.
+	Alertmanager AlertmanagerReceiver
+	Logger       *slog.Logger
+	Clock        roman.Clock
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

@@ -34,6 +34,12 @@ type Checker struct {
 	ConsecutiveBreaches func(env string) int
 	// Pulled, when set, adds the recent readings of the pulled sources.
 	Pulled *Pulled
+	// Alerts, when set, adds the firing alerts of other tools
+	// (Alertmanager) attributed to the deployment (alerts.go).
+	Alerts roman.IntegrationAlertStore
+	// AlertTriggers returns the alert names that are triggers in an
+	// environment (nil: only alerts labelled roman_trigger="true").
+	AlertTriggers func(env string) []string
 }
 
 // Check returns the health of deployment d at the current time.
@@ -92,6 +98,9 @@ func (c *Checker) Inputs(ctx context.Context, d *roman.Deployment, now time.Time
 		return roman.HealthInputs{}, err
 	}
 	c.addPulled(&in, d, now, n)
+	if err := c.addAlerts(ctx, []*roman.Deployment{d}, []*roman.HealthInputs{&in}); err != nil {
+		return roman.HealthInputs{}, err
+	}
 	return in, nil
 }
 
