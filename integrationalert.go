@@ -101,9 +101,12 @@ type IntegrationAlertStore interface {
 	// outcome and fills ID. Only EINTERNAL.
 	RecordIntegrationAlerts(ctx context.Context, alerts []*IntegrationAlert, events func(i int, outcome string) []*RomanEvent) ([]string, error)
 	// FiringAlerts returns, per deployment id given, the firing alerts
-	// attributed to it, oldest startsAt first. A deployment without any is
-	// absent. Only EINTERNAL.
-	FiringAlerts(ctx context.Context, deploymentIDs []string) (map[string][]*IntegrationAlert, error)
+	// attributed to it: a bounded number of each (the store says how
+	// many), those that may be triggers first (labelled roman_trigger="true"
+	// or named in triggers, and started at or after the deployment), then
+	// the others, oldest startsAt first within each. A deployment without
+	// any is absent. Only EINTERNAL.
+	FiringAlerts(ctx context.Context, deploymentIDs []string, triggers []string) (map[string][]*IntegrationAlert, error)
 }
 
 // FiringAlert is a firing alert of another tool as the health object

@@ -17,10 +17,22 @@ func (c *Checker) addAlerts(ctx context.Context, ds []*roman.Deployment, ins []*
 		return nil
 	}
 	ids := make([]string, len(ds))
+	var names []string // the trigger names of every environment concerned
+	seenEnv, seenName := map[string]bool{}, map[string]bool{}
 	for i, d := range ds {
 		ids[i] = d.DeploymentID
+		if c.AlertTriggers == nil || seenEnv[d.Environment] {
+			continue
+		}
+		seenEnv[d.Environment] = true
+		for _, n := range c.AlertTriggers(d.Environment) {
+			if !seenName[n] {
+				seenName[n] = true
+				names = append(names, n)
+			}
+		}
 	}
-	firing, err := c.Alerts.FiringAlerts(ctx, ids)
+	firing, err := c.Alerts.FiringAlerts(ctx, ids, names)
 	if err != nil {
 		return err
 	}

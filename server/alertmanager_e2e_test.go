@@ -175,7 +175,7 @@ func TestAlertmanagerTriggerRollsBack(t *testing.T) {
 		if rows := romanEvents(t, m, badID, roman.EventIntegrationAlert); len(rows) != 2 || !strings.Contains(rows[0].Message, "resolved") {
 			t.Fatalf("integration_alert rows after resolve: %+v", rows)
 		}
-		firingNow, err := m.Store.FiringAlerts(context.Background(), []string{badID})
+		firingNow, err := m.Store.FiringAlerts(context.Background(), []string{badID}, nil)
 		if err != nil || len(firingNow[badID]) != 0 {
 			t.Fatalf("firing after resolve: %v %v", firingNow, err)
 		}
@@ -410,6 +410,29 @@ func TestAlertmanagerBadInput(t *testing.T) {
 		var n int
 		if err := m.Store.SQL().QueryRow(`SELECT count(*) FROM integration_alerts`).Scan(&n); err != nil || n != 0 {
 			t.Errorf("bad input stored %d alerts (%v)", n, err)
+		}
+	})
+}
+
+// TestAlertmanagerLabelledTrigger: an alert labelled roman_trigger="true" is
+// a trigger in an environment whose alert_triggers do not name it.
+func TestAlertmanagerLabelledTrigger(t *testing.T) {
+	testkit.EachStore(t, func(t *testing.T, url string) {
+		m := startServer(t, url, map[string]string{"ROMAN_AUTO_ROLLBACK": "never"})
+		base := m.URL()
+		badID := deployCheckout(t, m, "production")
+		body := amPayload(t, amFiringFile, func(p map[string]any) {
+			startingAt(time.Now().Add(time.Second))(p)
+			a := amAlert(p, 0)
+			a["labels"].(map[string]any)["alertname"] = "CheckoutBroken"
+			a["labels"].(map[string]any)[roman.AlertTriggerLabel] = "true"
+		})
+		if code, out := postAM(t, base, deployToken, body); code != 200 || out["alerts"].([]any)[0].(map[string]any)["trigger"] != true {
+			t.Fatalf("labelled: %d %v", code, out)
+		}
+		code, chk := testkit.Call(t, "POST", base+"/auto-rollback/check", readToken, `{"deployment_id":"`+badID+`"}`)
+		if code != 200 || chk["should_rollback"] != true || chk["reason"] != "Alert firing: CheckoutBroken: Error rate above 5% on checkout-api" {
+			t.Fatalf("check: %d %v", code, chk)
 		}
 	})
 }

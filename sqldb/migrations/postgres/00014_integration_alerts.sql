@@ -31,7 +31,12 @@ CREATE TABLE ops.integration_alerts (
   updated_at timestamptz NOT NULL
 );
 CREATE UNIQUE INDEX integration_alerts_identity_idx ON ops.integration_alerts (source, fingerprint, starts_at);
-CREATE INDEX integration_alerts_firing_idx ON ops.integration_alerts (deployment_id) WHERE status = 'firing';
+-- The firing alerts of a release, oldest first; by name (alert_triggers);
+-- the labelled triggers. Each evaluation reads a bounded range of each.
+CREATE INDEX integration_alerts_firing_idx ON ops.integration_alerts (deployment_id, starts_at) WHERE status = 'firing';
+CREATE INDEX integration_alerts_firing_name_idx ON ops.integration_alerts (deployment_id, alertname, starts_at) WHERE status = 'firing';
+CREATE INDEX integration_alerts_firing_labelled_idx ON ops.integration_alerts (deployment_id, starts_at)
+  WHERE status = 'firing' AND labelled_trigger;
 CREATE TRIGGER integration_alerts_notify_insert AFTER INSERT ON ops.integration_alerts
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ops.roman_notify_ingest();
 CREATE TRIGGER integration_alerts_notify_update AFTER UPDATE ON ops.integration_alerts

@@ -26,7 +26,12 @@ CREATE TABLE integration_alerts (
   updated_at TEXT NOT NULL
 ) STRICT;
 CREATE UNIQUE INDEX integration_alerts_identity_idx ON integration_alerts (source, fingerprint, starts_at);
-CREATE INDEX integration_alerts_firing_idx ON integration_alerts (deployment_id) WHERE status = 'firing';
+-- The firing alerts of a release, oldest first; by name (alert_triggers);
+-- the labelled triggers. Each evaluation reads a bounded range of each.
+CREATE INDEX integration_alerts_firing_idx ON integration_alerts (deployment_id, starts_at) WHERE status = 'firing';
+CREATE INDEX integration_alerts_firing_name_idx ON integration_alerts (deployment_id, alertname, starts_at) WHERE status = 'firing';
+CREATE INDEX integration_alerts_firing_labelled_idx ON integration_alerts (deployment_id, starts_at)
+  WHERE status = 'firing' AND labelled_trigger;
 
 -- +goose Down
 DROP TABLE integration_alerts;
