@@ -165,9 +165,10 @@ func (s *Service) Receive(ctx context.Context, m *Message) (*Result, error) {
 			s.noteTruncated(ctx, m, changed, now)
 		}
 	}
+	// The audit rows carry no alert for the outbox, so the alert sender
+	// need not be woken (a ChangeRomanEvent would make it claim).
 	for id, row := range changed {
 		s.Hub.Publish(roman.Change{Kind: roman.ChangeErrors, Service: row.Service, Environment: row.Environment, DeploymentID: id})
-		s.Hub.Publish(roman.Change{Kind: roman.ChangeRomanEvent, Service: row.Service, Environment: row.Environment, DeploymentID: id})
 	}
 	return res, nil
 }

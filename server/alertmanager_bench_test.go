@@ -110,7 +110,9 @@ var amSeq atomic.Int64
 // release. "new": every request carries an alert not seen before (a row and
 // an integration_alert row written); "resent": the same group again (a
 // duplicate, nothing written), as Alertmanager re-sends on retries and
-// group_interval. Reports req/s.
+// group_interval. "errors-reference" posts one error event per POST
+// /errors at the same concurrency: the built-in ingest path, for
+// comparison on the same machine and load. Reports req/s.
 func BenchmarkAlertmanagerThroughput(b *testing.B) {
 	for _, s := range testkit.Stores {
 		b.Run(s.Name, func(b *testing.B) {
@@ -122,14 +124,19 @@ func BenchmarkAlertmanagerThroughput(b *testing.B) {
 				b.Fatalf("first: %d", code)
 			}
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: amClients}}
-			for _, mode := range []string{"new", "resent"} {
+			for _, mode := range []string{"new", "resent", "errors-reference"} {
 				b.Run(mode, func(b *testing.B) {
 					bodies := make([][]byte, b.N)
 					for i := range bodies {
-						if mode == "new" {
+						switch mode {
+						case "errors-reference":
+							// The built-in path at the same concurrency: one
+							// error event per POST /errors.
+							bodies[i] = []byte(`{"service":"checkout-api","environment":"production","message":"TypeError: cart is undefined"}`)
+						case "new":
 							// Unique across the benchmark's runs of growing b.N.
 							bodies[i] = amBody(b, "production", "QueueBacklog", fmt.Sprintf("%016x", amSeq.Add(1)), startsAt)
-						} else {
+						default:
 							bodies[i] = resent
 						}
 					}
@@ -147,7 +154,13 @@ func BenchmarkAlertmanagerThroughput(b *testing.B) {
 								if i >= int64(b.N) {
 									return
 								}
-								if code := postAMBytes(client, m.URL(), bodies[i]); code != 200 {
+								code := 0
+								if mode == "errors-reference" {
+									code = post(m.URL()+"/errors", deployToken, bodies[i])
+								} else {
+									code = postAMBytes(client, m.URL(), bodies[i])
+								}
+								if code != 200 {
 									bad.Add(1)
 								}
 							}
