@@ -1,25 +1,23 @@
 package metrics
 
-import (
-	"github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus"
 
-	"github.com/odyssey-1/roman"
-)
-
-// newUnattributed is the counter of events from other tools that mapped to
-// no release, by source.
+// newUnattributed returns the counter of integration items that could not
+// be attributed to a release.
 func newUnattributed() *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "roman_integration_unattributed_total",
-		Help: "Events from other tools (Alertmanager, Sentry, OpenTelemetry) received by this process that mapped to no release; each is a warning row in roman_events.",
+		Help: "Items received from another tool (Alertmanager, Sentry, OpenTelemetry logs and traces) that could not be attributed to a release, by source; each is also named in a roman_events row (integration_unattributed for Alertmanager, integration_events for the others).",
 	}, []string{"source"})
-	// Present at 0 from the start, so a rate over it works before the
-	// first unattributed event.
-	c.WithLabelValues(roman.SourceAlertmanager)
+	// Every source shows from the start, at 0.
+	for _, source := range []string{"alertmanager", "sentry", "otlp_logs", "otlp_traces"} {
+		c.WithLabelValues(source)
+	}
 	return c
 }
 
-// AddUnattributed counts n events from source that mapped to no release.
+// AddUnattributed counts n items of a source (alertmanager, sentry,
+// otlp_logs, otlp_traces) that could not be attributed to a release.
 func (m *Metrics) AddUnattributed(source string, n int) {
 	if m == nil || n <= 0 {
 		return

@@ -83,7 +83,7 @@ type Metrics struct {
 	ingested  prometheus.Counter
 	leader    prometheus.Gauge
 	logger    *slog.Logger
-	// unattributed counts integration events that mapped to no release
+	// unattributed counts integration items tied to no release
 	// (integrations.go).
 	unattributed *prometheus.CounterVec
 }
