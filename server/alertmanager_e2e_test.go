@@ -156,6 +156,14 @@ func TestAlertmanagerTriggerRollsBack(t *testing.T) {
 			t.Fatalf("validation: %s", ev.ConstitutionalValidation)
 		}
 
+		// roman explain shows the alert and the trigger it became.
+		code, ex := testkit.Call(t, "GET", base+"/deployments/"+badID+"/explain", readToken, "")
+		raw, _ := json.Marshal(ex)
+		if code != 200 || !strings.Contains(string(raw), roman.EventIntegrationAlert) || !strings.Contains(string(raw), amReason) ||
+			!strings.Contains(string(raw), amFingerprint) {
+			t.Fatalf("explain: %d %s", code, raw)
+		}
+
 		// Alertmanager re-sends the group (retries, group_interval,
 		// repeat_interval): nothing new is written.
 		code, out = postAM(t, base, deployToken, firing)
