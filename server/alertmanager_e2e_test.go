@@ -444,3 +444,28 @@ func TestAlertmanagerLabelledTrigger(t *testing.T) {
 		}
 	})
 }
+
+// TestAlertmanagerStateSurvivesRestart: a firing trigger alert is still a
+// trigger after roman restarts, and the re-sent group is still a duplicate.
+func TestAlertmanagerStateSurvivesRestart(t *testing.T) {
+	testkit.EachStore(t, func(t *testing.T, url string) {
+		never := map[string]string{"ROMAN_AUTO_ROLLBACK": "never"}
+		m := openServer(t, url, nil, nil, amTriggers, never)
+		badID := deployCheckout(t, m, "production")
+		firing := amPayload(t, amFiringFile, startingAt(time.Now().Add(time.Second)))
+		if code, out := postAM(t, m.URL(), deployToken, firing); code != 200 || out["recorded"] != 1.0 {
+			t.Fatalf("firing: %d %v", code, out)
+		}
+		if err := m.Close(); err != nil {
+			t.Fatal(err)
+		}
+		m = startServer(t, url, amTriggers, never)
+		code, chk := testkit.Call(t, "POST", m.URL()+"/auto-rollback/check", readToken, `{"deployment_id":"`+badID+`"}`)
+		if code != 200 || chk["should_rollback"] != true || chk["reason"] != amReason {
+			t.Fatalf("check after restart: %d %v", code, chk)
+		}
+		if code, out := postAM(t, m.URL(), deployToken, firing); code != 200 || out["duplicates"] != 1.0 {
+			t.Fatalf("re-sent after restart: %d %v", code, out)
+		}
+	})
+}
