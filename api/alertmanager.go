@@ -39,11 +39,17 @@ func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	release, ok := s.admitIngest(w)
-	if !ok {
-		return nil
+	// A full server answers 503, not ingest's 429: Alertmanager retries a
+	// 5xx with backoff but drops a 4xx until the group's next flush
+	// (group_interval, 5 minutes by default).
+	select {
+	case s.ingestSlots <- struct{}{}:
+		defer func() { <-s.ingestSlots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		return WriteJSON(w, http.StatusServiceUnavailable, ErrorResponse{
+			Error: fmt.Sprintf("too many ingest requests in flight (limit %d): retry after 1 second", s.cfg.MaxIngestInflight)})
 	}
-	defer release()
 	m, err := alertmanager.Decode(body)
 	if err != nil {
 		return err
