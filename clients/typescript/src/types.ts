@@ -293,6 +293,7 @@ export interface ErrorEvent {
 
 /**
  * A batch of error events, stored all or nothing (POST /errors).
+ * @schema ErrorsRequest/oneOf/1
  */
 export interface ErrorBatch {
   events: ErrorEvent[];

@@ -317,3 +317,22 @@ test("the constructor refuses a bad URL", () => {
   assert.throws(() => new RollbackService("not a url", "k"), /invalid server URL/);
   assert.throws(() => new RollbackService("ftp://x", "k"), /http or https/);
 });
+
+test("every request these tests sent is a route of openapi.json marked for the TypeScript client", async () => {
+  const { readFileSync } = await import("node:fs");
+  const spec = JSON.parse(readFileSync(new URL("../../../api/openapi.json", import.meta.url), "utf8"));
+  const routes = [];
+  for (const [path, item] of Object.entries(spec.paths)) {
+    for (const [m, op] of Object.entries(item)) {
+      if (op && op["x-clients"]?.includes("typescript")) {
+        routes.push({ method: m.toUpperCase(), re: new RegExp("^" + path.replace(/\{[^}]+\}/g, "[^/]+") + "$") });
+      }
+    }
+  }
+  assert.ok(sent.length > 20, `requests were recorded (${sent.length})`);
+  const stray = [...new Set(sent)].filter((r) => {
+    const [method, path] = r.split(" ");
+    return !routes.some((x) => x.method === method && x.re.test(path));
+  });
+  assert.deepEqual(stray, []);
+});
