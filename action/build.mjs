@@ -10,6 +10,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const outfile = process.argv[2] ?? join(here, "dist/index.js");
 
 await build({
+  absWorkingDir: here,
   entryPoints: [join(here, "src/main.ts")],
   outfile,
   bundle: true,

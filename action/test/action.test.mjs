@@ -257,8 +257,9 @@ test("bad inputs and roman's refusals are error annotations with exit code 1", a
     [{ mode: "watch", server: roman.url, token: roman.keys.read, deployment_id: "00000000-0000-4000-8000-000000000000" }, /roman answered 404 \(not_found\)/],
     [{ mode: "record", server: "http://127.0.0.1:1", token: roman.keys.deploy, environment: "production" }, /cannot reach roman/],
   ];
-  for (const [inputs, want] of cases) {
-    const r = await runAction(inputs);
+  const runs = await Promise.all(cases.map(([inputs]) => runAction(inputs)));
+  for (const [i, [inputs, want]] of cases.entries()) {
+    const r = runs[i];
     assert.equal(r.code, 1, JSON.stringify(inputs) + r.stdout);
     const errs = errors(r.stdout);
     assert.equal(errs.length, 1, r.stdout);
