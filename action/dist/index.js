@@ -524,6 +524,9 @@ function judge(ex) {
     case "success":
       if (windowEnded && d.health_check_passed) return { verdict: "pass", reason: ex.verdict.why };
       if (windowEnded) return { verdict: "fail", reason: `the watch window did not pass: ${ex.verdict.why}` };
+      if (ex.timeline.some((e) => e.kind === "suppressed" || e.kind === "manual_intervention")) {
+        return { verdict: "fail", reason: `a trigger fired and roman did not roll back: ${ex.verdict.why}` };
+      }
       return void 0;
     default:
       return void 0;

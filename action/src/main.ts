@@ -157,6 +157,12 @@ export function judge(ex: Explanation): { verdict: Verdict; reason: string } | u
     case "success":
       if (windowEnded && d.health_check_passed) return { verdict: "pass", reason: ex.verdict.why };
       if (windowEnded) return { verdict: "fail", reason: `the watch window did not pass: ${ex.verdict.why}` };
+      // A trigger fired but roman will not roll back by itself (storm
+      // protection, a constitutional rejection, a rollback that could not
+      // run): the window cannot pass any more and a human must act.
+      if (ex.timeline.some((e) => e.kind === "suppressed" || e.kind === "manual_intervention")) {
+        return { verdict: "fail", reason: `a trigger fired and roman did not roll back: ${ex.verdict.why}` };
+      }
       return undefined;
     default:
       return undefined;

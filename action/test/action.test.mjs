@@ -236,6 +236,21 @@ test("watch fails with roman's reason when roman rolls the release back during i
   assert.equal((await api(slow, "GET", `/deployments/${id}`)).status, "rolled_back");
 });
 
+test("watch fails at once when a trigger fired and roman cannot roll back (no known-good release)", async () => {
+  const common = { server: slow.url, token: slow.keys.deploy };
+  const rec = await runAction({ ...common, mode: "record", environment: "canary", version: "v0.1.0" });
+  const id = rec.outputs.deployment_id;
+  assert.equal((await runAction({ ...common, mode: "complete", deployment_id: id })).code, 0);
+  const watching = runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: id, poll_interval: "0.2", watch_timeout: "60" });
+  await new Promise((r) => setTimeout(r, 300));
+  await api(slow, "POST", "/errors", { events: Array.from({ length: 7 }, (_, i) => ({ deployment_id: id, message: `boom ${i}` })) }, slow.keys.deploy);
+  const w = await watching;
+  assert.equal(w.code, 1, w.stdout);
+  assert.equal(w.outputs.verdict, "fail");
+  assert.match(errors(w.stdout)[0], /a trigger fired and roman did not roll back: Not rolled back: .*No valid rollback target found/);
+  assert.equal((await api(slow, "GET", `/deployments/${id}`)).status, "success", "roman did not roll it back");
+});
+
 test("watch fails with verdict timeout when roman has not decided in time", async () => {
   const rec = await runAction({ server: slow.url, token: slow.keys.deploy, mode: "record", environment: "qa" });
   const w = await runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: rec.outputs.deployment_id, poll_interval: "0.2", watch_timeout: "1" });
