@@ -272,6 +272,26 @@ test("a server that does not answer rejects with RomanTimeoutError after the cal
   }
 });
 
+test("answers that are not roman's JSON: an error page resolves, a 2xx without JSON rejects", async () => {
+  const { createServer } = await import("node:http");
+  const srv = createServer((req, res) => {
+    if (req.url.startsWith("/auto-rollback")) {
+      res.writeHead(502, { "Content-Type": "text/html" }).end("<html>Bad Gateway</html>");
+    } else {
+      res.writeHead(200, { "Content-Type": "text/html" }).end("<html>hello</html>");
+    }
+  });
+  await new Promise((r) => srv.listen(0, "127.0.0.1", r));
+  try {
+    const c = new RollbackService(`http://127.0.0.1:${srv.address().port}`, "k".repeat(20));
+    const res = await c.executeRollback(randomUUID(), "r");
+    assert.deepEqual(res, { success: false, error: "roman answered HTTP 502", http_status: 502, code: "internal" });
+    await assert.rejects(c.getDeployment(randomUUID()), (e) => e instanceof RomanApiError && e.code === "invalid_response" && e.status === 200);
+  } finally {
+    await new Promise((r) => srv.close(r));
+  }
+});
+
 test("a Supabase-style base URL calls the seed's /functions/v1 paths", async () => {
   assert.equal(isSupabaseURL("https://abcdefgh.supabase.co"), true);
   assert.equal(isSupabaseURL("https://roman.example.com"), false);
