@@ -4,7 +4,7 @@
 // GITHUB_OUTPUT, GITHUB_ENV and GITHUB_STEP_SUMMARY — against a real roman
 // started by the test.
 
-import { test, before, after } from "node:test";
+import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -154,151 +154,155 @@ async function api(srv, method, path, body, key = srv.keys.admin) {
   return json;
 }
 
-test("record, complete and watch pass for a healthy release", async () => {
-  const common = { server: roman.url, token: roman.keys.deploy };
-  const rec = await runAction({ ...common, mode: "record", environment: "production", service: "shop" });
-  assert.equal(rec.code, 0, rec.stdout + rec.stderr);
-  assert.deepEqual(errors(rec.stdout), []);
-  const id = rec.outputs.deployment_id;
-  assert.match(id, /^[0-9a-f-]{36}$/);
-  assert.equal(rec.env.ROMAN_DEPLOYMENT_ID, id, "later steps of the job get the id");
-  // The token is masked before anything else is printed, and never printed otherwise.
-  assert.equal(rec.stdout.split("\n")[0], `::add-mask::${roman.keys.deploy}`);
-  assert.equal(rec.stdout.split(roman.keys.deploy).length, 2);
-  assert.match(rec.summary, /### roman: deployment recorded/);
-  assert.match(rec.summary, new RegExp(id));
+// The scenarios use their own environments (or their own roman), so they run
+// at once: most of their time is waiting for roman and for node to start.
+describe("the bundled action against roman", { concurrency: true }, () => {
+  test("record, complete and watch pass for a healthy release", async () => {
+    const common = { server: roman.url, token: roman.keys.deploy };
+    const rec = await runAction({ ...common, mode: "record", environment: "production", service: "shop" });
+    assert.equal(rec.code, 0, rec.stdout + rec.stderr);
+    assert.deepEqual(errors(rec.stdout), []);
+    const id = rec.outputs.deployment_id;
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(rec.env.ROMAN_DEPLOYMENT_ID, id, "later steps of the job get the id");
+    // The token is masked before anything else is printed, and never printed otherwise.
+    assert.equal(rec.stdout.split("\n")[0], `::add-mask::${roman.keys.deploy}`);
+    assert.equal(rec.stdout.split(roman.keys.deploy).length, 2);
+    assert.match(rec.summary, /### roman: deployment recorded/);
+    assert.match(rec.summary, new RegExp(id));
 
-  const d = await api(roman, "GET", `/deployments/${id}`);
-  assert.equal(d.version, "ffac537e6cbbf934b08745a378932722df287a53", "version defaults to GITHUB_SHA on a branch");
-  assert.equal(d.git_commit, "ffac537e6cbbf934b08745a378932722df287a53");
-  assert.equal(d.git_branch, "main");
-  assert.equal(d.service, "shop");
-  assert.equal(d.status, "in_progress");
-  assert.equal(d.metadata.run_url, "https://github.com/octo-org/shop/actions/runs/1658821493");
-  assert.equal(d.metadata.actor, "octocat");
-  assert.equal(d.metadata.workflow, "Deploy");
+    const d = await api(roman, "GET", `/deployments/${id}`);
+    assert.equal(d.version, "ffac537e6cbbf934b08745a378932722df287a53", "version defaults to GITHUB_SHA on a branch");
+    assert.equal(d.git_commit, "ffac537e6cbbf934b08745a378932722df287a53");
+    assert.equal(d.git_branch, "main");
+    assert.equal(d.service, "shop");
+    assert.equal(d.status, "in_progress");
+    assert.equal(d.metadata.run_url, "https://github.com/octo-org/shop/actions/runs/1658821493");
+    assert.equal(d.metadata.actor, "octocat");
+    assert.equal(d.metadata.workflow, "Deploy");
 
-  // complete takes the id from the environment the record step exported.
-  const done = await runAction({ ...common, mode: "complete" }, { ROMAN_DEPLOYMENT_ID: id });
-  assert.equal(done.code, 0, done.stdout);
-  assert.equal(done.outputs.deployment_id, id);
-  assert.match(done.stdout, /roman now watches it/);
-  assert.equal((await api(roman, "GET", `/deployments/${id}`)).status, "success");
+    // complete takes the id from the environment the record step exported.
+    const done = await runAction({ ...common, mode: "complete" }, { ROMAN_DEPLOYMENT_ID: id });
+    assert.equal(done.code, 0, done.stdout);
+    assert.equal(done.outputs.deployment_id, id);
+    assert.match(done.stdout, /roman now watches it/);
+    assert.equal((await api(roman, "GET", `/deployments/${id}`)).status, "success");
 
-  const w = await runAction({ server: roman.url, token: roman.keys.read, mode: "watch", deployment_id: id, poll_interval: "0.2", watch_timeout: "30" });
-  assert.equal(w.code, 0, w.stdout);
-  assert.deepEqual(errors(w.stdout), []);
-  assert.equal(w.outputs.verdict, "pass");
-  assert.equal(w.outputs.deployment_id, id);
-  // The pass is roman's end of the window, not a guess: the release is marked
-  // healthy and its timeline has the window's end.
-  assert.match(w.stdout, /passed its watch window: Not rolled back: the watch window passed with no trigger firing/);
-  assert.match(w.summary, /✅ roman: the release passed its watch window/);
-  assert.match(w.summary, /\*\*Verdict:\*\* `pass`/);
-  assert.match(w.summary, /window_end/);
-  assert.equal((await api(roman, "GET", `/deployments/${id}`)).health_check_passed, true);
-});
-
-test("record takes the tag as the version on a tag push", async () => {
-  const rec = await runAction(
-    { server: roman.url, token: roman.keys.deploy, mode: "record", environment: "staging", metadata: '{"ticket": "OPS-7"}' },
-    { GITHUB_REF: "refs/tags/v2.5.3", GITHUB_REF_NAME: "v2.5.3" },
-  );
-  assert.equal(rec.code, 0, rec.stdout);
-  const d = await api(roman, "GET", `/deployments/${rec.outputs.deployment_id}`);
-  assert.equal(d.version, "v2.5.3");
-  assert.equal(d.metadata.ticket, "OPS-7");
-  assert.equal(d.metadata.run_url, "https://github.com/octo-org/shop/actions/runs/1658821493");
-});
-
-test("watch fails with roman's reason when roman rolls the release back during it", async () => {
-  // The known-good release roman can go back to.
-  await api(slow, "POST", "/deployments", {
-    environment: "production", version: "v2.5.2", git_commit: "a7f3b29", git_branch: "main",
-    status: "success", health_check_passed: true, deployed_at: new Date(Date.now() - 600_000).toISOString(),
+    const w = await runAction({ server: roman.url, token: roman.keys.read, mode: "watch", deployment_id: id, poll_interval: "0.2", watch_timeout: "30" });
+    assert.equal(w.code, 0, w.stdout);
+    assert.deepEqual(errors(w.stdout), []);
+    assert.equal(w.outputs.verdict, "pass");
+    assert.equal(w.outputs.deployment_id, id);
+    // The pass is roman's end of the window, not a guess: the release is marked
+    // healthy and its timeline has the window's end.
+    assert.match(w.stdout, /passed its watch window: Not rolled back: the watch window passed with no trigger firing/);
+    assert.match(w.summary, /✅ roman: the release passed its watch window/);
+    assert.match(w.summary, /\*\*Verdict:\*\* `pass`/);
+    assert.match(w.summary, /window_end/);
+    assert.equal((await api(roman, "GET", `/deployments/${id}`)).health_check_passed, true);
   });
-  const common = { server: slow.url, token: slow.keys.deploy };
-  const rec = await runAction({ ...common, mode: "record", environment: "production", version: "v2.5.3" });
-  assert.equal(rec.code, 0, rec.stdout);
-  const id = rec.outputs.deployment_id;
-  const done = await runAction({ ...common, mode: "complete", deployment_id: id });
-  assert.equal(done.code, 0, done.stdout);
 
-  let seenWatching;
-  const watched = new Promise((r) => (seenWatching = r));
-  const watching = runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: id, poll_interval: "0.2", watch_timeout: "60" }, {}, (out) => {
-    if (out.includes(`deployment ${id} is success`)) seenWatching();
+  test("record takes the tag as the version on a tag push", async () => {
+    const rec = await runAction(
+      { server: roman.url, token: roman.keys.deploy, mode: "record", environment: "staging", metadata: '{"ticket": "OPS-7"}' },
+      { GITHUB_REF: "refs/tags/v2.5.3", GITHUB_REF_NAME: "v2.5.3" },
+    );
+    assert.equal(rec.code, 0, rec.stdout);
+    const d = await api(roman, "GET", `/deployments/${rec.outputs.deployment_id}`);
+    assert.equal(d.version, "v2.5.3");
+    assert.equal(d.metadata.ticket, "OPS-7");
+    assert.equal(d.metadata.run_url, "https://github.com/octo-org/shop/actions/runs/1658821493");
   });
-  // Once watch has seen the release live, the application reports errors
-  // above the threshold (> 5/minute).
-  await Promise.race([watched, watching]);
-  await api(slow, "POST", "/errors", { events: Array.from({ length: 8 }, (_, i) => ({ deployment_id: id, message: `PaymentError: card declined ${i}` })) }, slow.keys.deploy);
-  const w = await watching;
-  assert.equal(w.code, 1, w.stdout);
-  assert.equal(w.outputs.verdict, "rolled_back");
-  const errs = errors(w.stdout);
-  assert.equal(errs.length, 1, w.stdout);
-  assert.match(errs[0], /^::error title=roman::roman rolled the release back: Rolled back by rollback [0-9a-f-]{36} \(automatic\): High error rate: 8 errors\/minute/);
-  assert.match(w.summary, /roman rolled the release back/);
-  assert.match(w.summary, /`rolled_back`/);
-  assert.match(w.summary, /High error rate: 8 errors\/minute/);
-  assert.equal((await api(slow, "GET", `/deployments/${id}`)).status, "rolled_back");
-});
 
-test("watch fails at once when a trigger fired and roman cannot roll back (no known-good release)", async () => {
-  const common = { server: slow.url, token: slow.keys.deploy };
-  const rec = await runAction({ ...common, mode: "record", environment: "canary", version: "v0.1.0" });
-  const id = rec.outputs.deployment_id;
-  assert.equal((await runAction({ ...common, mode: "complete", deployment_id: id })).code, 0);
-  let seenWatching;
-  const watched = new Promise((r) => (seenWatching = r));
-  const watching = runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: id, poll_interval: "0.2", watch_timeout: "60" }, {}, (out) => {
-    if (out.includes(`deployment ${id} is success`)) seenWatching();
+  test("watch fails with roman's reason when roman rolls the release back during it", async () => {
+    // The known-good release roman can go back to.
+    await api(slow, "POST", "/deployments", {
+      environment: "production", version: "v2.5.2", git_commit: "a7f3b29", git_branch: "main",
+      status: "success", health_check_passed: true, deployed_at: new Date(Date.now() - 600_000).toISOString(),
+    });
+    const common = { server: slow.url, token: slow.keys.deploy };
+    const rec = await runAction({ ...common, mode: "record", environment: "production", version: "v2.5.3" });
+    assert.equal(rec.code, 0, rec.stdout);
+    const id = rec.outputs.deployment_id;
+    const done = await runAction({ ...common, mode: "complete", deployment_id: id });
+    assert.equal(done.code, 0, done.stdout);
+
+    let seenWatching;
+    const watched = new Promise((r) => (seenWatching = r));
+    const watching = runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: id, poll_interval: "0.2", watch_timeout: "60" }, {}, (out) => {
+      if (out.includes(`deployment ${id} is success`)) seenWatching();
+    });
+    // Once watch has seen the release live, the application reports errors
+    // above the threshold (> 5/minute).
+    await Promise.race([watched, watching]);
+    await api(slow, "POST", "/errors", { events: Array.from({ length: 8 }, (_, i) => ({ deployment_id: id, message: `PaymentError: card declined ${i}` })) }, slow.keys.deploy);
+    const w = await watching;
+    assert.equal(w.code, 1, w.stdout);
+    assert.equal(w.outputs.verdict, "rolled_back");
+    const errs = errors(w.stdout);
+    assert.equal(errs.length, 1, w.stdout);
+    assert.match(errs[0], /^::error title=roman::roman rolled the release back: Rolled back by rollback [0-9a-f-]{36} \(automatic\): High error rate: 8 errors\/minute/);
+    assert.match(w.summary, /roman rolled the release back/);
+    assert.match(w.summary, /`rolled_back`/);
+    assert.match(w.summary, /High error rate: 8 errors\/minute/);
+    assert.equal((await api(slow, "GET", `/deployments/${id}`)).status, "rolled_back");
   });
-  await Promise.race([watched, watching]);
-  await api(slow, "POST", "/errors", { events: Array.from({ length: 7 }, (_, i) => ({ deployment_id: id, message: `boom ${i}` })) }, slow.keys.deploy);
-  const w = await watching;
-  assert.equal(w.code, 1, w.stdout);
-  assert.equal(w.outputs.verdict, "fail");
-  assert.match(errors(w.stdout)[0], /a trigger fired and roman did not roll back: Not rolled back: .*No valid rollback target found/);
-  assert.equal((await api(slow, "GET", `/deployments/${id}`)).status, "success", "roman did not roll it back");
-});
 
-test("watch fails with verdict timeout when roman has not decided in time", async () => {
-  const rec = await runAction({ server: slow.url, token: slow.keys.deploy, mode: "record", environment: "qa" });
-  const w = await runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: rec.outputs.deployment_id, poll_interval: "0.2", watch_timeout: "1" });
-  assert.equal(w.code, 1);
-  assert.equal(w.outputs.verdict, "timeout");
-  assert.match(errors(w.stdout)[0], /had not finished watching deployment .* after 1 s: Not rolled back: the deployment has not completed \(status in_progress\)/);
-});
+  test("watch fails at once when a trigger fired and roman cannot roll back (no known-good release)", async () => {
+    const common = { server: slow.url, token: slow.keys.deploy };
+    const rec = await runAction({ ...common, mode: "record", environment: "canary", version: "v0.1.0" });
+    const id = rec.outputs.deployment_id;
+    assert.equal((await runAction({ ...common, mode: "complete", deployment_id: id })).code, 0);
+    let seenWatching;
+    const watched = new Promise((r) => (seenWatching = r));
+    const watching = runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: id, poll_interval: "0.2", watch_timeout: "60" }, {}, (out) => {
+      if (out.includes(`deployment ${id} is success`)) seenWatching();
+    });
+    await Promise.race([watched, watching]);
+    await api(slow, "POST", "/errors", { events: Array.from({ length: 7 }, (_, i) => ({ deployment_id: id, message: `boom ${i}` })) }, slow.keys.deploy);
+    const w = await watching;
+    assert.equal(w.code, 1, w.stdout);
+    assert.equal(w.outputs.verdict, "fail");
+    assert.match(errors(w.stdout)[0], /a trigger fired and roman did not roll back: Not rolled back: .*No valid rollback target found/);
+    assert.equal((await api(slow, "GET", `/deployments/${id}`)).status, "success", "roman did not roll it back");
+  });
 
-test("bad inputs and roman's refusals are error annotations with exit code 1", async () => {
-  const cases = [
-    [{ mode: "record", token: "t".repeat(20), environment: "production" }, /input server is required/],
-    [{ mode: "deploy", server: roman.url, token: roman.keys.deploy }, /input mode must be record, complete or watch, got "deploy"/],
-    [{ mode: "record", server: roman.url, token: roman.keys.deploy }, /input environment is required/],
-    [{ mode: "complete", server: roman.url, token: roman.keys.deploy }, /input deployment_id is required/],
-    [{ mode: "record", server: roman.url, token: roman.keys.deploy, environment: "production", metadata: "[1]" }, /input metadata must be a JSON object/],
-    [{ mode: "record", server: roman.url, token: roman.keys.read, environment: "production" }, /roman answered 403 \(forbidden\): .*deploy/],
-    [{ mode: "record", server: roman.url, token: "roman_wrong_key_000000000000", environment: "production" }, /roman answered 401 \(unauthorized\): missing or invalid API key/],
-    [{ mode: "record", server: roman.url, token: roman.keys.deploy, environment: "Prod!" }, /roman answered 400 \(invalid\): invalid value for field "environment"/],
-    [{ mode: "watch", server: roman.url, token: roman.keys.read, deployment_id: "00000000-0000-4000-8000-000000000000" }, /roman answered 404 \(not_found\)/],
-    [{ mode: "record", server: "http://127.0.0.1:1", token: roman.keys.deploy, environment: "production" }, /cannot reach roman/],
-  ];
-  const runs = await Promise.all(cases.map(([inputs]) => runAction(inputs)));
-  for (const [i, [inputs, want]] of cases.entries()) {
-    const r = runs[i];
-    assert.equal(r.code, 1, JSON.stringify(inputs) + r.stdout);
-    const errs = errors(r.stdout);
-    assert.equal(errs.length, 1, r.stdout);
-    assert.match(errs[0], want);
-    assert.match(r.summary, /❌ roman:/);
-    assert.deepEqual(r.outputs, {});
-  }
-});
+  test("watch fails with verdict timeout when roman has not decided in time", async () => {
+    const rec = await runAction({ server: slow.url, token: slow.keys.deploy, mode: "record", environment: "qa" });
+    const w = await runAction({ server: slow.url, token: slow.keys.read, mode: "watch", deployment_id: rec.outputs.deployment_id, poll_interval: "0.2", watch_timeout: "1" });
+    assert.equal(w.code, 1);
+    assert.equal(w.outputs.verdict, "timeout");
+    assert.match(errors(w.stdout)[0], /had not finished watching deployment .* after 1 s: Not rolled back: the deployment has not completed \(status in_progress\)/);
+  });
 
-test("an error message with newlines is escaped in its annotation", async () => {
-  const r = await runAction({ mode: "watch", server: roman.url, token: roman.keys.read, deployment_id: "x", watch_timeout: "1\n2" });
-  assert.equal(r.code, 1);
-  assert.match(errors(r.stdout)[0], /got "1\\n2"/);
+  test("bad inputs and roman's refusals are error annotations with exit code 1", async () => {
+    const cases = [
+      [{ mode: "record", token: "t".repeat(20), environment: "production" }, /input server is required/],
+      [{ mode: "deploy", server: roman.url, token: roman.keys.deploy }, /input mode must be record, complete or watch, got "deploy"/],
+      [{ mode: "record", server: roman.url, token: roman.keys.deploy }, /input environment is required/],
+      [{ mode: "complete", server: roman.url, token: roman.keys.deploy }, /input deployment_id is required/],
+      [{ mode: "record", server: roman.url, token: roman.keys.deploy, environment: "production", metadata: "[1]" }, /input metadata must be a JSON object/],
+      [{ mode: "record", server: roman.url, token: roman.keys.read, environment: "production" }, /roman answered 403 \(forbidden\): .*deploy/],
+      [{ mode: "record", server: roman.url, token: "roman_wrong_key_000000000000", environment: "production" }, /roman answered 401 \(unauthorized\): missing or invalid API key/],
+      [{ mode: "record", server: roman.url, token: roman.keys.deploy, environment: "Prod!" }, /roman answered 400 \(invalid\): invalid value for field "environment"/],
+      [{ mode: "watch", server: roman.url, token: roman.keys.read, deployment_id: "00000000-0000-4000-8000-000000000000" }, /roman answered 404 \(not_found\)/],
+      [{ mode: "record", server: "http://127.0.0.1:1", token: roman.keys.deploy, environment: "production" }, /cannot reach roman/],
+    ];
+    const runs = await Promise.all(cases.map(([inputs]) => runAction(inputs)));
+    for (const [i, [inputs, want]] of cases.entries()) {
+      const r = runs[i];
+      assert.equal(r.code, 1, JSON.stringify(inputs) + r.stdout);
+      const errs = errors(r.stdout);
+      assert.equal(errs.length, 1, r.stdout);
+      assert.match(errs[0], want);
+      assert.match(r.summary, /❌ roman:/);
+      assert.deepEqual(r.outputs, {});
+    }
+  });
+
+  test("an error message with newlines is escaped in its annotation", async () => {
+    const r = await runAction({ mode: "watch", server: roman.url, token: roman.keys.read, deployment_id: "x", watch_timeout: "1\n2" });
+    assert.equal(r.code, 1);
+    assert.match(errors(r.stdout)[0], /got "1\\n2"/);
+  });
 });
