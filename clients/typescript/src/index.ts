@@ -8,6 +8,7 @@ import type {
   ErrorBatch,
   ErrorEvent,
   Explanation,
+  HistoryQuery,
   IngestResponse,
   RecordDeploymentRequest,
   RollbackFailure,
@@ -293,11 +294,7 @@ export class RollbackService {
    * Lists rollback events, newest first (GET /auto-rollback/history; roman
    * returns 10 unless limit says otherwise).
    */
-  async getHistory(
-    limit?: number,
-    filter: { service?: string; environment?: string; deployment_id?: string; status?: string; since?: string } = {},
-    options: CallOptions = {},
-  ): Promise<RollbackHistory["rollbacks"]> {
+  async getHistory(limit?: number, filter: Omit<HistoryQuery, "limit"> = {}, options: CallOptions = {}): Promise<RollbackHistory["rollbacks"]> {
     const query: Record<string, string> = {};
     if (limit !== undefined) query.limit = String(limit);
     for (const [k, v] of Object.entries(filter)) {

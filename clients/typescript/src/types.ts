@@ -268,6 +268,21 @@ export interface RollbackEvent {
 }
 
 /**
+ * The query of GET /auto-rollback/history: how many events (roman's default
+ * 10) and filters.
+ * @query rollbackHistory
+ */
+export interface HistoryQuery {
+  limit?: number;
+  service?: string;
+  environment?: string;
+  deployment_id?: string;
+  status?: RollbackStatus;
+  /** RFC 3339: only events initiated at or after this time. */
+  since?: string;
+}
+
+/**
  * The answer of GET /auto-rollback/history.
  * @schema RollbackHistory
  */

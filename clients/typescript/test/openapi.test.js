@@ -120,14 +120,14 @@ export function reachableSchemas(doc) {
   return new Map([...found].filter(([, s]) => s && s.properties));
 }
 
-/** The interfaces of a TypeScript file tagged `@schema Name`. */
-export function taggedInterfaces(file) {
+/** The interfaces of a TypeScript file tagged `@<tagName> Name` (schema, or query). */
+export function taggedInterfaces(file, tagName = "schema") {
   const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
   const out = new Map();
   const visit = (node) => {
     if (ts.isInterfaceDeclaration(node)) {
       for (const tag of ts.getJSDocTags(node)) {
-        if (tag.tagName.text === "schema") {
+        if (tag.tagName.text === tagName) {
           const schema = String(ts.getTextOfJSDocComment(tag.comment) ?? "").trim();
           const props = new Map();
           for (const m of node.members) {
@@ -184,6 +184,39 @@ export function fieldProblems(schemas, ifaces) {
   return problems;
 }
 
+/**
+ * Problems between the query parameters of the marked operations and the
+ * interfaces tagged `@query <operationId>` (a seed twin, "...Seed", shares its
+ * operation's interface).
+ */
+export function queryProblems(doc, queries) {
+  const problems = [];
+  const seen = new Set();
+  for (const o of allOperations(doc).filter(markedTypeScript)) {
+    const params = [...(doc.paths[o.path].parameters ?? []), ...(o.op.parameters ?? [])].map((p) => deref(doc, p)).filter((p) => p.in === "query");
+    if (params.length === 0) continue;
+    const key = o.id.replace(/Seed$/, "");
+    seen.add(key);
+    const q = queries.get(key);
+    if (!q) {
+      problems.push(`${o.id} takes query parameters but no TypeScript interface is tagged @query ${key}`);
+      continue;
+    }
+    for (const p of params) {
+      const tp = q.props.get(p.name);
+      if (!tp) problems.push(`query parameter ${p.name} of ${o.id} is missing from ${q.name}`);
+      else if (!!p.required === tp.optional) problems.push(`query parameter ${p.name} of ${o.id} is ${p.required ? "required" : "optional"} in openapi.json but not in ${q.name}`);
+    }
+    for (const name of q.props.keys()) {
+      if (!params.some((p) => p.name === name)) problems.push(`${q.name}.${name} is not a query parameter of ${o.id} in openapi.json`);
+    }
+  }
+  for (const [key, q] of queries) {
+    if (!seen.has(key)) problems.push(`${q.name} is tagged @query ${key}, which is no query of the TypeScript client's operations`);
+  }
+  return problems;
+}
+
 /** The route-table keys that the RollbackService methods use (operations.X). */
 function usedOperations(file) {
   const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.ES2022, true);
@@ -220,6 +253,12 @@ test("the TypeScript types have exactly the fields of the schemas the client use
   assert.deepEqual(fieldProblems(schemas, taggedInterfaces(join(pkg, "src/types.ts"))), []);
 });
 
+test("the query interfaces have exactly the query parameters of their operations", () => {
+  const queries = taggedInterfaces(join(pkg, "src/types.ts"), "query");
+  assert.ok(queries.has("rollbackHistory"));
+  assert.deepEqual(queryProblems(spec, queries), []);
+});
+
 // The checks must fail when the two drift apart.
 test("the cross-check catches drift in either direction", () => {
   const clone = () => JSON.parse(JSON.stringify(spec));
@@ -254,6 +293,14 @@ test("the cross-check catches drift in either direction", () => {
   doc = clone();
   delete doc.components.schemas.Health.properties.active_queries.nullable;
   assert.match(fieldProblems(reachableSchemas(doc), ifaces).join("\n"), /Health.active_queries is not nullable/);
+
+  const queries = taggedInterfaces(join(pkg, "src/types.ts"), "query");
+  doc = clone();
+  doc.paths["/auto-rollback/history"].get.parameters.push({ name: "trigger_type", in: "query", schema: { type: "string" } });
+  assert.match(queryProblems(doc, queries).join("\n"), /query parameter trigger_type of rollbackHistory is missing from HistoryQuery/);
+  doc = clone();
+  doc.paths["/functions/v1/auto-rollback/history"].get.parameters = doc.paths["/functions/v1/auto-rollback/history"].get.parameters.filter((p) => p.name !== "since");
+  assert.match(queryProblems(doc, queries).join("\n"), /HistoryQuery.since is not a query parameter of rollbackHistorySeed/);
 
   doc = clone();
   doc.components.schemas.ErrorsRequest.oneOf[1].properties.dedupe = { type: "boolean" };
