@@ -37,7 +37,7 @@ type Health struct {
 	// NewErrors, when the release has any, counts its events of
 	// fingerprints no earlier release had (the new_errors signal).
 	NewErrors *NewErrorCounts `json:"new_errors,omitempty"`
-	Timestamp time.Time         `json:"timestamp"`
+	Timestamp time.Time       `json:"timestamp"`
 }
 
 // Metric names of samples and pulled signals.
