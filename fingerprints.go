@@ -123,3 +123,18 @@ func plural(n int64, noun string) string {
 
 // ValidNewErrorsAction reports whether a is a new_errors_action.
 func ValidNewErrorsAction(a string) bool { return a == NewErrorsWarn || a == NewErrorsRollback }
+
+// AlertNewErrors returns what an alert about deploymentID lists of its new
+// errors: up to MaxAlertNewErrors fingerprints it introduced, most events
+// first. An alert must go out whatever happens here, so a nil store or a
+// failed read gives nil (and the read's error, for the caller to log).
+func AlertNewErrors(ctx context.Context, fs FingerprintStore, deploymentID string) ([]ErrorGroup, error) {
+	if fs == nil || deploymentID == "" {
+		return nil, nil
+	}
+	gs, err := fs.DeploymentErrors(ctx, deploymentID, ErrorGroupFilter{NewOnly: true, Limit: MaxAlertNewErrors})
+	if err != nil || len(gs) == 0 {
+		return nil, err
+	}
+	return gs, nil
+}

@@ -165,7 +165,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	rollbacks := &rollback.Service{
 		Store: st, Validator: m.Constitution, Snapshots: snaps, Health: checker, Thresholds: thresholds,
 		Executor: execFor, ExecutorTimeout: execTimeout, VerifyWindow: verifyWindow(cfg), Migrations: scripts,
-		Clock: m.Clock, Logger: log, Hub: m.Hub,
+		Clock: m.Clock, Logger: log, Hub: m.Hub, Fingerprints: st,
 	}
 	m.Rollbacks = rollbacks
 	ing := m.newIngest()
