@@ -163,6 +163,18 @@ func TestNewErrorsWarning(t *testing.T) {
 			t.Errorf("bad id: %d", code)
 		}
 
+		// The dashboard's card of v2 lists the new error.
+		code, out = testkit.Call(t, "GET", m.URL()+"/app/admin/roman-dashboard/summary", readToken, "")
+		envs, _ := out["environments"].([]any)
+		if code != 200 || len(envs) != 1 {
+			t.Fatalf("summary: %d %v", code, out)
+		}
+		card := envs[0].(map[string]any)
+		news, _ := card["new_errors"].([]any)
+		if len(news) != 1 || news[0].(map[string]any)["message"] != "user 7 not found in 'sessions'" || news[0].(map[string]any)["count"] != 10.0 {
+			t.Errorf("dashboard card new_errors = %v", card["new_errors"])
+		}
+
 		// The alert names the new error, in the outbox and in Discord.
 		rows, err := m.Store.ListAlerts(ctx, roman.OutboxFilter{DeploymentID: v2})
 		if err != nil {
