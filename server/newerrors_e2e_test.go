@@ -163,6 +163,15 @@ func TestNewErrorsWarning(t *testing.T) {
 			t.Errorf("bad id: %d", code)
 		}
 
+		// roman explain shows the warning, with the new error as evidence.
+		shown := false
+		for _, e := range getExplanation(t, m, v2).Timeline {
+			shown = shown || e.Kind == roman.ExplainReading && strings.Contains(e.Summary, want) && strings.Contains(string(e.Details), "user 7 not found")
+		}
+		if !shown {
+			t.Errorf("explain does not show the new-errors warning")
+		}
+
 		// The dashboard's card of v2 lists the new error.
 		code, out = testkit.Call(t, "GET", m.URL()+"/app/admin/roman-dashboard/summary", readToken, "")
 		envs, _ := out["environments"].([]any)
