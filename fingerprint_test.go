@@ -141,3 +141,14 @@ func TestNewErrorsSignal(t *testing.T) {
 		t.Errorf("Validate: %v", err)
 	}
 }
+
+// BenchmarkFingerprint is roman's own fingerprint of a typical event sent
+// without one: a message with ids and a quoted value, and a four-frame
+// JavaScript stack.
+func BenchmarkFingerprint(b *testing.B) {
+	msg := `user 4242 not found in "sessions" (request 5f2b9c7e1a, trace 123e4567-e89b-12d3-a456-426614174000)`
+	stack := "TypeError: x is undefined\n    at handler (/app/src/api.js:42:13)\n    at next (/app/node_modules/r.js:7:1)\n    at run (/app/src/main.js:9:2)\n    at boot (/app/src/main.js:1:1)"
+	for i := 0; i < b.N; i++ {
+		roman.Fingerprint("TypeError", msg, stack)
+	}
+}
