@@ -155,19 +155,26 @@ const upsertGroupSQL = `INSERT INTO deployment_fingerprints AS g
 // The PostgreSQL forms take the whole batch as arrays, in one statement
 // each.
 const (
-	pgUpsertFirstSQL = `INSERT INTO error_fingerprints AS f
+	// pgInsertFirstSQL and pgUpdateFirstSQL are upsertFirstSQL in two
+	// statements: a fingerprint already known from an earlier (or the same)
+	// release, the usual case, is neither written nor locked, so batches
+	// of one release running at once do not queue on its rows. The second
+	// statement's snapshot sees what a concurrent batch inserted and
+	// committed while the first waited on it.
+	pgInsertFirstSQL = `INSERT INTO error_fingerprints
 	(service, environment, fingerprint, first_deployment_id, first_deployed_at, first_deployment_seq, first_seen_at)
 	SELECT s, e, fp, d::uuid, da, seq, sa FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::timestamptz[])
 		AS u(s, e, fp, d, da, seq, sa)
-	ON CONFLICT (service, environment, fingerprint) DO UPDATE SET
-		first_deployment_id = excluded.first_deployment_id,
-		first_deployed_at = excluded.first_deployed_at,
-		first_deployment_seq = excluded.first_deployment_seq,
-		first_seen_at = CASE WHEN f.first_deployment_id = excluded.first_deployment_id AND f.first_seen_at < excluded.first_seen_at
-			THEN f.first_seen_at ELSE excluded.first_seen_at END
-	WHERE excluded.first_deployed_at < f.first_deployed_at
-		OR (excluded.first_deployed_at = f.first_deployed_at AND excluded.first_deployment_seq < f.first_deployment_seq)
-		OR (excluded.first_deployment_id = f.first_deployment_id AND excluded.first_seen_at < f.first_seen_at)`
+	ON CONFLICT (service, environment, fingerprint) DO NOTHING`
+	pgUpdateFirstSQL = `UPDATE error_fingerprints AS f SET
+		first_deployment_id = u.d::uuid, first_deployed_at = u.da, first_deployment_seq = u.seq,
+		first_seen_at = CASE WHEN f.first_deployment_id = u.d::uuid AND f.first_seen_at < u.sa THEN f.first_seen_at ELSE u.sa END
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bigint[], $7::timestamptz[])
+		AS u(s, e, fp, d, da, seq, sa)
+	WHERE f.service = u.s AND f.environment = u.e AND f.fingerprint = u.fp
+		AND (u.da < f.first_deployed_at
+			OR (u.da = f.first_deployed_at AND u.seq < f.first_deployment_seq)
+			OR (f.first_deployment_id = u.d::uuid AND u.sa < f.first_seen_at))`
 	pgUpsertGroupSQL = `INSERT INTO deployment_fingerprints AS g
 	(deployment_id, fingerprint, events, first_seen_at, last_seen_at, message, error_type)
 	SELECT d::uuid, fp, n, fs, ls, m, t FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[])
@@ -222,7 +229,7 @@ func (db *DB) trackSQLite(ctx context.Context, tx *sql.Tx, groups []*fpGroup) er
 }
 
 // trackPostgres records a batch's fingerprints in tx (PostgreSQL): one
-// statement for the groups and one for the first sightings.
+// statement for the groups and two for the first sightings.
 func trackPostgres(ctx context.Context, tx pgx.Tx, groups []*fpGroup) error {
 	if len(groups) == 0 {
 		return nil
@@ -256,7 +263,10 @@ func trackPostgres(ctx context.Context, tx pgx.Tx, groups []*fpGroup) error {
 		svcs[i], envs[i], cfps[i], cids[i] = c.service, c.env, c.fingerprint, c.id
 		deployed[i], seqs[i], seen[i] = c.deployedAt, c.seq, c.seenAt
 	}
-	_, err := tx.Exec(ctx, pgUpsertFirstSQL, svcs, envs, cfps, cids, deployed, seqs, seen)
+	if _, err := tx.Exec(ctx, pgInsertFirstSQL, svcs, envs, cfps, cids, deployed, seqs, seen); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, pgUpdateFirstSQL, svcs, envs, cfps, cids, deployed, seqs, seen)
 	return err
 }
 
