@@ -188,8 +188,8 @@ const (
 
 const releaseSQL = `SELECT service, environment, deployed_at, id FROM deployments WHERE deployment_id = ?`
 
-// trackSQLite records a batch's fingerprints in tx (SQLite): one upsert per
-// group and one per first sighting.
+// trackSQLite records a batch's fingerprints in tx (SQLite): the groups,
+// then the first sightings, in multi-row upserts.
 func (db *DB) trackSQLite(ctx context.Context, tx *sql.Tx, groups []*fpGroup) error {
 	if len(groups) == 0 {
 		return nil
@@ -205,25 +205,61 @@ func (db *DB) trackSQLite(ctx context.Context, tx *sql.Tx, groups []*fpGroup) er
 		}
 		rel[g.id] = r
 	}
-	grp, err := tx.PrepareContext(ctx, upsertGroupSQL)
-	if err != nil {
+	// Multi-row upserts, largest first, as insertBatch cuts events: a
+	// batch of many distinct fingerprints costs a few statements, not two
+	// per fingerprint.
+	if err := db.upsertRows(ctx, tx, upsertGroupSQL, len(groups), func(i int, args []any) []any {
+		g := groups[i]
+		return append(args, g.id, g.fingerprint, g.events, db.ts(g.first), db.ts(g.last), g.message, g.typ)
+	}); err != nil {
 		return err
 	}
-	defer grp.Close()
-	for _, g := range groups {
-		if _, err := grp.ExecContext(ctx, g.id, g.fingerprint, g.events, db.ts(g.first), db.ts(g.last), g.message, g.typ); err != nil {
+	cs := firstSightings(groups, rel)
+	return db.upsertRows(ctx, tx, upsertFirstSQL, len(cs), func(i int, args []any) []any {
+		c := cs[i]
+		return append(args, c.service, c.env, c.fingerprint, c.id, db.ts(c.deployedAt), c.seq, db.ts(c.seenAt))
+	})
+}
+
+// upsertChunks are the row counts of the multi-row upserts of trackSQLite
+// (7 columns × 256 rows stays far under SQLite's 32,766 variables).
+var upsertChunks = [...]int{256, 16, 1}
+
+// upsertRows runs the single-row upsert query (its VALUES list one tuple
+// of 7 placeholders) for n rows in tx, cut into multi-row statements
+// prepared once per size; row appends the values of row i.
+func (db *DB) upsertRows(ctx context.Context, tx *sql.Tx, query string, n int, row func(i int, args []any) []any) error {
+	const tuple = "(?, ?, ?, ?, ?, ?, ?)"
+	args := make([]any, 0, upsertChunks[0]*7)
+	stmts := map[int]*sql.Stmt{}
+	for start := 0; start < n; {
+		size := upsertChunks[len(upsertChunks)-1]
+		for _, c := range upsertChunks {
+			if c <= n-start {
+				size = c
+				break
+			}
+		}
+		st := stmts[size]
+		if st == nil {
+			// Prepared on the transaction: the write pool's only
+			// connection is the transaction's.
+			q := strings.Replace(query, tuple, strings.TrimSuffix(strings.Repeat(tuple+", ", size), ", "), 1)
+			var err error
+			if st, err = tx.PrepareContext(ctx, q); err != nil {
+				return err
+			}
+			defer st.Close()
+			stmts[size] = st
+		}
+		args = args[:0]
+		for i := start; i < start+size; i++ {
+			args = row(i, args)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return err
 		}
-	}
-	first, err := tx.PrepareContext(ctx, upsertFirstSQL)
-	if err != nil {
-		return err
-	}
-	defer first.Close()
-	for _, c := range firstSightings(groups, rel) {
-		if _, err := first.ExecContext(ctx, c.service, c.env, c.fingerprint, c.id, db.ts(c.deployedAt), c.seq, db.ts(c.seenAt)); err != nil {
-			return err
-		}
+		start += size
 	}
 	return nil
 }
