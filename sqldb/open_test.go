@@ -196,8 +196,10 @@ func TestPostgresSchema(t *testing.T) {
 	}
 	var tables int
 	conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops'`).Scan(&tables)
-	if tables != 11 { // 4 seed + roman_events, error_events, metric_samples, api_keys, alert_outbox, health_settings, goose
-		t.Errorf("ops has %d tables, want 11", tables)
+	// 4 seed + roman_events, error_events, metric_samples, api_keys, alert_outbox, health_settings, goose,
+	// error_fingerprints, deployment_fingerprints
+	if tables != 13 {
+		t.Errorf("ops has %d tables, want 13", tables)
 	}
 }
 
