@@ -100,6 +100,10 @@ type Deps struct {
 	Interactions roman.InteractionStore
 	Logger       *slog.Logger
 	Clock        roman.Clock
+	// NewErrors groups a release's errors by fingerprint (GET
+	// /deployments/{deployment_id}/errors); without it that route answers
+	// 404.
+	NewErrors roman.NewErrorsService
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

@@ -171,6 +171,15 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		durationSetting("cooldown", func(e E) *time.Duration { return &e.Cooldown }),
 		intSetting("max_auto_rollbacks", func(e E) *int { return &e.MaxAutoRollbacks }),
 		intSetting("consecutive_breaches", func(e E) *int { return &e.ConsecutiveBreaches }),
+		{key: "new_errors_min", env: "ROMAN_NEW_ERRORS_MIN", set: func(e E, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("invalid integer %q", v)
+			}
+			e.Thresholds.NewErrorsMin = n
+			return nil
+		}},
+		stringSetting("new_errors_action", func(e E) *string { return &e.Thresholds.NewErrorsAction }),
 		stringSetting("executor", func(e E) *string { return &e.Executor.Type }),
 		stringSetting("executor_command", func(e E) *string { return &e.Executor.Command }),
 		secretSetting("executor_webhook_url", func(e E) *roman.Secret { return &e.Executor.WebhookURL }),

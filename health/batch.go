@@ -35,6 +35,10 @@ func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now tim
 	if err == nil {
 		latest, err = c.Store.LatestMetricsBatch(ctx, ids, now.Add(-MetricMaxAge), now)
 	}
+	var fresh map[string]roman.NewErrorCounts
+	if err == nil {
+		fresh, err = c.newErrorsBatch(ctx, ds, batch)
+	}
 	for _, i := range batch {
 		if err != nil {
 			errs[i] = err
@@ -48,8 +52,24 @@ func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now tim
 		for k, v := range latest[d.DeploymentID] {
 			in.Metrics[k], in.Sustained[k] = v, v
 		}
+		in.NewErrors = fresh[d.DeploymentID]
 		c.addPulled(&in, d, now, 1)
 		hs[i] = roman.EvaluateHealth(in, c.Thresholds(d.Environment), now)
 	}
 	return hs, errs
+}
+
+// newErrorsBatch reads the new_errors signal of the deployments ds[i], i in
+// batch, whose environment measures it, with one query.
+func (c *Checker) newErrorsBatch(ctx context.Context, ds []*roman.Deployment, batch []int) (map[string]roman.NewErrorCounts, error) {
+	var ids []string
+	for _, i := range batch {
+		if c.measuresNewErrors(ds[i].Environment) {
+			ids = append(ids, ds[i].DeploymentID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return c.Fingerprints.NewErrorsBatch(ctx, ids)
 }

@@ -142,7 +142,7 @@ func (r *run) event(ctx context.Context, typ, sev, msg string, meta map[string]a
 	meta["environment"] = r.bad.Environment
 	meta["service"] = roman.ServiceOrDefault(r.bad.Service)
 	// Decision rows that people must hear about carry an alert (alerts.go).
-	addAlertEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta, r.alert(typ, meta))
+	addAlertEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta, r.alert(ctx, typ, meta))
 }
 
 // run executes the steps in order: the quick ones (validate, snapshot,

@@ -28,7 +28,7 @@ func (m *Server) openDashboard(keyring *roman.Keyring, checker web.HealthChecker
 	m.Dashboard = web.New(web.Config{
 		Store: m.Store, Health: checker, Sessions: m.sessions, Limiter: m.authLimiter, Hub: m.Hub,
 		Thresholds:  func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds },
-		WatchWindow: window, Clock: m.Clock, Logger: m.Logger,
+		WatchWindow: window, Clock: m.Clock, Logger: m.Logger, Fingerprints: m.Store,
 	})
 }
 

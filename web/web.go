@@ -81,6 +81,9 @@ type Config struct {
 	// Heartbeat is the interval of keep-alive comments on the live stream
 	// (default 15 s), so proxies do not close an idle stream.
 	Heartbeat time.Duration
+	// Fingerprints, when set, lists a card's new errors (fingerprints its
+	// release introduced).
+	Fingerprints roman.FingerprintStore
 }
 
 // Dashboard serves the dashboard's pages, assets, summary and live stream.
