@@ -39,7 +39,9 @@ type MirrorLookup interface {
 	// success; nil when there is none.
 	Replaced(d *Deployment) (*Deployment, error)
 	// Queued reports whether an outbox row of kind exists for the
-	// deployment on channel, in any state.
+	// deployment (its order key) on channel, in any state; for
+	// MirrorCreateDeployment a stored GitHubDeployment counts too, since
+	// settled outbox rows are pruned.
 	Queued(channel, kind, deploymentID string) (bool, error)
 }
 

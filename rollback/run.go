@@ -356,7 +356,8 @@ func (r *run) finish(ctx context.Context, target, nd *roman.Deployment) {
 	r.mu.Unlock()
 	r.event(ctx, roman.EventRollbackCompleted, roman.SeverityInfo,
 		fmt.Sprintf("Rollback of %s to %s complete", r.bad.Version, target.Version),
-		map[string]any{"target_version": target.Version, "new_deployment_id": nd.DeploymentID, "duration_ms": dur})
+		map[string]any{"target_deployment_id": target.DeploymentID, "target_version": target.Version,
+			"new_deployment_id": nd.DeploymentID, "duration_ms": dur})
 }
 
 // finishDeployment moves the new deployment to success or failed; a healthy

@@ -12,7 +12,9 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/internal/testkit"
+	"github.com/odyssey-1/roman/notify/githubdeploy"
 	"github.com/odyssey-1/roman/notify/githubdeploy/githubtest"
+	"github.com/odyssey-1/roman/web"
 )
 
 // githubToken is the test's GitHub token; it must appear in no log line,
@@ -162,7 +164,8 @@ func TestGitHubDeploymentsMirrorHealthyReleases(t *testing.T) {
 
 // TestGitHubDeploymentsMirrorARollback: a release rolled back by roman gets
 // the failure status "Rolled back by roman: <reason>", cut to GitHub's 140
-// characters, with a link to its explanation.
+// characters, with a link to its explanation; the release it went back to
+// gets success again.
 func TestGitHubDeploymentsMirrorARollback(t *testing.T) {
 	fake := githubtest.New(t, "octocat", "example", githubToken)
 	start := time.Now().UTC().Truncate(time.Second)
@@ -179,10 +182,14 @@ func TestGitHubDeploymentsMirrorARollback(t *testing.T) {
 		`{"deployment_id":"`+bad+`","trigger_reason":"`+reason+`"}`); code != http.StatusOK || res["success"] != true {
 		t.Fatalf("rollback: %d %v", code, res)
 	}
-	waitUntil(t, "the failure status", 20*time.Second, func() bool {
+	restored := func(d githubtest.Deployment) bool {
+		last := len(d.Statuses) - 1
+		return last >= 0 && d.Statuses[last]["state"] == "success" && d.Statuses[last]["description"] == "Restored by roman: rollback of v2.5.3 complete"
+	}
+	waitUntil(t, "the failure and restored statuses", 20*time.Second, func() bool {
 		clock.Add(time.Second)
 		deps := fake.Deployments()
-		return len(deps) == 2 && len(deps[1].Statuses) == 2
+		return len(deps) == 2 && len(deps[1].Statuses) == 2 && restored(deps[0])
 	})
 	deps := fake.Deployments()
 	if deps[0].Ref != "a7f3b29" || deps[1].Ref != "b81c4d0" || !slices.Equal(statusStates(deps[1]), []string{"in_progress", "failure"}) {
@@ -195,6 +202,13 @@ func TestGitHubDeploymentsMirrorARollback(t *testing.T) {
 	}
 	if failure["log_url"] != "https://roman.example.com/app/admin/roman-dashboard/explain/"+bad || failure["target_url"] != failure["log_url"] {
 		t.Errorf("failure status %v", failure)
+	}
+	// The link is the dashboard's explain page, which the server serves.
+	if githubdeploy.ExplainPath != web.BasePath+"/explain/" {
+		t.Errorf("statuses link to %s, the dashboard serves %s/explain/", githubdeploy.ExplainPath, web.BasePath)
+	}
+	if code, _ := testkit.CallRaw(t, "GET", m.URL()+githubdeploy.ExplainPath+bad, "", ""); code != http.StatusOK {
+		t.Errorf("GET the explain page: %d", code)
 	}
 	checkNoToken(t, m, logs)
 }

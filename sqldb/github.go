@@ -71,9 +71,15 @@ func (l *mirrorLookup) Queued(channel, kind, deploymentID string) (bool, error) 
 	if !ok {
 		return false, nil
 	}
+	// Settled outbox rows are pruned after a while; a release's stored
+	// GitHub deployment still says its creation was queued.
 	var n int
 	err := l.tx.QueryRowContext(l.ctx, l.db.q(`SELECT count(*) FROM alert_outbox
-		WHERE deployment_id = ? AND channel = ? AND kind = ?`), id, channel, kind).Scan(&n)
+		WHERE channel = ? AND order_key = ? AND kind = ?`), channel, id, kind).Scan(&n)
+	if err != nil || n > 0 || kind != roman.MirrorCreateDeployment {
+		return n > 0, err
+	}
+	err = l.tx.QueryRowContext(l.ctx, l.db.q(`SELECT count(*) FROM github_deployments WHERE deployment_id = ?`), id).Scan(&n)
 	return n > 0, err
 }
 

@@ -4,7 +4,8 @@
 // roman watches it, success when its watch window passes, failure
 // ("Rolled back by roman: <reason>") when roman rolls it back, and inactive
 // when a newer release of the same service and environment passes its
-// watch and so replaces it.
+// watch and so replaces it; the release a completed rollback went back to
+// gets success again ("Restored by roman: ...").
 //
 // Nothing is sent from the decision's code path. Mirror picks, inside the
 // transaction that writes each roman_events row, the jobs the event calls
@@ -32,15 +33,19 @@ func Mirror(cfg func(environment string) Config) roman.OutboxMirror {
 	return func(e *roman.RomanEvent, l roman.MirrorLookup) ([]roman.MirrorRow, error) {
 		switch e.EventType {
 		case roman.EventDeploymentRecorded, roman.EventWatchStarted, roman.EventWatchPassed,
-			roman.EventWatchUnverified, roman.EventWatchFailed, roman.EventRollbackStarted:
+			roman.EventWatchUnverified, roman.EventWatchFailed, roman.EventRollbackStarted, roman.EventRollbackCompleted:
 		default:
 			return nil, nil
 		}
 		var meta struct {
-			DeploymentID  string `json:"deployment_id"`
-			TriggerReason string `json:"trigger_reason"`
+			DeploymentID       string `json:"deployment_id"`
+			TriggerReason      string `json:"trigger_reason"`
+			TargetDeploymentID string `json:"target_deployment_id"`
 		}
 		_ = json.Unmarshal(e.Metadata, &meta)
+		if e.EventType == roman.EventRollbackCompleted {
+			return restored(cfg, l, meta.TargetDeploymentID, meta.DeploymentID)
+		}
 		d, err := l.Deployment(meta.DeploymentID)
 		if err != nil || d == nil || !cfg(d.Environment).Enabled() {
 			return nil, err
@@ -89,6 +94,26 @@ func Mirror(cfg func(environment string) Config) roman.OutboxMirror {
 		}
 		return nil, nil
 	}
+}
+
+// restored is the success status of the release a completed rollback went
+// back to: it runs again, whatever GitHub showed for it (a release the bad
+// one had replaced is inactive there).
+func restored(cfg func(string) Config, l roman.MirrorLookup, targetID, badID string) ([]roman.MirrorRow, error) {
+	t, err := l.Deployment(targetID)
+	if err != nil || t == nil || !cfg(t.Environment).Enabled() {
+		return nil, err
+	}
+	if ok, err := l.Queued(roman.ChannelGitHub, roman.MirrorCreateDeployment, t.DeploymentID); err != nil || !ok {
+		return nil, err
+	}
+	bad := "a bad release"
+	if b, err := l.Deployment(badID); err != nil {
+		return nil, err
+	} else if b != nil {
+		bad = b.Version
+	}
+	return []roman.MirrorRow{row(roman.MirrorStatusSuccess, t, fmt.Sprintf("Restored by roman: rollback of %s complete", bad))}, nil
 }
 
 // row is one job about d.

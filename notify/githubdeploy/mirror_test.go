@@ -64,6 +64,8 @@ func TestMirrorPicksTheJobs(t *testing.T) {
 			"[github_failure " + cur.DeploymentID + " Rolled back by roman: High error rate: 9 errors/minute]"},
 		{"window failed, not rolled back", roman.EventWatchFailed, nil, cur, nil, created, "[github_failure " + cur.DeploymentID + " msg]"},
 		{"window failed, rolled back", roman.EventWatchFailed, nil, &rolled, nil, created, "[]"},
+		{"rollback completed restores its target", roman.EventRollbackCompleted, map[string]any{"target_deployment_id": prev.DeploymentID}, cur, nil, created,
+			"[github_success " + prev.DeploymentID + " Restored by roman: rollback of v2 complete]"},
 		{"other events", roman.EventHealthWarning, nil, cur, nil, created, "[]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +75,7 @@ func TestMirrorPicksTheJobs(t *testing.T) {
 			}
 			raw, _ := json.Marshal(meta)
 			rows, err := mirror(&roman.RomanEvent{EventType: tc.typ, Message: "msg", Metadata: raw},
-				&lookup{deps: map[string]*roman.Deployment{tc.d.DeploymentID: tc.d}, replaced: tc.replaced, queued: tc.queued})
+				&lookup{deps: map[string]*roman.Deployment{tc.d.DeploymentID: tc.d, prev.DeploymentID: prev}, replaced: tc.replaced, queued: tc.queued})
 			if err != nil {
 				t.Fatal(err)
 			}
