@@ -2,10 +2,12 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/api"
 	"github.com/odyssey-1/roman/client"
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/internal/testkit"
@@ -39,27 +42,34 @@ var (
 // tests make, for the route check after they ran.
 type requestLog struct {
 	mu   sync.Mutex
-	reqs []string
+	reqs []sentRequest
+}
+
+// sentRequest is the method, path and query of one request.
+type sentRequest struct {
+	Method, Path string
+	Query        url.Values
 }
 
 func (l *requestLog) add(r *http.Request) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.reqs = append(l.reqs, r.Method+" "+r.URL.Path)
+	l.reqs = append(l.reqs, sentRequest{r.Method, r.URL.Path, r.URL.Query()})
 }
 
-func (l *requestLog) all() []string {
+func (l *requestLog) all() []sentRequest {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.reqs...)
+	return append([]sentRequest(nil), l.reqs...)
 }
 
 // TestMain starts a real roman (SQLite in a temporary directory, a fake
 // clock, no executor, a verify window of 0 s) and serves its real API
 // handler through an httptest server that records each request. After the
 // tests and examples ran, every recorded request must match a route of the
-// client's route table: a method that bypassed the table would escape the
-// OpenAPI cross-check.
+// client's route table (a method that bypassed the table would escape the
+// OpenAPI cross-check), and every query parameter it sent must be one the
+// OpenAPI document declares for the operation.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -97,39 +107,73 @@ func run(m *testing.M) int {
 	romanURL = ts.URL
 	code := m.Run()
 	if code == 0 && !testing.Short() {
-		if bad := unroutedRequests(seen.all()); len(bad) > 0 {
-			fmt.Fprintf(os.Stderr, "requests outside the client's route table (add them to routes.go): %v\n", bad)
+		if bad := requestProblems(seen.all(), api.OpenAPIDocument()); len(bad) > 0 {
+			fmt.Fprintf(os.Stderr, "requests the client made disagree with its route table or the OpenAPI document:\n  %s\n", strings.Join(bad, "\n  "))
 			return 1
 		}
 	}
 	return code
 }
 
-// unroutedRequests returns the requests that match no route of
-// client.Routes(), ignoring those the tests make on purpose with Do.
-func unroutedRequests(reqs []string) []string {
-	var res []*regexp.Regexp
+// requestProblems returns the requests that match no route of
+// client.Routes() (ignoring those the tests make on purpose with Do), and
+// the query parameters a request sent that the document does not declare
+// for its operation.
+func requestProblems(reqs []sentRequest, doc []byte) []string {
+	type compiled struct {
+		re *regexp.Regexp
+		r  client.Route
+	}
+	var routes []compiled
 	for _, r := range client.Routes() {
 		p := regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(r.Path), `[^/]+`)
-		res = append(res, regexp.MustCompile("^"+r.Method+" "+p+"$"))
+		routes = append(routes, compiled{regexp.MustCompile("^" + r.Method + " " + p + "$"), r})
 	}
 	var bad []string
 	for _, q := range reqs {
-		if strings.HasPrefix(q, "GET /openapi.json") {
+		if q.Path == "/openapi.json" {
 			continue // TestDoReachesOtherRoutes calls it through Do
 		}
-		ok := false
-		for _, re := range res {
-			if re.MatchString(q) {
-				ok = true
+		var match *client.Route
+		for _, c := range routes {
+			if c.re.MatchString(q.Method + " " + q.Path) {
+				match = &c.r
 				break
 			}
 		}
-		if !ok {
-			bad = append(bad, q)
+		if match == nil {
+			bad = append(bad, fmt.Sprintf("%s %s matches no route of the table (add it to routes.go)", q.Method, q.Path))
+			continue
+		}
+		declared := queryParams(doc, match.Method, match.Path)
+		for name := range q.Query {
+			if !declared[name] {
+				bad = append(bad, fmt.Sprintf("%s %s: query parameter %q is not declared in the document", match.Method, match.Path, name))
+			}
 		}
 	}
 	return bad
+}
+
+// queryParams returns the query parameters the document declares for an
+// operation (path-level and operation-level, local $refs followed).
+func queryParams(doc []byte, method, path string) map[string]bool {
+	var d map[string]any
+	if json.Unmarshal(doc, &d) != nil {
+		return nil
+	}
+	item, _ := d["paths"].(map[string]any)[path].(map[string]any)
+	op, _ := item[strings.ToLower(method)].(map[string]any)
+	params, _ := item["parameters"].([]any)
+	opParams, _ := op["parameters"].([]any)
+	out := map[string]bool{}
+	for _, p := range append(params, opParams...) {
+		pm := resolve(d, p.(map[string]any))
+		if pm["in"] == "query" {
+			out[pm["name"].(string)] = true
+		}
+	}
+	return out
 }
 
 // newClient returns a client of the in-process roman with the deploy key.

@@ -298,3 +298,22 @@ func TestCrossCheckFindsDrift(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestCheckFindsDrift shows the check TestMain runs over the
+// recorded requests fails for a request outside the route table and for a
+// query parameter the document does not declare.
+func TestRequestCheckFindsDrift(t *testing.T) {
+	doc := api.OpenAPIDocument()
+	got := requestProblems([]sentRequest{
+		{Method: "GET", Path: "/deployments", Query: map[string][]string{"environment": {"production"}, "limit": {"3"}}},
+		{Method: "GET", Path: "/auto-rollback/history", Query: map[string][]string{"region": {"eu"}}},
+		{Method: "DELETE", Path: "/deployments/7a1c0e2b-0000-4000-8000-000000000001"},
+	}, doc)
+	want := []string{
+		`GET /auto-rollback/history: query parameter "region" is not declared in the document`,
+		"DELETE /deployments/7a1c0e2b-0000-4000-8000-000000000001 matches no route of the table (add it to routes.go)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
