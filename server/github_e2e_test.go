@@ -312,3 +312,31 @@ func TestGitHubRefusalIsGivenUpVisibly(t *testing.T) {
 	}
 	checkNoToken(t, m, logs)
 }
+
+// TestGitHubDeploymentsMirrorAnAutomaticRollback: errors inside the watch
+// window make roman roll the release back on its own; GitHub gets the
+// failure with the trigger's reason, and the previous release is restored.
+func TestGitHubDeploymentsMirrorAnAutomaticRollback(t *testing.T) {
+	fake := githubtest.New(t, "octocat", "example", githubToken)
+	start := time.Now().UTC().Truncate(time.Second)
+	clock := testkit.NewClock(start)
+	logs := &testkit.Sink{}
+	m := closedAtEnd(t, openServer(t, testkit.SQLiteURL(t), clock.Now, logs, githubSettings(fake)))
+
+	recordAt(t, m, "production", "v2.5.2", "a7f3b29", "success", true, start.Add(-time.Hour))
+	bad := recordAt(t, m, "production", "v2.5.3", "b81c4d0", "in_progress", false, start)
+	complete(t, m, bad)
+	awaitMonitor(t, "the watch", func() bool { return len(romanEvents(t, m, bad, roman.EventWatchStarted)) == 1 })
+	errorsAt(t, m, bad, 10, clock.Now().Add(-5*time.Second))
+	waitUntil(t, "the failure status", 20*time.Second, func() bool {
+		clock.Add(time.Second)
+		deps := fake.Deployments()
+		return len(deps) == 2 && len(deps[1].Statuses) == 2
+	})
+	deps := fake.Deployments()
+	if s := statusStates(deps[1]); !slices.Equal(s, []string{"in_progress", "failure"}) ||
+		deps[1].Statuses[1]["description"] != "Rolled back by roman: High error rate: 10 errors/minute" {
+		t.Fatalf("bad release's statuses %v: %v", s, deps[1].Statuses)
+	}
+	checkNoToken(t, m, logs)
+}
