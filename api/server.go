@@ -94,8 +94,12 @@ type Deps struct {
 	// Discord, when set, answers POST /discord/interactions (api/discord.go);
 	// without it the route answers 404.
 	Discord DiscordBot
-	Logger  *slog.Logger
-	Clock   roman.Clock
+	// Interactions, when set, remembers answered Discord interactions in
+	// the shared database, so a replay runs nothing on any replica or
+	// after a restart (api/discord.go).
+	Interactions roman.InteractionStore
+	Logger       *slog.Logger
+	Clock        roman.Clock
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

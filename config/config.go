@@ -194,6 +194,13 @@ type Config struct {
 	// AuthFailuresPerMinute is how fast that allowance comes back
 	// (ROMAN_AUTH_FAILURES_PER_MINUTE).
 	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute" json:"auth_failures_per_minute"`
+	// TrustedProxies lists the reverse proxies (IP addresses or CIDR
+	// prefixes) whose X-Forwarded-For roman believes: for a connection from
+	// one of them, the client address that failed authentications are
+	// limited by is the rightmost X-Forwarded-For entry that is not itself a
+	// trusted proxy (ROMAN_TRUSTED_PROXIES, comma-separated). Empty: the
+	// header is never trusted.
+	TrustedProxies []string `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 	// DashboardSessionsPerKey caps the dashboard sessions of one API key;
 	// signing in once more ends that key's oldest session
 	// (ROMAN_DASHBOARD_SESSIONS_PER_KEY).

@@ -140,6 +140,17 @@ func globalSettings() []setting[*Config] {
 		intSetting("auth_failure_burst", func(c *Config) *int { return &c.AuthFailureBurst }),
 		intSetting("auth_failures_per_minute", func(c *Config) *int { return &c.AuthFailuresPerMinute }),
 		intSetting("dashboard_sessions_per_key", func(c *Config) *int { return &c.DashboardSessionsPerKey }),
+		{key: "trusted_proxies", env: "ROMAN_TRUSTED_PROXIES", set: func(c *Config, v string) error {
+			c.TrustedProxies = splitList(v)
+			return nil
+		}, node: func(c *Config, n *yaml.Node) error {
+			var list []string
+			if err := n.Decode(&list); err != nil {
+				return fmt.Errorf("want a list of IP addresses or CIDR prefixes")
+			}
+			c.TrustedProxies = list
+			return nil
+		}},
 		stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 		stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
 		stringSetting("public_url", func(c *Config) *string { return &c.PublicURL }),

@@ -183,7 +183,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes,
 		BodyTimeout: cfg.BodyTimeout, WriteTimeout: cfg.WriteTimeout}, api.Deps{
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
-		Sessions: m.sessions, AuthLimiter: m.authLimiter, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
+		Sessions: m.sessions, AuthLimiter: m.authLimiter, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot, Interactions: st,
 		Audit: &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st},
 	})
 	m.mountDashboard()

@@ -196,8 +196,8 @@ func TestPostgresSchema(t *testing.T) {
 	}
 	var tables int
 	conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops'`).Scan(&tables)
-	if tables != 12 { // 4 seed + roman_events, error_events, metric_samples, api_keys, alert_outbox, health_settings, github_deployments, goose
-		t.Errorf("ops has %d tables, want 12", tables)
+	if tables != 13 { // 4 seed + roman_events, error_events, metric_samples, api_keys, alert_outbox, health_settings, discord_interactions, github_deployments, goose
+		t.Errorf("ops has %d tables, want 13", tables)
 	}
 }
 
