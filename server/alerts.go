@@ -30,15 +30,32 @@ func (m *Server) openAlerts() {
 		return e.Alerts.Channels(), e.Alerts.Routes
 	}))
 	// GitHub deployments ride in the same outbox, on the channel "github"
-	// (notify/githubdeploy).
-	m.Store.SetOutboxMirror(githubdeploy.Mirror(func(env string) githubdeploy.Config {
-		return cfg.Environment(env).GitHubDeployments
-	}))
+	// (notify/githubdeploy); without a repository anywhere, events cost
+	// nothing extra.
+	if githubMirrored(cfg) {
+		m.Store.SetOutboxMirror(githubdeploy.Mirror(func(env string) githubdeploy.Config {
+			return cfg.Environment(env).GitHubDeployments
+		}))
+	}
 	n := newNotifiers(cfg, m.Clock)
 	n.store, n.logger = m.Store, m.Logger.With("component", "github_deployments")
 	m.Alerts = &notify.Sender{Outbox: m.Store, Notifier: n.get, Clock: m.Clock,
 		Logger: m.Logger.With("component", "alerts"), Hub: m.Hub, MaxAge: cfg.AlertMaxAge}
 	m.Alerts.Start()
+}
+
+// githubMirrored reports whether any environment mirrors its releases to
+// GitHub deployments.
+func githubMirrored(cfg *config.Config) bool {
+	if cfg.GitHubDeployments.Enabled() {
+		return true
+	}
+	for _, e := range cfg.Environments {
+		if e.GitHubDeployments.Enabled() {
+			return true
+		}
+	}
+	return false
 }
 
 // notifiers builds, once per environment and channel, the notifier of the
