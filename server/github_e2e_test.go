@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -337,6 +339,36 @@ func TestGitHubDeploymentsMirrorAnAutomaticRollback(t *testing.T) {
 	if s := statusStates(deps[1]); !slices.Equal(s, []string{"in_progress", "failure"}) ||
 		deps[1].Statuses[1]["description"] != "Rolled back by roman: High error rate: 10 errors/minute" {
 		t.Fatalf("bad release's statuses %v: %v", s, deps[1].Statuses)
+	}
+	checkNoToken(t, m, logs)
+}
+
+// TestGitHubDeploymentsPerEnvironment: a repository configured for one
+// environment only mirrors that environment's releases.
+func TestGitHubDeploymentsPerEnvironment(t *testing.T) {
+	fake := githubtest.New(t, "octocat", "example", githubToken)
+	file := filepath.Join(t.TempDir(), "roman.yaml")
+	yaml := "environments:\n  production:\n" +
+		"    github_deployments_repository: octocat/example\n" +
+		"    github_deployments_token: " + githubToken + "\n" +
+		"    github_deployments_api_url: " + fake.URL + "\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Truncate(time.Second)
+	clock := testkit.NewClock(start)
+	logs := &testkit.Sink{}
+	m := closedAtEnd(t, openServer(t, testkit.SQLiteURL(t), clock.Now, logs, map[string]string{"ROMAN_CONFIG": file}))
+
+	recordAt(t, m, "staging", "v2.5.3", "b81c4d0", "in_progress", false, start)
+	recordAt(t, m, "production", "v2.5.3", "b81c4d0", "in_progress", false, start)
+	got := awaitCreated(t, fake, clock, 1)
+	if !slices.Equal(got, []string{"deployment b81c4d0 production"}) {
+		t.Fatalf("GitHub got %v", got)
+	}
+	rows, err := m.Store.ListAlerts(context.Background(), roman.OutboxFilter{Channel: roman.ChannelGitHub})
+	if err != nil || len(rows) != 1 || rows[0].Environment != "production" {
+		t.Fatalf("outbox rows %v, %v", rows, err)
 	}
 	checkNoToken(t, m, logs)
 }
