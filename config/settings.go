@@ -153,6 +153,7 @@ func globalSettings() []setting[*Config] {
 		}},
 		stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 		stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
+		stringSetting("public_url", func(c *Config) *string { return &c.PublicURL }),
 	}
 }
 
@@ -194,6 +195,9 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		secretSetting("slack_webhook_url", func(e E) *roman.Secret { return &e.Alerts.SlackWebhookURL }),
 		secretSetting("alert_webhook_url", func(e E) *roman.Secret { return &e.Alerts.WebhookURL }),
 		secretSetting("alert_webhook_secret", func(e E) *roman.Secret { return &e.Alerts.WebhookSecret }),
+		stringSetting("github_deployments_repository", func(e E) *string { return &e.GitHubDeployments.Repository }),
+		secretSetting("github_deployments_token", func(e E) *roman.Secret { return &e.GitHubDeployments.Token }),
+		stringSetting("github_deployments_api_url", func(e E) *string { return &e.GitHubDeployments.APIURL }),
 		{key: "alert_routes", env: "ROMAN_ALERT_ROUTES", set: func(e E, v string) error {
 			routes, err := parseAlertRoutes(v)
 			if err != nil {

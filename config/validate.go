@@ -228,6 +228,7 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	}
 	v.plugin("", e.Executor.Validate())
 	v.plugin("", e.Alerts.Validate())
+	v.plugin("", e.GitHubDeployments.Validate())
 	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
 }
 

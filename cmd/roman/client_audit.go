@@ -13,6 +13,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/client"
 )
 
 // newExplainCmd returns `roman explain DEPLOYMENT_ID` (GET
@@ -154,7 +155,7 @@ func newErrorsCmd(o *clientOptions) *cobra.Command {
 // newErrorsSendCmd returns `roman errors send` (POST /errors).
 func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 	var (
-		ev    api.ErrorEventRequest
+		ev    client.ErrorEvent
 		count int
 		stdin bool
 	)
@@ -176,7 +177,7 @@ func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var body []byte
 			if stdin {
-				if ev != (api.ErrorEventRequest{}) || cmd.Flags().Changed("count") {
+				if ev != (client.ErrorEvent{}) || cmd.Flags().Changed("count") {
 					return errors.New("--stdin takes the events from standard input; do not combine it with event flags")
 				}
 				b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), api.DefaultMaxIngestBodyBytes+1))
@@ -200,7 +201,7 @@ func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 				if ev.OccurredAt == "" {
 					ev.OccurredAt = time.Now().UTC().Format(time.RFC3339Nano)
 				}
-				evs := make([]api.ErrorEventRequest, count)
+				evs := make([]client.ErrorEvent, count)
 				for i := range evs {
 					evs[i] = ev
 				}
@@ -214,7 +215,7 @@ func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.SendErrors(cmd.Context(), body)
+			res, err := c.SendErrorsJSON(cmd.Context(), body)
 			if err != nil {
 				return o.apiError(err)
 			}
