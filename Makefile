@@ -16,7 +16,7 @@ TESTFLAGS     ?=
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -X github.com/odyssey-1/roman.Version=$(VERSION)
 
-.PHONY: all build test vet fmt fmt-check lint bench clean
+.PHONY: all build test test-node vet fmt fmt-check lint bench clean
 
 all: build
 
@@ -25,7 +25,8 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/roman ./cmd/roman
 
 ## test: go vet, then every test once (no cache), two packages at a time;
-## the packages matching RACE_RE under the race detector.
+## the packages matching RACE_RE under the race detector; then test-node
+## (unless PKGS names only some packages).
 ## PostgreSQL tests use ROMAN_TEST_POSTGRES or start their own cluster.
 test: vet
 	@pkgs="$$($(GO) list $(PKGS))"; \
@@ -40,7 +41,14 @@ test: vet
 		echo "go test -race (monitor, rollback, notify, chatops, ingest, sqldb, server)"; \
 		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -p $(TEST_PARALLEL) $(TESTFLAGS) $$race || status=1; \
 	fi; \
+	if [ "$(PKGS)" = "./..." ]; then $(MAKE) --no-print-directory test-node || status=1; fi; \
 	exit $$status
+
+## test-node: the TypeScript client's and the GitHub Action's tests with
+## node's test runner, against a real roman (.ci/node-tests); skipped with a
+## notice when node or npm is missing, a failure under CI=true.
+test-node:
+	@GO=$(GO) ./.ci/node-tests
 
 vet:
 	$(GO) vet $(PKGS)

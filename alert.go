@@ -108,6 +108,10 @@ type Alert struct {
 	Detail string `json:"detail,omitempty"`
 	// DurationSeconds is a finished rollback's duration.
 	DurationSeconds *float64 `json:"duration_seconds,omitempty"`
+	// NewErrors lists up to MaxAlertNewErrors error fingerprints that the
+	// deployment introduced (no earlier release had them), most events
+	// first, on alerts about a trigger or a warning.
+	NewErrors []ErrorGroup `json:"new_errors,omitempty"`
 	// At is when the decision was made; the store sets it to the event's
 	// timestamp.
 	At time.Time `json:"at"`

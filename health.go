@@ -33,8 +33,11 @@ type Health struct {
 	// Warnings lists warning texts (never a rollback).
 	Warnings []string `json:"warnings"`
 	// Unknown maps a signal that a source could not measure to the reason.
-	Unknown   map[string]string `json:"unknown,omitempty"`
-	Timestamp time.Time         `json:"timestamp"`
+	Unknown map[string]string `json:"unknown,omitempty"`
+	// NewErrors, when the release has any, counts its events of
+	// fingerprints no earlier release had (the new_errors signal).
+	NewErrors *NewErrorCounts `json:"new_errors,omitempty"`
+	Timestamp time.Time       `json:"timestamp"`
 	// Alerts are the firing alerts of other tools (Alertmanager)
 	// attributed to the deployment: triggers and warnings.
 	Alerts []FiringAlert `json:"alerts,omitempty"`
@@ -58,11 +61,20 @@ type Thresholds struct {
 	WarnErrorRate     float64 `yaml:"warn_error_rate" json:"warn_error_rate"`         // errors/minute, warning when >=
 	WarnP95MS         float64 `yaml:"warn_p95_ms" json:"warn_p95_ms"`                 // ms, warning when >
 	WarnMemoryPercent float64 `yaml:"warn_memory_percent" json:"warn_memory_percent"` // percent, warning when >
+	// NewErrorsMin is how many events of fingerprints no earlier release
+	// had make the new_errors signal fire (config new_errors_min); 0
+	// switches the signal off.
+	NewErrorsMin int64 `yaml:"new_errors_min" json:"new_errors_min"`
+	// NewErrorsAction is what the signal does: NewErrorsWarn (a warning;
+	// also when empty) or NewErrorsRollback (a trigger) (config
+	// new_errors_action).
+	NewErrorsAction string `yaml:"new_errors_action" json:"new_errors_action"`
 }
 
 // DefaultThresholds are the seed's numbers.
 func DefaultThresholds() Thresholds {
-	return Thresholds{ErrorRate: 5, RecentErrors: 50, DBConnections: 90, WarnErrorRate: 1, WarnP95MS: 5000, WarnMemoryPercent: 95}
+	return Thresholds{ErrorRate: 5, RecentErrors: 50, DBConnections: 90, WarnErrorRate: 1, WarnP95MS: 5000, WarnMemoryPercent: 95,
+		NewErrorsMin: DefaultNewErrorsMin, NewErrorsAction: NewErrorsWarn}
 }
 
 // Validate checks that every limit is a number within its range (percentages
@@ -94,6 +106,13 @@ func (t Thresholds) Validate() error {
 	if t.WarnErrorRate > t.ErrorRate {
 		add("warn_error_rate", "%g is above the error_rate trigger %g", t.WarnErrorRate, t.ErrorRate)
 	}
+	// The new-error settings are top-level keys, not thresholds.<key>.
+	if t.NewErrorsMin < 0 {
+		errs = append(errs, &FieldError{Field: "new_errors_min", Message: fmt.Sprintf("must not be negative, got %d (0 switches the signal off)", t.NewErrorsMin)})
+	}
+	if t.NewErrorsAction != "" && !ValidNewErrorsAction(t.NewErrorsAction) {
+		errs = append(errs, &FieldError{Field: "new_errors_action", Message: fmt.Sprintf("unknown action %q (want warn or rollback)", t.NewErrorsAction)})
+	}
 	return errors.Join(errs...)
 }
 
@@ -112,6 +131,9 @@ type HealthInputs struct {
 	// A signal missing here has not breached N times in a row; nil means
 	// "use Metrics" (N = 1).
 	Sustained map[string]float64
+	// NewErrors counts the release's events of fingerprints no earlier
+	// release had (the new_errors signal); zero when not measured.
+	NewErrors NewErrorCounts
 	// Alerts are the firing alerts of other tools attributed to the
 	// deployment, oldest first: a trigger alert that started after the
 	// release is a trigger, any other a warning.
@@ -159,6 +181,11 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	h.ActiveQueries = metric(MetricActiveQueries)
 	h.P95ResponseTimeMS = metric(MetricP95ResponseTimeMS)
 	h.MemoryUsagePercent = metric(MetricMemoryUsagePercent)
+	if in.NewErrors.Events > 0 {
+		ne := in.NewErrors
+		h.NewErrors = &ne
+	}
+	newErrors := t.NewErrorsMin > 0 && in.NewErrors.Events >= t.NewErrorsMin
 	if len(in.Unknown) > 0 {
 		h.Unknown = make(map[string]string, len(in.Unknown))
 		for k, v := range in.Unknown {
@@ -173,6 +200,11 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 		h.Reason = "Too many recent errors: " + strconv.FormatInt(h.RecentErrors, 10) + " in 5 minutes"
 	case utilOK && h.DatabaseConnectionUtilization != nil && util > t.DBConnections:
 		h.Reason = "Database connection utilization at " + FormatRate(*h.DatabaseConnectionUtilization) + "%"
+	case newErrors && t.NewErrorsAction == NewErrorsRollback:
+		h.Reason = NewErrorsReason(in.NewErrors)
+	}
+	if newErrors && t.NewErrorsAction != NewErrorsRollback {
+		h.Warnings = append(h.Warnings, NewErrorsReason(in.NewErrors))
 	}
 
 	if h.P95ResponseTimeMS != nil && *h.P95ResponseTimeMS > t.WarnP95MS {
@@ -205,9 +237,9 @@ const (
 )
 
 // WarningSignal names the signal a warning text of Health.Warnings is about:
-// SignalErrorRate, MetricP95ResponseTimeMS or MetricMemoryUsagePercent,
-// "alert:<alertname>" for a firing alert of another tool, or "" for a text
-// that is no health warning.
+// SignalErrorRate, MetricP95ResponseTimeMS, MetricMemoryUsagePercent or
+// SignalNewErrors, "alert:<alertname>" for a firing alert of another tool,
+// or "" for a text that is no health warning.
 func WarningSignal(text string) string {
 	switch {
 	case strings.HasPrefix(text, warnErrorRate):
@@ -216,6 +248,8 @@ func WarningSignal(text string) string {
 		return MetricP95ResponseTimeMS
 	case strings.HasPrefix(text, warnMemory):
 		return MetricMemoryUsagePercent
+	case IsNewErrorsText(text):
+		return SignalNewErrors
 	}
 	return alertWarningSignal(text)
 }

@@ -62,7 +62,7 @@ func (s *Server) authenticate(r *http.Request, need roman.Role) (Caller, error) 
 	key, ok := s.deps.Keyring.Lookup(token)
 	if !ok {
 		if s.deps.AuthLimiter.Fail(r) {
-			s.logger.Warn("client address refused (429) after repeated failed authentications", "remote", r.RemoteAddr)
+			s.logger.Warn("client address refused (429) after repeated failed authentications", "remote", s.deps.AuthLimiter.ClientAddr(r))
 		}
 		return Caller{}, errUnauthorized()
 	}

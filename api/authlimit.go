@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,12 +33,15 @@ const (
 // token, and requests with a dashboard session cookie are never limited.
 //
 // The client address is the connection's remote address (IPv6 addresses
-// by their /64 prefix, which one host usually holds whole); X-Forwarded-For
-// is not trusted. A nil *AuthLimiter limits nothing.
+// by their /64 prefix, which one host usually holds whole). X-Forwarded-For
+// is trusted only from the proxies given to TrustProxies: for a connection
+// from one of them, the client is the rightmost entry of the header that is
+// not itself a trusted proxy. A nil *AuthLimiter limits nothing.
 type AuthLimiter struct {
-	burst float64
-	rate  float64 // tokens per second
-	now   roman.Clock
+	burst   float64
+	rate    float64 // tokens per second
+	now     roman.Clock
+	proxies []netip.Prefix
 
 	mu      sync.Mutex
 	clients map[netip.Prefix]*authBucket
@@ -64,13 +68,27 @@ func NewAuthLimiter(burst, perMinute int, clock roman.Clock) *AuthLimiter {
 	return &AuthLimiter{burst: float64(burst), rate: float64(perMinute) / 60, now: clock, clients: map[netip.Prefix]*authBucket{}}
 }
 
+// TrustProxies makes the limiter believe X-Forwarded-For from connections
+// whose address is in one of proxies. Call it before the limiter is used.
+func (l *AuthLimiter) TrustProxies(proxies []netip.Prefix) { l.proxies = proxies }
+
+// ClientAddr returns the client address of r as the limiter sees it, for
+// log lines: the remote address, or the forwarded one behind a trusted
+// proxy.
+func (l *AuthLimiter) ClientAddr(r *http.Request) string {
+	if a, ok := l.clientAddr(r); ok {
+		return a.String()
+	}
+	return r.RemoteAddr
+}
+
 // Wait returns how long the client of r must wait before its next attempt
 // to authenticate; zero means it may try now.
 func (l *AuthLimiter) Wait(r *http.Request) time.Duration {
 	if l == nil {
 		return 0
 	}
-	addr, ok := clientPrefix(r)
+	addr, ok := l.clientPrefix(r)
 	if !ok {
 		return 0
 	}
@@ -94,7 +112,7 @@ func (l *AuthLimiter) Fail(r *http.Request) (nowLimited bool) {
 	if l == nil {
 		return false
 	}
-	addr, ok := clientPrefix(r)
+	addr, ok := l.clientPrefix(r)
 	if !ok {
 		return false
 	}
@@ -141,18 +159,64 @@ func (l *AuthLimiter) pruneLocked() {
 	}
 }
 
-// clientPrefix returns the address a request is limited by: the remote IPv4
-// address, or the /64 of a remote IPv6 address.
-func clientPrefix(r *http.Request) (netip.Prefix, bool) {
+// clientAddr returns the client address of r: the remote address, or,
+// when that is a trusted proxy, the rightmost X-Forwarded-For entry that is
+// not a trusted proxy. A malformed entry ends the walk at the hop before it,
+// so a client cannot pick its address by sending a bad header.
+func (l *AuthLimiter) clientAddr(r *http.Request) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		return netip.Prefix{}, false
+		return netip.Addr{}, false
 	}
 	ip = ip.Unmap()
+	if l == nil || !l.trusted(ip) {
+		return ip, true
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	var entries []string
+	for _, h := range hops {
+		entries = append(entries, strings.Split(h, ",")...)
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		e := strings.TrimSpace(entries[i])
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			if ap, err2 := netip.ParseAddrPort(e); err2 == nil {
+				a, err = ap.Addr(), nil
+			}
+		}
+		if err != nil {
+			break
+		}
+		ip = a.Unmap()
+		if !l.trusted(ip) {
+			break
+		}
+	}
+	return ip, true
+}
+
+// trusted reports whether ip is one of the trusted proxies.
+func (l *AuthLimiter) trusted(ip netip.Addr) bool {
+	for _, p := range l.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// clientPrefix returns the address a request is limited by: the client's
+// IPv4 address, or the /64 of its IPv6 address.
+func (l *AuthLimiter) clientPrefix(r *http.Request) (netip.Prefix, bool) {
+	ip, ok := l.clientAddr(r)
+	if !ok {
+		return netip.Prefix{}, false
+	}
 	bits := 32
 	if ip.Is6() {
 		bits = 64

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -65,5 +66,50 @@ func TestAuthLimiterReportsWhenLimited(t *testing.T) {
 	clock.Add(time.Hour) // the allowance is back
 	if l.Fail(a) {
 		t.Fatal("the first failure after the allowance came back reported a limit")
+	}
+}
+
+// TestAuthLimiterTrustedProxies: X-Forwarded-For names the client only when
+// the connection comes from a trusted proxy, and then the rightmost entry
+// that is not a trusted proxy is the client, so a client cannot pick its
+// address by prepending entries or sending garbage.
+func TestAuthLimiterTrustedProxies(t *testing.T) {
+	l := NewAuthLimiter(1, 1, nil)
+	l.TrustProxies([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")})
+	for _, tc := range []struct {
+		remote string
+		xff    []string
+		want   string
+	}{
+		{"192.0.2.7:80", []string{"203.0.113.5"}, "192.0.2.7"},                     // not a proxy: header ignored
+		{"10.1.2.3:80", nil, "10.1.2.3"},                                           // proxy, no header: the proxy
+		{"10.1.2.3:80", []string{"203.0.113.5"}, "203.0.113.5"},                    // proxy: the client it names
+		{"10.1.2.3:80", []string{"1.1.1.1, 203.0.113.5"}, "203.0.113.5"},           // spoofed entries to the left are ignored
+		{"10.1.2.3:80", []string{"203.0.113.5, 10.9.9.9"}, "203.0.113.5"},          // a chain of trusted proxies is walked
+		{"10.1.2.3:80", []string{"203.0.113.5", "10.9.9.9"}, "203.0.113.5"},        // over several header lines too
+		{"10.1.2.3:80", []string{"1.1.1.1, garbage"}, "10.1.2.3"},                  // garbage stops the walk at the last hop
+		{"10.1.2.3:80", []string{"10.2.2.2, 10.3.3.3"}, "10.2.2.2"},                // only proxies: the farthest one
+		{"10.1.2.3:80", []string{"198.51.100.9:5555"}, "198.51.100.9"},             // an entry with a port
+		{"[2001:db8::1]:80", []string{"2001:db8:aa::5"}, "2001:db8:aa::5"},         // IPv6 proxy
+		{"[::ffff:10.1.2.3]:80", []string{"::ffff:203.0.113.5"}, "203.0.113.5"},    // mapped addresses unmapped
+		{"not-an-address", []string{"203.0.113.5"}, "not-an-address"},              // unparsable remote: as is
+		{"192.0.2.7:80", []string{"10.1.2.3, 203.0.113.5"}, "192.0.2.7"},           // spoofing a proxy does not help
+		{"10.1.2.3:80", []string{" 203.0.113.5 ,  198.51.100.1 "}, "198.51.100.1"}, // spaces
+	} {
+		r := requestFrom(tc.remote)
+		for _, v := range tc.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := l.ClientAddr(r); got != tc.want {
+			t.Errorf("remote %s, X-Forwarded-For %q: client %s, want %s", tc.remote, tc.xff, got, tc.want)
+		}
+	}
+	// The limit follows the forwarded client, not the proxy.
+	a, b := requestFrom("10.1.2.3:80"), requestFrom("10.1.2.3:80")
+	a.Header.Set("X-Forwarded-For", "203.0.113.5")
+	b.Header.Set("X-Forwarded-For", "203.0.113.6")
+	l.Fail(a)
+	if l.Wait(a) == 0 || l.Wait(b) != 0 {
+		t.Fatalf("after one failure of 203.0.113.5 behind the proxy: wait %v, its neighbour %v", l.Wait(a), l.Wait(b))
 	}
 }

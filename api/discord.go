@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -73,7 +74,7 @@ func (s *Server) discordInteractions(w http.ResponseWriter, r *http.Request) err
 		func() {
 			defer close(a.done)
 			a.err = roman.Errorf(roman.EINTERNAL, "answering a Discord interaction failed")
-			a.resp, a.err = bot.Interact(r.Context(), &in)
+			a.resp, a.err = s.interactOnce(r.Context(), &in, time.Unix(secs, 0).Add(discord.MaxSignatureAge+time.Second))
 		}()
 	} else {
 		s.logger.WarnContext(r.Context(), "replayed Discord interaction answered from memory", "interaction_id", in.ID)
@@ -89,6 +90,75 @@ func (s *Server) discordInteractions(w http.ResponseWriter, r *http.Request) err
 	return WriteJSON(w, http.StatusOK, a.resp)
 }
 
+// interactionWait is how long a replica waits for the answer another
+// replica (or an earlier process) is still giving to the same interaction:
+// Discord itself gives up after three seconds.
+const interactionWait = 2500 * time.Millisecond
+
+// storedAnswer is an interaction's answer as the InteractionStore keeps it:
+// the response, or the code and client-safe message of the error.
+type storedAnswer struct {
+	Response *discord.Response `json:"response,omitempty"`
+	Code     string            `json:"code,omitempty"`
+	Message  string            `json:"message,omitempty"`
+}
+
+// interactOnce answers interaction in once across every replica and
+// restart: with an InteractionStore, the first claim of its id runs the bot
+// and stores the answer; a later claim, from a replay that reached another
+// replica or came after a restart, gets the stored answer and runs nothing.
+// Without a store, this process's memory (interactionReplays) is all the
+// protection there is.
+func (s *Server) interactOnce(ctx context.Context, in *discord.Interaction, expires time.Time) (*discord.Response, error) {
+	bot, st := s.deps.Discord, s.deps.Interactions
+	if st == nil {
+		return bot.Interact(ctx, in)
+	}
+	first, answer, err := st.ClaimInteraction(ctx, in.ID, expires, bot.Now())
+	if err != nil {
+		return nil, err
+	}
+	if first {
+		resp, err := bot.Interact(ctx, in)
+		stored := storedAnswer{Response: resp}
+		if err != nil {
+			stored = storedAnswer{Code: roman.ErrorCode(err), Message: roman.ErrorMessage(err)}
+		}
+		b, merr := json.Marshal(stored)
+		if merr == nil {
+			// Detached: the answer must be kept even when Discord hung up.
+			merr = st.AnswerInteraction(context.WithoutCancel(ctx), in.ID, b)
+		}
+		if merr != nil {
+			s.logger.ErrorContext(ctx, "storing a Discord interaction's answer failed; a replay will wait and get 503", "interaction_id", in.ID, "err", merr)
+		}
+		return resp, err
+	}
+	s.logger.WarnContext(ctx, "replayed Discord interaction answered from the store", "interaction_id", in.ID)
+	deadline := time.Now().Add(interactionWait)
+	for answer == nil {
+		if time.Now().After(deadline) {
+			return nil, roman.Errorf(roman.EUNAVAILABLE, "the first copy of this interaction is still being answered")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, roman.Errorf(roman.EUNAVAILABLE, "the first copy of this interaction is still being answered")
+		case <-time.After(50 * time.Millisecond):
+		}
+		if _, answer, err = st.ClaimInteraction(ctx, in.ID, expires, bot.Now()); err != nil {
+			return nil, err
+		}
+	}
+	var stored storedAnswer
+	if err := json.Unmarshal(answer, &stored); err != nil {
+		return nil, fmt.Errorf("decoding the stored answer of interaction %s: %w", in.ID, err)
+	}
+	if stored.Code != "" {
+		return nil, roman.Errorf(stored.Code, "%s", stored.Message)
+	}
+	return stored.Response, nil
+}
+
 // DefaultMaxDiscordInteractions bounds the interactions remembered for
 // replay protection. Only Discord can sign one, and each is remembered only
 // while its signature is valid (about ten minutes), so the bound is far
@@ -98,10 +168,10 @@ const DefaultMaxDiscordInteractions = 100000
 // interactionReplays remembers the answer to every verified interaction by
 // its id until its signature expires. After that, discord.Verify refuses
 // the request itself (its timestamp is signed), so nothing older needs to be
-// kept, and memory stays bounded. The memory is this process's: a restart
-// within the window forgets, and replicas behind a load balancer each keep
-// their own (docs/operations.md); the approval and refusal rows name the
-// interaction id, so such a replay shows in the audit trail.
+// kept, and memory stays bounded. This memory is this process's: it makes
+// concurrent copies wait for the first answer; across replicas and
+// restarts, the InteractionStore does the same (interactOnce). The approval
+// and refusal rows name the interaction id.
 type interactionReplays struct {
 	max int
 

@@ -1,5 +1,6 @@
 // Package api is roman's HTTP API: the server (routes, auth, JSON errors,
-// the OpenAPI document) and the Go client the CLI uses. Paths and JSON
+// the OpenAPI document) and the request and answer types its Go client
+// (package client, which the CLI uses) shares. Paths and JSON
 // shapes follow the API reference of the seed document (the team's
 // ROLLBACK_PROCEDURES.md); the auto-rollback routes are also served under
 // /functions/v1 so the seed's curl commands work unchanged.
@@ -14,7 +15,8 @@
 // Undocumented. Two drift tests run VerifyOpenAPI over Server.Routes: this
 // package's, on its own routes, and the server package's, on every route of
 // the running program (the dashboard's and the /functions/v1 aliases too).
-// Clients call such routes with Client.Do.
+// The Go client calls such routes with client.Client.Do until it has a
+// method for them (its route table is checked against openapi.json).
 //
 // # Decisions
 //

@@ -139,3 +139,8 @@ func normalizeValidation(v roman.Validation) roman.Validation {
 	}
 	return v
 }
+
+// CodeForStatus maps an HTTP status of roman's API back to the roman error
+// code the server's service returned (429 is roman.EUNAVAILABLE: both mean
+// "try again later"); the Go client uses it for answers without a code.
+func CodeForStatus(status int) string { return codeForStatus(status) }

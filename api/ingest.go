@@ -29,6 +29,10 @@ type ErrorEventRequest struct {
 	Message      string `json:"message"`
 	Severity     string `json:"severity,omitempty"`
 	Fingerprint  string `json:"fingerprint,omitempty"`
+	// ErrorType and Stack feed roman's own fingerprint of an event sent
+	// without one (roman.Fingerprint); they are not stored.
+	ErrorType string `json:"error_type,omitempty"`
+	Stack     string `json:"stack,omitempty"`
 }
 
 // ErrorsRequest is the body of POST /errors: one event, or {"events": [...]}.
@@ -132,7 +136,7 @@ func decodeErrors(body []byte) (evs []roman.ErrorEvent, batch bool, err error) {
 			return nil, false, err
 		}
 		evs[i] = roman.ErrorEvent{DeploymentID: it.DeploymentID, Service: it.Service, Environment: it.Environment, OccurredAt: at,
-			Message: it.Message, Severity: it.Severity, Fingerprint: it.Fingerprint}
+			Message: it.Message, Severity: it.Severity, Fingerprint: it.Fingerprint, ErrorType: it.ErrorType, Stack: it.Stack}
 	}
 	return evs, batch, nil
 }

@@ -34,7 +34,7 @@ type errorsScanner struct {
 func fastErrors(body []byte) (evs []roman.ErrorEvent, batch, ok bool) {
 	s := &errorsScanner{src: string(body)}
 	var single ErrorEventRequest
-	var seen uint8 // bit per top-level key
+	var seen uint16 // bit per top-level key
 	var events []roman.ErrorEvent
 	if !s.consume('{') {
 		return nil, false, false
@@ -46,10 +46,10 @@ func fastErrors(body []byte) (evs []roman.ErrorEvent, batch, ok bool) {
 				return nil, false, false
 			}
 			if key == "events" {
-				if seen&(1<<7) != 0 {
+				if seen&(1<<15) != 0 {
 					return nil, false, false
 				}
-				seen |= 1 << 7
+				seen |= 1 << 15
 				if !s.null() {
 					if events, ok = s.events(); !ok {
 						return nil, false, false
@@ -92,7 +92,7 @@ func fastErrors(body []byte) (evs []roman.ErrorEvent, batch, ok bool) {
 }
 
 // errorField returns the bit and the field of r that key names, or nil.
-func errorField(r *ErrorEventRequest, key string) (uint8, *string) {
+func errorField(r *ErrorEventRequest, key string) (uint16, *string) {
 	switch key {
 	case "deployment_id":
 		return 1 << 0, &r.DeploymentID
@@ -108,6 +108,10 @@ func errorField(r *ErrorEventRequest, key string) (uint8, *string) {
 		return 1 << 4, &r.Severity
 	case "fingerprint":
 		return 1 << 5, &r.Fingerprint
+	case "error_type":
+		return 1 << 7, &r.ErrorType
+	case "stack":
+		return 1 << 8, &r.Stack
 	}
 	return 0, nil
 }
@@ -115,7 +119,7 @@ func errorField(r *ErrorEventRequest, key string) (uint8, *string) {
 // toEvent converts an item, parsing its timestamp as parseTime does.
 func toEvent(r *ErrorEventRequest) (roman.ErrorEvent, bool) {
 	ev := roman.ErrorEvent{DeploymentID: r.DeploymentID, Service: r.Service, Environment: r.Environment,
-		Message: r.Message, Severity: r.Severity, Fingerprint: r.Fingerprint}
+		Message: r.Message, Severity: r.Severity, Fingerprint: r.Fingerprint, ErrorType: r.ErrorType, Stack: r.Stack}
 	if r.OccurredAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, r.OccurredAt)
 		if err != nil {
@@ -139,7 +143,7 @@ func (s *errorsScanner) events() ([]roman.ErrorEvent, bool) {
 			return nil, false
 		}
 		var it ErrorEventRequest
-		var seen uint8
+		var seen uint16
 		if !s.consume('}') {
 			for {
 				key, ok := s.key()

@@ -70,6 +70,8 @@ func TestFastErrorsDecodesTheCommonShape(t *testing.T) {
 		`{"events":[{"message":"an escaped backslash before u0000: \\u0000","environment":"p"}]}`,
 		`{"events":[{"message":"replacement characters sent as such: \ufffd �\n","environment":"p"}]}`,
 		`{"events":[` + item + `],"message":""}`,
+		`{"events":[{"message":"x","environment":"p","error_type":"KeyError","stack":"at f (/a.js:1:2)\n  at g (/b.js:3:4)"}]}`,
+		`{"message":"x","environment":"p","stack":null,"error_type":"E"}`,
 	} {
 		if !checkFastErrors(t, body) {
 			t.Errorf("the fast path gave up on %.80q", body)
@@ -111,6 +113,9 @@ func TestFastErrorsLeavesTheRestToTheStrictPath(t *testing.T) {
 		`{"events":[{"message":"reversed \udc00\ud800 pair","environment":"p"}]}`,
 		`{"events":[{"message":"nul \u0000","environment":"p"}]}`,
 		`{"message":"x","fingerprint":"\u0000","environment":"p"}`,
+		`{"message":"x","stack":"\u0000","environment":"p"}`,
+		`{"message":"x","error_type":"a","error_type":"b","environment":"p"}`,
+		`{"events":[{"message":"x","environment":"p","stack":["frame"]}]}`,
 	} {
 		if checkFastErrors(t, body) {
 			t.Errorf("the fast path decoded %.80q", body)

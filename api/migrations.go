@@ -1,11 +1,9 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -131,24 +129,4 @@ func (s *Server) listMigrations(w http.ResponseWriter, r *http.Request) error {
 		list = []*roman.Migration{}
 	}
 	return WriteJSON(w, http.StatusOK, MigrationList{Migrations: list})
-}
-
-// RecordMigration records a migration applied by a deployment (POST
-// /deployments/{deployment_id}/migrations). Sending the same migration
-// again returns the stored row without error.
-func (c *Client) RecordMigration(ctx context.Context, deploymentID string, req RecordMigrationRequest) (*roman.Migration, error) {
-	var m roman.Migration
-	if err := c.Do(ctx, http.MethodPost, "/deployments/"+url.PathEscape(deploymentID)+"/migrations", req, &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
-// ListMigrations returns a deployment's migrations in applied order.
-func (c *Client) ListMigrations(ctx context.Context, deploymentID string) ([]*roman.Migration, error) {
-	var out MigrationList
-	if err := c.Do(ctx, http.MethodGet, "/deployments/"+url.PathEscape(deploymentID)+"/migrations", nil, &out); err != nil {
-		return nil, err
-	}
-	return out.Migrations, nil
 }

@@ -40,6 +40,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Path: "/readyz", Handler: s.readyz},
 		{Method: "GET", Path: "/openapi.json", Handler: s.openAPI},
 
+		{Method: "GET", Path: "/deployments/{deployment_id}/errors", Role: roman.RoleRead, Handler: s.deploymentErrors},
 		{Method: "POST", Path: "/integrations/alertmanager", Role: roman.RoleDeploy, Handler: s.postAlertmanager, Ingest: true},
 	}
 }

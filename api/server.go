@@ -94,11 +94,19 @@ type Deps struct {
 	// Discord, when set, answers POST /discord/interactions (api/discord.go);
 	// without it the route answers 404.
 	Discord DiscordBot
+	// Interactions, when set, remembers answered Discord interactions in
+	// the shared database, so a replay runs nothing on any replica or
+	// after a restart (api/discord.go).
+	Interactions roman.InteractionStore
+	Logger       *slog.Logger
+	Clock        roman.Clock
+	// NewErrors groups a release's errors by fingerprint (GET
+	// /deployments/{deployment_id}/errors); without it that route answers
+	// 404.
+	NewErrors roman.NewErrorsService
 	// Alertmanager, when set, answers POST /integrations/alertmanager
 	// (api/alertmanager.go); without it the route answers 404.
 	Alertmanager AlertmanagerReceiver
-	Logger       *slog.Logger
-	Clock        roman.Clock
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

@@ -30,12 +30,14 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/executor"
 	"github.com/odyssey-1/roman/health"
 	"github.com/odyssey-1/roman/notify"
+	"github.com/odyssey-1/roman/notify/githubdeploy"
 	"github.com/odyssey-1/roman/retention"
 )
 
@@ -192,6 +194,13 @@ type Config struct {
 	// AuthFailuresPerMinute is how fast that allowance comes back
 	// (ROMAN_AUTH_FAILURES_PER_MINUTE).
 	AuthFailuresPerMinute int `yaml:"auth_failures_per_minute" json:"auth_failures_per_minute"`
+	// TrustedProxies lists the reverse proxies (IP addresses or CIDR
+	// prefixes) whose X-Forwarded-For roman believes: for a connection from
+	// one of them, the client address that failed authentications are
+	// limited by is the rightmost X-Forwarded-For entry that is not itself a
+	// trusted proxy (ROMAN_TRUSTED_PROXIES, comma-separated). Empty: the
+	// header is never trusted.
+	TrustedProxies []string `yaml:"trusted_proxies" json:"trusted_proxies,omitempty"`
 	// DashboardSessionsPerKey caps the dashboard sessions of one API key;
 	// signing in once more ends that key's oldest session
 	// (ROMAN_DASHBOARD_SESSIONS_PER_KEY).
@@ -201,6 +210,10 @@ type Config struct {
 	LogLevel string `yaml:"log_level" json:"log_level"`
 	// LogFormat is text or json (ROMAN_LOG_FORMAT).
 	LogFormat string `yaml:"log_format" json:"log_format"`
+	// PublicURL is the URL people reach roman at, used in the links roman
+	// sends elsewhere (a GitHub deployment status links to the dashboard's
+	// explain page) (ROMAN_PUBLIC_URL). Empty means http://<listen>.
+	PublicURL string `yaml:"public_url" json:"public_url"`
 
 	// Environments holds, per environment name, the merged settings of the
 	// environments the file names (defaults, then environment variables, then
@@ -253,6 +266,20 @@ type EnvironmentConfig struct {
 	// alert_webhook_secret, alert_routes), which the notify package defines
 	// and validates.
 	Alerts notify.ChannelConfig `yaml:",inline" json:"alerts"`
+
+	// GitHubDeployments mirrors the environment's releases to GitHub
+	// deployments and their statuses (github_deployments_repository,
+	// github_deployments_token, github_deployments_api_url), which the
+	// githubdeploy package defines and validates.
+	GitHubDeployments githubdeploy.Config `yaml:",inline" json:"github_deployments"`
+}
+
+// RomanURL returns PublicURL, or http://<listen> when it is not set.
+func (c *Config) RomanURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.Listen
 }
 
 // APIKey is one configured API key.

@@ -140,8 +140,20 @@ func globalSettings() []setting[*Config] {
 		intSetting("auth_failure_burst", func(c *Config) *int { return &c.AuthFailureBurst }),
 		intSetting("auth_failures_per_minute", func(c *Config) *int { return &c.AuthFailuresPerMinute }),
 		intSetting("dashboard_sessions_per_key", func(c *Config) *int { return &c.DashboardSessionsPerKey }),
+		{key: "trusted_proxies", env: "ROMAN_TRUSTED_PROXIES", set: func(c *Config, v string) error {
+			c.TrustedProxies = splitList(v)
+			return nil
+		}, node: func(c *Config, n *yaml.Node) error {
+			var list []string
+			if err := n.Decode(&list); err != nil {
+				return fmt.Errorf("want a list of IP addresses or CIDR prefixes")
+			}
+			c.TrustedProxies = list
+			return nil
+		}},
 		stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 		stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
+		stringSetting("public_url", func(c *Config) *string { return &c.PublicURL }),
 	}
 }
 
@@ -160,6 +172,15 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		durationSetting("cooldown", func(e E) *time.Duration { return &e.Cooldown }),
 		intSetting("max_auto_rollbacks", func(e E) *int { return &e.MaxAutoRollbacks }),
 		intSetting("consecutive_breaches", func(e E) *int { return &e.ConsecutiveBreaches }),
+		{key: "new_errors_min", env: "ROMAN_NEW_ERRORS_MIN", set: func(e E, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("invalid integer %q", v)
+			}
+			e.Thresholds.NewErrorsMin = n
+			return nil
+		}},
+		stringSetting("new_errors_action", func(e E) *string { return &e.Thresholds.NewErrorsAction }),
 		stringSetting("executor", func(e E) *string { return &e.Executor.Type }),
 		stringSetting("executor_command", func(e E) *string { return &e.Executor.Command }),
 		secretSetting("executor_webhook_url", func(e E) *roman.Secret { return &e.Executor.WebhookURL }),
@@ -174,6 +195,9 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 		secretSetting("slack_webhook_url", func(e E) *roman.Secret { return &e.Alerts.SlackWebhookURL }),
 		secretSetting("alert_webhook_url", func(e E) *roman.Secret { return &e.Alerts.WebhookURL }),
 		secretSetting("alert_webhook_secret", func(e E) *roman.Secret { return &e.Alerts.WebhookSecret }),
+		stringSetting("github_deployments_repository", func(e E) *string { return &e.GitHubDeployments.Repository }),
+		secretSetting("github_deployments_token", func(e E) *roman.Secret { return &e.GitHubDeployments.Token }),
+		stringSetting("github_deployments_api_url", func(e E) *string { return &e.GitHubDeployments.APIURL }),
 		{key: "alert_routes", env: "ROMAN_ALERT_ROUTES", set: func(e E, v string) error {
 			routes, err := parseAlertRoutes(v)
 			if err != nil {

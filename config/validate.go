@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"strings"
 	"time"
@@ -105,6 +106,9 @@ func (c *Config) Validate() error {
 	}
 	if c.AuthFailuresPerMinute <= 0 {
 		v.add("auth_failures_per_minute", "ROMAN_AUTH_FAILURES_PER_MINUTE", "must be positive, got %d", c.AuthFailuresPerMinute)
+	}
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
+		v.add("trusted_proxies", "ROMAN_TRUSTED_PROXIES", "%v", err)
 	}
 	if c.DashboardSessionsPerKey <= 0 {
 		v.add("dashboard_sessions_per_key", "ROMAN_DASHBOARD_SESSIONS_PER_KEY", "must be positive, got %d", c.DashboardSessionsPerKey)
@@ -224,6 +228,7 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	}
 	v.plugin("", e.Executor.Validate())
 	v.plugin("", e.Alerts.Validate())
+	v.plugin("", e.GitHubDeployments.Validate())
 	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
 	for i, name := range e.AlertTriggers {
 		if strings.TrimSpace(name) == "" || len(name) > 256 {
@@ -242,4 +247,27 @@ func isSnowflake(s string) bool {
 		}
 	}
 	return true
+}
+
+// ParseTrustedProxies parses trusted_proxies: IP addresses (a /32 or /128)
+// and CIDR prefixes, IPv4-mapped IPv6 addresses unmapped.
+func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			if p.Addr().Is4In6() {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a CIDR prefix", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -35,6 +35,10 @@ func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now tim
 	if err == nil {
 		latest, err = c.Store.LatestMetricsBatch(ctx, ids, now.Add(-MetricMaxAge), now)
 	}
+	var fresh map[string]roman.NewErrorCounts
+	if err == nil {
+		fresh, err = c.newErrorsBatch(ctx, ds, batch)
+	}
 	ins := make([]roman.HealthInputs, len(batch))
 	bds, bins := make([]*roman.Deployment, len(batch)), make([]*roman.HealthInputs, len(batch))
 	for k, i := range batch {
@@ -46,6 +50,7 @@ func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now tim
 		for key, v := range latest[d.DeploymentID] {
 			ins[k].Metrics[key], ins[k].Sustained[key] = v, v
 		}
+		ins[k].NewErrors = fresh[d.DeploymentID]
 		c.addPulled(&ins[k], d, now, 1)
 		bds[k], bins[k] = d, &ins[k]
 	}
@@ -60,4 +65,19 @@ func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now tim
 		hs[i] = roman.EvaluateHealth(ins[k], c.Thresholds(ds[i].Environment), now)
 	}
 	return hs, errs
+}
+
+// newErrorsBatch reads the new_errors signal of the deployments ds[i], i in
+// batch, whose environment measures it, with one query.
+func (c *Checker) newErrorsBatch(ctx context.Context, ds []*roman.Deployment, batch []int) (map[string]roman.NewErrorCounts, error) {
+	var ids []string
+	for _, i := range batch {
+		if c.measuresNewErrors(ds[i].Environment) {
+			ids = append(ids, ds[i].DeploymentID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return c.Fingerprints.NewErrorsBatch(ctx, ids)
 }

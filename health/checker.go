@@ -34,6 +34,9 @@ type Checker struct {
 	ConsecutiveBreaches func(env string) int
 	// Pulled, when set, adds the recent readings of the pulled sources.
 	Pulled *Pulled
+	// Fingerprints, when set, measures the new_errors signal: the
+	// release's events of fingerprints no earlier release had.
+	Fingerprints roman.FingerprintStore
 	// Alerts, when set, adds the firing alerts of other tools
 	// (Alertmanager) attributed to the deployment (alerts.go).
 	Alerts roman.IntegrationAlertStore
@@ -97,11 +100,24 @@ func (c *Checker) Inputs(ctx context.Context, d *roman.Deployment, now time.Time
 	if err != nil {
 		return roman.HealthInputs{}, err
 	}
+	if c.measuresNewErrors(d.Environment) {
+		counts, err := c.Fingerprints.NewErrorsBatch(ctx, []string{d.DeploymentID})
+		if err != nil {
+			return roman.HealthInputs{}, err
+		}
+		in.NewErrors = counts[d.DeploymentID]
+	}
 	c.addPulled(&in, d, now, n)
 	if err := c.addAlerts(ctx, []*roman.Deployment{d}, []*roman.HealthInputs{&in}); err != nil {
 		return roman.HealthInputs{}, err
 	}
 	return in, nil
+}
+
+// measuresNewErrors reports whether the new_errors signal is read for env:
+// a store to read it from and a minimum that switches it on.
+func (c *Checker) measuresNewErrors(env string) bool {
+	return c.Fingerprints != nil && c.Thresholds(env).NewErrorsMin > 0
 }
 
 // addPulled merges the pulled sources' readings of d into in.

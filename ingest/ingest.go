@@ -33,6 +33,8 @@ const (
 	maxMessage     = 16 << 10
 	maxSeverity    = 32
 	maxFingerprint = 256
+	maxErrorType   = 256
+	maxStack       = 64 << 10
 	defaultSev     = "error"
 )
 
@@ -198,6 +200,7 @@ func (s *Service) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.
 	r := &resolver{st: s.Deployments, byID: map[string]target{}, byEnv: map[scope]target{}, list: "events", batch: b.Batch,
 		fields: func(i int) (string, string, string) { return evs[i].DeploymentID, evs[i].Service, evs[i].Environment }}
 	out := make([]roman.ErrorEvent, len(evs))
+	var fps fingerprints
 	for i := range evs {
 		e := evs[i]
 		if strings.TrimSpace(e.Message) == "" {
@@ -213,6 +216,16 @@ func (s *Service) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.
 		}
 		if p := textProblem(e.Fingerprint, maxFingerprint); p != "" {
 			return nil, invalid(item("events", b.Batch, i, "fingerprint"), "%s", p)
+		}
+		if p := textProblem(e.ErrorType, maxErrorType); p != "" {
+			return nil, invalid(item("events", b.Batch, i, "error_type"), "%s", p)
+		}
+		if p := textProblem(e.Stack, maxStack); p != "" {
+			return nil, invalid(item("events", b.Batch, i, "stack"), "%s", p)
+		}
+		if e.Fingerprint == "" {
+			// The client's fingerprint wins; without one, roman's own.
+			e.Fingerprint = fps.of(e.ErrorType, e.Message, e.Stack)
 		}
 		var err error
 		if e.OccurredAt, err = s.checkTime(e.OccurredAt, now, func() string { return item("events", b.Batch, i, "occurred_at") }); err != nil {
@@ -329,4 +342,24 @@ func (s *Service) done(kind string, n int, at func(i int) target) *roman.IngestR
 		s.Hub.Publish(roman.Change{Kind: kind, Service: t.service, Environment: t.env, DeploymentID: t.id, Count: counts[t]})
 	}
 	return res
+}
+
+// fingerprints computes roman's own fingerprints of a batch's events,
+// once per distinct (error type, message, stack): a batch usually repeats
+// a few errors many times, and normalising a message takes microseconds.
+type fingerprints struct {
+	memo map[[3]string]string
+}
+
+func (f *fingerprints) of(errorType, message, stack string) string {
+	k := [3]string{errorType, message, stack}
+	if fp, ok := f.memo[k]; ok {
+		return fp
+	}
+	if f.memo == nil {
+		f.memo = map[[3]string]string{}
+	}
+	fp := roman.Fingerprint(errorType, message, stack)
+	f.memo[k] = fp
+	return fp
 }

@@ -98,6 +98,10 @@ type Monitor struct {
 	// starts whether this replica still leads; an error leaves the
 	// decision to the new leader.
 	Confirm func(ctx context.Context) error
+	// Fingerprints, when set, lists a deployment's new errors (up to
+	// three fingerprints no earlier release had) on the alerts its
+	// decisions carry.
+	Fingerprints roman.FingerprintStore
 
 	// idle is set while this replica does not lead: nothing is evaluated,
 	// sampled or decided.

@@ -384,8 +384,24 @@ func (m *Monitor) eventAt(ctx context.Context, d *roman.Deployment, at time.Time
 	}
 	md["deployment_id"], md["environment"], md["version"] = d.DeploymentID, d.Environment, d.Version
 	md["service"] = roman.ServiceOrDefault(d.Service)
+	alert := alertFor(d, typ, msg, meta) // alerts.go
+	reason, _ := meta["reason"].(string)
+	if alert != nil || roman.IsNewErrorsText(reason) {
+		// An alert lists the release's new errors, and a decision on the
+		// new_errors signal names them: the row keeps them as evidence.
+		news, err := roman.AlertNewErrors(ctx, m.Fingerprints, d.DeploymentID)
+		if err != nil {
+			m.Logger.Error("monitor: reading new errors failed", "deployment_id", d.DeploymentID, "err", err)
+		}
+		if alert != nil {
+			alert.NewErrors = news
+		}
+		if len(news) > 0 {
+			md["new_errors"] = news
+		}
+	}
 	e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: typ, Severity: sev, Message: msg, Metadata: mustJSON(md), Timestamp: roman.UTC(at),
-		Alert: alertFor(d, typ, msg, meta)} // alerts.go
+		Alert: alert}
 	if err := m.Store.AddRomanEvent(context.WithoutCancel(ctx), e); err != nil {
 		m.Logger.Error("monitor: writing roman_events row failed", "event_type", typ, "err", err)
 		return

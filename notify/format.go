@@ -121,6 +121,9 @@ func Text(a *roman.Alert) string {
 	if len(a.Warnings) > 0 {
 		sb.WriteString("\n\nWarnings:\n• " + strings.Join(a.Warnings, "\n• "))
 	}
+	if ls := NewErrorLines(a); len(ls) > 0 {
+		sb.WriteString("\n\nNew errors:\n• " + strings.Join(ls, "\n• "))
+	}
 	if c := Closing(a); c != "" {
 		sb.WriteString("\n\n" + c)
 	}
@@ -169,4 +172,30 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// maxNewErrorMessage bounds the sample message an alert shows of a new
+// error.
+const maxNewErrorMessage = 200
+
+// NewErrorLines are the alert's new errors, one line each: the sample
+// message, its count and fingerprint ("TypeError: cart is undefined — 12
+// events (fingerprint 3f2a…)").
+func NewErrorLines(a *roman.Alert) []string {
+	var out []string
+	for _, g := range a.NewErrors {
+		msg := g.Message
+		if r := []rune(msg); len(r) > maxNewErrorMessage {
+			msg = string(r[:maxNewErrorMessage-1]) + "…"
+		}
+		if g.ErrorType != "" && !strings.HasPrefix(msg, g.ErrorType) {
+			msg = g.ErrorType + ": " + msg
+		}
+		n := fmt.Sprintf("%d events", g.Count)
+		if g.Count == 1 {
+			n = "1 event"
+		}
+		out = append(out, fmt.Sprintf("%s — %s (fingerprint %s)", msg, n, g.Fingerprint))
+	}
+	return out
 }

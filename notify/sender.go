@@ -206,7 +206,13 @@ func (s *Sender) deliver(row *roman.OutboxAlert) {
 		return
 	}
 	actx, acancel := context.WithTimeout(ctx, s.timeout())
-	retry, err := n.Notify(actx, &row.Alert)
+	var retry bool
+	var err error
+	if an, ok := n.(AttemptNotifier); ok {
+		retry, err = an.NotifyAttempt(actx, &row.Alert, row.Attempts)
+	} else {
+		retry, err = n.Notify(actx, &row.Alert)
+	}
 	acancel()
 	now := s.now()
 	if err == nil {
@@ -246,6 +252,15 @@ func (s *Sender) deliver(row *roman.OutboxAlert) {
 		return
 	}
 	log.Warn("alert delivery failed; will retry", "err", msg, "next_attempt_at", next)
+}
+
+// AttemptNotifier is a roman.Notifier that is told which attempt at a row
+// it makes (1 for the first), so that a retry can first check whether an
+// earlier attempt got through before the sender could settle the row (the
+// GitHub deployments mirror does).
+type AttemptNotifier interface {
+	roman.Notifier
+	NotifyAttempt(ctx context.Context, a *roman.Alert, attempt int) (retry bool, err error)
 }
 
 // giveUp marks a row given up and writes the roman_events row that says so.

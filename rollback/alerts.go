@@ -14,7 +14,7 @@ import (
 // rows carry none. The store writes it to the alert outbox in the same
 // transaction as the row, so alerting never delays the rollback and no
 // alert is lost.
-func (r *run) alert(typ string, meta map[string]any) *roman.Alert {
+func (r *run) alert(ctx context.Context, typ string, meta map[string]any) *roman.Alert {
 	r.mu.Lock()
 	res := r.result
 	failure, _ := r.meta["failure"].(string)
@@ -73,6 +73,11 @@ func (r *run) alert(typ string, meta map[string]any) *roman.Alert {
 		if ms, ok := meta["duration_ms"].(float64); ok {
 			s := ms / 1000
 			a.DurationSeconds = &s
+		}
+	case roman.AlertRollbackTriggered:
+		var err error
+		if a.NewErrors, err = roman.AlertNewErrors(context.WithoutCancel(ctx), r.s.Fingerprints, r.bad.DeploymentID); err != nil {
+			r.s.Logger.Error("reading new errors for an alert failed", "deployment_id", r.bad.DeploymentID, "err", err)
 		}
 	}
 	return a

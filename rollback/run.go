@@ -142,7 +142,7 @@ func (r *run) event(ctx context.Context, typ, sev, msg string, meta map[string]a
 	meta["environment"] = r.bad.Environment
 	meta["service"] = roman.ServiceOrDefault(r.bad.Service)
 	// Decision rows that people must hear about carry an alert (alerts.go).
-	addAlertEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta, r.alert(typ, meta))
+	addAlertEvent(ctx, r.s.Store, r.s.Clock, r.s.Logger, typ, sev, msg, meta, r.alert(ctx, typ, meta))
 }
 
 // run executes the steps in order: the quick ones (validate, snapshot,
@@ -194,7 +194,8 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 		r.setStatus(ctx, roman.RollbackInProgress, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict), RollbackPlan: mustJSON(plan)})
 		r.event(ctx, roman.EventRollbackStarted, roman.SeverityWarning,
 			fmt.Sprintf("Rollback of %s initiated (%s): %s", r.bad.Version, r.ev.TriggerType, r.ev.TriggerReason),
-			map[string]any{"target_deployment_id": target.DeploymentID, "target_version": target.Version, "target_commit": target.GitCommit, "trigger_type": r.ev.TriggerType})
+			map[string]any{"target_deployment_id": target.DeploymentID, "target_version": target.Version, "target_commit": target.GitCommit, "trigger_type": r.ev.TriggerType,
+				"trigger_reason": r.ev.TriggerReason})
 	}
 	res.Validation = verdict
 	if _, ok := r.done[roman.StepUndoMarkRolledBack]; ok {
@@ -355,7 +356,8 @@ func (r *run) finish(ctx context.Context, target, nd *roman.Deployment) {
 	r.mu.Unlock()
 	r.event(ctx, roman.EventRollbackCompleted, roman.SeverityInfo,
 		fmt.Sprintf("Rollback of %s to %s complete", r.bad.Version, target.Version),
-		map[string]any{"target_version": target.Version, "new_deployment_id": nd.DeploymentID, "duration_ms": dur})
+		map[string]any{"target_deployment_id": target.DeploymentID, "target_version": target.Version,
+			"new_deployment_id": nd.DeploymentID, "duration_ms": dur})
 }
 
 // finishDeployment moves the new deployment to success or failed; a healthy

@@ -91,6 +91,10 @@ type Service struct {
 	// one (it may rewrite ev.Metadata to name the new owner). Nil resumes
 	// every unfinished event (one process).
 	Claim func(ctx context.Context, ev *roman.RollbackEvent) bool
+	// Fingerprints, when set, lists the bad deployment's new errors (up to
+	// three fingerprints no earlier release had) on the alert that a
+	// rollback starts.
+	Fingerprints roman.FingerprintStore
 
 	bg background
 }

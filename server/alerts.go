@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/odyssey-1/roman/discord"
 	"github.com/odyssey-1/roman/notify"
 	notifydiscord "github.com/odyssey-1/roman/notify/discord"
+	"github.com/odyssey-1/roman/notify/githubdeploy"
 	"github.com/odyssey-1/roman/notify/slack"
 	"github.com/odyssey-1/roman/notify/webhook"
 )
@@ -27,9 +29,33 @@ func (m *Server) openAlerts() {
 		e := cfg.Environment(env)
 		return e.Alerts.Channels(), e.Alerts.Routes
 	}))
-	m.Alerts = &notify.Sender{Outbox: m.Store, Notifier: newNotifiers(cfg, m.Clock).get, Clock: m.Clock,
+	// GitHub deployments ride in the same outbox, on the channel "github"
+	// (notify/githubdeploy); without a repository anywhere, events cost
+	// nothing extra.
+	if githubMirrored(cfg) {
+		m.Store.SetOutboxMirror(githubdeploy.Mirror(func(env string) githubdeploy.Config {
+			return cfg.Environment(env).GitHubDeployments
+		}))
+	}
+	n := newNotifiers(cfg, m.Clock)
+	n.store, n.logger = m.Store, m.Logger.With("component", "github_deployments")
+	m.Alerts = &notify.Sender{Outbox: m.Store, Notifier: n.get, Clock: m.Clock,
 		Logger: m.Logger.With("component", "alerts"), Hub: m.Hub, MaxAge: cfg.AlertMaxAge}
 	m.Alerts.Start()
+}
+
+// githubMirrored reports whether any environment mirrors its releases to
+// GitHub deployments.
+func githubMirrored(cfg *config.Config) bool {
+	if cfg.GitHubDeployments.Enabled() {
+		return true
+	}
+	for _, e := range cfg.Environments {
+		if e.GitHubDeployments.Enabled() {
+			return true
+		}
+	}
+	return false
 }
 
 // notifiers builds, once per environment and channel, the notifier of the
@@ -40,6 +66,9 @@ type notifiers struct {
 	http  *http.Client
 	mu    sync.Mutex
 	cache map[string]roman.Notifier
+	// store and logger serve the GitHub deployments notifier.
+	store  githubdeploy.Store
+	logger *slog.Logger
 }
 
 func newNotifiers(cfg *config.Config, clock roman.Clock) *notifiers {
@@ -62,6 +91,15 @@ func (n *notifiers) get(channel, env string) roman.Notifier {
 		x = slack.New(c.SlackWebhookURL.Value(), n.http)
 	case channel == roman.ChannelWebhook && c.WebhookURL.IsSet():
 		x = webhook.New(c.WebhookURL.Value(), c.WebhookSecret.Value(), n.http, n.clock)
+	case channel == roman.ChannelGitHub && n.store != nil:
+		if g := n.cfg.Environment(env).GitHubDeployments; g.Enabled() {
+			gn, err := githubdeploy.New(g, n.store, n.http, n.cfg.RomanURL(), n.clock, n.logger)
+			if err != nil {
+				n.logger.Error("GitHub deployments are misconfigured", "environment", env, "err", err)
+			} else {
+				x = gn
+			}
+		}
 	}
 	n.cache[key] = x
 	return x

@@ -255,3 +255,50 @@ func TestDashboardSessionsCappedPerKey(t *testing.T) {
 		t.Errorf("the read key's first session: %d, want 401", code)
 	}
 }
+
+// TestTrustedProxyRateLimit runs the failed-authentication limit behind a
+// reverse proxy: with trusted_proxies naming it, each client it forwards
+// has its own allowance (one guesser does not lock out the others behind
+// the same proxy), and a client that is not the proxy cannot escape its own
+// limit by sending X-Forwarded-For.
+func TestTrustedProxyRateLimit(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
+	m := closedAtEnd(t, openServer(t, testkit.SQLiteURL(t), clock.Now, nil, map[string]string{"ROMAN_TRUSTED_PROXIES": "127.0.0.1/32"}))
+	base := m.URL()
+	proxy, direct := client("127.0.0.1"), client("127.0.0.2")
+	forwarded := func(c *http.Client, xff, token string) int {
+		t.Helper()
+		req, _ := http.NewRequest("GET", base+"/deployments", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	guess := func(i int) string { return fmt.Sprintf("guess-%016d", i) }
+	for i := range 10 {
+		if code := forwarded(proxy, "203.0.113.5", guess(i)); code != 401 {
+			t.Fatalf("guess %d through the proxy: %d, want 401", i, code)
+		}
+	}
+	if code := forwarded(proxy, "203.0.113.5", guess(10)); code != 429 {
+		t.Fatalf("guess 11 through the proxy: %d, want 429", code)
+	}
+	if code := forwarded(proxy, "203.0.113.6", readToken); code != 200 {
+		t.Fatalf("another client behind the same proxy: %d, want 200", code)
+	}
+	if code := forwarded(proxy, "203.0.113.6", guess(11)); code != 401 {
+		t.Fatalf("another client's wrong key behind the same proxy: %d, want 401 (its own allowance)", code)
+	}
+	// Not a trusted proxy: its header is ignored, each spoofed address
+	// counts against the connection's own.
+	for i := range 10 {
+		forwarded(direct, fmt.Sprintf("198.51.100.%d", i), guess(20+i))
+	}
+	if code := forwarded(direct, "198.51.100.99", readToken); code != 429 {
+		t.Fatalf("a direct client spoofing X-Forwarded-For after 10 failures: %d, want 429", code)
+	}
+}

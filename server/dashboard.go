@@ -6,6 +6,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/metrics"
 	"github.com/odyssey-1/roman/web"
 )
@@ -21,10 +22,13 @@ func (m *Server) openDashboard(keyring *roman.Keyring, checker web.HealthChecker
 	// One limit of failed authentications for the API and the dashboard's
 	// sign-in, so a guesser gains nothing by switching doors.
 	m.authLimiter = api.NewAuthLimiter(cfg.AuthFailureBurst, cfg.AuthFailuresPerMinute, m.Clock)
+	// config.Load validated the list, so it parses.
+	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies)
+	m.authLimiter.TrustProxies(proxies)
 	m.Dashboard = web.New(web.Config{
 		Store: m.Store, Health: checker, Sessions: m.sessions, Limiter: m.authLimiter, Hub: m.Hub,
 		Thresholds:  func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds },
-		WatchWindow: window, Clock: m.Clock, Logger: m.Logger,
+		WatchWindow: window, Clock: m.Clock, Logger: m.Logger, Fingerprints: m.Store,
 	})
 }
 

@@ -261,3 +261,64 @@ func TestDiscordReplayRunsNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestDiscordReplayAfterRestart replays a signed /approve rollback to
+// another process on the same database — a restarted roman, or another
+// replica behind the load balancer — within the five minutes its signature
+// stays valid: it must get the first answer and run nothing, on both
+// stores, although that process never saw the interaction.
+func TestDiscordReplayAfterRestart(t *testing.T) {
+	testkit.EachStore(t, func(t *testing.T, database string) {
+		pub, key, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api := newFakeDiscordAPI(t)
+		clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
+		discordEnv := map[string]string{
+			"ROMAN_DISCORD_PUBLIC_KEY":     hex.EncodeToString(pub),
+			"ROMAN_DISCORD_APPLICATION_ID": "42",
+			"ROMAN_DISCORD_API_URL":        api.srv.URL + "/api/v10",
+			"ROMAN_DISCORD_APPROVERS":      "111111111111111111",
+		}
+		first := openServer(t, database, clock.Now, nil, discordEnv)
+		signedAt := clock.Now()
+		testkit.Call(t, "POST", first.URL()+"/deployments", deployToken,
+			`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
+		_, bad := testkit.Call(t, "POST", first.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+		captured := approveBody("111111111111111111", bad["deployment_id"].(string), "Critical bug in payment flow")
+		code, answer := interact(t, first, key, signedAt, captured)
+		if code != 200 || answer != `{"type":5}` {
+			t.Fatalf("approve: %d %s", code, answer)
+		}
+		waitUntil(t, "the final edit", 10*time.Second, func() bool {
+			last, _ := api.last()
+			return strings.Contains(last, "Rollback complete")
+		})
+		ctx := context.Background()
+		if err := first.Discord.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := first.Close(); err != nil {
+			t.Fatal(err)
+		}
+		edits := api.count()
+
+		clock.Add(2 * time.Minute) // the signature stays valid
+		second := closedAtEnd(t, openServer(t, database, clock.Now, nil, discordEnv))
+		for i := range 3 {
+			if code, body := interact(t, second, key, signedAt, captured); code != 200 || body != answer {
+				t.Fatalf("replay %d to another process: %d %s, want the first answer %s", i+1, code, body, answer)
+			}
+		}
+		if err := second.Discord.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		approvals, _ := second.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventDiscordApproval})
+		_, hist := testkit.Call(t, "GET", second.URL()+"/auto-rollback/history", readToken, "")
+		if len(approvals) != 1 || len(hist["rollbacks"].([]any)) != 1 || api.count() != edits {
+			t.Fatalf("after replays to another process: %d approval rows, %d rollbacks, %d reply edits (want 1, 1, %d)",
+				len(approvals), len(hist["rollbacks"].([]any)), api.count(), edits)
+		}
+	})
+}

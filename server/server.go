@@ -148,7 +148,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	thresholds := func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds }
 	m.healthParts = m.newHealthParts()
 	checker := &health.Checker{Store: st, Thresholds: thresholds, Clock: m.Clock,
-		Pulled: m.healthParts.pulled, ConsecutiveBreaches: m.healthParts.breaches,
+		Pulled: m.healthParts.pulled, ConsecutiveBreaches: m.healthParts.breaches, Fingerprints: st,
 		Alerts: st, AlertTriggers: alertTriggers(cfg)}
 	snaps := &deploy.Snapshots{Store: st, App: app, Health: checker, Clock: m.Clock, Logger: log,
 		Config: func(env string) map[string]any {
@@ -166,7 +166,7 @@ func (m *Server) openRest(ctx context.Context) error {
 	rollbacks := &rollback.Service{
 		Store: st, Validator: m.Constitution, Snapshots: snaps, Health: checker, Thresholds: thresholds,
 		Executor: execFor, ExecutorTimeout: execTimeout, VerifyWindow: verifyWindow(cfg), Migrations: scripts,
-		Clock: m.Clock, Logger: log, Hub: m.Hub,
+		Clock: m.Clock, Logger: log, Hub: m.Hub, Fingerprints: st,
 	}
 	m.Rollbacks = rollbacks
 	ing := m.newIngest()
@@ -184,8 +184,8 @@ func (m *Server) openRest(ctx context.Context) error {
 	m.API = api.NewServer(api.Config{MaxBodyBytes: cfg.MaxBodyBytes, MaxIngestBodyBytes: cfg.MaxIngestBodyBytes,
 		BodyTimeout: cfg.BodyTimeout, WriteTimeout: cfg.WriteTimeout}, api.Deps{
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
-		Sessions: m.sessions, AuthLimiter: m.authLimiter, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot,
-		Audit:        &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st},
+		Sessions: m.sessions, AuthLimiter: m.authLimiter, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot, Interactions: st,
+		Audit: &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st}, NewErrors: st,
 		Alertmanager: m.alertmanager(),
 	})
 	m.mountDashboard()

@@ -27,6 +27,9 @@ var sqliteChunks = [...]int{4096, 1024, 256, 64, 16, 4, 1}
 
 // InsertErrorEvents stores a batch of error events in one transaction: one
 // COPY on PostgreSQL, multi-row INSERTs on SQLite. A zero OccurredAt is now.
+// In the same transaction it adds the events to their releases' groups by
+// fingerprint and records each fingerprint's first sighting
+// (fingerprints.go): a few rows per batch, whatever its size.
 // EINVALID for a malformed deployment_id, ENOTFOUND (naming it) for an
 // unknown one; on error nothing of the batch is stored.
 func (db *DB) InsertErrorEvents(ctx context.Context, events []roman.ErrorEvent) error {
@@ -38,13 +41,14 @@ func (db *DB) InsertErrorEvents(ctx context.Context, events []roman.ErrorEvent) 
 		return err
 	}
 	cols := []string{"deployment_id", "environment", "occurred_at", "message", "severity", "fingerprint"}
+	groups := db.groupFingerprints(events, ids)
 	if db.dialect == DialectPostgres {
 		var box [6]boxer
 		return internal("insert error events", db.copyFrom(ctx, "error_events", cols, ids, len(events), func(i int, row []any) {
 			e := &events[i]
 			row[0], row[1], row[2] = box[0].uuid(ids[i]), box[1].str(e.Environment), db.orNow(e.OccurredAt)
 			row[3], row[4], row[5] = box[3].str(e.Message), box[4].str(e.Severity), box[5].str(e.Fingerprint)
-		}))
+		}, func(tx pgx.Tx) error { return trackPostgres(ctx, tx, groups) }))
 	}
 	times := db.sqliteTimes(len(events), func(i int) time.Time { return events[i].OccurredAt })
 	var box [6]boxer
@@ -52,7 +56,7 @@ func (db *DB) InsertErrorEvents(ctx context.Context, events []roman.ErrorEvent) 
 		e := &events[i]
 		return append(args, box[0].str(ids[i]), box[1].str(e.Environment), box[2].str(times[i]),
 			box[3].str(e.Message), box[4].str(e.Severity), box[5].str(e.Fingerprint))
-	}))
+	}, func(tx *sql.Tx) error { return db.trackSQLite(ctx, tx, groups) }))
 }
 
 // InsertMetricSamples stores a batch of metric samples in one transaction,
@@ -71,14 +75,14 @@ func (db *DB) InsertMetricSamples(ctx context.Context, samples []roman.MetricSam
 		return internal("insert metric samples", db.copyFrom(ctx, "metric_samples", cols, ids, len(samples), func(i int, row []any) {
 			s := &samples[i]
 			row[0], row[1], row[2], row[3], row[4] = box[0].uuid(ids[i]), box[1].str(s.Environment), box[2].str(s.Name), s.Value, db.orNow(s.At)
-		}))
+		}, nil))
 	}
 	times := db.sqliteTimes(len(samples), func(i int) time.Time { return samples[i].At })
 	var box [4]boxer
 	return internal("insert metric samples", db.insertBatch(ctx, "metric_samples", cols, ids, func(i int, args []any) []any {
 		s := &samples[i]
 		return append(args, box[0].str(ids[i]), box[1].str(s.Environment), box[2].str(s.Name), s.Value, box[3].str(times[i]))
-	}))
+	}, nil))
 }
 
 // batchIDs validates and normalises the deployment ids of a batch. A batch
@@ -215,8 +219,8 @@ func (r *copyRows) Err() error             { return nil }
 
 // copyFrom checks the batch's deployments and COPYs n rows into table (fill
 // sets row i's values), in one transaction on the pool connection's
-// pgx.Conn.
-func (db *DB) copyFrom(ctx context.Context, table string, cols, ids []string, n int, fill func(i int, row []any)) error {
+// pgx.Conn; then, when set, after runs in the same transaction.
+func (db *DB) copyFrom(ctx context.Context, table string, cols, ids []string, n int, fill func(i int, row []any), after func(tx pgx.Tx) error) error {
 	conn, err := db.wdb.Conn(ctx)
 	if err != nil {
 		return err
@@ -241,14 +245,20 @@ func (db *DB) copyFrom(ctx context.Context, table string, cols, ids []string, n 
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{Schema, table}, cols, rows); err != nil {
 			return err
 		}
+		if after != nil {
+			if err := after(tx); err != nil {
+				return err
+			}
+		}
 		return tx.Commit(ctx)
 	})
 }
 
 // insertBatch checks the batch's deployments and inserts len(ids) rows into
 // table in one transaction, cut into the prepared multi-row INSERTs of
-// sqliteChunks. row appends the values of row i to args.
-func (db *DB) insertBatch(ctx context.Context, table string, cols, ids []string, row func(i int, args []any) []any) error {
+// sqliteChunks. row appends the values of row i to args. When set, after
+// runs in the same transaction.
+func (db *DB) insertBatch(ctx context.Context, table string, cols, ids []string, row func(i int, args []any) []any, after func(tx *sql.Tx) error) error {
 	// The statements are prepared before the transaction takes the write
 	// pool's only connection, and then used on it as they are.
 	type chunk struct {
@@ -292,6 +302,9 @@ func (db *DB) insertBatch(ctx context.Context, table string, cols, ids []string,
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return err
 			}
+		}
+		if after != nil {
+			return after(tx)
 		}
 		return nil
 	})

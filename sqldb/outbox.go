@@ -31,15 +31,30 @@ func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e *roman.RomanEvent) 
 		e.EventID, e.EventType, e.Severity, e.Message, jsonArg(e.Metadata), db.ts(e.Timestamp)).Scan(&e.ID); err != nil {
 		return err
 	}
+	if err := db.insertMirrorRows(ctx, tx, e); err != nil { // github.go
+		return err
+	}
 	a := e.Alert
 	if a == nil || db.alerts == nil {
 		return nil
 	}
 	a.EventID, a.At = e.EventID, e.Timestamp
-	channels := db.alerts(a)
-	if len(channels) == 0 {
-		return nil
+	seen := make(map[string]bool)
+	for _, ch := range db.alerts(a) {
+		if seen[ch] {
+			continue
+		}
+		seen[ch] = true
+		if err := db.insertOutboxRow(ctx, tx, e, ch, a); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// insertOutboxRow writes one alert_outbox row of alert a on channel ch for
+// event e, in tx, due at once.
+func (db *DB) insertOutboxRow(ctx context.Context, tx *sql.Tx, e *roman.RomanEvent, ch string, a *roman.Alert) error {
 	payload, err := json.Marshal(a)
 	if err != nil {
 		return err
@@ -51,19 +66,10 @@ func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e *roman.RomanEvent) 
 		dep = a.DeploymentID
 	}
 	ts := db.ts(e.Timestamp)
-	seen := make(map[string]bool, len(channels))
-	for _, ch := range channels {
-		if seen[ch] {
-			continue
-		}
-		seen[ch] = true
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO alert_outbox (created_at, kind, environment,
-			deployment_id, payload, next_attempt_at, channel, event_id, order_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			ts, a.Kind, a.Environment, dep, string(payload), ts, ch, e.EventID, roman.AlertOrderKey(a)); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO alert_outbox (created_at, kind, environment,
+		deployment_id, payload, next_attempt_at, channel, event_id, order_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		ts, a.Kind, a.Environment, dep, string(payload), ts, ch, e.EventID, roman.AlertOrderKey(a))
+	return err
 }
 
 // ClaimAlerts claims up to limit deliverable rows until now+lease and counts

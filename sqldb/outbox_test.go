@@ -121,10 +121,10 @@ func testOutboxWrittenWithEvent(t *testing.T, db *sqldb.DB) {
 // roman_events row it rode on was not written either.
 func testOutboxSameTransaction(t *testing.T, db *sqldb.DB) {
 	id := roman.NewUUID()
-	// A stray outbox row holding (event_id, discord) makes the alert's insert
-	// violate the unique index.
-	if _, err := db.SQL().ExecContext(ctx, db.Rebind(`INSERT INTO alert_outbox (kind, payload, channel, event_id)
-		VALUES ('x', '{}', 'discord', ?)`), id); err != nil {
+	// A stray outbox row holding (event_id, discord, env:production) makes
+	// the alert's insert violate the unique index.
+	if _, err := db.SQL().ExecContext(ctx, db.Rebind(`INSERT INTO alert_outbox (kind, payload, channel, event_id, order_key)
+		VALUES ('x', '{}', 'discord', ?, 'env:production')`), id); err != nil {
 		t.Fatal(err)
 	}
 	e := &roman.RomanEvent{EventID: id, EventType: roman.EventRollbackFailed, Severity: roman.SeverityCritical,

@@ -58,6 +58,9 @@ type DB struct {
 	// alerts routes the alerts of roman events to outbox channels; see
 	// SetAlertRouter in outbox.go.
 	alerts roman.AlertRouter
+	// mirror picks the outbox rows of integrations that mirror events
+	// (GitHub deployments); see SetOutboxMirror in github.go.
+	mirror roman.OutboxMirror
 	// maxEnvironments and maxServices cap the distinct environments and
 	// services of deployments (0: no cap); see SetScopeLimits in scopes.go.
 	maxEnvironments, maxServices int

@@ -93,7 +93,14 @@ type EnvironmentStatus struct {
 	ExplainURL string           `json:"explain_url"`
 	Thresholds roman.Thresholds `json:"thresholds"`
 	Chart      Chart            `json:"chart"`
+	// NewErrors lists up to maxCardNewErrors fingerprints the release
+	// introduced (no earlier release of its service and environment had
+	// them), most events first; empty when it has none.
+	NewErrors []roman.ErrorGroup `json:"new_errors"`
 }
+
+// maxCardNewErrors is how many new errors a card lists.
+const maxCardNewErrors = 5
 
 // Decision is one decision roman recorded about a release, as a card shows
 // it: what kind it was, why, when, and what a person can do about it.
@@ -275,6 +282,16 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 		} else {
 			es.Health = &h
 		}
+	}
+	es.NewErrors = []roman.ErrorGroup{}
+	if d.cfg.Fingerprints != nil && es.Health != nil && es.Health.NewErrors != nil {
+		// Read only when the health says there are some: one bounded,
+		// pre-aggregated read per card that has new errors.
+		gs, err := d.cfg.Fingerprints.DeploymentErrors(ctx, dep.DeploymentID, roman.ErrorGroupFilter{NewOnly: true, Limit: maxCardNewErrors})
+		if err != nil {
+			return es, err
+		}
+		es.NewErrors = gs
 	}
 	es.Watch = watchState(dep, d.cfg.WatchWindow(env), now)
 	es.ExplainURL = ExplainPath(dep.DeploymentID)

@@ -81,6 +81,9 @@ type Config struct {
 	// Heartbeat is the interval of keep-alive comments on the live stream
 	// (default 15 s), so proxies do not close an idle stream.
 	Heartbeat time.Duration
+	// Fingerprints, when set, lists a card's new errors (fingerprints its
+	// release introduced).
+	Fingerprints roman.FingerprintStore
 }
 
 // Dashboard serves the dashboard's pages, assets, summary and live stream.
@@ -237,9 +240,9 @@ func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) error {
 	token, expires, ok := d.cfg.Sessions.SignIn(key)
 	if !ok {
 		if key != "" && d.cfg.Limiter.Fail(r) {
-			d.cfg.Logger.Warn("client address refused (429) after repeated failed sign-ins", "remote", r.RemoteAddr)
+			d.cfg.Logger.Warn("client address refused (429) after repeated failed sign-ins", "remote", d.cfg.Limiter.ClientAddr(r))
 		}
-		d.cfg.Logger.Info("dashboard sign-in refused", "remote", r.RemoteAddr)
+		d.cfg.Logger.Info("dashboard sign-in refused", "remote", d.cfg.Limiter.ClientAddr(r))
 		return d.render(w, http.StatusUnauthorized, "signin.html", pageData{Error: "That key is not valid."})
 	}
 	http.SetCookie(w, sessionCookie(r, token, expires))

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/client"
 )
 
 // Defaults of the client flags.
@@ -109,7 +109,7 @@ func printList[T any](w io.Writer, o *clientOptions, list []T, id func(T) string
 
 // client returns an API client for the flags and environment, after
 // checking the output format and server URL.
-func (o *clientOptions) client() (*api.Client, error) {
+func (o *clientOptions) client() (*client.Client, error) {
 	if err := o.checkOutput(); err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (o *clientOptions) client() (*api.Client, error) {
 	if token == "" {
 		token = o.getenv("ROMAN_TOKEN")
 	}
-	return api.NewClient(server, token), nil
+	return client.New(server, token), nil
 }
 
 func (o *clientOptions) checkOutput() error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/client"
 )
 
 // newExplainCmd returns `roman explain DEPLOYMENT_ID` (GET
@@ -144,17 +145,17 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 func newErrorsCmd(o *clientOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "errors",
-		Short: "Report application errors to roman (the built-in health source)",
+		Short: "Report application errors to roman (the built-in health source) and list a release's errors",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newErrorsSendCmd(o))
+	cmd.AddCommand(newErrorsSendCmd(o), newErrorsListCmd(o))
 	return cmd
 }
 
 // newErrorsSendCmd returns `roman errors send` (POST /errors).
 func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 	var (
-		ev    api.ErrorEventRequest
+		ev    client.ErrorEvent
 		count int
 		stdin bool
 	)
@@ -163,17 +164,20 @@ func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 		Short: "Post error events; the monitor evaluates the deployment at once",
 		Long: "Post error events to roman (POST /errors). Give the deployment they belong to, or\n" +
 			"the environment (they then count for its current deployment), and the message;\n" +
-			"--count sends that many identical events in one batch. With --stdin the body is\n" +
-			"read from standard input as JSON: one event or {\"events\": [...]}. The batch is\n" +
-			"stored whole and the deployment's health is evaluated once; a trigger that fires\n" +
-			"inside the watch window starts an automatic rollback.",
+			"--count sends that many identical events in one batch. Without --fingerprint,\n" +
+			"roman groups them by its own fingerprint of --type, the message (numbers, ids,\n" +
+			"quoted strings and e-mails normalised) and the top frames of --stack. With\n" +
+			"--stdin the body is read from standard input as JSON: one event or\n" +
+			"{\"events\": [...]}. The batch is stored whole and the deployment's health is\n" +
+			"evaluated once; a trigger that fires inside the watch window starts an\n" +
+			"automatic rollback.",
 		Example: "  roman errors send --environment production --message \"checkout 500\" --count 20\n" +
 			"  echo '{\"events\":[{\"environment\":\"production\",\"message\":\"boom\"}]}' | roman errors send --stdin",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var body []byte
 			if stdin {
-				if ev != (api.ErrorEventRequest{}) || cmd.Flags().Changed("count") {
+				if ev != (client.ErrorEvent{}) || cmd.Flags().Changed("count") {
 					return errors.New("--stdin takes the events from standard input; do not combine it with event flags")
 				}
 				b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), api.DefaultMaxIngestBodyBytes+1))
@@ -197,7 +201,7 @@ func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 				if ev.OccurredAt == "" {
 					ev.OccurredAt = time.Now().UTC().Format(time.RFC3339Nano)
 				}
-				evs := make([]api.ErrorEventRequest, count)
+				evs := make([]client.ErrorEvent, count)
 				for i := range evs {
 					evs[i] = ev
 				}
@@ -211,7 +215,7 @@ func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.SendErrors(cmd.Context(), body)
+			res, err := c.SendErrorsJSON(cmd.Context(), body)
 			if err != nil {
 				return o.apiError(err)
 			}
@@ -227,7 +231,9 @@ func newErrorsSendCmd(o *clientOptions) *cobra.Command {
 	f.StringVar(&ev.Environment, "environment", "", "environment whose current deployment the errors belong to")
 	f.StringVar(&ev.Message, "message", "", "error message")
 	f.StringVar(&ev.Severity, "severity", "", "error severity (default error)")
-	f.StringVar(&ev.Fingerprint, "fingerprint", "", "fingerprint grouping identical errors")
+	f.StringVar(&ev.Fingerprint, "fingerprint", "", "fingerprint grouping identical errors (default: roman's own)")
+	f.StringVar(&ev.ErrorType, "type", "", "error type or class, e.g. KeyError (feeds roman's fingerprint)")
+	f.StringVar(&ev.Stack, "stack", "", "stack trace (its top frames feed roman's fingerprint)")
 	f.StringVar(&ev.OccurredAt, "occurred-at", "", "when the errors happened, RFC 3339 (default now)")
 	f.IntVar(&count, "count", 1, "how many identical events to send in one batch")
 	f.BoolVar(&stdin, "stdin", false, "read the JSON body from standard input")

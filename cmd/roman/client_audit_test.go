@@ -156,9 +156,12 @@ func TestErrorsSend(t *testing.T) {
 	}
 	url := cliServe(t, f)
 	out, _, err := cliRun(t, cliArgs(url, "errors", "send", "--environment", "production", "--message", "checkout 500",
-		"--severity", "critical", "--fingerprint", "fp-1", "--count", "3")...)
+		"--severity", "critical", "--fingerprint", "fp-1", "--count", "3", "--type", "KeyError", "--stack", "at f (/a.js:1:2)")...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e := batch.Events[0]; e.ErrorType != "KeyError" || e.Stack != "at f (/a.js:1:2)" {
+		t.Errorf("--type, --stack: server received %+v", e)
 	}
 	if len(batch.Events) != 3 || batch.Events[0].Environment != "production" || batch.Events[2].Message != "checkout 500" ||
 		batch.Events[1].Severity != "critical" || batch.Events[0].Fingerprint != "fp-1" || batch.Events[0].OccurredAt.IsZero() {
@@ -300,5 +303,40 @@ func TestRollbackWait(t *testing.T) {
 	help, _, _ := cliRun(t, "rollback", "--help")
 	if strings.Contains(help, "waits\nuntil the rollback has finished") || !strings.Contains(help, "in_progress") || !strings.Contains(help, "--wait") {
 		t.Errorf("rollback --help does not say what it does:\n%s", help)
+	}
+}
+
+func TestErrorsList(t *testing.T) {
+	f := &cliFakes{}
+	var got roman.ErrorGroupFilter
+	f.newErrors.DeploymentErrorsFn = func(_ context.Context, id string, fl roman.ErrorGroupFilter) ([]roman.ErrorGroup, error) {
+		if id != cliDepID {
+			return nil, roman.Errorf(roman.ENOTFOUND, "deployment %s not found", id)
+		}
+		got = fl
+		return []roman.ErrorGroup{
+			{Fingerprint: "3f2a", New: true, Count: 12, FirstSeen: cliT0, LastSeen: cliT0.Add(time.Minute), Message: "user <n> gone", ErrorType: "KeyError", FirstDeploymentID: cliDepID},
+			{Fingerprint: "9b1c", Count: 3, FirstSeen: cliT0, LastSeen: cliT0, Message: "cart is undefined"},
+		}, nil
+	}
+	url := cliServe(t, f)
+	out, _, err := cliRun(t, cliArgs(url, "errors", "list", cliDepID, "--new", "--limit", "5")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.NewOnly || got.Limit != 5 {
+		t.Errorf("server got filter %+v", got)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "FINGERPRINT") || !strings.Contains(lines[1], "3f2a") || !strings.Contains(lines[1], "NEW") ||
+		!strings.Contains(lines[1], "KeyError: user <n> gone") || !strings.Contains(lines[2], "known") {
+		t.Errorf("output:\n%s", out)
+	}
+	out, _, err = cliRun(t, cliArgs(url, "errors", "list", cliDepID, "-q")...)
+	if err != nil || out != "3f2a\n9b1c\n" {
+		t.Errorf("-q: %q, %v", out, err)
+	}
+	if _, _, err := cliRun(t, cliArgs(url, "errors", "list", roman.NewUUID())...); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("unknown deployment: %v", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/client"
 )
 
 // newDeployCmd returns `roman deploy record|complete|get|list`, the commands
@@ -25,7 +25,7 @@ func newDeployCmd(o *clientOptions) *cobra.Command {
 
 func newDeployRecordCmd(o *clientOptions) *cobra.Command {
 	var (
-		req                                        api.RecordDeploymentRequest
+		req                                        client.RecordDeploymentRequest
 		deployedBy, deploymentID, status, meta, at string
 		passed                                     bool
 	)
@@ -111,7 +111,7 @@ func newDeployCompleteCmd(o *clientOptions) *cobra.Command {
 			if status != roman.StatusSuccess && status != roman.StatusFailed {
 				return fmt.Errorf("invalid --status %q (want success or failed)", status)
 			}
-			req := api.UpdateDeploymentRequest{Status: &status}
+			req := client.UpdateDeploymentRequest{Status: &status}
 			if cmd.Flags().Changed("health-check-passed") {
 				req.HealthCheckPassed = &passed
 			}

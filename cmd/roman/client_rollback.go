@@ -12,6 +12,7 @@ import (
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/client"
 )
 
 // newRollbackCmd returns `roman rollback DEPLOYMENT_ID --reason TEXT`, a
@@ -94,7 +95,7 @@ func newRollbackCmd(o *clientOptions) *cobra.Command {
 // waitRollback polls a rollback event (through the history of its
 // deployment) until it has finished, prints it, and returns an error when
 // it did not succeed or did not finish in time.
-func waitRollback(cmd *cobra.Command, o *clientOptions, c *api.Client, deploymentID, eventID string, timeout, every time.Duration) error {
+func waitRollback(cmd *cobra.Command, o *clientOptions, c *client.Client, deploymentID, eventID string, timeout, every time.Duration) error {
 	w := cmd.OutOrStdout()
 	if !o.json() {
 		if _, err := fmt.Fprintf(w, "Rollback %s is in progress; waiting up to %s for it to finish.\n", cell(eventID), timeout); err != nil {

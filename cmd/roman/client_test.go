@@ -38,6 +38,7 @@ type cliFakes struct {
 	rbStore    mock.RollbackStore
 	snapStore  mock.SnapshotStore
 	eventStore mock.EventStore
+	newErrors  mock.NewErrorsService
 }
 
 // cliServe starts the real API server over the fakes on an httptest server and
@@ -51,7 +52,7 @@ func cliServe(t *testing.T, f *cliFakes) string {
 	srv := api.NewServer(api.Config{}, api.Deps{
 		Deployments: &f.deployments, Rollbacks: &f.rollbacks, Snapshots: &f.snapshots, Ingest: &f.ingest,
 		Audit:   &audit.Service{Deployments: &f.depStore, Rollbacks: &f.rbStore, Snapshots: &f.snapStore, Audit: &f.eventStore},
-		Keyring: keys, Clock: func() time.Time { return cliT0 },
+		Keyring: keys, Clock: func() time.Time { return cliT0 }, NewErrors: &f.newErrors,
 	})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/odyssey-1/roman"
-	"github.com/odyssey-1/roman/api"
+	"github.com/odyssey-1/roman/client"
 )
 
 // newMigrationsCmd returns `roman migrations record|list`.
@@ -39,7 +39,7 @@ func newMigrationsRecordCmd(o *clientOptions) *cobra.Command {
     --rollback-file db/migrations/20251215_0001_orders.down.sql --execution-time-ms 42`,
 		Args: exactArgs("DEPLOYMENT_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := api.RecordMigrationRequest{MigrationName: name, MigrationHash: hash}
+			req := client.RecordMigrationRequest{MigrationName: name, MigrationHash: hash}
 			if migrationFile != "" {
 				if hash != "" {
 					return fmt.Errorf("give --hash or --migration-file, not both")

@@ -52,6 +52,9 @@ func Render(a *roman.Alert) *api.Message {
 	for _, w := range a.Warnings {
 		e.Fields = append(e.Fields, api.EmbedField{Name: "Warning", Value: w})
 	}
+	for _, l := range notify.NewErrorLines(a) {
+		e.Fields = append(e.Fields, api.EmbedField{Name: "New error", Value: l})
+	}
 	m := &api.Message{Embeds: []api.Embed{e}, AllowedMentions: api.NoMentions()}
 	api.Fit(m)
 	return m

@@ -62,7 +62,7 @@ func Render(a *roman.Alert) *Message {
 	for _, list := range []struct {
 		title string
 		items []string
-	}{{"Violations", a.Violations}, {"Warnings", a.Warnings}} {
+	}{{"Violations", a.Violations}, {"Warnings", a.Warnings}, {"New errors", notify.NewErrorLines(a)}} {
 		if len(list.items) == 0 {
 			continue
 		}

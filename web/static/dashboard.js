@@ -152,6 +152,13 @@ if (typeof module === "object" && module.exports) module.exports = { layoutLabel
     if (e.decision) dl.append(el("dt", { text: "Decision" }), decision(e.decision));
     if (h && h.reason) dl.append(el("dt", { text: "Trigger" }), el("dd", { text: h.reason }));
     if (h && h.warnings && h.warnings.length) dl.append(el("dt", { text: "Warnings" }), el("dd", { text: h.warnings.join("; ") }));
+    if (e.new_errors && e.new_errors.length) {
+      dl.append(el("dt", { text: "New errors" }), el("dd", {},
+        el("ul", { class: "new-errors" }, ...e.new_errors.map((g) =>
+          el("li", { title: "fingerprint " + g.fingerprint + ", first seen " + g.first_seen },
+            el("span", { class: "count", text: g.count + (g.count === 1 ? " event" : " events") }), " ",
+            el("span", { class: "message", text: (g.error_type ? g.error_type + ": " : "") + g.message }))))));
+    }
     if (e.health_error) dl.append(el("dt", { text: "Health" }), el("dd", { text: e.health_error }));
     return el("article", { class: "env", "data-environment": e.environment, "data-service": service },
       el("header", {}, el("h3", { text: e.environment }),
