@@ -96,6 +96,12 @@ type Deps struct {
 	Discord DiscordBot
 	Logger  *slog.Logger
 	Clock   roman.Clock
+
+	// Sentry, when set and configured, receives Sentry webhooks (POST
+	// /integrations/sentry); OTLP, when set, OpenTelemetry exports (POST
+	// /v1/logs, /v1/traces). Without them those routes answer 404.
+	Sentry SentryReceiver
+	OTLP   OTLPReceiver
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

@@ -202,6 +202,9 @@ type Config struct {
 	// LogFormat is text or json (ROMAN_LOG_FORMAT).
 	LogFormat string `yaml:"log_format" json:"log_format"`
 
+	// Sentry configures the Sentry integration (POST /integrations/sentry).
+	Sentry SentryConfig `yaml:"sentry" json:"sentry"`
+
 	// Environments holds, per environment name, the merged settings of the
 	// environments the file names (defaults, then environment variables, then
 	// the file's `environments.<name>` entry). Use Environment to read one.

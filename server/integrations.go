@@ -1,0 +1,26 @@
+package server
+
+import (
+	"github.com/odyssey-1/roman/ingest"
+	"github.com/odyssey-1/roman/otlp"
+	"github.com/odyssey-1/roman/sentry"
+)
+
+// sentryReceiver builds the Sentry webhook receiver. Its error events go
+// through the ingest service, so the monitor hears of them at once. A
+// store that can mark new fingerprints marks each created issue's.
+func (m *Server) sentryReceiver(ing *ingest.Service) *sentry.Receiver {
+	r := &sentry.Receiver{Secret: m.Config.Sentry.ClientSecret, Deployments: m.Store, Ingest: m.countIngest(ing),
+		Events: m.Store, Clock: m.Clock, Unattributed: m.Metrics.AddUnattributed}
+	if mk, ok := any(m.Store).(sentry.NewFingerprintMarker); ok {
+		r.Marker = mk
+	}
+	return r
+}
+
+// otlpReceiver builds the OTLP/HTTP logs and traces receiver, which stores
+// through the ingest service like sentryReceiver.
+func (m *Server) otlpReceiver(ing *ingest.Service) *otlp.Receiver {
+	return &otlp.Receiver{Deployments: m.Store, Ingest: m.countIngest(ing), Events: m.Store, Clock: m.Clock,
+		Unattributed: m.Metrics.AddUnattributed}
+}
