@@ -372,4 +372,3 @@ func (r *Receiver) store(ctx context.Context, source, what string, groups []*gro
 	}
 	return res, nil
 }
-

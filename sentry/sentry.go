@@ -236,16 +236,16 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 }
 
 type wireError struct {
-	EventID     flexString   `json:"event_id"`
-	IssueID     flexString   `json:"issue_id"`
-	Release     flexString   `json:"release"`
-	Environment flexString   `json:"environment"`
-	Title       flexString   `json:"title"`
-	Message     flexString   `json:"message"`
-	Level       flexString   `json:"level"`
-	Datetime    flexString   `json:"datetime"`
-	Timestamp   *float64     `json:"timestamp"`
-	Fingerprint []flexString `json:"fingerprint"`
+	EventID     flexString        `json:"event_id"`
+	IssueID     flexString        `json:"issue_id"`
+	Release     flexString        `json:"release"`
+	Environment flexString        `json:"environment"`
+	Title       flexString        `json:"title"`
+	Message     flexString        `json:"message"`
+	Level       flexString        `json:"level"`
+	Datetime    flexString        `json:"datetime"`
+	Timestamp   *float64          `json:"timestamp"`
+	Fingerprint []flexString      `json:"fingerprint"`
 	Tags        []json.RawMessage `json:"-"`
 	Metadata    struct {
 		Type  flexString `json:"type"`
