@@ -85,6 +85,11 @@ func (t *Attributor) Attribute(ctx context.Context, k Key) (a *roman.Attribution
 	c, ok := t.cache[k]
 	if !ok {
 		c.a, c.err = roman.Attribute(ctx, t.Deployments, k)
+		if c.err == nil && (c.a == nil || c.a.Deployment == nil) {
+			// The store answers "no current deployment" with no row and
+			// no error.
+			c.a, c.err = nil, roman.Errorf(roman.ENOTFOUND, "no deployment of service %s in environment %s", roman.ServiceOrDefault(k.Service), k.Environment)
+		}
 		switch roman.ErrorCode(c.err) {
 		case "", roman.EINVALID, roman.ENOTFOUND:
 			t.cache[k] = c
