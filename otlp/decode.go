@@ -109,6 +109,11 @@ func DecodeLogs(enc Encoding, body []byte) (plog.Logs, error) {
 	if err := unmarshal(enc, body, req.UnmarshalProto, req.UnmarshalJSON, "ExportLogsServiceRequest"); err != nil {
 		return plog.Logs{}, err
 	}
+	if enc == JSON && req.Logs().ResourceLogs().Len() == 0 {
+		if err := checkEmptyJSON(body, "ExportLogsServiceRequest", "resourceLogs", "resource_logs"); err != nil {
+			return plog.Logs{}, err
+		}
+	}
 	return req.Logs(), nil
 }
 
@@ -117,6 +122,11 @@ func DecodeTraces(enc Encoding, body []byte) (ptrace.Traces, error) {
 	req := ptraceotlp.NewExportRequest()
 	if err := unmarshal(enc, body, req.UnmarshalProto, req.UnmarshalJSON, "ExportTraceServiceRequest"); err != nil {
 		return ptrace.Traces{}, err
+	}
+	if enc == JSON && req.Traces().ResourceSpans().Len() == 0 {
+		if err := checkEmptyJSON(body, "ExportTraceServiceRequest", "resourceSpans", "resource_spans"); err != nil {
+			return ptrace.Traces{}, err
+		}
 	}
 	return req.Traces(), nil
 }
@@ -142,6 +152,24 @@ func unmarshal(enc Encoding, body []byte, fromProto, fromJSON func([]byte) error
 		return roman.Errorf(roman.EINVALID, "request body is not a valid protobuf-encoded %s: %s", what, clipErr(err))
 	}
 	return nil
+}
+
+// checkEmptyJSON refuses a JSON body that decoded to an empty request but
+// is not one: an object with fields, none of them the request's own (such
+// as a POST /errors body sent to /v1/logs). Unknown fields beside the
+// request's own are ignored, as OTLP requires; an empty object or body is
+// an empty request, which succeeds.
+func checkEmptyJSON(body []byte, what string, known ...string) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil || len(fields) == 0 {
+		return nil
+	}
+	for _, k := range known {
+		if _, ok := fields[k]; ok {
+			return nil
+		}
+	}
+	return roman.Errorf(roman.EINVALID, "request body is not a JSON-encoded %s: it has no %s field", what, known[0])
 }
 
 // clipErr shortens a decoder's message; it names the field or offset, never

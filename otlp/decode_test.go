@@ -118,6 +118,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"JSON of the wrong shape", JSON, `{"resourceLogs":"x"}`, "not a valid JSON-encoded"},
 		{"wrong protobuf", Protobuf, "\xff\xff\xff\xff\xff", "not a valid protobuf-encoded"},
 		{"JSON sent as protobuf", Protobuf, `{"resourceLogs":[]}`, "not a valid protobuf-encoded"},
+		{"another API's body", JSON, `{"events":[{"message":"boom"}]}`, "it has no resourceLogs field"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeLogs(tc.enc, []byte(tc.body))
