@@ -76,6 +76,9 @@ type Receiver struct {
 	// Unattributed, when set, counts items that could not be attributed,
 	// by source (the /metrics counter).
 	Unattributed func(source string, n int)
+
+	// attributions keeps attributions by version across exports.
+	attributions intake.Cache
 }
 
 func (r *Receiver) now() time.Time {
@@ -304,7 +307,7 @@ func (r *Receiver) store(ctx context.Context, source, what string, groups []*gro
 		return res, nil
 	}
 	rep := intake.NewReport(source)
-	at := &intake.Attributor{Deployments: r.Deployments}
+	at := &intake.Attributor{Deployments: r.Deployments, Shared: &r.attributions}
 	var evs []roman.ErrorEvent
 	buckets := map[bucket]int{}
 	for _, g := range groups {

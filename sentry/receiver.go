@@ -84,6 +84,11 @@ type Receiver struct {
 	recent map[string]struct{}
 	ring   []string
 	next   int
+
+	// batch is the group commit of error webhooks (batch.go).
+	batch batcher
+	// attributions keeps attributions by version across webhooks.
+	attributions intake.Cache
 }
 
 // Configured reports whether a client secret is set.
@@ -166,6 +171,14 @@ func (r *Receiver) attribute(ctx context.Context, at *intake.Attributor, env, se
 			services = []string{pkg, ""}
 		}
 	}
+	// A release seen lately costs no query.
+	for _, svc := range services {
+		for _, v := range versions {
+			if a := at.Shared.Get(intake.Key{Service: svc, Environment: env, Version: v}); a != nil {
+				return a, "", nil
+			}
+		}
+	}
 	reason := ""
 	for _, svc := range services {
 		var fallback *roman.Attribution
@@ -231,38 +244,38 @@ func (r *Receiver) storeError(ctx context.Context, e *Error, d Defaults, res *Re
 	if env == "" {
 		env = d.Environment
 	}
-	rep := intake.NewReport(intake.SourceSentry)
-	detail := map[string]string{"sentry_event_id": intake.Text(e.EventID, 64), "sentry_issue_id": intake.Text(e.IssueID, 64),
-		"release": intake.Text(e.Release, 128)}
-	at := &intake.Attributor{Deployments: r.Deployments}
+	at := &intake.Attributor{Deployments: r.Deployments, Shared: &r.attributions}
 	a, reason, err := r.attribute(ctx, at, env, d.Service, e.Release)
 	if err != nil {
 		return nil, err
 	}
 	res.Fingerprint = e.fingerprint(msg)
+	j := &job{eventID: intake.Text(e.EventID, 64), issueID: intake.Text(e.IssueID, 64), done: make(chan struct{})}
 	if a == nil {
-		rep.Unmapped(reason, 1)
+		j.reason = reason
 		res.Unattributed, res.Reason = 1, reason
 		r.countUnattributed(1)
-		return res, r.record(ctx, rep, now, detail, res)
+	} else {
+		occurred := e.OccurredAt
+		if occurred.IsZero() || occurred.After(now) {
+			occurred = now
+		}
+		sev := "error"
+		if e.Level == "fatal" {
+			sev = "fatal"
+		}
+		j.attribution = a
+		j.event = &roman.ErrorEvent{DeploymentID: a.Deployment.DeploymentID, OccurredAt: occurred, Message: msg, Severity: sev,
+			Fingerprint: res.Fingerprint, ErrorType: intake.Text(e.Type, 256), Stack: intake.Text(e.Stack, intake.MaxMessage)}
 	}
-	occurred := e.OccurredAt
-	if occurred.IsZero() || occurred.After(now) {
-		occurred = now
-	}
-	sev := "error"
-	if e.Level == "fatal" {
-		sev = "fatal"
-	}
-	ev := roman.ErrorEvent{DeploymentID: a.Deployment.DeploymentID, OccurredAt: occurred, Message: msg, Severity: sev,
-		Fingerprint: res.Fingerprint, ErrorType: intake.Text(e.Type, 256), Stack: intake.Text(e.Stack, intake.MaxMessage)}
-	if _, err := r.Ingest.IngestErrors(ctx, roman.ErrorBatch{Events: []roman.ErrorEvent{ev}}); err != nil {
+	if err := r.commit(ctx, j); err != nil {
 		return nil, err
 	}
-	rel := rep.Release(a)
-	rel.Errors++
-	res.Accepted, res.DeploymentIDs, res.Rule = 1, []string{a.Deployment.DeploymentID}, a.Rule
-	return res, r.record(ctx, rep, now, detail, res)
+	if a != nil {
+		res.Accepted, res.DeploymentIDs, res.Rule = 1, []string{a.Deployment.DeploymentID}, a.Rule
+	}
+	res.EventID = j.rowID
+	return res, nil
 }
 
 func joinType(t, v string) string {
@@ -292,12 +305,12 @@ func (r *Receiver) markIssue(ctx context.Context, is *Issue, d Defaults, res *Re
 	now := r.now()
 	res.Fingerprint = intake.Text(FingerprintPrefix+is.ID, intake.MaxFingerprint)
 	rep := intake.NewReport(intake.SourceSentry)
-	detail := map[string]string{"sentry_issue_id": intake.Text(is.ID, 64), "fingerprint": res.Fingerprint, "title": intake.Text(is.Title, 256)}
+	detail := map[string]any{"sentry_issue_id": intake.Text(is.ID, 64), "fingerprint": res.Fingerprint, "title": intake.Text(is.Title, 256)}
 	service := d.Service
 	if service == "" && roman.ValidService(is.ProjectSlug) {
 		service = is.ProjectSlug
 	}
-	at := &intake.Attributor{Deployments: r.Deployments}
+	at := &intake.Attributor{Deployments: r.Deployments, Shared: &r.attributions}
 	var a *roman.Attribution
 	reason := "the issue webhook names no environment (add ?environment=<name> to the webhook URL)"
 	if d.Environment != "" {
@@ -345,7 +358,7 @@ func (r *Receiver) countUnattributed(n int) {
 	}
 }
 
-func (r *Receiver) record(ctx context.Context, rep *intake.Report, now time.Time, detail map[string]string, res *Result) error {
+func (r *Receiver) record(ctx context.Context, rep *intake.Report, now time.Time, detail map[string]any, res *Result) error {
 	for k, v := range detail {
 		if v == "" {
 			delete(detail, k)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -63,15 +64,82 @@ func Text(s string, max int) string {
 // Key are attributed once per request.
 type Key = roman.AttributionRequest
 
-// Attributor caches roman.Attribute per request.
+// Attributor caches roman.Attribute per request and, with Shared, across
+// requests.
 type Attributor struct {
 	Deployments roman.DeploymentStore
-	cache       map[Key]attributed
+	// Shared, when set, keeps attributions by deployment id or version
+	// across requests.
+	Shared *Cache
+	cache  map[Key]attributed
 }
 
 type attributed struct {
 	a   *roman.Attribution
 	err error
+}
+
+// DefaultCacheTTL is how long a Cache keeps an attribution: a deployment
+// recorded again with the same version is found after at most this long.
+const DefaultCacheTTL = 5 * time.Second
+
+// maxCached bounds a Cache; when full it starts over.
+const maxCached = 10000
+
+// Cache keeps attributions by deployment id or by version across requests
+// for TTL (default DefaultCacheTTL), so that a stream of events of one
+// release costs no store query each. Only those rules are kept: the
+// deployment an id names never changes, and a version names the same
+// deployment until the version is deployed again. Attributions to the
+// current deployment (which a new deployment changes) are never kept.
+type Cache struct {
+	TTL   time.Duration
+	Clock roman.Clock
+
+	mu sync.Mutex
+	m  map[Key]cached
+}
+
+type cached struct {
+	a       *roman.Attribution
+	expires time.Time
+}
+
+func (c *Cache) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock()
+	}
+	return time.Now()
+}
+
+// Get returns a kept attribution of k, or nil.
+func (c *Cache) Get(k Key) *roman.Attribution {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || !c.now().Before(e.expires) {
+		return nil
+	}
+	return e.a
+}
+
+func (c *Cache) put(k Key, a *roman.Attribution) {
+	if c == nil || a == nil || (a.Rule != roman.AttributedByDeploymentID && a.Rule != roman.AttributedByVersion) {
+		return
+	}
+	ttl := c.TTL
+	if ttl <= 0 {
+		ttl = DefaultCacheTTL
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCached {
+		c.m = map[Key]cached{}
+	}
+	c.m[k] = cached{a: a, expires: c.now().Add(ttl)}
 }
 
 // Attribute returns the attribution of k, asking the store once per
@@ -84,11 +152,18 @@ func (t *Attributor) Attribute(ctx context.Context, k Key) (a *roman.Attribution
 	}
 	c, ok := t.cache[k]
 	if !ok {
-		c.a, c.err = roman.Attribute(ctx, t.Deployments, k)
-		if c.err == nil && (c.a == nil || c.a.Deployment == nil) {
-			// The store answers "no current deployment" with no row and
-			// no error.
-			c.a, c.err = nil, roman.Errorf(roman.ENOTFOUND, "no deployment of service %s in environment %s", roman.ServiceOrDefault(k.Service), k.Environment)
+		if hit := t.Shared.Get(k); hit != nil {
+			c.a = hit
+		} else {
+			c.a, c.err = roman.Attribute(ctx, t.Deployments, k)
+			if c.err == nil && (c.a == nil || c.a.Deployment == nil) {
+				// The store answers "no current deployment" with no row and
+				// no error.
+				c.a, c.err = nil, roman.Errorf(roman.ENOTFOUND, "no deployment of service %s in environment %s", roman.ServiceOrDefault(k.Service), k.Environment)
+			}
+			if c.err == nil {
+				t.Shared.put(k, c.a)
+			}
 		}
 		switch roman.ErrorCode(c.err) {
 		case "", roman.EINVALID, roman.ENOTFOUND:
@@ -233,13 +308,13 @@ type EventMetadata struct {
 	Releases     []Release  `json:"releases"`
 	Unattributed []Unmapped `json:"unattributed"`
 	Notes        []string   `json:"notes,omitempty"`
-	// Detail is source-specific (a Sentry event id, an issue id).
-	Detail map[string]string `json:"detail,omitempty"`
+	// Detail is source-specific (Sentry event ids, an issue id).
+	Detail map[string]any `json:"detail,omitempty"`
 }
 
 // Event returns the roman_events row of the report: info when everything
 // was attributed, warning when something was not. detail is optional.
-func (r *Report) Event(now time.Time, detail map[string]string) *roman.RomanEvent {
+func (r *Report) Event(now time.Time, detail map[string]any) *roman.RomanEvent {
 	md := EventMetadata{Source: r.Source, Releases: r.Releases(), Unattributed: r.UnmappedReasons(), Notes: r.notes, Detail: detail}
 	if len(md.Releases) > 0 {
 		md.DeploymentID, md.Service, md.Environment = md.Releases[0].DeploymentID, md.Releases[0].Service, md.Releases[0].Environment
