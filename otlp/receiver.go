@@ -156,8 +156,23 @@ func timeOf(ts pcommon.Timestamp, now time.Time) time.Time {
 	return t
 }
 
+// fingerprints memoises roman.Fingerprint within one export: an error
+// storm repeats the same exception, and normalising its message is the
+// costliest step of the mapping.
+type fingerprints map[[3]string]string
+
+func (f fingerprints) of(typ, message, stack string) string {
+	k := [3]string{typ, message, stack}
+	if fp, ok := f[k]; ok {
+		return fp
+	}
+	fp := roman.Fingerprint(typ, message, stack)
+	f[k] = fp
+	return fp
+}
+
 // errorEvent builds an error event with roman's fingerprint.
-func errorEvent(at time.Time, message, severity string, x exception) roman.ErrorEvent {
+func (f fingerprints) errorEvent(at time.Time, message, severity string, x exception) roman.ErrorEvent {
 	msg := intake.Text(message, intake.MaxMessage)
 	if msg == "" {
 		msg = "error reported by OpenTelemetry"
@@ -167,7 +182,7 @@ func errorEvent(at time.Time, message, severity string, x exception) roman.Error
 		fpMsg = msg
 	}
 	return roman.ErrorEvent{OccurredAt: at, Message: msg, Severity: severity,
-		Fingerprint: roman.Fingerprint(x.typ, fpMsg, x.stack),
+		Fingerprint: f.of(x.typ, fpMsg, x.stack),
 		ErrorType:   intake.Text(x.typ, 256), Stack: intake.Text(x.stack, intake.MaxMessage)}
 }
 
@@ -188,6 +203,7 @@ func (g *group) items() int { return g.relevant }
 // export. Records of lower severity are accepted and ignored.
 func (r *Receiver) ExportLogs(ctx context.Context, ld plog.Logs) (*Result, error) {
 	now := r.now()
+	fps := fingerprints{}
 	var groups []*group
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -218,7 +234,7 @@ func (r *Receiver) ExportLogs(ctx context.Context, ld plog.Logs) (*Result, error
 				if at == 0 {
 					at = lr.ObservedTimestamp()
 				}
-				g.errors = append(g.errors, errorEvent(timeOf(at, now), msg, severity, x))
+				g.errors = append(g.errors, fps.errorEvent(timeOf(at, now), msg, severity, x))
 				g.relevant++
 			}
 		}
@@ -234,6 +250,7 @@ func (r *Receiver) ExportLogs(ctx context.Context, ld plog.Logs) (*Result, error
 // spans are accepted and ignored.
 func (r *Receiver) ExportTraces(ctx context.Context, td ptrace.Traces) (*Result, error) {
 	now := r.now()
+	fps := fingerprints{}
 	var groups []*group
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
@@ -273,7 +290,7 @@ func (r *Receiver) ExportTraces(ctx context.Context, td ptrace.Traces) (*Result,
 				if strings.TrimSpace(msg) == "" {
 					msg = sp.Name()
 				}
-				g.errors = append(g.errors, errorEvent(at, msg, "error", x))
+				g.errors = append(g.errors, fps.errorEvent(at, msg, "error", x))
 			}
 		}
 		if g.items() > 0 {
