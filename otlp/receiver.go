@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -79,6 +80,36 @@ type Receiver struct {
 
 	// attributions keeps attributions by version across exports.
 	attributions intake.Cache
+
+	// quiet remembers, per deployment, when an export that only counted
+	// requests last left a row.
+	mu    sync.Mutex
+	quiet map[string]time.Time
+}
+
+// QuietRowInterval is how often an export that only counted requests (no
+// error event, nothing unattributed) leaves an integration_events row per
+// release: the first such export does, later ones within the interval do
+// not, so a healthy service exporting every few seconds does not flood the
+// audit trail. Exports with errors or unattributed items always do.
+const QuietRowInterval = 10 * time.Minute
+
+// quietRowDue reports whether a requests-only export of these releases
+// should leave a row, and remembers that it did.
+func (r *Receiver) quietRowDue(rels []intake.Release, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.quiet == nil || len(r.quiet) > 10000 {
+		r.quiet = map[string]time.Time{}
+	}
+	due := false
+	for _, rel := range rels {
+		if last, ok := r.quiet[rel.DeploymentID]; !ok || now.Sub(last) >= QuietRowInterval || now.Before(last) {
+			r.quiet[rel.DeploymentID] = now
+			due = true
+		}
+	}
+	return due
 }
 
 func (r *Receiver) now() time.Time {
@@ -386,6 +417,9 @@ func (r *Receiver) store(ctx context.Context, source, what string, groups []*gro
 		if r.Unattributed != nil {
 			r.Unattributed(source, n)
 		}
+	}
+	if res.Errors == 0 && res.Rejected == 0 && !r.quietRowDue(rep.Releases(), now) {
+		return res, nil
 	}
 	if err := r.Events.AddRomanEvent(ctx, rep.Event(now, nil)); err != nil {
 		return nil, err

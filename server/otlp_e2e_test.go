@@ -217,6 +217,20 @@ func TestOTLPSDKRollsBackBadRelease(t *testing.T) {
 		if len(rows) != 1 || rows[0].Severity != roman.SeverityWarning || !strings.Contains(rows[0].Message, "3 items not attributed: no deployment of service ghost") {
 			t.Fatalf("search rows: %+v", rows)
 		}
+		// Exports that only count requests leave one row per release and
+		// QuietRowInterval, not one each.
+		for range 3 {
+			if err := exportSpans(t, m, sdkSpans(otelResource("search", "1.0.1", "production"), 4, 0), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows = romanEvents(t, m, search, roman.EventIntegrationEvents)
+		if len(rows) != 2 || rows[0].Message != "OpenTelemetry traces: 4 requests → search 1.0.1 in production (by version)" {
+			t.Fatalf("quiet rows: %d %+v", len(rows), rows[0])
+		}
+		if n := sqlCount(t, m, "SELECT CAST(sum(value) AS INTEGER) FROM metric_samples WHERE name = 'requests' AND deployment_id = "+placeholder(m), search); n != 14 {
+			t.Fatalf("%d requests recorded for search", n)
+		}
 	})
 }
 
