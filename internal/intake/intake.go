@@ -283,19 +283,6 @@ func (r *Report) Releases() []Release {
 	return out
 }
 
-// Empty reports whether the request brought nothing to record.
-func (r *Report) Empty() bool {
-	if len(r.unmapped) > 0 {
-		return false
-	}
-	for _, rel := range r.releases {
-		if rel.Errors > 0 || rel.Requests > 0 || rel.Marked > 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // EventMetadata is the metadata of an integration_events row.
 type EventMetadata struct {
 	// DeploymentID, Service and Environment are the first attributed
