@@ -384,11 +384,8 @@ func (r *Receiver) store(ctx context.Context, source, what string, groups []*gro
 		res.Errors += len(g.errors)
 		res.Requests += len(g.served)
 	}
-	for start := 0; start < len(evs); start += MaxBatch {
-		if _, err := r.Ingest.IngestErrors(ctx, roman.ErrorBatch{Events: evs[start:min(start+MaxBatch, len(evs))], Batch: true}); err != nil {
-			return nil, err
-		}
-	}
+	// The requests go in before the errors: the error events start the
+	// judge's evaluation, which then sees the requests of their minute.
 	if len(buckets) > 0 {
 		samples := make([]roman.MetricSample, 0, len(buckets))
 		for b, n := range buckets {
@@ -405,6 +402,11 @@ func (r *Receiver) store(ctx context.Context, source, what string, groups []*gro
 			if _, err := r.Ingest.IngestMetrics(ctx, roman.MetricBatch{Samples: samples[start:min(start+MaxBatch, len(samples))], Batch: true}); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for start := 0; start < len(evs); start += MaxBatch {
+		if _, err := r.Ingest.IngestErrors(ctx, roman.ErrorBatch{Events: evs[start:min(start+MaxBatch, len(evs))], Batch: true}); err != nil {
+			return nil, err
 		}
 	}
 	if n := rep.UnmappedItems(); n > 0 {
