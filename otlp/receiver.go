@@ -384,8 +384,14 @@ func (r *Receiver) store(ctx context.Context, source, what string, groups []*gro
 		res.Errors += len(g.errors)
 		res.Requests += len(g.served)
 	}
-	// The requests go in before the errors: the error events start the
-	// judge's evaluation, which then sees the requests of their minute.
+	// The error events go in first: they start the judge's evaluation,
+	// and detection waits for nothing else. The requests follow at once
+	// (the monitor re-evaluates on them too).
+	for start := 0; start < len(evs); start += MaxBatch {
+		if _, err := r.Ingest.IngestErrors(ctx, roman.ErrorBatch{Events: evs[start:min(start+MaxBatch, len(evs))], Batch: true}); err != nil {
+			return nil, err
+		}
+	}
 	if len(buckets) > 0 {
 		samples := make([]roman.MetricSample, 0, len(buckets))
 		for b, n := range buckets {
@@ -402,11 +408,6 @@ func (r *Receiver) store(ctx context.Context, source, what string, groups []*gro
 			if _, err := r.Ingest.IngestMetrics(ctx, roman.MetricBatch{Samples: samples[start:min(start+MaxBatch, len(samples))], Batch: true}); err != nil {
 				return nil, err
 			}
-		}
-	}
-	for start := 0; start < len(evs); start += MaxBatch {
-		if _, err := r.Ingest.IngestErrors(ctx, roman.ErrorBatch{Events: evs[start:min(start+MaxBatch, len(evs))], Batch: true}); err != nil {
-			return nil, err
 		}
 	}
 	if n := rep.UnmappedItems(); n > 0 {
