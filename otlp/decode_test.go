@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -207,4 +208,57 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeMutations decodes 2,000 seeded random mutations of the
+// reference examples in both encodings (the fuzz test's job, deterministic
+// and in every plain test run): each decodes or is an EINVALID error,
+// never a panic, and a decoded resource reads without one.
+func TestDecodeMutations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 23))
+	logs := fixture(t, "otlp_logs_example.json")
+	ld, err := DecodeLogs(JSON, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, _ := plogotlp.NewExportRequestFromLogs(ld).MarshalProto()
+	traces := fixture(t, "otlp_traces_example.json")
+	td, err := DecodeTraces(JSON, traces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pt, _ := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	for _, seed := range []struct {
+		enc  Encoding
+		body []byte
+	}{{JSON, logs}, {JSON, traces}, {Protobuf, pb}, {Protobuf, pt}} {
+		for i := 0; i < 500; i++ {
+			b := append([]byte(nil), seed.body...)
+			for k := 0; k < 1+rng.IntN(6); k++ {
+				switch p := rng.IntN(len(b)); rng.IntN(2) {
+				case 0:
+					b[p] = byte(rng.IntN(256))
+				default:
+					b = append(b[:p], b[min(len(b), p+rng.IntN(16)):]...)
+				}
+				if len(b) == 0 {
+					b = []byte{0}
+				}
+			}
+			if ld, err := DecodeLogs(seed.enc, b); err != nil && roman.ErrorCode(err) != roman.EINVALID {
+				t.Fatalf("logs: %v", err)
+			} else if err == nil {
+				for i := 0; i < ld.ResourceLogs().Len(); i++ {
+					readResource(ld.ResourceLogs().At(i).Resource())
+				}
+			}
+			if td, err := DecodeTraces(seed.enc, b); err != nil && roman.ErrorCode(err) != roman.EINVALID {
+				t.Fatalf("traces: %v", err)
+			} else if err == nil {
+				for i := 0; i < td.ResourceSpans().Len(); i++ {
+					readResource(td.ResourceSpans().At(i).Resource())
+				}
+			}
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package sentry
 
 import (
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -171,4 +172,52 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// mutate returns body with a few random byte changes, cuts and copies.
+func mutate(rng *rand.Rand, base []byte) []byte {
+	b := append([]byte(nil), base...)
+	for k := 0; k < 1+rng.IntN(8); k++ {
+		if len(b) == 0 {
+			break
+		}
+		switch rng.IntN(3) {
+		case 0:
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		case 1:
+			p := rng.IntN(len(b))
+			b = append(b[:p], b[min(len(b), p+rng.IntN(20)):]...)
+		default:
+			p, q := rng.IntN(len(b)), rng.IntN(len(b))
+			b = append(b[:p], append(append([]byte(nil), b[q:min(len(b), q+rng.IntN(200))]...), b[p:]...)...)
+		}
+	}
+	return b
+}
+
+// TestDecodeMutations decodes 3,000 seeded random mutations of the
+// reference payloads (the fuzz test's job, deterministic and in every
+// plain test run): each is a payload with a storable fingerprint or an
+// EINVALID error, never a panic.
+func TestDecodeMutations(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 19))
+	for _, name := range []string{"sentry_webhook_error.json", "sentry_webhook_issue.json"} {
+		base := readFixture(t, name)
+		resource := strings.TrimSuffix(strings.TrimPrefix(name, "sentry_webhook_"), ".json")
+		for i := 0; i < 1500; i++ {
+			b := mutate(rng, base)
+			p, err := Decode(resource, b)
+			if err != nil {
+				if roman.ErrorCode(err) != roman.EINVALID {
+					t.Fatalf("%s mutation %d: %v", name, i, err)
+				}
+				continue
+			}
+			if p.Error != nil {
+				if fp := p.Error.fingerprint(p.Error.Title); fp == "" || len(fp) > 256 || roman.TextProblem(fp) != "" {
+					t.Fatalf("%s mutation %d: fingerprint %q", name, i, fp)
+				}
+			}
+		}
+	}
 }
