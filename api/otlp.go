@@ -16,7 +16,11 @@ import (
 // OTLPReceiver stores decoded OpenTelemetry exports; *otlp.Receiver
 // implements it.
 type OTLPReceiver interface {
+	// ExportLogs stores the error records of a logs export and says what
+	// it could not attribute.
 	ExportLogs(ctx context.Context, ld plog.Logs) (*otlp.Result, error)
+	// ExportTraces stores the error spans and request counts of a traces
+	// export and says what it could not attribute.
 	ExportTraces(ctx context.Context, td ptrace.Traces) (*otlp.Result, error)
 }
 
