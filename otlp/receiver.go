@@ -208,13 +208,15 @@ func (f fingerprints) errorEvent(at time.Time, message, severity string, x excep
 	if msg == "" {
 		msg = "error reported by OpenTelemetry"
 	}
-	fpMsg := x.message
+	// The fingerprint reads what is kept: the type, message and stack cut
+	// to their stored sizes, so an 8 MiB stack costs no more than 16 KiB.
+	typ, stack := intake.Text(x.typ, 256), intake.Text(x.stack, intake.MaxMessage)
+	fpMsg := intake.Text(x.message, intake.MaxMessage)
 	if fpMsg == "" {
 		fpMsg = msg
 	}
 	return roman.ErrorEvent{OccurredAt: at, Message: msg, Severity: severity,
-		Fingerprint: f.of(x.typ, fpMsg, x.stack),
-		ErrorType:   intake.Text(x.typ, 256), Stack: intake.Text(x.stack, intake.MaxMessage)}
+		Fingerprint: f.of(typ, fpMsg, stack), ErrorType: typ, Stack: stack}
 }
 
 // group is the relevant items of one resource.

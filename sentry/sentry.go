@@ -442,9 +442,10 @@ func (e *Error) fingerprint(message string) string {
 	if len(e.Fingerprint) > 0 && !(len(e.Fingerprint) == 1 && e.Fingerprint[0] == "{{ default }}") {
 		return intake.Text(FingerprintPrefix+"fp:"+strings.Join(e.Fingerprint, "|"), intake.MaxFingerprint)
 	}
-	msg := e.Value
+	// Cut to the stored sizes: normalising costs time in proportion.
+	msg := intake.Text(e.Value, intake.MaxMessage)
 	if msg == "" {
 		msg = message
 	}
-	return roman.Fingerprint(e.Type, msg, e.Stack)
+	return roman.Fingerprint(intake.Text(e.Type, 256), msg, intake.Text(e.Stack, intake.MaxMessage))
 }
