@@ -72,11 +72,18 @@ func (r *Receiver) drain() {
 		group := b.queue[:n:n]
 		b.queue = append([]*job(nil), b.queue[n:]...)
 		b.mu.Unlock()
-		err := r.flush(group)
-		for _, j := range group {
-			if j.err == nil {
+		if err := r.flush(group); roman.ErrorCode(err) == roman.EINVALID && len(group) > 1 {
+			// One webhook the store refuses must not fail the others:
+			// each is committed alone, and only the bad one fails.
+			for _, j := range group {
+				j.err = r.flush([]*job{j})
+			}
+		} else {
+			for _, j := range group {
 				j.err = err
 			}
+		}
+		for _, j := range group {
 			close(j.done)
 		}
 	}
