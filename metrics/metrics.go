@@ -83,6 +83,9 @@ type Metrics struct {
 	ingested  prometheus.Counter
 	leader    prometheus.Gauge
 	logger    *slog.Logger
+	// unattributed counts integration items tied to no release
+	// (integrations.go).
+	unattributed *prometheus.CounterVec
 }
 
 // New returns roman's registry with every collector registered.
@@ -113,7 +116,8 @@ func New(cfg Config) *Metrics {
 			Help: "1 while this replica leads the monitor (always on SQLite), 0 while another replica sharing the PostgreSQL does.",
 		}),
 	}
-	m.reg.MustRegister(m.detection, m.ingested, m.leader,
+	m.unattributed = newUnattributed()
+	m.reg.MustRegister(m.detection, m.ingested, m.leader, m.unattributed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
