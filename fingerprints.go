@@ -83,7 +83,9 @@ type FingerprintStore interface {
 	// else EINTERNAL.
 	MarkNewFingerprint(ctx context.Context, deploymentID, fingerprint string, at time.Time) error
 	// NewErrorsBatch returns, keyed by the ids as given, the new-error
-	// counts of each deployment that has any, with one query. An id that
+	// counts of each deployment that has any, with one query. A service's
+	// first release in an environment has none (there is no earlier
+	// release to compare with, so every error would be "new"). An id that
 	// is not a UUID, or a deployment without new errors, is absent. Only
 	// EINTERNAL.
 	NewErrorsBatch(ctx context.Context, deploymentIDs []string) (map[string]NewErrorCounts, error)

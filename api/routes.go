@@ -1,6 +1,9 @@
 package api
 
-import "github.com/odyssey-1/roman"
+import (
+	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/sentry"
+)
 
 // builtinRoutes is the API's route table as far as this package serves
 // it. Later features (error and metric ingest, migrations, policy validate,
@@ -41,6 +44,9 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Path: "/openapi.json", Handler: s.openAPI},
 
 		{Method: "GET", Path: "/deployments/{deployment_id}/errors", Role: roman.RoleRead, Handler: s.deploymentErrors},
+		{Method: "POST", Path: "/integrations/sentry", Handler: s.sentryWebhook, MaxBodyBytes: sentry.MaxBodyBytes},
+		{Method: "POST", Path: "/v1/logs", Role: roman.RoleDeploy, Handler: s.otlpLogs, Ingest: true},
+		{Method: "POST", Path: "/v1/traces", Role: roman.RoleDeploy, Handler: s.otlpTraces, Ingest: true},
 		{Method: "POST", Path: "/integrations/alertmanager", Role: roman.RoleDeploy, Handler: s.postAlertmanager, Ingest: true},
 	}
 }

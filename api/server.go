@@ -104,6 +104,12 @@ type Deps struct {
 	// /deployments/{deployment_id}/errors); without it that route answers
 	// 404.
 	NewErrors roman.NewErrorsService
+
+	// Sentry, when set and configured, receives Sentry webhooks (POST
+	// /integrations/sentry); OTLP, when set, OpenTelemetry exports (POST
+	// /v1/logs, /v1/traces). Without them those routes answer 404.
+	Sentry SentryReceiver
+	OTLP   OTLPReceiver
 	// Alertmanager, when set, answers POST /integrations/alertmanager
 	// (api/alertmanager.go); without it the route answers 404.
 	Alertmanager AlertmanagerReceiver

@@ -215,6 +215,9 @@ type Config struct {
 	// explain page) (ROMAN_PUBLIC_URL). Empty means http://<listen>.
 	PublicURL string `yaml:"public_url" json:"public_url"`
 
+	// Sentry configures the Sentry integration (POST /integrations/sentry).
+	Sentry SentryConfig `yaml:"sentry" json:"sentry"`
+
 	// Environments holds, per environment name, the merged settings of the
 	// environments the file names (defaults, then environment variables, then
 	// the file's `environments.<name>` entry). Use Environment to read one.

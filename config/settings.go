@@ -154,6 +154,13 @@ func globalSettings() []setting[*Config] {
 		stringSetting("log_level", func(c *Config) *string { return &c.LogLevel }),
 		stringSetting("log_format", func(c *Config) *string { return &c.LogFormat }),
 		stringSetting("public_url", func(c *Config) *string { return &c.PublicURL }),
+		{key: "sentry", node: func(c *Config, n *yaml.Node) error {
+			return applyMapping(n, sentrySettings(), &c.Sentry, "sentry.")
+		}},
+		{key: "sentry.client_secret", env: "ROMAN_SENTRY_CLIENT_SECRET", set: func(c *Config, v string) error {
+			c.Sentry.ClientSecret = roman.Secret(v)
+			return nil
+		}},
 	}
 }
 

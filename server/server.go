@@ -186,6 +186,7 @@ func (m *Server) openRest(ctx context.Context) error {
 		Deployments: deployments, Rollbacks: rollbacks, Snapshots: snaps, Store: st, Keyring: keyring, Ingest: m.countIngest(ing), Logger: log, Clock: m.Clock,
 		Sessions: m.sessions, AuthLimiter: m.authLimiter, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot, Interactions: st,
 		Audit: &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st}, NewErrors: st,
+		Sentry: m.sentryReceiver(ing), OTLP: m.otlpReceiver(ing),
 		Alertmanager: m.alertmanager(),
 	})
 	m.mountDashboard()

@@ -341,7 +341,8 @@ func (db *DB) MarkNewFingerprint(ctx context.Context, deploymentID, fingerprint 
 
 // NewErrorsBatch implements roman.FingerprintStore: one grouped query over
 // the releases' groups, each joined to its fingerprint's first sighting by
-// primary key.
+// primary key. A service's first release in an environment has no earlier
+// release to compare with: it has no new errors.
 func (db *DB) NewErrorsBatch(ctx context.Context, deploymentIDs []string) (map[string]roman.NewErrorCounts, error) {
 	out := map[string]roman.NewErrorCounts{}
 	param, back := db.batchIDs(deploymentIDs)
@@ -353,6 +354,8 @@ func (db *DB) NewErrorsBatch(ctx context.Context, deploymentIDs []string) (map[s
 		JOIN deployments d ON d.deployment_id = g.deployment_id
 		JOIN error_fingerprints f ON f.service = d.service AND f.environment = d.environment AND f.fingerprint = g.fingerprint
 		WHERE g.deployment_id IN `+db.idsIn()+` AND f.first_deployment_id = g.deployment_id
+			AND EXISTS (SELECT 1 FROM deployments p WHERE p.service = d.service AND p.environment = d.environment
+				AND (p.deployed_at < d.deployed_at OR p.deployed_at = d.deployed_at AND p.id < d.id))
 		GROUP BY g.deployment_id`, param)
 	if err != nil {
 		return nil, internal("new errors", err)
