@@ -82,6 +82,9 @@ func Decode(body []byte) (*Message, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, invalid("request body is required: an Alertmanager webhook message (JSON)")
 	}
+	if err := checkRawText(body); err != nil {
+		return nil, err
+	}
 	if !utf8.Valid(body) {
 		return nil, invalid("request body is not valid UTF-8")
 	}
