@@ -89,7 +89,8 @@ func Attribute(ctx context.Context, st DeploymentStore, req AttributionRequest) 
 		note = fmt.Sprintf("version %q matches none of the last %d deployments of %s in %s", req.Version, AttributionVersionDepth, service, req.Environment)
 	}
 	d, err := st.CurrentDeployment(ctx, service, req.Environment)
-	if ErrorCode(err) == ENOTFOUND {
+	// CurrentDeployment answers nil (no error) when there is none.
+	if ErrorCode(err) == ENOTFOUND || err == nil && d == nil {
 		return nil, Errorf(ENOTFOUND, "no deployment of service %s in environment %s", service, req.Environment)
 	} else if err != nil {
 		return nil, err

@@ -35,6 +35,9 @@ func TestAttribute(t *testing.T) {
 			if service == "api" && env == "production" {
 				return cur, nil
 			}
+			if env == "qa" {
+				return nil, nil // as the real store answers "none"
+			}
 			return nil, roman.Errorf(roman.ENOTFOUND, "none")
 		},
 	}
@@ -56,6 +59,7 @@ func TestAttribute(t *testing.T) {
 		{"no environment", roman.AttributionRequest{Service: "api"}, "", "", false, roman.ENOTFOUND, "no environment"},
 		{"bad environment", roman.AttributionRequest{Environment: "Prod!"}, "", "", false, roman.EINVALID, "environment"},
 		{"empty environment", roman.AttributionRequest{Service: "web", Environment: "staging"}, "", "", false, roman.ENOTFOUND, "no deployment of service web in environment staging"},
+		{"no current deployment", roman.AttributionRequest{Service: "web", Environment: "qa"}, "", "", false, roman.ENOTFOUND, "no deployment of service web in environment qa"},
 	} {
 		a, err := roman.Attribute(context.Background(), st, tc.req)
 		if tc.wantCode != "" {

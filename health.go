@@ -38,6 +38,9 @@ type Health struct {
 	// fingerprints no earlier release had (the new_errors signal).
 	NewErrors *NewErrorCounts `json:"new_errors,omitempty"`
 	Timestamp time.Time       `json:"timestamp"`
+	// Alerts are the firing alerts of other tools (Alertmanager)
+	// attributed to the deployment: triggers and warnings.
+	Alerts []FiringAlert `json:"alerts,omitempty"`
 }
 
 // Metric names of samples and pulled signals.
@@ -131,6 +134,10 @@ type HealthInputs struct {
 	// NewErrors counts the release's events of fingerprints no earlier
 	// release had (the new_errors signal); zero when not measured.
 	NewErrors NewErrorCounts
+	// Alerts are the firing alerts of other tools attributed to the
+	// deployment, oldest first: a trigger alert that started after the
+	// release is a trigger, any other a warning.
+	Alerts []FiringAlert
 }
 
 // EvaluateHealth computes the health object from inputs: the triggers in
@@ -209,6 +216,7 @@ func EvaluateHealth(in HealthInputs, t Thresholds, now time.Time) Health {
 	if h.Reason == "" && h.ErrorRatePerMinute >= t.WarnErrorRate {
 		h.Warnings = append(h.Warnings, warnErrorRate+FormatErrorRate(h.ErrorRatePerMinute))
 	}
+	evaluateAlerts(&h, in.Alerts)
 
 	switch {
 	case h.Reason != "":
@@ -230,7 +238,8 @@ const (
 
 // WarningSignal names the signal a warning text of Health.Warnings is about:
 // SignalErrorRate, MetricP95ResponseTimeMS, MetricMemoryUsagePercent or
-// SignalNewErrors, or "" for a text that is no health warning.
+// SignalNewErrors, "alert:<alertname>" for a firing alert of another tool,
+// or "" for a text that is no health warning.
 func WarningSignal(text string) string {
 	switch {
 	case strings.HasPrefix(text, warnErrorRate):
@@ -242,7 +251,7 @@ func WarningSignal(text string) string {
 	case IsNewErrorsText(text):
 		return SignalNewErrors
 	}
-	return ""
+	return alertWarningSignal(text)
 }
 
 // roundCount rounds a sampled count to the nearest whole number, halves up

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/alertmanager"
 )
 
 // MountDashboardStubs registers on s a stand-in for each documented route
@@ -158,6 +159,9 @@ func TestOpenAPISchemasMatchGoTypes(t *testing.T) {
 		"Explanation":             reflect.TypeFor[roman.Explanation](),
 		"ExplainEntry":            reflect.TypeFor[roman.ExplainEntry](),
 		"ExplainVerdict":          reflect.TypeFor[roman.ExplainVerdict](),
+		"FiringAlert":             reflect.TypeFor[roman.FiringAlert](),
+		"AlertmanagerResult":      reflect.TypeFor[alertmanager.Result](),
+		"AlertmanagerAlertResult": reflect.TypeFor[alertmanager.AlertResult](),
 	} {
 		s, ok := doc.Components.Schemas[name]
 		if !ok {

@@ -110,6 +110,9 @@ type Deps struct {
 	// /v1/logs, /v1/traces). Without them those routes answer 404.
 	Sentry SentryReceiver
 	OTLP   OTLPReceiver
+	// Alertmanager, when set, answers POST /integrations/alertmanager
+	// (api/alertmanager.go); without it the route answers 404.
+	Alertmanager AlertmanagerReceiver
 }
 
 // HandlerFunc is a route handler. It returns an error instead of writing

@@ -257,6 +257,13 @@ type EnvironmentConfig struct {
 	// built-in source alone.
 	HealthSources []health.SourceConfig `yaml:"health_sources" json:"health_sources"`
 
+	// AlertTriggers are the names (alertname) of the Alertmanager alerts
+	// that are rollback triggers in the environment (ROMAN_ALERT_TRIGGERS,
+	// a comma-separated list, sets every environment's default). An alert
+	// labelled roman_trigger="true" is a trigger too; any other firing
+	// alert is a warning.
+	AlertTriggers []string `yaml:"alert_triggers" json:"alert_triggers"`
+
 	// Alerts are the environment's alert channels and routes
 	// (discord_webhook_url, slack_webhook_url, alert_webhook_url,
 	// alert_webhook_secret, alert_routes), which the notify package defines

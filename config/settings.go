@@ -220,6 +220,17 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 			e.Alerts.Routes = routes
 			return nil
 		}},
+		{key: "alert_triggers", env: "ROMAN_ALERT_TRIGGERS", set: func(e E, v string) error {
+			e.AlertTriggers = splitList(v)
+			return nil
+		}, node: func(e E, n *yaml.Node) error {
+			var names []string
+			if n.Kind != yaml.SequenceNode || n.Decode(&names) != nil {
+				return fmt.Errorf("want a list of alert names")
+			}
+			e.AlertTriggers = names
+			return nil
+		}},
 		{key: "health_sources", env: "ROMAN_HEALTH_SOURCES", set: func(e E, v string) error {
 			e.HealthSources = parseHealthSources(splitList(v))
 			return nil

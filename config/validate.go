@@ -230,6 +230,11 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	v.plugin("", e.Alerts.Validate())
 	v.plugin("", e.GitHubDeployments.Validate())
 	v.plugin("health_sources", health.ValidateSources(e.HealthSources))
+	for i, name := range e.AlertTriggers {
+		if strings.TrimSpace(name) == "" || len(name) > 256 {
+			v.add("alert_triggers", "ROMAN_ALERT_TRIGGERS", "item %d must be an alert name of 1 to 256 characters", i+1)
+		}
+	}
 }
 
 func isSnowflake(s string) bool {

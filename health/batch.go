@@ -39,22 +39,30 @@ func (c *Checker) CheckMany(ctx context.Context, ds []*roman.Deployment, now tim
 	if err == nil {
 		fresh, err = c.newErrorsBatch(ctx, ds, batch)
 	}
-	for _, i := range batch {
+	ins := make([]roman.HealthInputs, len(batch))
+	bds, bins := make([]*roman.Deployment, len(batch)), make([]*roman.HealthInputs, len(batch))
+	for k, i := range batch {
+		d := ds[i]
+		// The same inputs builtinInputs reads for one deployment.
+		cnt := counts[d.DeploymentID]
+		ins[k] = roman.HealthInputs{ErrorsLastMinute: cnt.LastMinute, ErrorsLast5Minutes: cnt.Last5Minutes,
+			Metrics: map[string]float64{}, Sustained: map[string]float64{}}
+		for key, v := range latest[d.DeploymentID] {
+			ins[k].Metrics[key], ins[k].Sustained[key] = v, v
+		}
+		ins[k].NewErrors = fresh[d.DeploymentID]
+		c.addPulled(&ins[k], d, now, 1)
+		bds[k], bins[k] = d, &ins[k]
+	}
+	if err == nil {
+		err = c.addAlerts(ctx, bds, bins)
+	}
+	for k, i := range batch {
 		if err != nil {
 			errs[i] = err
 			continue
 		}
-		d := ds[i]
-		// The same inputs builtinInputs reads for one deployment.
-		cnt := counts[d.DeploymentID]
-		in := roman.HealthInputs{ErrorsLastMinute: cnt.LastMinute, ErrorsLast5Minutes: cnt.Last5Minutes,
-			Metrics: map[string]float64{}, Sustained: map[string]float64{}}
-		for k, v := range latest[d.DeploymentID] {
-			in.Metrics[k], in.Sustained[k] = v, v
-		}
-		in.NewErrors = fresh[d.DeploymentID]
-		c.addPulled(&in, d, now, 1)
-		hs[i] = roman.EvaluateHealth(in, c.Thresholds(d.Environment), now)
+		hs[i] = roman.EvaluateHealth(ins[k], c.Thresholds(ds[i].Environment), now)
 	}
 	return hs, errs
 }

@@ -37,6 +37,12 @@ type Checker struct {
 	// Fingerprints, when set, measures the new_errors signal: the
 	// release's events of fingerprints no earlier release had.
 	Fingerprints roman.FingerprintStore
+	// Alerts, when set, adds the firing alerts of other tools
+	// (Alertmanager) attributed to the deployment (alerts.go).
+	Alerts roman.IntegrationAlertStore
+	// AlertTriggers returns the alert names that are triggers in an
+	// environment (nil: only alerts labelled roman_trigger="true").
+	AlertTriggers func(env string) []string
 }
 
 // Check returns the health of deployment d at the current time.
@@ -102,6 +108,9 @@ func (c *Checker) Inputs(ctx context.Context, d *roman.Deployment, now time.Time
 		in.NewErrors = counts[d.DeploymentID]
 	}
 	c.addPulled(&in, d, now, n)
+	if err := c.addAlerts(ctx, []*roman.Deployment{d}, []*roman.HealthInputs{&in}); err != nil {
+		return roman.HealthInputs{}, err
+	}
 	return in, nil
 }
 

@@ -212,6 +212,11 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 	}
 	s := m.Settings(w.d.Environment)
 	meta := map[string]any{"reason": h.Reason, "health": h, "auto_rollback": s.AutoRollback}
+	if a := h.TriggerAlert(); a != nil {
+		// The evidence of an alert trigger: which alert, since when, and
+		// how it was tied to this release.
+		meta["alert"] = a
+	}
 	if s.AutoRollback == ModeNever || (s.AutoRollback != ModeAlways && !inWindow) {
 		why := "after its watch window"
 		if s.AutoRollback == ModeNever {

@@ -127,13 +127,27 @@ func (s *Sender) loop(ctx context.Context) {
 		if n > 0 && n >= s.batch() && ctx.Err() == nil {
 			continue // more may be due right away
 		}
+		if !idle(ctx, t.C, wake) {
+			return
+		}
+	}
+}
+
+// idle waits for the next round: the ticker, or a change that may have
+// queued an alert (a rollback or a roman_events row). Other changes (an
+// ingested batch, say) are skipped without a round, so a busy ingest does
+// not make the sender claim on every batch. It returns false when ctx
+// ends.
+func idle(ctx context.Context, tick <-chan time.Time, wake <-chan roman.Change) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-t.C:
+			return false
+		case <-tick:
+			return true
 		case c := <-wake:
-			if c.Kind != roman.ChangeRollback && c.Kind != roman.ChangeRomanEvent {
-				continue
+			if c.Kind == roman.ChangeRollback || c.Kind == roman.ChangeRomanEvent {
+				return true
 			}
 		}
 	}

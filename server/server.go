@@ -148,7 +148,8 @@ func (m *Server) openRest(ctx context.Context) error {
 	thresholds := func(env string) roman.Thresholds { return cfg.Environment(env).Thresholds }
 	m.healthParts = m.newHealthParts()
 	checker := &health.Checker{Store: st, Thresholds: thresholds, Clock: m.Clock,
-		Pulled: m.healthParts.pulled, ConsecutiveBreaches: m.healthParts.breaches, Fingerprints: st}
+		Pulled: m.healthParts.pulled, ConsecutiveBreaches: m.healthParts.breaches, Fingerprints: st,
+		Alerts: st, AlertTriggers: alertTriggers(cfg)}
 	snaps := &deploy.Snapshots{Store: st, App: app, Health: checker, Clock: m.Clock, Logger: log,
 		Config: func(env string) map[string]any {
 			c := cfg.Environment(env).Redacted()
@@ -186,6 +187,7 @@ func (m *Server) openRest(ctx context.Context) error {
 		Sessions: m.sessions, AuthLimiter: m.authLimiter, Dashboard: m.Dashboard, Metrics: m.Metrics.Handler(), Discord: bot, Interactions: st,
 		Audit: &auditsvc.Service{Deployments: st, Rollbacks: st, Audit: st, Snapshots: st}, NewErrors: st,
 		Sentry: m.sentryReceiver(ing), OTLP: m.otlpReceiver(ing),
+		Alertmanager: m.alertmanager(),
 	})
 	m.mountDashboard()
 
