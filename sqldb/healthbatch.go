@@ -42,33 +42,6 @@ func (db *DB) idsIn() string {
 	return `(SELECT value FROM json_each(?))`
 }
 
-// CountErrorsBatch returns CountErrors of each of the deployments with one
-// grouped query over the (deployment_id, occurred_at) index.
-func (db *DB) CountErrorsBatch(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error) {
-	out := map[string]roman.ErrorCounts{}
-	param, back := db.batchIDs(deploymentIDs)
-	if len(back) == 0 {
-		return out, nil
-	}
-	rows, err := db.queryRead(ctx, `SELECT deployment_id, count(*) FILTER (WHERE occurred_at > ?), count(*)
-		FROM error_events WHERE deployment_id IN `+db.idsIn()+` AND occurred_at > ? AND occurred_at <= ?
-		GROUP BY deployment_id`,
-		db.ts(now.Add(-time.Minute)), param, db.ts(now.Add(-5*time.Minute)), db.ts(now))
-	if err != nil {
-		return nil, internal("count errors batch", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var c roman.ErrorCounts
-		if err := rows.Scan(&id, &c.LastMinute, &c.Last5Minutes); err != nil {
-			return nil, internal("count errors batch", err)
-		}
-		out[back[strings.ToLower(id)]] = c
-	}
-	return out, internal("count errors batch", rows.Err())
-}
-
 // latestMetricsBatchSQL is the query of LatestMetricsBatch by dialect. On
 // SQLite it skips through the (deployment_id, name, at) index as
 // LatestMetrics does, for every deployment at once. On PostgreSQL the same

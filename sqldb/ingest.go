@@ -330,38 +330,6 @@ func insertSQL(table string, cols []string, rows int) string {
 	return b.String()
 }
 
-// CountErrors returns how many error events of a deployment have occurred_at
-// in (now-1m, now] and in (now-5m, now], in one query over the
-// (deployment_id, occurred_at) index.
-func (db *DB) CountErrors(ctx context.Context, deploymentID string, now time.Time) (lastMinute, last5Minutes int64, err error) {
-	id, ok := lookupID(deploymentID)
-	if !ok {
-		return 0, 0, nil
-	}
-	if db.dialect == DialectPostgres {
-		// One pass over the five minutes: PostgreSQL plans each execution
-		// of this statement anew, and one subquery plans in half the time
-		// of two (63 against 140 µs of PostgreSQL CPU per call).
-		err = db.queryReadRow(ctx, `SELECT count(*) FILTER (WHERE occurred_at > ?), count(*)
-			FROM error_events WHERE deployment_id = ? AND occurred_at > ? AND occurred_at <= ?`,
-			db.ts(now.Add(-time.Minute)), id, db.ts(now.Add(-5*time.Minute)), db.ts(now)).
-			Scan(&lastMinute, &last5Minutes)
-	} else {
-		// Two counts over the (deployment_id, occurred_at) index: on
-		// SQLite this takes half the time of one pass that tests every
-		// row's time.
-		err = db.queryReadRow(ctx, `SELECT
-			(SELECT count(*) FROM error_events WHERE deployment_id = ? AND occurred_at > ? AND occurred_at <= ?),
-			(SELECT count(*) FROM error_events WHERE deployment_id = ? AND occurred_at > ? AND occurred_at <= ?)`,
-			id, db.ts(now.Add(-time.Minute)), db.ts(now), id, db.ts(now.Add(-5*time.Minute)), db.ts(now)).
-			Scan(&lastMinute, &last5Minutes)
-	}
-	if err != nil {
-		return 0, 0, internal("count errors", err)
-	}
-	return lastMinute, last5Minutes, nil
-}
-
 // LatestMetrics returns, per metric name, the newest sample (by at, then id)
 // of a deployment taken in (since, now].
 //

@@ -196,8 +196,8 @@ func TestPostgresSchema(t *testing.T) {
 	}
 	var tables int
 	conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops'`).Scan(&tables)
-	if tables != 11 { // 4 seed + roman_events, error_events, metric_samples, api_keys, alert_outbox, health_settings, goose
-		t.Errorf("ops has %d tables, want 11", tables)
+	if tables != 12 { // 4 seed + roman_events, error_events, error_seconds, metric_samples, api_keys, alert_outbox, health_settings, goose
+		t.Errorf("ops has %d tables, want 12", tables)
 	}
 }
 
