@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/odyssey-1/roman"
 )
@@ -37,6 +38,12 @@ func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]
 	var args []any
 	if f.EventType != "" {
 		conds, args = append(conds, "event_type = ?"), append(args, f.EventType)
+	}
+	if len(f.EventTypes) > 0 {
+		conds = append(conds, "event_type IN (?"+strings.Repeat(", ?", len(f.EventTypes)-1)+")")
+		for _, typ := range f.EventTypes {
+			args = append(args, typ)
+		}
 	}
 	if f.Severity != "" {
 		conds, args = append(conds, "severity = ?"), append(args, f.Severity)
