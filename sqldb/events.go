@@ -62,8 +62,8 @@ func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]
 		conds, args = append(conds, `"timestamp" >= ?`), append(args, db.ts(*f.Since))
 	}
 	args = append(args, limit(f.Limit))
-	rows, err := db.reader(ctx).QueryContext(ctx, db.q(`SELECT id, event_id, event_type, severity, message,
-		metadata, "timestamp" FROM roman_events`+where(conds)+` ORDER BY "timestamp" DESC, id DESC LIMIT ?`),
+	rows, err := db.queryRead(ctx, `SELECT id, event_id, event_type, severity, message,
+		metadata, "timestamp" FROM roman_events`+where(conds)+` ORDER BY "timestamp" DESC, id DESC LIMIT ?`,
 		args...)
 	if err != nil {
 		return nil, internal("list roman events", err)

@@ -230,8 +230,8 @@ func (db *DB) GetRollbackEvent(ctx context.Context, eventID string) (*roman.Roll
 	if !ok {
 		return nil, notFound("rollback event", eventID)
 	}
-	e, err := scanRollbackEvent(db.reader(ctx).QueryRowContext(ctx,
-		db.q(`SELECT `+db.rollbackCols+` FROM rollback_events WHERE event_id = ?`), id))
+	e, err := scanRollbackEvent(db.queryReadRow(ctx,
+		`SELECT `+db.rollbackCols+` FROM rollback_events WHERE event_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("rollback event", eventID)
 	}
@@ -267,8 +267,8 @@ func (db *DB) ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([
 		conds, args = append(conds, "initiated_at >= ?"), append(args, db.ts(*f.Since))
 	}
 	args = append(args, limit(f.Limit))
-	rows, err := db.reader(ctx).QueryContext(ctx, db.q(`SELECT `+db.rollbackCols+` FROM rollback_events`+
-		where(conds)+` ORDER BY initiated_at DESC, id DESC LIMIT ?`), args...)
+	rows, err := db.queryRead(ctx, `SELECT `+db.rollbackCols+` FROM rollback_events`+
+		where(conds)+` ORDER BY initiated_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, internal("list rollback events", err)
 	}

@@ -91,13 +91,13 @@ const rejectedSeverities = `('error', 'critical')`
 func (db *DB) RollbackStats(ctx context.Context, since time.Time) (roman.RollbackStats, error) {
 	var s roman.RollbackStats
 	var avg *float64
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT count(*),
+	err := db.queryReadRow(ctx, `SELECT count(*),
 		coalesce(sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
 		coalesce(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
 		coalesce(sum(CASE WHEN status = 'aborted' THEN 1 ELSE 0 END), 0),
 		coalesce(sum(CASE WHEN status IN ('pending', 'in_progress') THEN 1 ELSE 0 END), 0),
 		avg(CASE WHEN status = 'success' THEN `+db.seconds("initiated_at", "completed_at")+` END)
-		FROM rollback_events WHERE initiated_at >= ?`), db.ts(since)).
+		FROM rollback_events WHERE initiated_at >= ?`, db.ts(since)).
 		Scan(&s.Total, &s.Succeeded, &s.Failed, &s.Aborted, &s.Unfinished, &avg)
 	if err != nil {
 		return s, internal("rollback stats", err)
@@ -106,9 +106,9 @@ func (db *DB) RollbackStats(ctx context.Context, since time.Time) (roman.Rollbac
 	if ran := s.Succeeded + s.Failed; ran > 0 {
 		s.SuccessRate = ratio(s.Succeeded, ran)
 	}
-	err = db.db.QueryRowContext(ctx, db.q(`SELECT count(*),
+	err = db.queryReadRow(ctx, `SELECT count(*),
 		coalesce(sum(CASE WHEN severity IN `+rejectedSeverities+` THEN 0 ELSE 1 END), 0)
-		FROM roman_events WHERE event_type = ? AND "timestamp" >= ?`),
+		FROM roman_events WHERE event_type = ? AND "timestamp" >= ?`,
 		roman.EventRollbackValidation, db.ts(since)).Scan(&s.Validations, &s.Approved)
 	if err != nil {
 		return s, internal("rollback stats", err)
@@ -198,8 +198,8 @@ func (db *DB) errorSecondBuckets(ctx context.Context, id string, from, to time.T
 	if db.dialect == DialectPostgres {
 		epoch = `extract(epoch from second)::bigint`
 	}
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT (`+epoch+` - ?) / ? AS b, sum(n) FROM error_seconds
-		WHERE deployment_id = ? AND second >= ? AND second < ? GROUP BY b`),
+	rows, err := db.queryRead(ctx, `SELECT (`+epoch+` - ?) / ? AS b, sum(n) FROM error_seconds
+		WHERE deployment_id = ? AND second >= ? AND second < ? GROUP BY b`,
 		from.Unix(), int64(step/time.Second), id, db.secondKey(from), db.secondKey(to))
 	if err != nil {
 		return nil, internal("error buckets", err)
