@@ -215,7 +215,8 @@ func (d *Dashboard) Summary(w http.ResponseWriter, r *http.Request) error {
 	if rng == "" {
 		rng = DefaultRange
 	}
-	s, err := d.Build(r.Context(), rng, span)
+	// Refreshing dashboards share builds: at most one runs at a time.
+	s, err := d.summaries.do(r.Context(), rng, func(ctx context.Context) (*Summary, error) { return d.Build(ctx, rng, span) })
 	if err != nil {
 		return err
 	}
