@@ -2,6 +2,7 @@ package sqldb
 
 import (
 	"context"
+	"sort"
 	"strings"
 	"time"
 
@@ -170,4 +171,237 @@ func (db *DB) CountErrorsBatch(ctx context.Context, deploymentIDs []string, now 
 		}
 	}
 	return out, nil
+}
+
+// peaksScanBelow is how many errors in a range ErrorPeaks simply scans:
+// fewer rows than the counters would save.
+var peaksScanBelow int64 = 5000
+
+// peaksMaxSeconds bounds the ranges ErrorPeaks narrows with the counters
+// (one slot per second in memory); longer ones are scanned.
+const peaksMaxSeconds = 7 * 24 * 3600
+
+// ErrorPeaks returns the busiest minute and five minutes of the
+// deployment's errors with occurred_at in [from, to], each window ending at
+// one of those errors' times (the earliest, when several windows tie).
+//
+// A window ending at a time t in second s holds the errors of the whole
+// seconds between s−W and s (from error_seconds), those of second s up to
+// t, and those of second s−W after t−W. So the window's count for the
+// best t in s lies between L(s), the whole seconds plus all of second s,
+// and U(s) = L(s) plus all of second s−W. Only the seconds whose U reaches
+// the best L are refined exactly from the raw rows of their two partial
+// seconds; a small range, or one where that would read more rows than a
+// scan, is scanned as before. Either way the answer is exactly the scan's.
+func (db *DB) ErrorPeaks(ctx context.Context, deploymentID string, from, to time.Time) (roman.ErrorPeaks, error) {
+	id, ok := lookupID(deploymentID)
+	if !ok {
+		return roman.ErrorPeaks{}, nil
+	}
+	from, to = roman.UTC(from), roman.UTC(to)
+	first, last := from.Truncate(time.Second), to.Truncate(time.Second)
+	span := int(last.Sub(first)/time.Second) + 1
+	if to.Before(from) || span < 3 || span > peaksMaxSeconds {
+		return db.errorPeaksScan(ctx, id, from, to)
+	}
+	pk := &peaks{db: db, id: id, from: from, to: to, first: first, b: make([]int64, span), times: map[int][]time.Time{}}
+	if err := pk.readCounters(ctx); err != nil {
+		return roman.ErrorPeaks{}, err
+	}
+	var total int64
+	for _, n := range pk.b {
+		total += n
+	}
+	if total < peaksScanBelow {
+		return db.errorPeaksScan(ctx, id, from, to)
+	}
+	c1, ok1 := pk.candidates(60, total)
+	c5, ok5 := pk.candidates(300, total)
+	if !ok1 || !ok5 {
+		return db.errorPeaksScan(ctx, id, from, to)
+	}
+	var p roman.ErrorPeaks
+	var err error
+	if p.Minute, p.MinuteAt, err = pk.best(ctx, 60, c1); err != nil {
+		return roman.ErrorPeaks{}, err
+	}
+	if p.FiveMinutes, p.FiveMinutesAt, err = pk.best(ctx, 300, c5); err != nil {
+		return roman.ErrorPeaks{}, err
+	}
+	return p, nil
+}
+
+// peaks is the state of one ErrorPeaks narrowed by the counters: b[i] is
+// the number of errors in [from, to] in the second first+i.
+type peaks struct {
+	db       *DB
+	id       string
+	from, to time.Time
+	first    time.Time
+	b        []int64
+	prefix   []int64             // prefix[i] = b[0] + … + b[i-1]
+	times    map[int][]time.Time // raw times of the seconds read, in order
+}
+
+// readCounters fills b from error_seconds, with the two edge seconds
+// counted from the raw rows inside [from, to].
+func (pk *peaks) readCounters(ctx context.Context) error {
+	db := pk.db
+	n := len(pk.b)
+	rows, err := db.queryRead(ctx, `SELECT second, n FROM error_seconds WHERE deployment_id = ? AND second > ? AND second < ?`,
+		pk.id, db.secondKey(pk.first), db.secondKey(pk.first.Add(time.Duration(n-1)*time.Second)))
+	if err != nil {
+		return internal("error peaks", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sec time.Time
+		var c int64
+		if db.dialect == DialectSQLite {
+			var key string
+			if err := rows.Scan(&key, &c); err != nil {
+				return internal("error peaks", err)
+			}
+			if sec, err = time.Parse("2006-01-02T15:04:05", key); err != nil {
+				return internal("error peaks", err)
+			}
+		} else if err := rows.Scan(scanTime(&sec), &c); err != nil {
+			return internal("error peaks", err)
+		}
+		if i := int(sec.Sub(pk.first) / time.Second); i > 0 && i < n-1 {
+			pk.b[i] = c
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return internal("error peaks", err)
+	}
+	for _, i := range []int{0, n - 1} {
+		ts, err := pk.second(ctx, i)
+		if err != nil {
+			return err
+		}
+		pk.b[i] = int64(len(ts))
+	}
+	pk.prefix = make([]int64, n+1)
+	for i, c := range pk.b {
+		pk.prefix[i+1] = pk.prefix[i] + c
+	}
+	return nil
+}
+
+// second returns the raw error times of the second first+i inside
+// [from, to], in order, reading them once.
+func (pk *peaks) second(ctx context.Context, i int) ([]time.Time, error) {
+	if ts, ok := pk.times[i]; ok {
+		return ts, nil
+	}
+	lo := pk.first.Add(time.Duration(i) * time.Second)
+	hi := lo.Add(time.Second - time.Microsecond)
+	if lo.Before(pk.from) {
+		lo = pk.from
+	}
+	if hi.After(pk.to) {
+		hi = pk.to
+	}
+	rows, err := pk.db.queryRead(ctx, `SELECT occurred_at FROM error_events
+		WHERE deployment_id = ? AND occurred_at >= ? AND occurred_at <= ? ORDER BY occurred_at`,
+		pk.id, pk.db.ts(lo), pk.db.ts(hi))
+	if err != nil {
+		return nil, internal("error peaks", err)
+	}
+	defer rows.Close()
+	var ts []time.Time
+	for rows.Next() {
+		var t time.Time
+		if err := rows.Scan(scanTime(&t)); err != nil {
+			return nil, internal("error peaks", err)
+		}
+		ts = append(ts, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, internal("error peaks", err)
+	}
+	pk.times[i] = ts
+	return ts, nil
+}
+
+// sum is the number of errors in the seconds [i, j) (clamped to the range).
+func (pk *peaks) sum(i, j int) int64 {
+	i, j = max(i, 0), min(j, len(pk.b))
+	if i >= j {
+		return 0
+	}
+	return pk.prefix[j] - pk.prefix[i]
+}
+
+// candidates returns the seconds whose window of w seconds may hold the
+// most errors (U ≥ the best L), ordered by U descending then time, or false
+// when refining them would read more raw rows than the whole range has.
+func (pk *peaks) candidates(w int, total int64) ([]int, bool) {
+	var lb int64
+	for i, c := range pk.b {
+		if c > 0 {
+			lb = max(lb, pk.sum(i-w+1, i+1))
+		}
+	}
+	var out []int
+	var reads int64
+	for i, c := range pk.b {
+		if c == 0 {
+			continue
+		}
+		if u := pk.sum(i-w, i+1); u >= lb {
+			out = append(out, i)
+			reads += c
+			if i-w >= 0 {
+				reads += pk.b[i-w]
+			}
+		}
+	}
+	if reads > total {
+		return nil, false
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		return pk.sum(out[a]-w, out[a]+1) > pk.sum(out[b]-w, out[b]+1)
+	})
+	return out, true
+}
+
+// best refines the candidate seconds of a window of w seconds exactly and
+// returns the largest count and the earliest error time that reaches it.
+func (pk *peaks) best(ctx context.Context, w int, cands []int) (int64, time.Time, error) {
+	var top int64
+	var at time.Time
+	window := time.Duration(w) * time.Second
+	for _, i := range cands {
+		u := pk.sum(i-w, i+1)
+		if u < top || u == top && !at.IsZero() && pk.first.Add(time.Duration(i)*time.Second).After(at) {
+			continue // cannot beat the best, nor tie it earlier
+		}
+		cur, err := pk.second(ctx, i)
+		if err != nil {
+			return 0, time.Time{}, err
+		}
+		var old []time.Time
+		if i-w >= 0 && pk.b[i-w] > 0 {
+			if old, err = pk.second(ctx, i-w); err != nil {
+				return 0, time.Time{}, err
+			}
+		}
+		whole := pk.sum(i-w+1, i)
+		for k := 0; k < len(cur); k++ {
+			t := cur[k]
+			for k+1 < len(cur) && cur[k+1].Equal(t) {
+				k++ // the window at t holds every error at t
+			}
+			// Errors of second i−w after t−window.
+			edge := t.Add(-window)
+			after := len(old) - sort.Search(len(old), func(j int) bool { return old[j].After(edge) })
+			n := int64(after) + whole + int64(k+1)
+			if n > top || n == top && t.Before(at) {
+				top, at = n, t
+			}
+		}
+	}
+	return top, at, nil
 }

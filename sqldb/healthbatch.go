@@ -95,16 +95,13 @@ func (db *DB) LatestMetricsBatch(ctx context.Context, deploymentIDs []string, si
 	return out, internal("latest metrics batch", rows.Err())
 }
 
-// ErrorPeaks streams the deployment's error times in [from, to] in order
-// over the (deployment_id, occurred_at) index and slides a one-minute and a
-// five-minute window over them, keeping only the errors inside the longer
-// window in memory.
-func (db *DB) ErrorPeaks(ctx context.Context, deploymentID string, from, to time.Time) (roman.ErrorPeaks, error) {
+// errorPeaksScan is ErrorPeaks by streaming the deployment's error times
+// in [from, to] in order over the (deployment_id, occurred_at) index and
+// sliding a one-minute and a five-minute window over them, keeping only the
+// errors inside the longer window in memory. ErrorPeaks uses it for small
+// ranges and when the per-second counters cannot narrow the search.
+func (db *DB) errorPeaksScan(ctx context.Context, id string, from, to time.Time) (roman.ErrorPeaks, error) {
 	var p roman.ErrorPeaks
-	id, ok := lookupID(deploymentID)
-	if !ok {
-		return p, nil
-	}
 	rows, err := db.queryRead(ctx, `SELECT occurred_at FROM error_events
 		WHERE deployment_id = ? AND occurred_at >= ? AND occurred_at <= ? ORDER BY occurred_at`,
 		id, db.ts(from), db.ts(to))
