@@ -2,7 +2,9 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -404,4 +406,141 @@ func (pk *peaks) best(ctx context.Context, w int, cands []int) (int64, time.Time
 		}
 	}
 	return top, at, nil
+}
+
+// errorSecondsAdder returns what adds, in a transaction, the per-second
+// counts of a SQLite batch of error events (deployment ids and stored
+// times, row by row) to error_seconds: one upsert row per deployment and
+// second, in multi-row statements. The statements are prepared here,
+// before the transaction takes the write pool's only connection.
+func (db *DB) errorSecondsAdder(ctx context.Context, ids, times []string) (func(tx *sql.Tx) error, error) {
+	type key struct{ id, sec string }
+	counts := map[key]int64{}
+	var order []key
+	for i := range ids {
+		k := key{ids[i], times[i][:19]}
+		if counts[k] == 0 {
+			order = append(order, k)
+		}
+		counts[k]++
+	}
+	type chunk struct {
+		st   *sql.Stmt
+		args []any
+	}
+	var chunks []chunk
+	for left := order; len(left) > 0; {
+		size := secondsChunks[len(secondsChunks)-1]
+		for _, c := range secondsChunks {
+			if c <= len(left) {
+				size = c
+				break
+			}
+		}
+		st, err := db.secondsStmt(ctx, size)
+		if err != nil {
+			return nil, err
+		}
+		args := make([]any, 0, 3*size)
+		for _, k := range left[:size] {
+			args = append(args, k.id, k.sec, counts[k])
+		}
+		chunks = append(chunks, chunk{st, args})
+		left = left[size:]
+	}
+	return func(tx *sql.Tx) error {
+		for _, c := range chunks {
+			if _, err := tx.StmtContext(ctx, c.st).ExecContext(ctx, c.args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
+}
+
+// secondsChunks are the row counts of the prepared counter upserts, largest
+// first, as sqliteChunks are for the inserts.
+var secondsChunks = [...]int{1024, 256, 64, 16, 4, 1}
+
+// secondsStmt returns the prepared upsert of n counters on the write pool
+// (closed by Close).
+func (db *DB) secondsStmt(ctx context.Context, n int) (*sql.Stmt, error) {
+	key := "error_seconds/" + strconv.Itoa(n)
+	if s, ok := db.stmts.Load(key); ok {
+		return s.(*sql.Stmt), nil
+	}
+	q := strings.TrimSuffix(insertSQL("error_seconds", []string{"deployment_id", "second", "n"}, n), ";") +
+		" ON CONFLICT (deployment_id, second) DO UPDATE SET n = n + excluded.n"
+	s, err := db.wdb.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
+// pruneErrorEventsSQLite is PruneErrorEvents on SQLite: one batch of the
+// oldest error events before `before` is deleted and, in the same
+// transaction, their counters: the batch is the oldest rows, so every
+// second before the newest deleted row's second has no rows left and its
+// counters go as a whole (by the second index); in that second itself the
+// deleted rows are subtracted.
+func (db *DB) pruneErrorEventsSQLite(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `DELETE FROM error_events WHERE id IN
+			(SELECT id FROM error_events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)
+			RETURNING deployment_id, occurred_at`, db.ts(before), limit)
+		if err != nil {
+			return err
+		}
+		var newest string
+		var deleted [][2]string
+		for rows.Next() {
+			var id, at string
+			if err := rows.Scan(&id, &at); err != nil {
+				rows.Close()
+				return err
+			}
+			deleted = append(deleted, [2]string{id, at})
+			newest = max(newest, at)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		n = int64(len(deleted))
+		if n == 0 {
+			return nil
+		}
+		last := newest[:min(19, len(newest))]
+		if _, err := tx.ExecContext(ctx, `DELETE FROM error_seconds WHERE second < ?`, last); err != nil {
+			return err
+		}
+		inLast := map[string]int64{}
+		for _, d := range deleted {
+			if d[1][:min(19, len(d[1]))] == last {
+				inLast[d[0]]++
+			}
+		}
+		for id, c := range inLast {
+			if _, err := tx.ExecContext(ctx, `UPDATE error_seconds SET n = n - ? WHERE deployment_id = ? AND second = ?`, c, id, last); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM error_seconds WHERE second = ? AND n <= 0`, last)
+		return err
+	})
+	if err != nil {
+		return 0, internal("prune error events", err)
+	}
+	return n, nil
 }

@@ -146,3 +146,59 @@ func TestErrorCountsExact(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneKeepsCountersExact prunes old errors in small batches that end
+// inside seconds and checks after every batch, on both stores, that the
+// per-second counts (read through ErrorBuckets) are those of the rows left.
+func TestPruneKeepsCountersExact(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sqldb.DB) {
+		base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+		a, b := newDeployment("prod", "v1", base, roman.StatusSuccess), newDeployment("stage", "v1", base, roman.StatusSuccess)
+		mustCreate(t, db, a, b)
+		var evs []roman.ErrorEvent
+		for i := 0; i < 60; i++ {
+			d := a
+			if i%3 == 0 {
+				d = b
+			}
+			evs = append(evs, roman.ErrorEvent{DeploymentID: d.DeploymentID, Environment: d.Environment, Message: "old", Severity: "error",
+				OccurredAt: base.Add(time.Duration(i/10)*time.Second + time.Duration(i*7919%1000)*time.Millisecond)})
+		}
+		if err := db.InsertErrorEvents(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		for batch := 0; ; batch++ {
+			n, err := db.PruneErrorEvents(ctx, base.Add(4*time.Second+500*time.Millisecond), 7)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []*roman.Deployment{a, b} {
+				got, err := db.ErrorBuckets(ctx, d.DeploymentID, base, time.Second, 7)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := make([]int64, 7)
+				rows, err := db.SQL().QueryContext(ctx, db.Rebind(`SELECT occurred_at FROM error_events WHERE deployment_id = ?`), d.DeploymentID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rows.Next() {
+					var at time.Time
+					if err := rows.Scan(sqldb.ScanTime(&at)); err != nil {
+						t.Fatal(err)
+					}
+					want[int(at.Sub(base)/time.Second)]++
+				}
+				rows.Close()
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("after batch %d: counts of %s = %v, rows left say %v", batch, d.Environment, got, want)
+					}
+				}
+			}
+			if n < 7 {
+				break
+			}
+		}
+	})
+}

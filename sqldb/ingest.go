@@ -48,12 +48,23 @@ func (db *DB) InsertErrorEvents(ctx context.Context, events []roman.ErrorEvent) 
 	}
 	times := db.sqliteTimes(len(events), func(i int) time.Time { return events[i].OccurredAt })
 	var box [6]boxer
-	return internal("insert error events", db.insertBatch(ctx, "error_events", cols, ids, func(i int, args []any) []any {
+	// The batch's per-second counts go into error_seconds in the same
+	// transaction (the rows say counted = 1, so the trigger for other
+	// writers leaves them alone).
+	addSeconds, err := db.errorSecondsAdder(ctx, ids, times)
+	if err != nil {
+		return internal("insert error events", err)
+	}
+	return internal("insert error events", db.insertBatch(ctx, "error_events", append(cols, "counted"), ids, func(i int, args []any) []any {
 		e := &events[i]
 		return append(args, box[0].str(ids[i]), box[1].str(e.Environment), box[2].str(times[i]),
-			box[3].str(e.Message), box[4].str(e.Severity), box[5].str(e.Fingerprint))
-	}))
+			box[3].str(e.Message), box[4].str(e.Severity), box[5].str(e.Fingerprint), counted)
+	}, addSeconds))
 }
+
+// counted is the value of error_events.counted for rows whose counts the
+// store adds itself.
+var counted any = int64(1)
 
 // InsertMetricSamples stores a batch of metric samples in one transaction,
 // like InsertErrorEvents. A zero At is now.
@@ -78,7 +89,7 @@ func (db *DB) InsertMetricSamples(ctx context.Context, samples []roman.MetricSam
 	return internal("insert metric samples", db.insertBatch(ctx, "metric_samples", cols, ids, func(i int, args []any) []any {
 		s := &samples[i]
 		return append(args, box[0].str(ids[i]), box[1].str(s.Environment), box[2].str(s.Name), s.Value, box[3].str(times[i]))
-	}))
+	}, nil))
 }
 
 // batchIDs validates and normalises the deployment ids of a batch. A batch
@@ -247,8 +258,9 @@ func (db *DB) copyFrom(ctx context.Context, table string, cols, ids []string, n 
 
 // insertBatch checks the batch's deployments and inserts len(ids) rows into
 // table in one transaction, cut into the prepared multi-row INSERTs of
-// sqliteChunks. row appends the values of row i to args.
-func (db *DB) insertBatch(ctx context.Context, table string, cols, ids []string, row func(i int, args []any) []any) error {
+// sqliteChunks. row appends the values of row i to args; after, when not
+// nil, runs last in the same transaction.
+func (db *DB) insertBatch(ctx context.Context, table string, cols, ids []string, row func(i int, args []any) []any, after func(tx *sql.Tx) error) error {
 	// The statements are prepared before the transaction takes the write
 	// pool's only connection, and then used on it as they are.
 	type chunk struct {
@@ -292,6 +304,9 @@ func (db *DB) insertBatch(ctx context.Context, table string, cols, ids []string,
 			if _, err := st.ExecContext(ctx, args...); err != nil {
 				return err
 			}
+		}
+		if after != nil {
+			return after(tx)
 		}
 		return nil
 	})
