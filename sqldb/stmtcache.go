@@ -66,9 +66,9 @@ func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := db.stmts.Load(key); ok {
 		return st.(*sql.Stmt), nil
 	}
-	// Prepared without the caller's context: the statement outlives the
-	// request that first needed it.
-	st, err := pool.PrepareContext(context.Background(), query)
+	// The caller's context bounds only the preparation (the wait for a
+	// connection included); the statement outlives the request.
+	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
