@@ -35,7 +35,7 @@ func TestCommandOutputScrubbed(t *testing.T) {
 			}
 		}
 	}
-	if strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("--api-token="+token))[:16]) {
+	if strings.Contains(out, base64.StdEncoding.EncodeToString([]byte("--api-token=" + token))[:16]) {
 		t.Errorf("the output keeps the base64 of the token option:\n%s", out)
 	}
 }
