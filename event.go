@@ -53,7 +53,10 @@ type RomanEvent struct {
 
 // RomanEventFilter selects roman events, newest first.
 type RomanEventFilter struct {
-	EventType    string
+	EventType string
+	// EventTypes, when set, keeps events of any of these types (and
+	// EventType, when also set, of that one only).
+	EventTypes   []string
 	Severity     string
 	DeploymentID string
 	// Environment matches metadata.environment.

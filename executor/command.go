@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/scrub"
 )
 
 // MaxOutputBytes caps the command output kept in the execute step: the last
@@ -36,12 +37,19 @@ const KillGrace = 5 * time.Second
 // ROMAN_EVENT_ID, ROMAN_BAD_VERSION, ROMAN_BAD_COMMIT and
 // ROMAN_BAD_DEPLOYMENT_ID.
 //
+// What it prints is kept in the execute step (the last MaxOutputBytes),
+// scrubbed of the secrets written into its arguments (commandSecrets) in
+// every encoding the scrub package knows.
+//
 // It runs in its own process group; at the timeout the group gets SIGTERM,
 // and SIGKILL KillGrace later. Exit status 0 is success.
 type Command struct {
 	argv    []string
 	timeout time.Duration
 	opts    Options
+	// scrub removes the secrets of the command line's arguments
+	// (commandSecrets) from the output kept in the step detail.
+	scrub *scrub.Scrubber
 }
 
 var _ roman.Executor = (*Command)(nil)
@@ -56,7 +64,7 @@ func NewCommand(line string, timeout time.Duration, opts Options) (*Command, err
 	if len(argv) == 0 {
 		return nil, roman.Errorf(roman.EINVALID, "executor_command is empty")
 	}
-	return &Command{argv: argv, timeout: timeout, opts: opts.withDefaults()}, nil
+	return &Command{argv: argv, timeout: timeout, opts: opts.withDefaults(), scrub: scrub.New(commandSecrets(argv)...)}, nil
 }
 
 // Name returns "command".
@@ -97,7 +105,7 @@ func (c *Command) Execute(ctx context.Context, req roman.ExecuteRequest) (json.R
 		"executor":         "command",
 		"command":          c.argv[0],
 		"duration_ms":      time.Since(started).Milliseconds(),
-		"output":           out.String(),
+		"output":           c.scrub.Scrub(out.String()),
 		"output_bytes":     out.total,
 		"output_truncated": out.total > int64(len(out.buf)),
 	}

@@ -28,6 +28,14 @@ const (
 	// DefaultPause is the pause between two batches, which lets writers
 	// waiting for the database go first.
 	DefaultPause = 20 * time.Millisecond
+	// DefaultBatchTime is how long one batch should hold the database's
+	// writers: a batch that took longer halves the next one, one that took
+	// less than half of it doubles the next (up to Batch). On SQLite, where
+	// one writer at a time holds the database, this keeps ingest's wait
+	// behind a batch short however slow deleting is on the machine.
+	DefaultBatchTime = 25 * time.Millisecond
+	// minBatch is the smallest batch the adaptation goes down to.
+	minBatch = 50
 	// DefaultEvery is how much time, on the injected clock, passes between
 	// two prune passes.
 	DefaultEvery = time.Hour
@@ -63,12 +71,15 @@ type Pruner struct {
 	// Retention is the age past which error events and metric samples are
 	// deleted (default DefaultRetention).
 	Retention time.Duration
-	// Batch, Pause, Every and Poll default to DefaultBatch, DefaultPause,
-	// DefaultEvery and DefaultPoll.
-	Batch int
-	Pause time.Duration
-	Every time.Duration
-	Poll  time.Duration
+	// Batch, BatchTime, Pause, Every and Poll default to DefaultBatch,
+	// DefaultBatchTime, DefaultPause, DefaultEvery and DefaultPoll. Batch
+	// is the largest batch; batches shrink and grow to take about
+	// BatchTime each (timed on Clock).
+	Batch     int
+	BatchTime time.Duration
+	Pause     time.Duration
+	Every     time.Duration
+	Poll      time.Duration
 	// Leading reports whether this replica leads the monitor; a pass
 	// starts, and each batch runs, only while it does. Nil means always.
 	Leading func() bool
@@ -173,10 +184,11 @@ func (p *Pruner) Pass(ctx context.Context) (Counts, error) {
 // drain runs batches of del until one deletes fewer rows than a batch,
 // pausing between them, adding to *n and c.Batches.
 func (p *Pruner) drain(ctx context.Context, c *Counts, n *int64, del func(limit int) (int64, error)) error {
-	batch := p.Batch
-	if batch <= 0 {
-		batch = DefaultBatch
+	most := p.Batch
+	if most <= 0 {
+		most = DefaultBatch
 	}
+	batch, target := most, orDefault(p.BatchTime, DefaultBatchTime)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -184,14 +196,22 @@ func (p *Pruner) drain(ctx context.Context, c *Counts, n *int64, del func(limit 
 		if !p.leading() {
 			return fmt.Errorf("leadership lost during the pass")
 		}
+		start := p.now()
 		got, err := del(batch)
 		if err != nil {
 			return err
 		}
+		took := p.now().Sub(start)
 		c.Batches++
 		*n += got
 		if got < int64(batch) {
 			return nil
+		}
+		switch {
+		case took > target:
+			batch = max(batch/2, min(minBatch, most))
+		case took < target/2:
+			batch = min(batch*2, most)
 		}
 		t := time.NewTimer(orDefault(p.Pause, DefaultPause))
 		select {

@@ -55,3 +55,52 @@ func TestPassBatchesAndLeadership(t *testing.T) {
 		t.Fatalf("pass = %+v, want 25, 10 and 3 rows in 6 batches", c)
 	}
 }
+
+// slowStore deletes like fakeStore and advances the clock by perRow for
+// every row a batch deletes, recording the batch sizes asked for.
+type slowStore struct {
+	fakeStore
+	clock  *testkit.Clock
+	perRow time.Duration
+	limits []int
+}
+
+func (s *slowStore) PruneErrorEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	s.limits = append(s.limits, limit)
+	n, err := s.fakeStore.PruneErrorEvents(ctx, before, limit)
+	s.clock.Add(time.Duration(n) * s.perRow)
+	return n, err
+}
+
+// TestBatchesFitTheBatchTime checks that batches shrink until each takes
+// about BatchTime when deleting is slow (so writers never wait long behind
+// one), grow again when it is fast, and that everything is still deleted.
+func TestBatchesFitTheBatchTime(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	st := &slowStore{fakeStore: fakeStore{errors: 100_000}, clock: clock, perRow: 50 * time.Microsecond}
+	p := &retention.Pruner{Store: st, Clock: clock.Now, Pause: time.Microsecond}
+	c, err := p.Pass(context.Background())
+	if err != nil || c.ErrorEvents != 100_000 {
+		t.Fatalf("pass: %+v, %v", c, err)
+	}
+	if st.limits[0] != retention.DefaultBatch {
+		t.Errorf("first batch %d, want %d", st.limits[0], retention.DefaultBatch)
+	}
+	// 50 µs a row: 500 rows take the batch time, so batches settle at 250–500.
+	for _, l := range st.limits[len(st.limits)-10:] {
+		if time.Duration(l)*st.perRow > retention.DefaultBatchTime {
+			t.Fatalf("batches stayed too long for the batch time: %v", st.limits)
+		}
+	}
+	// Fast deletes: batches grow back to the largest.
+	st2 := &slowStore{fakeStore: fakeStore{errors: 100_000}, clock: clock, perRow: 0}
+	p2 := &retention.Pruner{Store: st2, Clock: clock.Now, Pause: time.Microsecond, Batch: 2000}
+	if _, err := p2.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range st2.limits {
+		if l != 2000 {
+			t.Fatalf("fast batches shrank: %v", st2.limits[:10])
+		}
+	}
+}

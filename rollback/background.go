@@ -43,7 +43,9 @@ type background struct {
 
 func (b *background) init() {
 	b.once.Do(func() {
-		b.ctx, b.cancel = context.WithCancelCause(context.Background())
+		// Rollbacks are decisions: their reads use the store's decision
+		// connections (roman.ForDecisions), which dashboards cannot take.
+		b.ctx, b.cancel = context.WithCancelCause(roman.ForDecisions(context.Background()))
 		b.draining = make(chan struct{})
 	})
 }

@@ -48,10 +48,18 @@ type countingIngest struct {
 	metrics *metrics.Metrics
 }
 
+// IngestErrors stores the batch as decision work (roman.ForDecisions): its
+// reads and writes use the store's decision connections, which dashboard
+// and history reads cannot take.
 func (c countingIngest) IngestErrors(ctx context.Context, b roman.ErrorBatch) (*roman.IngestResult, error) {
-	res, err := c.IngestService.IngestErrors(ctx, b)
+	res, err := c.IngestService.IngestErrors(roman.ForDecisions(ctx), b)
 	if err == nil && res != nil {
 		c.metrics.AddErrorsIngested(res.Accepted)
 	}
 	return res, err
+}
+
+// IngestMetrics stores the batch as decision work, like IngestErrors.
+func (c countingIngest) IngestMetrics(ctx context.Context, b roman.MetricBatch) (*roman.IngestResult, error) {
+	return c.IngestService.IngestMetrics(roman.ForDecisions(ctx), b)
 }

@@ -110,4 +110,36 @@ func measureRollbackNone(b *testing.B, m *Server) {
 	b.ReportMetric(percentile(lat, 0.5), "p50-ms")
 	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
 	b.ReportMetric(0, "ns/op")
+	reportStepTimes(b, m, env, b.N)
+}
+
+// reportStepTimes reports, for the newest n rollbacks of env, the p99 of
+// each step's own time (finished_at − started_at, as the steps record
+// them) as <step>-p99-ms, and of the time outside the steps (request to
+// the first step, between steps) as outside-p99-ms: where a slow rollback
+// spent its time.
+func reportStepTimes(b *testing.B, m *Server, env string, n int) {
+	evs, err := m.Store.ListRollbackEvents(context.Background(), roman.RollbackFilter{Environment: env, Limit: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	steps := map[string][]time.Duration{}
+	var outside []time.Duration
+	for _, ev := range evs {
+		var inSteps time.Duration
+		for _, st := range ev.RollbackSteps {
+			d := st.FinishedAt.Sub(st.StartedAt)
+			steps[st.Name] = append(steps[st.Name], d)
+			inSteps += d
+		}
+		if ev.CompletedAt != nil {
+			outside = append(outside, ev.CompletedAt.Sub(ev.InitiatedAt)-inSteps)
+		}
+	}
+	for name, ds := range steps {
+		b.ReportMetric(percentile(ds, 0.99), name+"-p99-ms")
+	}
+	if len(outside) > 0 {
+		b.ReportMetric(percentile(outside, 0.99), "outside-p99-ms")
+	}
 }

@@ -79,7 +79,9 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 	// On PostgreSQL several replicas may share the database:
 	// the monitor waits in standby until this replica leads (scaleout.go).
 	m.Monitor.Standby = m.Store.Dialect() == sqldb.DialectPostgres
-	if err := m.Monitor.Start(ctx); err != nil {
+	// The monitor's evaluations and the automatic rollbacks they start
+	// read through the store's decision connections.
+	if err := m.Monitor.Start(roman.ForDecisions(ctx)); err != nil {
 		return err
 	}
 	// Changes other replicas and other writers make reach this replica's

@@ -119,7 +119,7 @@ func (db *DB) ListDeployments(ctx context.Context, f roman.DeploymentFilter) ([]
 }
 
 func (db *DB) queryDeployments(ctx context.Context, query string, args ...any) ([]*roman.Deployment, error) {
-	rows, err := db.db.QueryContext(ctx, db.q(query), args...)
+	rows, err := db.queryRead(ctx, query, args...)
 	if err != nil {
 		return nil, internal("list deployments", err)
 	}
@@ -240,7 +240,7 @@ func (db *DB) CurrentDeployment(ctx context.Context, service, env string) (*roma
 }
 
 func (db *DB) newest(ctx context.Context, query string, args ...any) (*roman.Deployment, error) {
-	d, err := scanDeployment(db.db.QueryRowContext(ctx, db.q(query), args...))
+	d, err := scanDeployment(db.queryReadRow(ctx, query, args...))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/odyssey-1/roman"
 )
@@ -38,6 +39,12 @@ func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]
 	if f.EventType != "" {
 		conds, args = append(conds, "event_type = ?"), append(args, f.EventType)
 	}
+	if len(f.EventTypes) > 0 {
+		conds = append(conds, "event_type IN (?"+strings.Repeat(", ?", len(f.EventTypes)-1)+")")
+		for _, typ := range f.EventTypes {
+			args = append(args, typ)
+		}
+	}
 	if f.Severity != "" {
 		conds, args = append(conds, "severity = ?"), append(args, f.Severity)
 	}
@@ -55,8 +62,8 @@ func (db *DB) ListRomanEvents(ctx context.Context, f roman.RomanEventFilter) ([]
 		conds, args = append(conds, `"timestamp" >= ?`), append(args, db.ts(*f.Since))
 	}
 	args = append(args, limit(f.Limit))
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT id, event_id, event_type, severity, message,
-		metadata, "timestamp" FROM roman_events`+where(conds)+` ORDER BY "timestamp" DESC, id DESC LIMIT ?`),
+	rows, err := db.queryRead(ctx, `SELECT id, event_id, event_type, severity, message,
+		metadata, "timestamp" FROM roman_events`+where(conds)+` ORDER BY "timestamp" DESC, id DESC LIMIT ?`,
 		args...)
 	if err != nil {
 		return nil, internal("list roman events", err)

@@ -42,33 +42,6 @@ func (db *DB) idsIn() string {
 	return `(SELECT value FROM json_each(?))`
 }
 
-// CountErrorsBatch returns CountErrors of each of the deployments with one
-// grouped query over the (deployment_id, occurred_at) index.
-func (db *DB) CountErrorsBatch(ctx context.Context, deploymentIDs []string, now time.Time) (map[string]roman.ErrorCounts, error) {
-	out := map[string]roman.ErrorCounts{}
-	param, back := db.batchIDs(deploymentIDs)
-	if len(back) == 0 {
-		return out, nil
-	}
-	rows, err := db.queryRead(ctx, `SELECT deployment_id, count(*) FILTER (WHERE occurred_at > ?), count(*)
-		FROM error_events WHERE deployment_id IN `+db.idsIn()+` AND occurred_at > ? AND occurred_at <= ?
-		GROUP BY deployment_id`,
-		db.ts(now.Add(-time.Minute)), param, db.ts(now.Add(-5*time.Minute)), db.ts(now))
-	if err != nil {
-		return nil, internal("count errors batch", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var c roman.ErrorCounts
-		if err := rows.Scan(&id, &c.LastMinute, &c.Last5Minutes); err != nil {
-			return nil, internal("count errors batch", err)
-		}
-		out[back[strings.ToLower(id)]] = c
-	}
-	return out, internal("count errors batch", rows.Err())
-}
-
 // latestMetricsBatchSQL is the query of LatestMetricsBatch by dialect. On
 // SQLite it skips through the (deployment_id, name, at) index as
 // LatestMetrics does, for every deployment at once. On PostgreSQL the same
@@ -122,16 +95,13 @@ func (db *DB) LatestMetricsBatch(ctx context.Context, deploymentIDs []string, si
 	return out, internal("latest metrics batch", rows.Err())
 }
 
-// ErrorPeaks streams the deployment's error times in [from, to] in order
-// over the (deployment_id, occurred_at) index and slides a one-minute and a
-// five-minute window over them, keeping only the errors inside the longer
-// window in memory.
-func (db *DB) ErrorPeaks(ctx context.Context, deploymentID string, from, to time.Time) (roman.ErrorPeaks, error) {
+// errorPeaksScan is ErrorPeaks by streaming the deployment's error times
+// in [from, to] in order over the (deployment_id, occurred_at) index and
+// sliding a one-minute and a five-minute window over them, keeping only the
+// errors inside the longer window in memory. ErrorPeaks uses it for small
+// ranges and when the per-second counters cannot narrow the search.
+func (db *DB) errorPeaksScan(ctx context.Context, id string, from, to time.Time) (roman.ErrorPeaks, error) {
 	var p roman.ErrorPeaks
-	id, ok := lookupID(deploymentID)
-	if !ok {
-		return p, nil
-	}
 	rows, err := db.queryRead(ctx, `SELECT occurred_at FROM error_events
 		WHERE deployment_id = ? AND occurred_at >= ? AND occurred_at <= ? ORDER BY occurred_at`,
 		id, db.ts(from), db.ts(to))

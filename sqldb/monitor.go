@@ -30,7 +30,7 @@ func (db *DB) RecentMetrics(ctx context.Context, deploymentID string, since, now
 		return out, nil
 	}
 	n = max(n, 1)
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT name, value FROM (
+	rows, err := db.reader(ctx).QueryContext(ctx, db.q(`SELECT name, value FROM (
 		SELECT name, value, row_number() OVER (PARTITION BY name ORDER BY at DESC, id DESC) AS rn
 		FROM metric_samples WHERE deployment_id = ? AND at > ? AND at <= ?) latest
 		WHERE rn <= ? ORDER BY name, rn`),

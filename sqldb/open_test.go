@@ -197,7 +197,7 @@ func TestPostgresSchema(t *testing.T) {
 	}
 	// Every table of schema ops: the seed's four, roman's own, goose's.
 	want := []string{"alert_outbox", "api_keys", "deployment_fingerprints", "deployments", "discord_interactions",
-		"error_events", "error_fingerprints", "github_deployments", "goose_db_version", "health_settings",
+		"error_events", "error_fingerprints", "error_seconds", "github_deployments", "goose_db_version", "health_settings",
 		"integration_alerts", "metric_samples", "migration_history", "roman_events", "rollback_events", "system_snapshots"}
 	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'ops' ORDER BY table_name`)
 	if err != nil {

@@ -13,6 +13,11 @@ var _ roman.RetentionStore = (*DB)(nil)
 // PruneErrorEvents deletes up to limit error events with occurred_at before
 // before, in one transaction, walking error_events_occurred_at_idx.
 func (db *DB) PruneErrorEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if db.dialect == DialectSQLite {
+		// With the per-second counters of its rows (errorcounts.go); on
+		// PostgreSQL a statement trigger keeps them.
+		return db.pruneErrorEventsSQLite(ctx, before, limit)
+	}
 	return db.prune(ctx, "prune error events", `DELETE FROM error_events WHERE id IN
 		(SELECT id FROM error_events WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)`, db.ts(before), limit)
 }

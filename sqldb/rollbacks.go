@@ -132,7 +132,7 @@ func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) e
 // the event id taken already. It returns nil when neither exists any more.
 func (db *DB) rollbackConflict(ctx context.Context, service, env, eventID string) error {
 	var other string
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT event_id FROM rollback_events
+	err := db.reader(ctx).QueryRowContext(ctx, db.q(`SELECT event_id FROM rollback_events
 		WHERE service = ? AND environment = ? AND status IN ('pending', 'in_progress') ORDER BY id LIMIT 1`),
 		roman.ServiceOrDefault(service), env).Scan(idScan{s: &other})
 	switch {
@@ -146,7 +146,7 @@ func (db *DB) rollbackConflict(ctx context.Context, service, env, eventID string
 	case !errors.Is(err, sql.ErrNoRows):
 		return internal("create rollback event", err)
 	}
-	err = db.db.QueryRowContext(ctx, db.q(`SELECT event_id FROM rollback_events WHERE event_id = ?`),
+	err = db.reader(ctx).QueryRowContext(ctx, db.q(`SELECT event_id FROM rollback_events WHERE event_id = ?`),
 		eventID).Scan(idScan{s: &other})
 	switch {
 	case err == nil:
@@ -230,8 +230,8 @@ func (db *DB) GetRollbackEvent(ctx context.Context, eventID string) (*roman.Roll
 	if !ok {
 		return nil, notFound("rollback event", eventID)
 	}
-	e, err := scanRollbackEvent(db.db.QueryRowContext(ctx,
-		db.q(`SELECT `+db.rollbackCols+` FROM rollback_events WHERE event_id = ?`), id))
+	e, err := scanRollbackEvent(db.queryReadRow(ctx,
+		`SELECT `+db.rollbackCols+` FROM rollback_events WHERE event_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("rollback event", eventID)
 	}
@@ -267,8 +267,8 @@ func (db *DB) ListRollbackEvents(ctx context.Context, f roman.RollbackFilter) ([
 		conds, args = append(conds, "initiated_at >= ?"), append(args, db.ts(*f.Since))
 	}
 	args = append(args, limit(f.Limit))
-	rows, err := db.db.QueryContext(ctx, db.q(`SELECT `+db.rollbackCols+` FROM rollback_events`+
-		where(conds)+` ORDER BY initiated_at DESC, id DESC LIMIT ?`), args...)
+	rows, err := db.queryRead(ctx, `SELECT `+db.rollbackCols+` FROM rollback_events`+
+		where(conds)+` ORDER BY initiated_at DESC, id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, internal("list rollback events", err)
 	}

@@ -50,8 +50,13 @@ type DB struct {
 	db *sql.DB
 	// wdb runs the Store's write transactions. On SQLite it is a separate
 	// pool of exactly one connection so that the process's writers queue in
-	// Go instead of spinning on SQLITE_BUSY; on PostgreSQL it is db.
-	wdb     *sql.DB
+	// Go instead of spinning on SQLITE_BUSY; on PostgreSQL it is a pool
+	// of its own too, so that reads cannot take every connection.
+	wdb *sql.DB
+	// ddb serves the reads of work marked by roman.ForDecisions (see
+	// reader): a small read pool of its own on SQLite (WAL readers never
+	// wait for the writer), the write pool on PostgreSQL.
+	ddb     *sql.DB
 	dialect string
 	logger  *slog.Logger
 	now     roman.Clock
@@ -177,8 +182,28 @@ func (db *DB) openSQLite(target string) error {
 	db.wdb.SetMaxIdleConns(1)
 	db.wdb.SetConnMaxLifetime(0)
 	db.wdb.SetConnMaxIdleTime(0)
+	if db.ddb, err = sql.Open("sqlite", dsn); err != nil {
+		db.db.Close()
+		db.wdb.Close()
+		return internal("open SQLite", err)
+	}
+	db.ddb.SetMaxOpenConns(sqliteDecisionReaders)
+	db.ddb.SetMaxIdleConns(sqliteDecisionReaders)
 	return nil
 }
+
+// Connection pool sizes. On SQLite the general pool has max(4, GOMAXPROCS)
+// readers and the writer is one connection; decisions read through
+// sqliteDecisionReaders connections of their own. On PostgreSQL the
+// general pool (reads of dashboards, /auto-rollback/check, history and
+// SQL()) and the decision pool (every write, and the reads of ingest, the
+// monitor and automatic rollbacks) are separate, so a flood of reads
+// queues in its own pool.
+const (
+	sqliteDecisionReaders = 2
+	pgGeneralConns        = 12
+	pgDecisionConns       = 10
+)
 
 // privateMode is the mode of the SQLite database file and its WAL and
 // shared-memory files: they hold every deployment and the key hashes, so
@@ -243,10 +268,14 @@ func (db *DB) openPostgres(target string) error {
 	cfg.RuntimeParams[replicaSetting] = db.replica
 	db.pgcfg = cfg.Copy()
 	db.db = stdlib.OpenDB(*cfg)
-	db.db.SetMaxOpenConns(20)
-	db.db.SetMaxIdleConns(10)
+	db.db.SetMaxOpenConns(pgGeneralConns)
+	db.db.SetMaxIdleConns(pgGeneralConns / 2)
 	db.db.SetConnMaxIdleTime(5 * time.Minute)
-	db.wdb = db.db
+	db.wdb = stdlib.OpenDB(*cfg)
+	db.wdb.SetMaxOpenConns(pgDecisionConns)
+	db.wdb.SetMaxIdleConns(pgDecisionConns)
+	db.wdb.SetConnMaxIdleTime(5 * time.Minute)
+	db.ddb = db.wdb
 	return nil
 }
 
@@ -295,6 +324,9 @@ func (db *DB) Close() error {
 	}
 	if db.wdb != nil && db.wdb != db.db {
 		errs = append(errs, db.wdb.Close())
+	}
+	if db.ddb != nil && db.ddb != db.wdb && db.ddb != db.db {
+		errs = append(errs, db.ddb.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -91,13 +91,13 @@ const rejectedSeverities = `('error', 'critical')`
 func (db *DB) RollbackStats(ctx context.Context, since time.Time) (roman.RollbackStats, error) {
 	var s roman.RollbackStats
 	var avg *float64
-	err := db.db.QueryRowContext(ctx, db.q(`SELECT count(*),
+	err := db.queryReadRow(ctx, `SELECT count(*),
 		coalesce(sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0),
 		coalesce(sum(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0),
 		coalesce(sum(CASE WHEN status = 'aborted' THEN 1 ELSE 0 END), 0),
 		coalesce(sum(CASE WHEN status IN ('pending', 'in_progress') THEN 1 ELSE 0 END), 0),
 		avg(CASE WHEN status = 'success' THEN `+db.seconds("initiated_at", "completed_at")+` END)
-		FROM rollback_events WHERE initiated_at >= ?`), db.ts(since)).
+		FROM rollback_events WHERE initiated_at >= ?`, db.ts(since)).
 		Scan(&s.Total, &s.Succeeded, &s.Failed, &s.Aborted, &s.Unfinished, &avg)
 	if err != nil {
 		return s, internal("rollback stats", err)
@@ -106,9 +106,9 @@ func (db *DB) RollbackStats(ctx context.Context, since time.Time) (roman.Rollbac
 	if ran := s.Succeeded + s.Failed; ran > 0 {
 		s.SuccessRate = ratio(s.Succeeded, ran)
 	}
-	err = db.db.QueryRowContext(ctx, db.q(`SELECT count(*),
+	err = db.queryReadRow(ctx, `SELECT count(*),
 		coalesce(sum(CASE WHEN severity IN `+rejectedSeverities+` THEN 0 ELSE 1 END), 0)
-		FROM roman_events WHERE event_type = ? AND "timestamp" >= ?`),
+		FROM roman_events WHERE event_type = ? AND "timestamp" >= ?`,
 		roman.EventRollbackValidation, db.ts(since)).Scan(&s.Validations, &s.Approved)
 	if err != nil {
 		return s, internal("rollback stats", err)
@@ -135,8 +135,11 @@ func (db *DB) CountValidations(ctx context.Context) (approved, rejected int64, e
 }
 
 // ErrorBuckets counts a deployment's error events in n buckets of width
-// step from `from`, with one GROUP BY over the (deployment_id, occurred_at)
-// index. An unknown or malformed id has no errors.
+// step from `from`. Buckets of whole seconds (the dashboard's chart) add up
+// the per-second counters of error_seconds, so an hour costs at most 3,600
+// counters however many errors it had; other buckets group the raw rows
+// over the (deployment_id, occurred_at) index. An unknown or malformed id
+// has no errors.
 func (db *DB) ErrorBuckets(ctx context.Context, deploymentID string, from time.Time, step time.Duration, n int) ([]int64, error) {
 	if n <= 0 || step <= 0 {
 		return nil, roman.Errorf(roman.EINVALID, "error buckets need a positive step and count")
@@ -148,6 +151,9 @@ func (db *DB) ErrorBuckets(ctx context.Context, deploymentID string, from time.T
 	}
 	from = roman.UTC(from)
 	to := from.Add(time.Duration(n) * step)
+	if from.Equal(from.Truncate(time.Second)) && step%time.Second == 0 {
+		return db.errorSecondBuckets(ctx, id, from, to, step, out)
+	}
 	// The bucket index is integer arithmetic on microseconds since the
 	// epoch, so that an event exactly on a bucket's edge lands in the later
 	// bucket, as the range [from, from+step) says. SQLite's fixed-width
@@ -183,4 +189,30 @@ func (db *DB) OutboxDepth(ctx context.Context) (int64, error) {
 	var n int64
 	err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM alert_outbox WHERE delivered_at IS NULL AND failed_at IS NULL`).Scan(&n)
 	return n, internal("outbox depth", err)
+}
+
+// errorSecondBuckets is ErrorBuckets for a whole-second from and step: the
+// counters of the seconds in [from, to), grouped by bucket.
+func (db *DB) errorSecondBuckets(ctx context.Context, id string, from, to time.Time, step time.Duration, out []int64) ([]int64, error) {
+	epoch := `CAST(strftime('%s', second) AS INTEGER)`
+	if db.dialect == DialectPostgres {
+		epoch = `extract(epoch from second)::bigint`
+	}
+	rows, err := db.queryRead(ctx, `SELECT (`+epoch+` - ?) / ? AS b, sum(n) FROM error_seconds
+		WHERE deployment_id = ? AND second >= ? AND second < ? GROUP BY b`,
+		from.Unix(), int64(step/time.Second), id, db.secondKey(from), db.secondKey(to))
+	if err != nil {
+		return nil, internal("error buckets", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b, c int64
+		if err := rows.Scan(&b, &c); err != nil {
+			return nil, internal("error buckets", err)
+		}
+		if b >= 0 && b < int64(len(out)) {
+			out[b] += c
+		}
+	}
+	return out, internal("error buckets", rows.Err())
 }

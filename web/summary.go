@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -157,10 +158,23 @@ var decisionKinds = map[string]string{
 	roman.EventWatchUnverified:        DecisionWindowUnverified,
 }
 
-// maxDecisionRows bounds the roman_events rows read per card: decisions
-// are a handful per release (one breach per signal, one suppression per
-// kind, one verdict), so the newest of them is among these.
-const maxDecisionRows = 200
+// maxDecisionRows bounds the roman_events rows read per card, and only
+// rows of the decision types (decisionTypes) are read: decisions are a
+// handful per release (one breach per signal, one suppression per kind,
+// one verdict), so the newest of them is among these however many other
+// rows (validations, steps, alerts) the release has.
+const maxDecisionRows = 20
+
+// decisionTypes are the types of decisionKinds in a fixed order (one
+// statement text for every card).
+var decisionTypes = func() []string {
+	out := make([]string, 0, len(decisionKinds))
+	for typ := range decisionKinds {
+		out = append(out, typ)
+	}
+	sort.Strings(out)
+	return out
+}()
 
 // ExplainPath returns the dashboard page that explains a deployment.
 func ExplainPath(deploymentID string) string {
@@ -208,7 +222,8 @@ func (d *Dashboard) Summary(w http.ResponseWriter, r *http.Request) error {
 	if rng == "" {
 		rng = DefaultRange
 	}
-	s, err := d.Build(r.Context(), rng, span)
+	// Refreshing dashboards share builds: at most one runs at a time.
+	s, err := d.summaries.do(r.Context(), rng, func(ctx context.Context) (*Summary, error) { return d.Build(ctx, rng, span) })
 	if err != nil {
 		return err
 	}
@@ -313,7 +328,7 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 // suppressed or rejected rollback keeps that rollback's command, so the
 // card still says what to run.
 func (d *Dashboard) decision(ctx context.Context, dep *roman.Deployment) (*Decision, error) {
-	evs, err := d.cfg.Store.ListRomanEvents(ctx, roman.RomanEventFilter{DeploymentID: dep.DeploymentID, Limit: maxDecisionRows})
+	evs, err := d.cfg.Store.ListRomanEvents(ctx, roman.RomanEventFilter{DeploymentID: dep.DeploymentID, EventTypes: decisionTypes, Limit: maxDecisionRows})
 	if err != nil {
 		return nil, err
 	}

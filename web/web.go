@@ -92,6 +92,8 @@ type Dashboard struct {
 	pages  *template.Template
 	assets *assets
 	xorig  *http.CrossOriginProtection
+	// summaries coalesces concurrent summary builds (see builds).
+	summaries builds
 
 	done      chan struct{}
 	closeOnce sync.Once
