@@ -90,14 +90,14 @@ func TestRegressionEValueIsTheInfimum(t *testing.T) {
 		ratio  float64
 		reject bool
 	}{
-		{6, 30, 10, 5, 1.5, true},   // 0.2/minute → 2/minute over 5 minutes
-		{6, 30, 6, 5, 1.5, false},   // 0.2/minute → 1.2/minute: weak evidence
-		{9, 30, 42, 3, 1.5, true},   // the example: 0.3/minute → 14/minute
-		{30, 30, 10, 1, 1.5, true},  // 1/minute → 10 in one minute
-		{30, 30, 5, 1, 1.5, false},  // 1/minute → 5 in one minute
-		{30, 30, 20, 1, 1.5, true},  // 1/minute → 20 in one minute
-		{0, 30, 5, 1, 1.5, true},    // zero baseline, 5 errors in a minute
-		{0, 30, 2, 1, 1.5, false},   // zero baseline, 2 errors
+		{6, 30, 10, 5, 1.5, true},  // 0.2/minute → 2/minute over 5 minutes
+		{6, 30, 6, 5, 1.5, false},  // 0.2/minute → 1.2/minute: weak evidence
+		{9, 30, 42, 3, 1.5, true},  // the example: 0.3/minute → 14/minute
+		{30, 30, 10, 1, 1.5, true}, // 1/minute → 10 in one minute
+		{30, 30, 5, 1, 1.5, false}, // 1/minute → 5 in one minute
+		{30, 30, 20, 1, 1.5, true}, // 1/minute → 20 in one minute
+		{0, 30, 5, 1, 1.5, true},   // zero baseline, 5 errors in a minute
+		{0, 30, 2, 1, 1.5, false},  // zero baseline, 2 errors
 		{150, 30, 25, 1, 1.5, true},
 		{150, 30, 12, 1, 1.5, false},
 	} {
