@@ -1,6 +1,7 @@
 package roman
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -446,4 +447,28 @@ func regressionReason(j Judgement) string {
 		return fmt.Sprintf("Error rate regression: %s vs %s on %s (%s)", rateText(j.Rate, j.Unit), formatSig(b.Rate*100)+"%", b.Version, ratioText(j))
 	}
 	return fmt.Sprintf("Error rate regression: %s vs %s on %s (%s)", FormatErrorRate(j.Rate), FormatRate(b.Rate), b.Version, ratioText(j))
+}
+
+// JudgeCounts are a deployment's counts over a window, as the judge reads
+// them: errors by occurred_at, and the request samples (metric samples named
+// MetricRequests).
+type JudgeCounts struct {
+	Errors int64
+	// Requests is the sum of the request samples, RequestSamples how many
+	// there were and RequestsUntil the at of the newest.
+	Requests       float64
+	RequestSamples int
+	RequestsUntil  time.Time
+}
+
+// JudgeStore is what the baseline judge reads besides health. *sqldb.DB
+// implements it.
+type JudgeStore interface {
+	// PreviousDeployment returns the deployment d replaced: the newest of
+	// its (service, environment) deployed before it whose status is
+	// success, or nil when there is none.
+	PreviousDeployment(ctx context.Context, d *Deployment) (*Deployment, error)
+	// JudgeCounts returns a deployment's errors with occurred_at in
+	// [from, to] and its request samples with at in (from, to].
+	JudgeCounts(ctx context.Context, deploymentID string, from, to time.Time) (JudgeCounts, error)
 }
