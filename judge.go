@@ -37,6 +37,14 @@ const (
 // the number of requests served in the minute before its at.
 const MetricRequests = "requests"
 
+// Event types of the judge: a health_judgement row records a verdict (a
+// change, a trigger, a suppression or a window's end) with its evidence; a
+// watch_extended row a window extended because it ended inconclusive.
+const (
+	EventHealthJudgement = "health_judgement"
+	EventWatchExtended   = "watch_extended"
+)
+
 // MaxJudgeExtensions is how many times a window that ends inconclusive is
 // extended before a human must decide.
 const MaxJudgeExtensions = 2
@@ -143,6 +151,10 @@ type JudgeInput struct {
 	Baseline *BaselineSample
 	// Health is the absolute health now (the threshold triggers).
 	Health Health
+	// SkipTest tells Judge that the sequential test cannot reject: it did
+	// not at the same error count earlier (the e-value only falls between
+	// errors). The statistic is then left out (EValue 1, PValue 1).
+	SkipTest bool
 }
 
 // JudgementBaseline is the baseline part of a judgement.
@@ -256,7 +268,7 @@ func Judge(kind string, in JudgeInput, s JudgeSettings, t Thresholds) Judgement 
 		}
 	}
 	// The sequential test, whenever there is something to compare.
-	tested := j.Baseline != nil && exposure > 0
+	tested := j.Baseline != nil && exposure > 0 && !in.SkipTest
 	if tested {
 		j.Statistic, _ = RegressionEValue(j.Baseline.Errors, bexp, in.Errors, exposure, s.MaxRatio)
 		j.EValue = math.Min(math.Exp(j.Statistic), 1e300)
@@ -278,7 +290,7 @@ func Judge(kind string, in JudgeInput, s JudgeSettings, t Thresholds) Judgement 
 		switch {
 		case h.Reason != "":
 			j.Verdict, j.Signal, j.Reason = VerdictFail, thresholdSignal(h.Reason), h.Reason
-			j.Why = thresholdWhy(h, t)
+			j.Why = ThresholdWhy(h, t)
 		case len(h.Unknown) > 0:
 			j.Verdict, j.Signal = VerdictInconclusive, firstKey(h.Unknown)
 			j.Why = "Why: " + unknownWhy(h.Unknown)
@@ -296,7 +308,7 @@ func Judge(kind string, in JudgeInput, s JudgeSettings, t Thresholds) Judgement 
 	case dbReason:
 		// The DB-connection trigger stays absolute.
 		j.Verdict, j.Signal, j.Reason = VerdictFail, MetricDatabaseConnectionUtilization, h.Reason
-		j.Why = thresholdWhy(h, t)
+		j.Why = ThresholdWhy(h, t)
 	case regression:
 		j.Verdict, j.Signal = VerdictFail, SignalRegression
 		j.Reason = regressionReason(j)
@@ -338,8 +350,9 @@ func thresholdSignal(reason string) string {
 	return reason
 }
 
-// thresholdWhy is the why line of a threshold trigger.
-func thresholdWhy(h Health, t Thresholds) string {
+// ThresholdWhy is the why line of a threshold trigger: "Why: 9 errors in
+// the last minute, above the trigger of 5/minute".
+func ThresholdWhy(h Health, t Thresholds) string {
 	switch thresholdSignal(h.Reason) {
 	case SignalErrorRate:
 		return fmt.Sprintf("Why: %s in the last minute, above the trigger of %s/minute", plural(h.ErrorRatePerMinute, "error"), FormatRate(t.ErrorRate))

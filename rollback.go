@@ -218,6 +218,9 @@ type RollbackRequest struct {
 	// automatic rollback (the arrival of the ingested batch), so the time to
 	// the recorded rollback event can be measured. Zero for other rollbacks.
 	DetectedAt time.Time `json:"-"`
+	// Why is the judge's one-line explanation of an automatic trigger
+	// ("Why: 42 errors in 3 min …"), carried into the trigger's alerts.
+	Why string `json:"-"`
 }
 
 // TargetDeployment is the seed's target_deployment object.
