@@ -17,7 +17,9 @@ func judgeHarness(t *testing.T, s roman.JudgeSettings, perMinute int) (h *harnes
 	good = h.deploy("production", "v1", t0.Add(-time.Hour), true)
 	if perMinute > 0 {
 		n := 30 * perMinute
-		h.errors(good, n, func(i int) time.Time { return t0.Add(-30 * time.Minute).Add(time.Duration(i) * 30 * time.Minute / time.Duration(n)) })
+		h.errors(good, n, func(i int) time.Time {
+			return t0.Add(-30 * time.Minute).Add(time.Duration(i) * 30 * time.Minute / time.Duration(n))
+		})
 	}
 	bad = h.deploy("production", "v2", t0, false)
 	h.clock.Set(t0)
