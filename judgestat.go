@@ -145,22 +145,18 @@ func logExcessE(n int64, y float64) float64 {
 	peak := int64(math.Floor(float64(n) + 1 - c))
 	peak = max(0, min(n, peak))
 	top := term(peak)
+	// Relative to the largest term, by the ratios of neighbours:
+	// t(k+1)/t(k) = (N−k)/c.
 	s := 1.0
-	t := top
-	for k := peak + 1; k <= n; k++ {
-		t += math.Log(float64(n-k+1)) - lc
-		if t-top < -40 {
-			break
-		}
-		s += math.Exp(t - top)
+	t := 1.0
+	for k := peak + 1; k <= n && t > 1e-18; k++ {
+		t *= float64(n-k+1) / c
+		s += t
 	}
-	t = top
-	for k := peak; k >= 1; k-- {
-		t -= math.Log(float64(n-k+1)) - lc
-		if t-top < -40 {
-			break
-		}
-		s += math.Exp(t - top)
+	t = 1.0
+	for k := peak; k >= 1 && t > 1e-18; k-- {
+		t *= c / float64(n-k+1)
+		s += t
 	}
 	return top + math.Log(s)
 }
