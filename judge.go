@@ -199,7 +199,7 @@ type Judgement struct {
 	Why string `json:"why"`
 	// Note says what else the judge did, e.g. that it fell back to the
 	// thresholds for a first deployment.
-	Note string `json:"note,omitempty"`
+	Note string `json:"note"`
 	// Fallback is set when the baseline judge applied the thresholds for
 	// want of an earlier release.
 	Fallback    bool      `json:"fallback"`

@@ -191,6 +191,9 @@ type ValidationInput struct {
 	InitiatedBy string        `json:"initiated_by"`
 	Override    bool          `json:"override"`
 	Now         time.Time     `json:"now"`
+	// Judgement is the judge's newest acting verdict about the deployment
+	// (a health_judgement row), nil when none was recorded.
+	Judgement *Judgement `json:"judgement"`
 }
 
 // Validator approves or rejects a rollback. It returns an error only when it
