@@ -39,5 +39,7 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "GET", Path: "/healthz", Handler: s.healthz},
 		{Method: "GET", Path: "/readyz", Handler: s.readyz},
 		{Method: "GET", Path: "/openapi.json", Handler: s.openAPI},
+
+		{Method: "GET", Path: "/deployments/{deployment_id}/judgements", Role: roman.RoleRead, Handler: s.listJudgements},
 	}
 }
