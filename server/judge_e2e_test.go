@@ -65,6 +65,19 @@ func TestBaselineJudgeOverHTTP(t *testing.T) {
 			t.Fatalf("check: %d %v", code, chk)
 		}
 
+		// The dashboard card shows the verdict and its why line.
+		code, sum := testkit.Call(t, "GET", base+"/app/admin/roman-dashboard/summary", readToken, "")
+		var card map[string]any
+		for _, e := range sum["environments"].([]any) {
+			if e := e.(map[string]any); e["deployment"].(map[string]any)["deployment_id"] == id {
+				card = e
+			}
+		}
+		if code != 200 || card == nil || card["judgement"] == nil || card["judgement"].(map[string]any)["verdict"] != "inconclusive" ||
+			!strings.HasPrefix(card["judgement"].(map[string]any)["why"].(string), "Why: ") {
+			t.Fatalf("dashboard card: %d %v", code, card)
+		}
+
 		// 200/minute: a regression.
 		postErrorsOf(t, base, id, 100, 30*time.Second, 0)
 		awaitMonitor(t, "the automatic rollback", func() bool {
@@ -94,6 +107,11 @@ func TestBaselineJudgeOverHTTP(t *testing.T) {
 		}
 		if !trigger || !shadow {
 			t.Fatalf("judgements (trigger %v, shadow threshold fail %v): %v", trigger, shadow, list)
+		}
+		// roman explain's verdict carries the judge's.
+		code, ex := testkit.Call(t, "GET", base+"/deployments/"+id+"/explain", readToken, "")
+		if v := ex["verdict"].(map[string]any); code != 200 || v["judge"] != "baseline" || v["judge_verdict"] != "fail" || !strings.Contains(v["judge_why"].(string), "on v2.5.2") {
+			t.Fatalf("explain: %d %v", code, ex["verdict"])
 		}
 		if code, out := testkit.Call(t, "GET", base+"/deployments/"+roman.NewUUID()+"/judgements", readToken, ""); code != 404 {
 			t.Errorf("unknown deployment: %d %v", code, out)
