@@ -281,3 +281,19 @@ func TestJudgeSettingsValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRegressionEValue measures one evaluation of the sequential test
+// at small, medium and large counts.
+func BenchmarkRegressionEValue(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		b, n int64
+		en   float64
+	}{{"B=6,N=10", 6, 10, 5}, {"B=150,N=75", 150, 75, 3}, {"B=3000,N=500", 3000, 500, 5}} {
+		b.Run(c.name, func(b *testing.B) {
+			for range b.N {
+				RegressionEValue(c.b, 30, c.n, c.en, 1.5)
+			}
+		})
+	}
+}
