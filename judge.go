@@ -273,10 +273,10 @@ func Judge(kind string, in JudgeInput, s JudgeSettings, t Thresholds) Judgement 
 		j.Statistic, _ = RegressionEValue(j.Baseline.Errors, bexp, in.Errors, exposure, s.MaxRatio)
 		j.EValue = math.Min(math.Exp(j.Statistic), 1e300)
 		j.PValue = math.Min(1, math.Exp(-j.Statistic))
-		if j.Baseline.Errors > 0 {
-			r := j.Rate / j.Baseline.Rate
-			j.Ratio = &r
-		}
+	}
+	if j.Baseline != nil && exposure > 0 && j.Baseline.Errors > 0 {
+		r := j.Rate / j.Baseline.Rate
+		j.Ratio = &r
 	}
 	regression := tested && j.Statistic >= math.Log(1/s.FalsePositiveRate) && in.Errors >= s.MinErrors
 	h := in.Health
@@ -442,14 +442,18 @@ func PValueText(p float64) string {
 // v2.5.2 — 47x, p < 0.0001".
 func regressionWhy(j Judgement) string {
 	b := j.Baseline
+	p := PValueText(j.PValue)
+	if j.Statistic == 0 && j.EValue == 1 && j.PValue == 1 {
+		p = "not significant"
+	}
 	if j.Unit == "request" {
 		return fmt.Sprintf("Why: %d errors in %s requests over %s min (%s) vs %d in %s requests over %s min (%s) on %s — %s, %s",
 			j.Errors, FormatRate(deref(j.Requests)), FormatRate(j.Minutes), rateText(j.Rate, j.Unit),
-			b.Errors, FormatRate(deref(b.Requests)), FormatRate(b.Minutes), rateText(b.Rate, j.Unit), b.Version, ratioText(j), PValueText(j.PValue))
+			b.Errors, FormatRate(deref(b.Requests)), FormatRate(b.Minutes), rateText(b.Rate, j.Unit), b.Version, ratioText(j), p)
 	}
 	return fmt.Sprintf("Why: %d errors in %s min (%s) vs %s (%s) on %s — %s, %s",
 		j.Errors, FormatRate(j.Minutes), rateText(j.Rate, j.Unit), errorsIn(b.Errors, b.Minutes), rateText(b.Rate, j.Unit),
-		b.Version, ratioText(j), PValueText(j.PValue))
+		b.Version, ratioText(j), p)
 }
 
 // regressionReason is the reason text of a regression:

@@ -63,6 +63,19 @@ func TestBaselineJudgeBusyServiceIsNotRolledBack(t *testing.T) {
 	if j["judge"] != "baseline" || b["version"] != "v1" || b["errors"].(float64) != 600 || b["minutes"].(float64) != 30 {
 		t.Errorf("judgement evidence %v", j)
 	}
+	// Still 20/minute to the end of the window and its two extensions:
+	// inconclusive throughout, never a breach, never marked healthy.
+	h.stream(bad, 20, 13*time.Minute)
+	h.wantRollbacks(0, "20/minute for 16 minutes under baseline")
+	if n := len(h.events(bad, roman.EventWatchExtended)); n != 2 {
+		t.Errorf("%d extensions, want 2", n)
+	}
+	if n := len(h.events(bad, roman.EventWatchBreach)); n != 0 {
+		t.Errorf("%d breaches under baseline for absolute triggers alone", n)
+	}
+	if un := h.events(bad, roman.EventWatchUnverified); len(un) != 1 || !strings.Contains(un[0].Message, "a human must decide") {
+		t.Errorf("unverified rows %+v", un)
+	}
 }
 
 func TestBaselineJudgeRollsBackARegression(t *testing.T) {

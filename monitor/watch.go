@@ -322,12 +322,20 @@ func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 		m.Logger.Error("monitor: final health check failed", "deployment_id", d.DeploymentID, "err", err)
 		return
 	}
+	// Under the baseline judge the judge decides what breaches: the
+	// absolute error triggers alone are inconclusive, not a breach.
+	js, judging := m.judgeSettings(w)
+	baseline := judging && js.Judge == roman.JudgeBaseline
+	absolute := h // the health before the judge, which the window's end judges
+	if baseline {
+		h = m.judge(ctx, w, js, h, w.windowEnd) // judge.go
+	}
 	if h.Reason != "" {
 		// The window's last moment breached: that is a breach too.
 		w.triggered = true
 		m.recordBreach(ctx, w, h, w.windowEnd) // verdict.go
 	}
-	if !w.triggered {
+	if !w.triggered && !baseline {
 		if err := m.replayWindow(ctx, w); err != nil { // verdict.go
 			w.windowDone = false // retried on the next tick
 			m.Logger.Error("monitor: judging the window's busiest moments failed", "deployment_id", d.DeploymentID, "err", err)
@@ -338,7 +346,7 @@ func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 		m.failWindow(ctx, w, &h) // verdict.go
 		return
 	}
-	if m.judgeWindowEnd(ctx, w, h) { // judge.go
+	if m.judgeWindowEnd(ctx, w, absolute) { // judge.go
 		return
 	}
 	window := m.Settings(d.Environment).WatchWindow
