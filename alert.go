@@ -87,6 +87,10 @@ type Alert struct {
 	Environment string `json:"environment"`
 	// Reason is the trigger reason ("High error rate: 8.5 errors/minute").
 	Reason string `json:"reason,omitempty"`
+	// Why is the judge's one line explaining the trigger ("Why: 42 errors
+	// in 3 min (14/minute) vs 9 in 30 min (0.3/minute) on v2.5.2 — 47x,
+	// p < 0.0001"), or empty.
+	Why string `json:"why,omitempty"`
 	// Trigger is automatic, manual or constitutional_violation.
 	Trigger string `json:"trigger,omitempty"`
 	// TargetDeploymentID, TargetVersion and TargetCommit name the version

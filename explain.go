@@ -49,6 +49,11 @@ type ExplainVerdict struct {
 	RolledBack bool `json:"rolled_back"`
 	// Why is one or two sentences a person reads.
 	Why string `json:"why"`
+	// Judge, JudgeVerdict and JudgeWhy are the judge's newest acting
+	// verdict and its why line; empty when none was recorded.
+	Judge        string `json:"judge,omitempty"`
+	JudgeVerdict string `json:"judge_verdict,omitempty"`
+	JudgeWhy     string `json:"judge_why,omitempty"`
 }
 
 // Explanation is the decision timeline of one deployment, oldest first,

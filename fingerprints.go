@@ -2,7 +2,6 @@ package roman
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -107,21 +106,13 @@ type NewErrorsService interface {
 // a trigger's reason: "New errors: 12 events of 3 fingerprints not seen
 // before this release".
 func NewErrorsReason(c NewErrorCounts) string {
-	return "New errors: " + plural(c.Events, "event") + " of " + plural(c.Fingerprints, "fingerprint") +
+	return "New errors: " + plural(float64(c.Events), "event") + " of " + plural(float64(c.Fingerprints), "fingerprint") +
 		" not seen before this release"
 }
 
 // IsNewErrorsText reports whether a warning or reason text is the
 // new_errors signal's.
 func IsNewErrorsText(s string) bool { return strings.HasPrefix(s, "New errors: ") }
-
-func plural(n int64, noun string) string {
-	s := strconv.FormatInt(n, 10) + " " + noun
-	if n != 1 {
-		s += "s"
-	}
-	return s
-}
 
 // ValidNewErrorsAction reports whether a is a new_errors_action.
 func ValidNewErrorsAction(a string) bool { return a == NewErrorsWarn || a == NewErrorsRollback }

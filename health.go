@@ -323,4 +323,8 @@ type CheckResult struct {
 	SuppressedUntil *time.Time `json:"suppressed_until,omitempty"`
 	// Command is what to run to roll the deployment back by hand.
 	Command string `json:"command,omitempty"`
+	// Judgement is the judge's newest acting verdict about the deployment,
+	// with its evidence; absent when the monitor recorded none (the
+	// threshold judge without shadow mode records none).
+	Judgement *Judgement `json:"judgement,omitempty"`
 }

@@ -191,6 +191,9 @@ type ValidationInput struct {
 	InitiatedBy string        `json:"initiated_by"`
 	Override    bool          `json:"override"`
 	Now         time.Time     `json:"now"`
+	// Judgement is the judge's newest acting verdict about the deployment
+	// (a health_judgement row), nil when none was recorded.
+	Judgement *Judgement `json:"judgement"`
 }
 
 // Validator approves or rejects a rollback. It returns an error only when it
@@ -218,6 +221,9 @@ type RollbackRequest struct {
 	// automatic rollback (the arrival of the ingested batch), so the time to
 	// the recorded rollback event can be measured. Zero for other rollbacks.
 	DetectedAt time.Time `json:"-"`
+	// Why is the judge's one-line explanation of an automatic trigger
+	// ("Why: 42 errors in 3 min …"), carried into the trigger's alerts.
+	Why string `json:"-"`
 }
 
 // TargetDeployment is the seed's target_deployment object.

@@ -48,5 +48,6 @@ func (s *Server) builtinRoutes() []Route {
 		{Method: "POST", Path: "/v1/logs", Role: roman.RoleDeploy, Handler: s.otlpLogs, Ingest: true},
 		{Method: "POST", Path: "/v1/traces", Role: roman.RoleDeploy, Handler: s.otlpTraces, Ingest: true},
 		{Method: "POST", Path: "/integrations/alertmanager", Role: roman.RoleDeploy, Handler: s.postAlertmanager, Ingest: true},
+		{Method: "GET", Path: "/deployments/{deployment_id}/judgements", Role: roman.RoleRead, Handler: s.listJudgements},
 	}
 }

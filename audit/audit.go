@@ -334,6 +334,18 @@ func verdict(d *roman.Deployment, events []*roman.RomanEvent, rollbacks []*roman
 	default:
 		v.Why = "Not rolled back: no trigger fired and roman has no record of watching it"
 	}
+	for i := len(events) - 1; i >= 0; i-- {
+		if events[i].EventType != roman.EventHealthJudgement {
+			continue
+		}
+		var m struct {
+			Judgement *roman.Judgement `json:"judgement"`
+		}
+		if json.Unmarshal(events[i].Metadata, &m) == nil && m.Judgement != nil && !m.Judgement.Shadow {
+			v.Judge, v.JudgeVerdict, v.JudgeWhy = m.Judgement.Judge, m.Judgement.Verdict, m.Judgement.Why
+			break
+		}
+	}
 	return v
 }
 

@@ -166,6 +166,13 @@ func (c *Client) Explain(ctx context.Context, deploymentID string) (*roman.Expla
 	return ret(&ex, c.call(ctx, routeExplain, []string{deploymentID}, nil, nil, &ex))
 }
 
+// ListJudgements returns a deployment's judgements (the judge's
+// health_judgement evidence), newest first.
+func (c *Client) ListJudgements(ctx context.Context, deploymentID string) (*api.JudgementList, error) {
+	var out api.JudgementList
+	return ret(&out, c.call(ctx, routeJudgements, []string{deploymentID}, nil, nil, &out))
+}
+
 // DeploymentErrors returns a release's errors grouped by fingerprint, new
 // ones first (GET /deployments/{deployment_id}/errors). A zero f.Limit is
 // the server's default.

@@ -53,6 +53,7 @@ var (
 	routeRecordMigration  = &Route{"POST", "/deployments/{deployment_id}/migrations", "recordMigration", typeOf[RecordMigrationRequest](), typeOf[roman.Migration]()}
 	routeListMigrations   = &Route{"GET", "/deployments/{deployment_id}/migrations", "listMigrations", nil, typeOf[api.MigrationList]()}
 	routeExplain          = &Route{"GET", "/deployments/{deployment_id}/explain", "explainDeployment", nil, typeOf[roman.Explanation]()}
+	routeJudgements       = &Route{"GET", "/deployments/{deployment_id}/judgements", "listJudgements", nil, typeOf[api.JudgementList]()}
 	routeDeploymentErrors = &Route{"GET", "/deployments/{deployment_id}/errors", "deploymentErrors", nil, typeOf[api.ErrorGroupList]()}
 	routeEvents           = &Route{"GET", "/events", "listEvents", nil, typeOf[api.EventList]()}
 	routeGetSnapshot      = &Route{"GET", "/snapshots/{snapshot_id}", "getSnapshot", nil, typeOf[roman.Snapshot]()}
@@ -71,7 +72,7 @@ var (
 var routes = []*Route{
 	routeRecordDeployment, routeListDeployments, routeGetDeployment, routeUpdateDeployment,
 	routeCreateSnapshot, routeListSnapshots, routeRecordMigration, routeListMigrations,
-	routeExplain, routeDeploymentErrors, routeEvents, routeGetSnapshot, routeDiffSnapshots,
+	routeExplain, routeDeploymentErrors, routeJudgements, routeEvents, routeGetSnapshot, routeDiffSnapshots,
 	routeRollback, routeCheck, routeHistory, routeValidate,
 	routeSendErrors, routeSendMetrics, routeHealthz, routeReadyz,
 }

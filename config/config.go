@@ -246,6 +246,12 @@ type EnvironmentConfig struct {
 	// pulled signal fire a trigger (ROMAN_CONSECUTIVE_BREACHES).
 	ConsecutiveBreaches int `yaml:"consecutive_breaches" json:"consecutive_breaches"`
 
+	// Judge are the judge's settings: judge (threshold or baseline,
+	// ROMAN_JUDGE), judge_shadow, baseline_window, max_ratio,
+	// false_positive_rate, min_errors, min_requests and extend
+	// (ROMAN_<KEY>).
+	Judge roman.JudgeSettings `yaml:",inline" json:"judge"`
+
 	// Executor is the environment's executor (executor, executor_command,
 	// executor_timeout, executor_webhook_*, executor_github_*), which the
 	// executor package defines and validates.
@@ -350,6 +356,7 @@ func DefaultEnvironment() EnvironmentConfig {
 		Cooldown:            DefaultCooldown,
 		MaxAutoRollbacks:    DefaultMaxAutoRollbacks,
 		ConsecutiveBreaches: 1,
+		Judge:               roman.DefaultJudgeSettings(),
 		Executor:            executor.DefaultConfig(),
 		HealthSources:       health.DefaultSources(),
 	}

@@ -70,6 +70,28 @@ func sizeSetting[T any](key string, f func(T) *int64) setting[T] {
 	}}
 }
 
+func boolSetting[T any](key string, f func(T) *bool) setting[T] {
+	return setting[T]{key: key, env: envName(key), set: func(t T, v string) error {
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("invalid boolean %q (want true or false)", v)
+		}
+		*f(t) = b
+		return nil
+	}}
+}
+
+func floatSetting[T any](key string, f func(T) *float64) setting[T] {
+	return setting[T]{key: key, env: envName(key), set: func(t T, v string) error {
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("invalid number %q", v)
+		}
+		*f(t) = x
+		return nil
+	}}
+}
+
 func thresholdSetting(key string, f func(*roman.Thresholds) *float64) setting[*roman.Thresholds] {
 	return setting[*roman.Thresholds]{key: key, env: envName(key) + "_THRESHOLD", set: func(t *roman.Thresholds, v string) error {
 		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -231,6 +253,21 @@ func environmentSettings() []setting[*EnvironmentConfig] {
 			e.AlertTriggers = names
 			return nil
 		}},
+		stringSetting("judge", func(e E) *string { return &e.Judge.Judge }),
+		boolSetting("judge_shadow", func(e E) *bool { return &e.Judge.Shadow }),
+		durationSetting("baseline_window", func(e E) *time.Duration { return &e.Judge.BaselineWindow }),
+		floatSetting("max_ratio", func(e E) *float64 { return &e.Judge.MaxRatio }),
+		floatSetting("false_positive_rate", func(e E) *float64 { return &e.Judge.FalsePositiveRate }),
+		{key: "min_errors", env: "ROMAN_MIN_ERRORS", set: func(e E, v string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("invalid integer %q", v)
+			}
+			e.Judge.MinErrors = n
+			return nil
+		}},
+		floatSetting("min_requests", func(e E) *float64 { return &e.Judge.MinRequests }),
+		durationSetting("extend", func(e E) *time.Duration { return &e.Judge.Extend }),
 		{key: "health_sources", env: "ROMAN_HEALTH_SOURCES", set: func(e E, v string) error {
 			e.HealthSources = parseHealthSources(splitList(v))
 			return nil

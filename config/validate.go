@@ -226,6 +226,7 @@ func (v *validator) environment(prefix string, e *EnvironmentConfig) {
 	if e.ConsecutiveBreaches < 1 {
 		v.add("consecutive_breaches", "ROMAN_CONSECUTIVE_BREACHES", "must be at least 1, got %d", e.ConsecutiveBreaches)
 	}
+	v.plugin("", e.Judge.Validate())
 	v.plugin("", e.Executor.Validate())
 	v.plugin("", e.Alerts.Validate())
 	v.plugin("", e.GitHubDeployments.Validate())

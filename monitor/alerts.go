@@ -17,7 +17,15 @@ import (
 func alertFor(d *roman.Deployment, typ, msg string, meta map[string]any) *roman.Alert {
 	a := &roman.Alert{DeploymentID: d.DeploymentID, Version: d.Version, Service: d.Service, Environment: d.Environment}
 	a.Reason, _ = meta["reason"].(string)
+	a.Why = whyText(meta)
 	switch typ {
+	case roman.EventWatchUnverified:
+		// A window that ended inconclusive under the baseline judge: a
+		// human must decide.
+		if inc, _ := meta["judge_inconclusive"].(bool); !inc {
+			return nil
+		}
+		a.Kind, a.Detail = roman.AlertHealthWarning, msg
 	case roman.EventHealthWarning:
 		// Only the signals that entered a warning state and were not
 		// alerted on lately (warnings.go) alert; the row is written anyway.
@@ -55,6 +63,12 @@ func alertFor(d *roman.Deployment, typ, msg string, meta map[string]any) *roman.
 		return nil
 	}
 	return a
+}
+
+// whyText returns the why line a decision's metadata carries, or "".
+func whyText(meta map[string]any) string {
+	why, _ := meta["why"].(string)
+	return why
 }
 
 // withCommand appends "manual intervention required" and the command to

@@ -35,6 +35,8 @@ type harness struct {
 	pulled   *health.Pulled
 	// standby starts the monitor in standby (leader_test.go).
 	standby bool
+	// judge, when set, is every environment's judge settings (judge_test.go).
+	judge *roman.JudgeSettings
 
 	mu     sync.Mutex
 	reqs   []roman.RollbackRequest
@@ -73,6 +75,9 @@ func (h *harness) start() *monitor.Monitor {
 		}},
 		Rollbacks: &mock.RollbackService{ExecuteFn: h.execute},
 		Standby:   h.standby,
+	}
+	if h.judge != nil {
+		m.Judge, m.JudgeStore = func(string) roman.JudgeSettings { return *h.judge }, h.st
 	}
 	if err := m.Start(ctx); err != nil {
 		h.t.Fatal(err)

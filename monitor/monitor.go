@@ -94,6 +94,12 @@ type Monitor struct {
 	// PostgreSQL only the replica that leads the monitor evaluates
 	// (leader.go); the others keep their subscriptions and wait.
 	Standby bool
+	// Judge returns the judge settings of an environment; nil, or the
+	// threshold judge without shadow mode, keeps the fixed triggers alone.
+	Judge func(env string) roman.JudgeSettings
+	// JudgeStore is what the baseline judge reads (the replaced release and
+	// the counts of both); nil turns the judges off.
+	JudgeStore roman.JudgeStore
 	// Confirm, when set, is asked right before an automatic rollback
 	// starts whether this replica still leads; an error leaves the
 	// decision to the new leader.

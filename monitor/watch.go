@@ -45,6 +45,8 @@ type watch struct {
 	logged map[string]bool
 	// warn is the state of the health warnings (warnings.go).
 	warn warnState
+	// judge is the state of the judges (judge.go).
+	judge judgeState
 	// arrivedAt is the wall time the batch that marked the deployment for
 	// this evaluation arrived (zero for ticker passes): the start of the
 	// detection latency of a rollback it triggers.
@@ -193,6 +195,9 @@ func (m *Monitor) act(ctx context.Context, w *watch, h roman.Health, err error, 
 		m.Logger.Error("monitor: health check failed", "deployment_id", w.d.DeploymentID, "err", err)
 		return
 	}
+	if s, ok := m.judgeSettings(w); ok {
+		h = m.judge(ctx, w, s, h, now) // judge.go
+	}
 	inWindow := now.Before(w.windowEnd)
 	if h.Reason != "" {
 		if inWindow {
@@ -211,7 +216,10 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 		return
 	}
 	s := m.Settings(w.d.Environment)
-	meta := map[string]any{"reason": h.Reason, "health": h, "auto_rollback": s.AutoRollback}
+	meta := map[string]any{"reason": h.Reason, "health": h, "auto_rollback": s.AutoRollback, "why": m.whyOf(w, h)}
+	if j := w.judge.last; j != nil {
+		meta["judgement"] = *j
+	}
 	if a := h.TriggerAlert(); a != nil {
 		// The evidence of an alert trigger: which alert, since when, and
 		// how it was tied to this release.
@@ -239,6 +247,9 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 		if until != nil {
 			meta["suppressed_until"] = until.UTC()
 		}
+		if j := w.judge.last; j != nil && !w.logged["suppressed:"+kind] {
+			m.recordJudgement(ctx, w, *j, "suppression", now)
+		}
 		m.once(ctx, w, "suppressed:"+kind, roman.EventAutoRollbackSuppressed, roman.SeverityCritical,
 			fmt.Sprintf("Automatic rollback of %s in %s suppressed: %s (trigger: %s); manual intervention required: %s",
 				w.d.Version, w.d.Environment, why, h.Reason, meta["command"]), meta)
@@ -248,6 +259,9 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 		return
 	}
 	w.attempted = true
+	if j := w.judge.last; j != nil {
+		m.recordJudgement(ctx, w, *j, "trigger", now)
+	}
 	m.startRollback(ctx, w.d, h, now, w.arrivedAt, meta)
 }
 
@@ -262,7 +276,7 @@ func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roma
 		defer m.rollbacks.Done()
 		res, err := m.Rollbacks.Execute(ctx, roman.RollbackRequest{
 			DeploymentID: d.DeploymentID, TriggerReason: h.Reason, TriggerType: roman.TriggerAutomatic, Caller: "monitor",
-			DetectedAt: arrived,
+			DetectedAt: arrived, Why: whyText(meta),
 		})
 		var rej *roman.RejectedError
 		cmd := RollbackCommand(d, h.Reason)
@@ -313,12 +327,20 @@ func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 		m.Logger.Error("monitor: final health check failed", "deployment_id", d.DeploymentID, "err", err)
 		return
 	}
+	// Under the baseline judge the judge decides what breaches: the
+	// absolute error triggers alone are inconclusive, not a breach.
+	js, judging := m.judgeSettings(w)
+	baseline := judging && js.Judge == roman.JudgeBaseline
+	absolute := h // the health before the judge, which the window's end judges
+	if baseline {
+		h = m.judge(ctx, w, js, h, w.windowEnd) // judge.go
+	}
 	if h.Reason != "" {
 		// The window's last moment breached: that is a breach too.
 		w.triggered = true
 		m.recordBreach(ctx, w, h, w.windowEnd) // verdict.go
 	}
-	if !w.triggered {
+	if !w.triggered && !baseline {
 		if err := m.replayWindow(ctx, w); err != nil { // verdict.go
 			w.windowDone = false // retried on the next tick
 			m.Logger.Error("monitor: judging the window's busiest moments failed", "deployment_id", d.DeploymentID, "err", err)
@@ -327,6 +349,9 @@ func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 	}
 	if w.triggered {
 		m.failWindow(ctx, w, &h) // verdict.go
+		return
+	}
+	if m.judgeWindowEnd(ctx, w, absolute) { // judge.go
 		return
 	}
 	window := m.Settings(d.Environment).WatchWindow

@@ -37,7 +37,8 @@ func Title(a *roman.Alert) string {
 }
 
 // Fields are an alert's lines in the seed's order: Deployment, (Service,
-// unless it is the default one), Environment, Reason, Trigger, Target,
+// unless it is the default one), Environment, Reason, Why (the judge's
+// explanation of an automatic trigger), Trigger, Target,
 // Constitutional Status, then what the kind adds. A line with nothing to
 // say is left out.
 func Fields(a *roman.Alert) []Field {
@@ -61,12 +62,15 @@ func Fields(a *roman.Alert) []Field {
 	switch a.Kind {
 	case roman.AlertHealthWarning:
 		add("Warning", firstNonEmpty(a.Detail, a.Reason))
+		add("Why", strings.TrimPrefix(a.Why, "Why: "))
 	case roman.AlertRollbackSuppressed:
 		add("Reason", a.Reason)
+		add("Why", strings.TrimPrefix(a.Why, "Why: "))
 		add("Trigger", TriggerText(a.Trigger))
 		add("Suppressed", a.Detail)
 	default:
 		add("Reason", a.Reason)
+		add("Why", strings.TrimPrefix(a.Why, "Why: "))
 		add("Trigger", TriggerText(a.Trigger))
 		add("Target", target(a))
 		add("Constitutional Status", a.Validation)

@@ -37,6 +37,7 @@ const (
 	VarInitiatedBy = "initiated_by"
 	VarOverride    = "override"
 	VarNow         = "now"
+	VarJudgement   = "judgement"
 )
 
 // Variable describes one CEL variable for documentation and `roman policy
@@ -72,6 +73,7 @@ func declarations() []cel.EnvOption {
 		cel.Variable(VarInitiatedBy, cel.StringType),
 		cel.Variable(VarOverride, cel.BoolType),
 		cel.Variable(VarNow, cel.TimestampType),
+		cel.Variable(VarJudgement, objectType),
 	}
 }
 
@@ -134,7 +136,23 @@ func activation(in roman.ValidationInput) map[string]any {
 		VarInitiatedBy: in.InitiatedBy,
 		VarOverride:    in.Override,
 		VarNow:         in.Now.UTC(),
+		VarJudgement:   judgementMap(in.Judgement),
 	}
+}
+
+// judgementMap is the judge's verdict with its evidence (the fields of a
+// health_judgement row); with no judgement every key is there, verdict ""
+// and the numbers zero or null.
+func judgementMap(j *roman.Judgement) map[string]any {
+	if j == nil {
+		j = &roman.Judgement{}
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return map[string]any{}
+	}
+	m, _ := jsonValue(b).(map[string]any)
+	return m
 }
 
 // deploymentMap is a deployment row with the seed's column names. A nil
@@ -255,11 +273,11 @@ func Variables() []Variable {
 		VarAction: "map(string, dyn)", VarTrigger: "string", VarDeployment: "map(string, dyn)",
 		VarTarget: "map(string, dyn) or null", VarEnvironment: "string", VarHealth: "map(string, dyn)",
 		VarThresholds: "map(string, dyn)", VarEntropy: "double", VarDatabase: "map(string, dyn)",
-		VarInitiatedBy: "string", VarOverride: "bool", VarNow: "timestamp",
+		VarInitiatedBy: "string", VarOverride: "bool", VarNow: "timestamp", VarJudgement: "map(string, dyn)",
 	}
 	var out []Variable
 	for _, n := range []string{VarAction, VarTrigger, VarDeployment, VarTarget, VarEnvironment, VarHealth,
-		VarThresholds, VarEntropy, VarDatabase, VarInitiatedBy, VarOverride, VarNow} {
+		VarThresholds, VarEntropy, VarDatabase, VarInitiatedBy, VarOverride, VarNow, VarJudgement} {
 		out = append(out, Variable{Name: n, Type: typeOf[n], Fields: slices.Clone(mapFields[n])})
 	}
 	return out

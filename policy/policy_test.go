@@ -581,7 +581,7 @@ rules:
 	for _, vr := range policy.Variables() {
 		names = append(names, vr.Name)
 	}
-	want2 := []string{"action", "trigger", "deployment", "target", "environment", "health", "thresholds", "entropy", "database", "initiated_by", "override", "now"}
+	want2 := []string{"action", "trigger", "deployment", "target", "environment", "health", "thresholds", "entropy", "database", "initiated_by", "override", "now", "judgement"}
 	if !slices.Equal(names, want2) {
 		t.Fatalf("variables %q", names)
 	}
@@ -612,5 +612,38 @@ func TestDefaultConstitutionText(t *testing.T) {
 		if !strings.Contains(text, msg) {
 			t.Errorf("default.yaml lacks %q", msg)
 		}
+	}
+}
+
+// TestJudgementVariable checks that rules see the judge's verdict and
+// evidence, and that a misspelt field of judgement fails at load.
+func TestJudgementVariable(t *testing.T) {
+	c := load(t, `rules:
+  - name: needs_regression
+    law: Judged rollbacks
+    when: trigger == "automatic" && judgement.judge == "baseline"
+    require: judgement.verdict == "fail" && judgement.e_value >= judgement.limits.e_value_threshold
+    severity: violation
+    message: "judge says {{ judgement.verdict }}: {{ judgement.why }}"
+`)
+	ratio := 47.0
+	j := &roman.Judgement{Judge: roman.JudgeBaseline, Verdict: roman.VerdictInconclusive, Why: "Why: 9 errors", EValue: 3, Ratio: &ratio,
+		Limits: roman.JudgementLimits{EValueThreshold: 100}}
+	v := validate(t, c, input(func(in *roman.ValidationInput) { in.Trigger = roman.TriggerAutomatic; in.Judgement = j }))
+	if !slices.Contains(v.Violations, "judge says inconclusive: Why: 9 errors") {
+		t.Fatalf("violations %q", v.Violations)
+	}
+	j.Verdict, j.EValue = roman.VerdictFail, 500
+	v = validate(t, c, input(func(in *roman.ValidationInput) { in.Trigger = roman.TriggerAutomatic; in.Judgement = j }))
+	if slices.Contains(v.Rules, "needs_regression") && len(v.Violations) > 0 && strings.Contains(strings.Join(v.Violations, ";"), "judge says") {
+		t.Fatalf("a significant regression should pass: %+v", v)
+	}
+	// No judgement: the rule's condition is false (judge is "").
+	v = validate(t, c, input(func(in *roman.ValidationInput) { in.Trigger = roman.TriggerAutomatic }))
+	if strings.Contains(strings.Join(v.Violations, ";"), "judge says") {
+		t.Fatalf("no judgement: %+v", v)
+	}
+	if _, err := policy.Load(writeFile(t, "rules:\n  - name: x\n    law: x\n    require: judgement.verdikt == \"fail\"\n    severity: violation\n    message: x\n")); err == nil || !strings.Contains(err.Error(), "verdikt") {
+		t.Errorf("misspelt field: %v", err)
 	}
 }

@@ -38,6 +38,7 @@ func (r *run) alert(ctx context.Context, typ string, meta map[string]any) *roman
 	a := &roman.Alert{
 		Kind: kind, RollbackEventID: r.ev.EventID, DeploymentID: r.bad.DeploymentID, Version: r.bad.Version,
 		Service: r.bad.Service, Environment: r.bad.Environment, Reason: r.ev.TriggerReason, Trigger: r.ev.TriggerType,
+		Why: r.req.Why,
 	}
 	if r.ev.InitiatedBy != nil {
 		a.InitiatedBy = *r.ev.InitiatedBy

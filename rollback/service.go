@@ -118,7 +118,34 @@ func (s *Service) Check(ctx context.Context, deploymentID string) (*roman.CheckR
 	if err := s.suppression(ctx, d, res); err != nil {
 		return nil, err
 	}
+	if res.Judgement, err = s.latestJudgement(ctx, d.DeploymentID); err != nil {
+		return nil, err
+	}
+	if j := res.Judgement; j != nil && j.Judge == roman.JudgeBaseline && !j.Fallback {
+		// The baseline judge decides: a regression (or the absolute
+		// DB-connection trigger) is the reason, the absolute error
+		// triggers alone are not.
+		res.ShouldRollback, res.Reason = j.Verdict == roman.VerdictFail, j.Reason
+	}
 	return res, nil
+}
+
+// latestJudgement returns the newest acting (not shadow) health_judgement
+// of a deployment, or nil.
+func (s *Service) latestJudgement(ctx context.Context, deploymentID string) (*roman.Judgement, error) {
+	evs, err := s.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventHealthJudgement, DeploymentID: deploymentID, Limit: 20})
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range evs {
+		var md struct {
+			Judgement *roman.Judgement `json:"judgement"`
+		}
+		if json.Unmarshal(e.Metadata, &md) == nil && md.Judgement != nil && !md.Judgement.Shadow {
+			return md.Judgement, nil
+		}
+	}
+	return nil, nil
 }
 
 // suppression fills the check result's suppressed fields from the newest
@@ -227,7 +254,12 @@ func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest
 		return roman.ValidationInput{}, err
 	}
 	t := s.Thresholds(d.Environment)
+	j, err := s.latestJudgement(ctx, d.DeploymentID)
+	if err != nil {
+		return roman.ValidationInput{}, err
+	}
 	return roman.ValidationInput{
+		Judgement:   j,
 		Action:      roman.RollbackProfile(req.TriggerReason),
 		Trigger:     req.TriggerType,
 		Deployment:  d,

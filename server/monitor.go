@@ -71,10 +71,12 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 			e := cfg.Environment(env)
 			return monitor.Settings{WatchWindow: e.WatchWindow, AutoRollback: e.AutoRollback, Cooldown: e.Cooldown, MaxAutoRollbacks: e.MaxAutoRollbacks}
 		},
-		Current:  m.Store.NewestSuccessfulDeployments,
-		Interval: cfg.MonitorInterval,
-		Clock:    m.Clock,
-		Logger:   m.Logger,
+		Judge:      func(env string) roman.JudgeSettings { return cfg.Environment(env).Judge },
+		JudgeStore: m.Store,
+		Current:    m.Store.NewestSuccessfulDeployments,
+		Interval:   cfg.MonitorInterval,
+		Clock:      m.Clock,
+		Logger:     m.Logger,
 	}
 	// On PostgreSQL several replicas may share the database:
 	// the monitor waits in standby until this replica leads (scaleout.go).

@@ -91,7 +91,10 @@ type EnvironmentStatus struct {
 	Rollback *Decision `json:"rollback"`
 	// ExplainURL is the dashboard page with the deployment's decision
 	// timeline and verdict.
-	ExplainURL string           `json:"explain_url"`
+	ExplainURL string `json:"explain_url"`
+	// Judgement is the judge's newest acting verdict about the deployment
+	// with its why line, or null when none was recorded.
+	Judgement  *roman.Judgement `json:"judgement"`
 	Thresholds roman.Thresholds `json:"thresholds"`
 	Chart      Chart            `json:"chart"`
 	// NewErrors lists up to maxCardNewErrors fingerprints the release
@@ -314,6 +317,9 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 	if es.Decision, err = d.decision(ctx, dep); err != nil {
 		return es, err
 	}
+	if es.Judgement, err = d.judgement(ctx, dep); err != nil {
+		return es, err
+	}
 	if dep.RollbackFrom != nil {
 		if es.Rollback, err = d.rollbackDecision(ctx, *dep.RollbackFrom, dep); err != nil {
 			return es, err
@@ -321,6 +327,23 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 	}
 	es.Chart, err = d.chart(ctx, dep, now)
 	return es, err
+}
+
+// judgement reads the newest acting health_judgement of dep, or nil.
+func (d *Dashboard) judgement(ctx context.Context, dep *roman.Deployment) (*roman.Judgement, error) {
+	evs, err := d.cfg.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventHealthJudgement, DeploymentID: dep.DeploymentID, Limit: 10})
+	if err != nil {
+		return nil, err
+	}
+	for _, ev := range evs {
+		var m struct {
+			Judgement *roman.Judgement `json:"judgement"`
+		}
+		if json.Unmarshal(ev.Metadata, &m) == nil && m.Judgement != nil && !m.Judgement.Shadow {
+			return m.Judgement, nil
+		}
+	}
+	return nil, nil
 }
 
 // decision reads the latest decision about dep from its roman_events rows

@@ -49,6 +49,7 @@ func clientCommands() []*cobra.Command {
 		newSnapshotCmd(o),
 		newMigrationsCmd(o),
 		newExplainCmd(o),
+		newJudgementsCmd(o),
 		newEventsCmd(o),
 		newErrorsCmd(o),
 	}

@@ -67,6 +67,9 @@ func printExplanation(w io.Writer, ex *roman.Explanation) error {
 	}
 	v := ex.Verdict
 	_, err := fmt.Fprintf(w, "\nVerdict: %s (status %s, health check passed: %s)\n", cell(v.Why), cell(v.Status), yesNo(v.HealthCheckPassed))
+	if err == nil && v.JudgeVerdict != "" {
+		_, err = fmt.Fprintf(w, "Judge: %s, %s. %s\n", cell(v.Judge), cell(v.JudgeVerdict), cell(v.JudgeWhy))
+	}
 	return err
 }
 

@@ -70,7 +70,7 @@ func TestPolicyCommands(t *testing.T) {
 	out, _, err = cliRun(t, "policy", "show", "-o", "json")
 	var show policyShow
 	if err != nil || json.Unmarshal([]byte(out), &show) != nil || show.File != exampleRules || len(show.Rules) != 10 ||
-		!slices.Equal(show.Disabled, []string{"stability_manual"}) || len(show.Variables) != 12 {
+		!slices.Equal(show.Disabled, []string{"stability_manual"}) || len(show.Variables) != 13 {
 		t.Fatalf("show json: %v\n%s", err, out)
 	}
 }

@@ -150,6 +150,11 @@ if (typeof module === "object" && module.exports) module.exports = { layoutLabel
     }
     if (e.rollback) dl.append(el("dt", { text: "Rollback" }), decision(e.rollback));
     if (e.decision) dl.append(el("dt", { text: "Decision" }), decision(e.decision));
+    if (e.judgement) {
+      const j = e.judgement;
+      dl.append(el("dt", { text: "Judge" }), el("dd", { class: "judgement verdict-" + j.verdict, "data-verdict": j.verdict },
+        el("strong", { text: j.judge + ": " + j.verdict }), " ", el("span", { class: "why", text: j.why })));
+    }
     if (h && h.reason) dl.append(el("dt", { text: "Trigger" }), el("dd", { text: h.reason }));
     if (h && h.warnings && h.warnings.length) dl.append(el("dt", { text: "Warnings" }), el("dd", { text: h.warnings.join("; ") }));
     if (e.new_errors && e.new_errors.length) {

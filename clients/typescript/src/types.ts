@@ -205,7 +205,76 @@ export interface Health {
   reason?: string;
   warnings: string[];
   unknown?: { [signal: string]: string };
+  /** The release's events of fingerprints no earlier release had. */
+  new_errors?: NewErrorCounts;
+  /** Firing alerts of other tools (Alertmanager) attributed to the deployment. */
+  alerts?: FiringAlert[];
   timestamp: string;
+}
+
+/**
+ * A release's events of fingerprints that no earlier release of its service
+ * and environment had, and how many fingerprints they are.
+ * @schema NewErrorCounts
+ */
+export interface NewErrorCounts {
+  events: number;
+  fingerprints: number;
+}
+
+/**
+ * A firing alert of another tool as the health object shows it.
+ * @schema FiringAlert
+ */
+export interface FiringAlert {
+  alertname: string;
+  /** The alert's summary annotation. */
+  summary?: string;
+  fingerprint: string;
+  starts_at: string;
+  /** How the alert was tied to the release. */
+  attribution_rule: "deployment_id" | "version" | "current";
+  /** The alert's name is in alert_triggers, or it is labelled roman_trigger="true". */
+  trigger: boolean;
+  /** The alert started before the release was deployed: it never rolls it back. */
+  pre_existing?: boolean;
+}
+
+/**
+ * A judge's verdict about a release with its evidence (docs/judge.md).
+ * @schema Judgement
+ */
+export interface Judgement {
+  judge: "threshold" | "baseline";
+  /** Recorded in shadow mode, without acting. */
+  shadow?: boolean;
+  verdict: "pass" | "fail" | "inconclusive";
+  /** What decided: error_rate_regression, requests, a health signal. */
+  signal: string;
+  /** The trigger's reason when the verdict is fail. */
+  reason?: string;
+  /** One line explaining the verdict. */
+  why: string;
+  note?: string;
+  /** The baseline judge applied the threshold triggers: no earlier release to compare with. */
+  fallback?: boolean;
+  at?: string;
+  window_start?: string;
+  window_end?: string;
+  minutes?: number;
+  errors?: number;
+  requests?: number | null;
+  unit?: "minute" | "request";
+  rate?: number;
+  /** The replaced release over the baseline window. */
+  baseline?: { [key: string]: unknown } | null;
+  ratio?: number | null;
+  /** The natural logarithm of e_value. */
+  statistic?: number;
+  e_value?: number;
+  /** The anytime-valid p-value min(1, 1/e_value). */
+  p_value?: number;
+  limits?: { [key: string]: unknown };
 }
 
 /**
@@ -231,6 +300,8 @@ export interface CheckResult {
   suppressed_reason?: string;
   suppressed_until?: string;
   command?: string;
+  /** The judge's newest acting verdict with its evidence, when one was recorded. */
+  judgement?: Judgement;
 }
 
 /**
@@ -304,6 +375,10 @@ export interface ErrorEvent {
   message: string;
   severity?: string;
   fingerprint?: string;
+  /** The error's type or class; feeds roman's own fingerprint. Not stored. */
+  error_type?: string;
+  /** The stack trace; its top 3 frames feed roman's own fingerprint. Not stored. */
+  stack?: string;
 }
 
 /**
@@ -333,6 +408,12 @@ export interface ExplainVerdict {
   health_check_passed: boolean;
   rolled_back: boolean;
   why: string;
+  /** The judge of the newest acting verdict (threshold or baseline). */
+  judge?: string;
+  /** That verdict: pass, fail or inconclusive. */
+  judge_verdict?: string;
+  /** That verdict's why line. */
+  judge_why?: string;
 }
 
 /**

@@ -1,0 +1,244 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// judgeState is a watch's state of the judges (docs/judge.md).
+type judgeState struct {
+	// baseline is the replaced release's sample, read once per watch;
+	// baselineRead is set once it was.
+	baseline     *roman.BaselineSample
+	baselineRead bool
+	// verdicts holds the last recorded verdict per judge ("baseline",
+	// "threshold"; shadow ones prefixed "shadow:").
+	verdicts map[string]string
+	// tested remembers the error count and exposure at which the
+	// sequential test last ran without rejecting: with no new error since,
+	// it cannot reject (the e-value only falls between errors).
+	testedErrors int64
+	tested       bool
+	// last is the newest judgement of the acting judge.
+	last *roman.Judgement
+	// extensions counts the window's extensions for an inconclusive end.
+	extensions int
+}
+
+// judgeSettings returns the judge settings of w's environment, and whether
+// the monitor judges at all (a judge store and settings are configured and
+// either the baseline judge acts or shadow mode is on).
+func (m *Monitor) judgeSettings(w *watch) (roman.JudgeSettings, bool) {
+	if m.Judge == nil || m.JudgeStore == nil {
+		return roman.JudgeSettings{}, false
+	}
+	s := m.Judge(w.d.Environment)
+	return s, s.Judge == roman.JudgeBaseline || s.Shadow
+}
+
+// judgeInput reads what the judges need at now.
+func (m *Monitor) judgeInput(ctx context.Context, w *watch, s roman.JudgeSettings, h roman.Health, now time.Time) (roman.JudgeInput, error) {
+	d := w.d
+	in := roman.JudgeInput{Now: now, DeployedAt: d.DeployedAt, Health: h}
+	if !w.judge.baselineRead {
+		b, err := m.readBaseline(ctx, d, s)
+		if err != nil {
+			return in, err
+		}
+		w.judge.baseline, w.judge.baselineRead = b, true
+	}
+	in.Baseline = w.judge.baseline
+	c, err := m.JudgeStore.JudgeCounts(ctx, d.DeploymentID, d.DeployedAt, now)
+	if err != nil {
+		return in, err
+	}
+	in.Errors = c.Errors
+	if b := in.Baseline; b != nil && b.Requests != nil && c.RequestSamples > 0 {
+		r := c.Requests
+		in.Requests, in.RequestsUntil = &r, c.RequestsUntil
+		if c.RequestsUntil.Before(now) {
+			// Errors and requests over the same time.
+			upTo, err := m.JudgeStore.JudgeCounts(ctx, d.DeploymentID, d.DeployedAt, c.RequestsUntil)
+			if err != nil {
+				return in, err
+			}
+			in.Errors = upTo.Errors
+		}
+	}
+	return in, nil
+}
+
+// readBaseline reads the replaced release's errors (and requests) over the
+// baseline window before d's deployed_at; nil when there is none.
+func (m *Monitor) readBaseline(ctx context.Context, d *roman.Deployment, s roman.JudgeSettings) (*roman.BaselineSample, error) {
+	prev, err := m.JudgeStore.PreviousDeployment(ctx, d)
+	if err != nil || prev == nil {
+		return nil, err
+	}
+	from := d.DeployedAt.Add(-s.BaselineWindow)
+	if prev.DeployedAt.After(from) {
+		from = prev.DeployedAt
+	}
+	if !d.DeployedAt.After(from) {
+		return nil, nil
+	}
+	c, err := m.JudgeStore.JudgeCounts(ctx, prev.DeploymentID, from, d.DeployedAt)
+	if err != nil {
+		return nil, err
+	}
+	b := &roman.BaselineSample{DeploymentID: prev.DeploymentID, Version: prev.Version, From: from, To: d.DeployedAt, Errors: c.Errors}
+	if c.RequestSamples > 0 {
+		r := c.Requests
+		b.Requests = &r
+	}
+	return b, nil
+}
+
+// judge runs the judges on w's health h at now, records their verdict
+// changes and returns the health the monitor acts on: under the baseline
+// judge its reason is the judge's (a regression, or the absolute
+// DB-connection trigger), and the absolute error triggers without a
+// significant regression alert instead of rolling back. Under the threshold
+// judge h is returned as it is.
+func (m *Monitor) judge(ctx context.Context, w *watch, s roman.JudgeSettings, h roman.Health, now time.Time) roman.Health {
+	in, err := m.judgeInput(ctx, w, s, h, now)
+	if err != nil {
+		m.Logger.Error("monitor: reading the judge's counts failed", "deployment_id", w.d.DeploymentID, "err", err)
+		return h
+	}
+	th := m.thresholds(w.d.Environment)
+	// With no new error since the test last ran without rejecting, it
+	// cannot reject now; it is skipped (and re-run for the evidence of a
+	// verdict change).
+	in.SkipTest = w.judge.tested && in.Errors == w.judge.testedErrors
+	run := func(kind string, shadow bool) roman.Judgement {
+		j := roman.Judge(kind, in, s, th)
+		key := kind
+		if shadow {
+			key = "shadow:" + kind
+		}
+		if w.judge.verdicts == nil {
+			w.judge.verdicts = map[string]string{}
+		}
+		if w.judge.verdicts[key] != j.Verdict {
+			w.judge.verdicts[key] = j.Verdict
+			if in.SkipTest {
+				full := in
+				full.SkipTest = false
+				j = roman.Judge(kind, full, s, th)
+			}
+			j.Shadow = shadow
+			m.recordJudgement(ctx, w, j, "verdict", now)
+		}
+		j.Shadow = shadow
+		return j
+	}
+	primary := run(s.Judge, false)
+	if s.Shadow {
+		run(s.Other(), true)
+	}
+	if !in.SkipTest {
+		w.judge.tested, w.judge.testedErrors = true, in.Errors
+	}
+	if primary.Verdict == roman.VerdictFail && primary.Signal == roman.SignalRegression {
+		w.judge.tested = false
+	}
+	w.judge.last = &primary
+	if s.Judge != roman.JudgeBaseline {
+		return h
+	}
+	switch primary.Verdict {
+	case roman.VerdictFail:
+		h.Reason, h.Healthy, h.Status = primary.Reason, false, roman.HealthUnhealthy
+	case roman.VerdictInconclusive:
+		if h.Reason != "" {
+			m.once(ctx, w, "inconclusive:"+primary.Signal, roman.EventHealthAlert, roman.SeverityWarning,
+				fmt.Sprintf("%s in %s: %s; judge baseline: inconclusive, no automatic rollback (%s)",
+					w.d.Version, w.d.Environment, h.Reason, primary.Why),
+				map[string]any{"reason": h.Reason, "why": primary.Why, "judgement": primary, "health": h})
+			h.Reason, h.Healthy, h.Status = "", true, roman.HealthDegraded
+		}
+	default:
+		h.Reason = ""
+	}
+	return h
+}
+
+// thresholds returns the trigger limits of env.
+func (m *Monitor) thresholds(env string) roman.Thresholds {
+	if m.Checker != nil && m.Checker.Thresholds != nil {
+		return m.Checker.Thresholds(env)
+	}
+	return roman.DefaultThresholds()
+}
+
+// recordJudgement writes a health_judgement row: why is "verdict", "trigger",
+// "suppression" or "window_end".
+func (m *Monitor) recordJudgement(ctx context.Context, w *watch, j roman.Judgement, why string, now time.Time) {
+	mode := "acting"
+	if j.Shadow {
+		mode = "shadow"
+	}
+	meta := map[string]any{"judgement": j, "judge": j.Judge, "verdict": j.Verdict, "signal": j.Signal, "shadow": j.Shadow, "record": why}
+	m.eventAt(ctx, w.d, now, roman.EventHealthJudgement, roman.SeverityInfo,
+		fmt.Sprintf("Judge %s (%s) on %s in %s: %s (%s). %s", j.Judge, mode, w.d.Version, w.d.Environment, j.Verdict, why, j.Why), meta)
+}
+
+// whyOf returns the why line of the trigger behind h: the acting judge's
+// when it judged, else the threshold's.
+func (m *Monitor) whyOf(w *watch, h roman.Health) string {
+	if j := w.judge.last; j != nil && j.Verdict == roman.VerdictFail && j.Reason == h.Reason {
+		return j.Why
+	}
+	return roman.ThresholdWhy(h, m.thresholds(w.d.Environment))
+}
+
+// judgeWindowEnd judges a window that ended with no breach under the
+// baseline judge. It returns true when the window was extended (decided
+// later) or ended inconclusive (decided here: not marked healthy, a human
+// must decide); false lets the window pass as before.
+func (m *Monitor) judgeWindowEnd(ctx context.Context, w *watch, h roman.Health) bool {
+	s, ok := m.judgeSettings(w)
+	if !ok {
+		return false
+	}
+	in, err := m.judgeInput(ctx, w, s, h, w.windowEnd)
+	if err != nil {
+		m.Logger.Error("monitor: reading the judge's counts failed", "deployment_id", w.d.DeploymentID, "err", err)
+		return false
+	}
+	th := m.thresholds(w.d.Environment)
+	j := roman.Judge(s.Judge, in, s, th)
+	m.recordJudgement(ctx, w, j, "window_end", w.windowEnd)
+	if s.Shadow {
+		o := roman.Judge(s.Other(), in, s, th)
+		o.Shadow = true
+		m.recordJudgement(ctx, w, o, "window_end", w.windowEnd)
+	}
+	w.judge.last = &j
+	if s.Judge != roman.JudgeBaseline || j.Verdict != roman.VerdictInconclusive {
+		return false
+	}
+	if w.judge.extensions < roman.MaxJudgeExtensions && s.Extend > 0 {
+		w.judge.extensions++
+		w.windowEnd = w.windowEnd.Add(s.Extend)
+		w.windowDone = false
+		m.event(ctx, w.d, roman.EventWatchExtended, roman.SeverityInfo,
+			fmt.Sprintf("Watch window of %s in %s ended inconclusive: extended by %s to %s (extension %d of %d). %s",
+				w.d.Version, w.d.Environment, s.Extend, w.windowEnd.UTC().Format(time.RFC3339), w.judge.extensions, roman.MaxJudgeExtensions, j.Why),
+			map[string]any{"judgement": j, "window_ends_at": w.windowEnd.UTC(), "extension": w.judge.extensions})
+		return true
+	}
+	details := map[string]any{"decided_by": "monitor", "passed": false, "judgement": j, "window_ends_at": w.windowEnd.UTC(), "health": h}
+	if _, err := m.Deployments.Update(ctx, w.d.DeploymentID, roman.DeploymentUpdate{HealthCheckDetails: mustJSON(details)}); err != nil {
+		m.Logger.Error("monitor: recording the window failed", "deployment_id", w.d.DeploymentID, "err", err)
+	}
+	m.event(ctx, w.d, roman.EventWatchUnverified, roman.SeverityWarning,
+		fmt.Sprintf("Watch window of %s in %s ended inconclusive after %d extension(s): not marked health_check_passed; a human must decide. %s",
+			w.d.Version, w.d.Environment, w.judge.extensions, j.Why),
+		map[string]any{"judgement": j, "judge_inconclusive": true, "why": j.Why, "health": h})
+	return true
+}
