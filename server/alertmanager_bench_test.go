@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/internal/testkit"
 )
 
@@ -65,31 +63,11 @@ func BenchmarkAlertmanagerDetectionLatency(b *testing.B) {
 				env := fmt.Sprintf("bench-%d", i)
 				id := deployCheckout(b, m, env)
 				body := amBody(b, env, "HighErrorRate", fmt.Sprintf("%016x", i), time.Now().Add(time.Millisecond))
-				drain(ch)
-				b.StartTimer()
-				start := time.Now()
-				if code := postAMBytes(http.DefaultClient, m.URL(), body); code != 200 {
-					b.Fatalf("webhook: %d", code)
-				}
-				for c := range ch {
-					if c.Kind == roman.ChangeRollback && c.DeploymentID == id {
-						break
-					}
-				}
-				lat = append(lat, time.Since(start))
-				b.StopTimer()
-				deadline := time.Now().Add(10 * time.Second)
-				for {
-					evs, _ := m.Store.ListRollbackEvents(context.Background(), roman.RollbackFilter{Environment: env})
-					if len(evs) == 1 && evs[0].Finished() || time.Now().After(deadline) {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
+				lat = append(lat, timeToRollback(b, ch, m, env, id, "webhook", func() int {
+					return postAMBytes(http.DefaultClient, m.URL(), body)
+				}))
 			}
-			b.ReportMetric(percentile(lat, 0.5), "p50-ms")
-			b.ReportMetric(percentile(lat, 0.99), "p99-ms")
-			b.ReportMetric(0, "ns/op")
+			reportLatencies(b, lat)
 		})
 	}
 }

@@ -276,30 +276,10 @@ func BenchmarkOTLPDetectionLatency(b *testing.B) {
 				b.Fatalf("ingest: %d", code)
 			}
 			body := otlpErrorSpanBody("default", "v2.5.3", env, time.Now())
-			drain(ch)
-			b.StartTimer()
-			start := time.Now()
-			if code := postAs(m.URL()+"/v1/traces", deployToken, "application/x-protobuf", nil, body); code != 200 {
-				b.Fatalf("export: %d", code)
-			}
-			for c := range ch {
-				if c.Kind == roman.ChangeRollback && c.DeploymentID == id {
-					break
-				}
-			}
-			lat = append(lat, time.Since(start))
-			b.StopTimer()
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				evs, _ := m.Store.ListRollbackEvents(context.Background(), roman.RollbackFilter{Environment: env})
-				if len(evs) == 1 && evs[0].Finished() || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(time.Millisecond)
-			}
+			lat = append(lat, timeToRollback(b, ch, m, env, id, "export", func() int {
+				return postAs(m.URL()+"/v1/traces", deployToken, "application/x-protobuf", nil, body)
+			}))
 		}
-		b.ReportMetric(percentile(lat, 0.5), "p50-ms")
-		b.ReportMetric(percentile(lat, 0.99), "p99-ms")
-		b.ReportMetric(0, "ns/op")
+		reportLatencies(b, lat)
 	})
 }
