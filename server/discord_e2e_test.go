@@ -183,6 +183,40 @@ func TestDiscordApproveRollbackEndToEnd(t *testing.T) {
 
 const pingBody = `{"id":"787053080478613555","token":"ThisIsATokenFromDiscordThatIsVeryLong","type":1,"version":1}`
 
+// discordScenario is the seed's scene for the replay tests: a Discord
+// application with one approver, a fake Discord API, a fake clock, and in
+// production a known-good v2.5.2 and the bad v2.5.3 (recordReleases).
+type discordScenario struct {
+	key   ed25519.PrivateKey
+	api   *fakeDiscordAPI
+	clock *testkit.Clock
+	env   map[string]string
+}
+
+func newDiscordScenario(t *testing.T) *discordScenario {
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newFakeDiscordAPI(t)
+	return &discordScenario{key: key, api: api, clock: testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC)),
+		env: map[string]string{
+			"ROMAN_DISCORD_PUBLIC_KEY":     hex.EncodeToString(pub),
+			"ROMAN_DISCORD_APPLICATION_ID": "42",
+			"ROMAN_DISCORD_API_URL":        api.srv.URL + "/api/v10",
+			"ROMAN_DISCORD_APPROVERS":      "111111111111111111",
+		}}
+}
+
+// recordReleases records the known-good and the bad release on m and
+// returns the bad one's id.
+func (sc *discordScenario) recordReleases(t *testing.T, m *Server) string {
+	testkit.Call(t, "POST", m.URL()+"/deployments", deployToken,
+		`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
+	_, bad := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
+	return bad["deployment_id"].(string)
+}
+
 // TestDiscordReplayRunsNothing captures one signed /approve rollback and
 // replays it 20 times within the five minutes its signature stays valid,
 // plus a refused one 10 times at once, on both stores. Each replay must get
@@ -191,23 +225,11 @@ const pingBody = `{"id":"787053080478613555","token":"ThisIsATokenFromDiscordTha
 // the replay is refused outright.
 func TestDiscordReplayRunsNothing(t *testing.T) {
 	testkit.EachStore(t, func(t *testing.T, database string) {
-		pub, key, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		api := newFakeDiscordAPI(t)
-		clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
-		m := closedAtEnd(t, openServer(t, database, clock.Now, nil, map[string]string{
-			"ROMAN_DISCORD_PUBLIC_KEY":     hex.EncodeToString(pub),
-			"ROMAN_DISCORD_APPLICATION_ID": "42",
-			"ROMAN_DISCORD_API_URL":        api.srv.URL + "/api/v10",
-			"ROMAN_DISCORD_APPROVERS":      "111111111111111111",
-		}))
+		sc := newDiscordScenario(t)
+		key, api, clock := sc.key, sc.api, sc.clock
+		m := closedAtEnd(t, openServer(t, database, clock.Now, nil, sc.env))
 		signedAt := clock.Now()
-		testkit.Call(t, "POST", m.URL()+"/deployments", deployToken,
-			`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
-		_, bad := testkit.Call(t, "POST", m.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
-		badID := bad["deployment_id"].(string)
+		badID := sc.recordReleases(t, m)
 
 		captured := approveBody("111111111111111111", badID, "Critical bug in payment flow")
 		code, first := interact(t, m, key, signedAt, captured)
@@ -269,24 +291,11 @@ func TestDiscordReplayRunsNothing(t *testing.T) {
 // stores, although that process never saw the interaction.
 func TestDiscordReplayAfterRestart(t *testing.T) {
 	testkit.EachStore(t, func(t *testing.T, database string) {
-		pub, key, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		api := newFakeDiscordAPI(t)
-		clock := testkit.NewClock(time.Date(2025, 12, 15, 14, 0, 0, 0, time.UTC))
-		discordEnv := map[string]string{
-			"ROMAN_DISCORD_PUBLIC_KEY":     hex.EncodeToString(pub),
-			"ROMAN_DISCORD_APPLICATION_ID": "42",
-			"ROMAN_DISCORD_API_URL":        api.srv.URL + "/api/v10",
-			"ROMAN_DISCORD_APPROVERS":      "111111111111111111",
-		}
+		sc := newDiscordScenario(t)
+		key, api, clock, discordEnv := sc.key, sc.api, sc.clock, sc.env
 		first := openServer(t, database, clock.Now, nil, discordEnv)
 		signedAt := clock.Now()
-		testkit.Call(t, "POST", first.URL()+"/deployments", deployToken,
-			`{"environment":"production","version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,"deployed_at":"2025-12-15T13:45:00Z"}`)
-		_, bad := testkit.Call(t, "POST", first.URL()+"/deployments", deployToken, `{"environment":"production","version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","status":"success"}`)
-		captured := approveBody("111111111111111111", bad["deployment_id"].(string), "Critical bug in payment flow")
+		captured := approveBody("111111111111111111", sc.recordReleases(t, first), "Critical bug in payment flow")
 		code, answer := interact(t, first, key, signedAt, captured)
 		if code != 200 || answer != `{"type":5}` {
 			t.Fatalf("approve: %d %s", code, answer)
