@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/odyssey-1/roman"
 )
 
@@ -85,7 +88,8 @@ func (db *DB) readCheckSeparately(ctx context.Context, q roman.CheckQuery) (*rom
 //	$3–$8 the raw edges of the error windows, $9–$11 their whole seconds
 //	$12 the start of the metrics window ($8, now, ends it)
 //
-// Metric values travel as the hex of their eight bytes (float8send), so no
+// The newest sample of a metric is the newest time's (max(at): one index
+// seek) highest id, so no plan sorts a metric's samples. Metric values travel as the hex of their eight bytes (float8send), so no
 // value is rounded whatever extra_float_digits says, and NaN or infinities
 // written straight into the table come through as they are. Of the
 // judgement rows only those up to the first that holds an object
@@ -113,7 +117,9 @@ CROSS JOIN LATERAL (WITH RECURSIVE names(name) AS (
 		FROM names WHERE names.name IS NOT NULL)
 	SELECT json_object_agg(x.name, encode(float8send(x.v), 'hex')) FILTER (WHERE x.v IS NOT NULL) AS metrics
 	FROM (SELECT names.name, (SELECT value FROM metric_samples ms WHERE ms.deployment_id = $1 AND ms.name = names.name
-			AND ms.at > $12 AND ms.at <= $8 ORDER BY ms.at DESC, ms.id DESC LIMIT 1) AS v
+			AND ms.at = (SELECT max(mx.at) FROM metric_samples mx WHERE mx.deployment_id = $1 AND mx.name = names.name
+				AND mx.at > $12 AND mx.at <= $8)
+			ORDER BY ms.id DESC LIMIT 1) AS v
 		FROM names WHERE names.name IS NOT NULL) x) m
 CROSS JOIN LATERAL (SELECT coalesce(sum(g.events), 0)::bigint AS events, count(*) AS fingerprints
 	FROM deployment_fingerprints g
@@ -155,7 +161,11 @@ func (db *DB) readCheckPG(ctx context.Context, q roman.CheckQuery) (*roman.Check
 		sup, mi                        checkEventScan
 		r                              roman.CheckRead
 	)
-	row := db.reader(ctx).QueryRowContext(ctx, checkReadPGSQL,
+	pool := db.cdb
+	if roman.IsDecision(ctx) {
+		pool = db.ddb
+	}
+	row := pool.QueryRowContext(ctx, checkReadPGSQL,
 		id, id, m1.from, m1.fromEnd, m5.from, m5.fromEnd, db.ts(tail), db.ts(now),
 		m1.first, m5.first, db.secondKey(tail), db.ts(q.MetricsSince))
 	d, err := scanDeployment(scanMore{row, []any{&edge1, &edge5, &last, &sec1, &sec5, &metrics,
@@ -182,6 +192,29 @@ func (db *DB) readCheckPG(ctx context.Context, q roman.CheckQuery) (*roman.Check
 	r.JudgementsCut = judgementRows < judgementTotal
 	r.Suppressed, r.Intervention = sup.event(), mi.event()
 	return &r, nil
+}
+
+// pgCheckConns is the size of the check pool (cdb): a check is one
+// statement of well under a millisecond, so a few sessions keep up with
+// thousands a second, and more would only contend for the same cores.
+const pgCheckConns = 4
+
+// openCheckPool opens the pool of ReadCheck on PostgreSQL. Its sessions
+// run with plan_cache_mode = force_generic_plan: left to itself,
+// PostgreSQL plans the statement anew at every execution (its custom
+// plans look cheaper than the generic one because they see the times),
+// and planning it costs twice what running it does. The generic plan is
+// the same index ranges (see TestCheckReadPlan). Only this statement runs
+// on these sessions, so no other query's plan changes. Its connections are
+// kept open, so bursts do not pay for new sessions.
+func openCheckPool(cfg *pgx.ConnConfig) *sql.DB {
+	cfg = cfg.Copy()
+	cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	p := stdlib.OpenDB(*cfg)
+	p.SetMaxOpenConns(pgCheckConns)
+	p.SetMaxIdleConns(pgCheckConns)
+	p.SetConnMaxIdleTime(5 * time.Minute)
+	return p
 }
 
 // scanMore is a row whose Scan also fills more destinations after the
