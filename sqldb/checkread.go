@@ -182,8 +182,18 @@ CROSS JOIN LATERAL (SELECT json_agg(w.metadata ORDER BY w."timestamp" DESC, w.id
 	WHERE w.before = 0) j
 WHERE d.deployment_id = $1`
 
-// readCheckPG is ReadCheck on PostgreSQL: checkReadPGSQL.
+// readCheckPG is ReadCheck on PostgreSQL: checkReadPGSQL on the check
+// pool, or the decision pool for work marked by roman.ForDecisions.
 func (db *DB) readCheckPG(ctx context.Context, q roman.CheckQuery) (*roman.CheckRead, error) {
+	pool := db.cdb
+	if roman.IsDecision(ctx) {
+		pool = db.ddb
+	}
+	return db.readCheckPGOn(ctx, pool, q)
+}
+
+// readCheckPGOn runs checkReadPGSQL on pool.
+func (db *DB) readCheckPGOn(ctx context.Context, pool *sql.DB, q roman.CheckQuery) (*roman.CheckRead, error) {
 	id, ok := lookupID(q.DeploymentID)
 	if !ok {
 		return nil, notFound("deployment", q.DeploymentID)
@@ -198,10 +208,6 @@ func (db *DB) readCheckPG(ctx context.Context, q roman.CheckQuery) (*roman.Check
 		sup, mi                        checkEventScan
 		r                              roman.CheckRead
 	)
-	pool := db.cdb
-	if roman.IsDecision(ctx) {
-		pool = db.ddb
-	}
 	row := pool.QueryRowContext(ctx, checkReadPGSQL,
 		id, id, m1.from, m1.fromEnd, m5.from, m5.fromEnd, db.ts(tail), db.ts(now),
 		m1.first, m5.first, db.secondKey(tail), db.ts(q.MetricsSince))

@@ -15,7 +15,9 @@ import (
 // ReadCheck (one statement on PostgreSQL, on the check pool), separate-reads
 // the reads the check made before it (GetDeployment, CountErrors,
 // LatestMetrics, NewErrorsBatch, whether an alert fires, the newest
-// suppression rows, the newest judgement rows). The data is that of
+// suppression rows, the newest judgement rows), and on PostgreSQL
+// one-read-custom-plans the one statement on the general pool, where
+// PostgreSQL plans it at every execution. The data is that of
 // BenchmarkCheckAt1000RPS (server) with typical errors: five deployments,
 // each with 20 errors in its window, 10,000 older ones and 400 metric
 // samples, plus 200 roman_events rows each (a quarter of them shadow
@@ -30,7 +32,12 @@ func BenchmarkReadCheck(b *testing.B) {
 			for _, way := range []struct {
 				name string
 				read func(context.Context, roman.CheckQuery) (*roman.CheckRead, error)
-			}{{"one-read", db.ReadCheck}, {"separate-reads", db.readCheckSeparately}} {
+			}{{"one-read", db.ReadCheck}, {"separate-reads", db.readCheckSeparately}, {"one-read-custom-plans", func(ctx context.Context, q roman.CheckQuery) (*roman.CheckRead, error) {
+				return db.readCheckPGOn(ctx, db.db, q)
+			}}} {
+				if way.name == "one-read-custom-plans" && db.dialect != DialectPostgres {
+					continue
+				}
 				b.Run(way.name, func(b *testing.B) {
 					ctx := context.Background()
 					now := time.Now().UTC()
