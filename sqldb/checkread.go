@@ -38,8 +38,8 @@ func (db *DB) ReadCheck(ctx context.Context, q roman.CheckQuery) (*roman.CheckRe
 // CountErrors, NewErrorsBatch, FiringAlerts' first question and the two
 // newest suppression rows (ListRomanEvents) read, each an index range.
 // ?1 is the deployment, ?3–?8 the raw edges of the error windows, ?9–?11
-// their whole seconds (ReadCheck's PostgreSQL statement numbers them the
-// same way).
+// their whole seconds, numbered as in the PostgreSQL statement (whose ?2,
+// the deployment as text, SQLite does not need).
 const checkReadSQLiteSQL = `SELECT d.id, d.deployment_id, d.service, d.environment, d.version, d.git_commit, d.git_branch,
 	d.deployed_by, d.deployed_at, d.status, d.rollback_from, coalesce(d.health_check_passed, FALSE),
 	d.health_check_details, d.constitutional_validation, d.metadata, d.completed_at, d.rolled_back_at,
