@@ -27,9 +27,19 @@ func builtinInputs(ctx context.Context, st roman.SignalStore, deploymentID strin
 		}
 		return in, nil
 	}
+	if err := recentInputs(ctx, st, deploymentID, now, n, &in); err != nil {
+		return roman.HealthInputs{}, err
+	}
+	return in, nil
+}
+
+// recentInputs reads the newest n samples of each metric in
+// (now - MetricMaxAge, now] into in: the newest is the signal's value, the
+// smallest of n (when there are n) its sustained value.
+func recentInputs(ctx context.Context, st roman.SignalStore, deploymentID string, now time.Time, n int, in *roman.HealthInputs) error {
 	recent, err := st.RecentMetrics(ctx, deploymentID, now.Add(-MetricMaxAge), now, n)
 	if err != nil {
-		return roman.HealthInputs{}, err
+		return err
 	}
 	for k, vs := range recent {
 		if len(vs) == 0 {
@@ -40,7 +50,7 @@ func builtinInputs(ctx context.Context, st roman.SignalStore, deploymentID strin
 			in.Sustained[k] = minOf(vs[:n])
 		}
 	}
-	return in, nil
+	return nil
 }
 
 func minOf(vs []float64) float64 {

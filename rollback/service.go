@@ -101,10 +101,19 @@ type Service struct {
 
 var _ roman.RollbackService = (*Service)(nil)
 
-// Check computes a deployment's health and whether a trigger fires.
+// Check computes a deployment's health and whether a trigger fires. With a
+// store that reads a check at once (roman.CheckReader) and a health
+// checker that computes health from such a read, the store is read once
+// (checkOneRead); otherwise each part is read on its own. Both give the
+// same answer.
 func (s *Service) Check(ctx context.Context, deploymentID string) (*roman.CheckResult, error) {
 	if !roman.ValidUUID(deploymentID) {
 		return nil, roman.Errorf(roman.EINVALID, "invalid deployment_id %q: not a uuid", deploymentID)
+	}
+	if rd, ok := s.Store.(roman.CheckReader); ok {
+		if hc, ok := s.Health.(OneReadChecker); ok {
+			return s.checkOneRead(ctx, rd, hc, deploymentID)
+		}
 	}
 	d, err := s.Store.GetDeployment(ctx, deploymentID)
 	if err != nil {
@@ -121,31 +130,78 @@ func (s *Service) Check(ctx context.Context, deploymentID string) (*roman.CheckR
 	if res.Judgement, err = s.latestJudgement(ctx, d.DeploymentID); err != nil {
 		return nil, err
 	}
-	if j := res.Judgement; j != nil && j.Judge == roman.JudgeBaseline && !j.Fallback {
-		// The baseline judge decides: a regression (or the absolute
-		// DB-connection trigger) is the reason, the absolute error
-		// triggers alone are not.
-		res.ShouldRollback, res.Reason = j.Verdict == roman.VerdictFail, j.Reason
-	}
+	judgementDecides(res)
 	return res, nil
 }
 
-// latestJudgement returns the newest acting (not shadow) health_judgement
-// of a deployment, or nil.
-func (s *Service) latestJudgement(ctx context.Context, deploymentID string) (*roman.Judgement, error) {
-	evs, err := s.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventHealthJudgement, DeploymentID: deploymentID, Limit: 20})
+// OneReadChecker is a HealthChecker that computes a deployment's health
+// from one read of a roman.CheckReader and returns that read with it
+// (*health.Checker).
+type OneReadChecker interface {
+	CheckOneRead(ctx context.Context, rd roman.CheckReader, deploymentID string) (*roman.CheckRead, roman.Health, error)
+}
+
+// checkOneRead is Check from one read of the store: the suppression rows
+// and the judgement rows come with the health's readings.
+func (s *Service) checkOneRead(ctx context.Context, rd roman.CheckReader, hc OneReadChecker, deploymentID string) (*roman.CheckResult, error) {
+	r, h, err := hc.CheckOneRead(ctx, rd, deploymentID)
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range evs {
+	d := r.Deployment
+	res := &roman.CheckResult{DeploymentID: deploymentID, ShouldRollback: h.Reason != "", Reason: h.Reason, Health: h}
+	if d.Status != roman.StatusRolledBack {
+		s.suppressionFrom(newestOf(r.Suppressed, r.Intervention), res)
+	}
+	var found bool
+	if res.Judgement, found = actingJudgement(r.Judgements); !found && r.JudgementsCut {
+		// The store left rows out after one it took for an acting verdict
+		// that does not decode as one: look at all of them.
+		if res.Judgement, err = s.latestJudgement(ctx, d.DeploymentID); err != nil {
+			return nil, err
+		}
+	}
+	judgementDecides(res)
+	return res, nil
+}
+
+// judgementDecides lets the baseline judge's verdict, when there is one,
+// decide the check: a regression (or the absolute DB-connection trigger)
+// is the reason, the absolute error triggers alone are not.
+func judgementDecides(res *roman.CheckResult) {
+	if j := res.Judgement; j != nil && j.Judge == roman.JudgeBaseline && !j.Fallback {
+		res.ShouldRollback, res.Reason = j.Verdict == roman.VerdictFail, j.Reason
+	}
+}
+
+// latestJudgement returns the newest acting (not shadow) health_judgement
+// among the newest roman.CheckJudgementRows of a deployment, or nil.
+func (s *Service) latestJudgement(ctx context.Context, deploymentID string) (*roman.Judgement, error) {
+	evs, err := s.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventHealthJudgement, DeploymentID: deploymentID, Limit: roman.CheckJudgementRows})
+	if err != nil {
+		return nil, err
+	}
+	mds := make([]json.RawMessage, len(evs))
+	for i, e := range evs {
+		mds[i] = e.Metadata
+	}
+	j, _ := actingJudgement(mds)
+	return j, nil
+}
+
+// actingJudgement returns the judgement of the first of the rows'
+// metadata (newest first) that holds one not marked shadow, and whether
+// there was one.
+func actingJudgement(metadata []json.RawMessage) (*roman.Judgement, bool) {
+	for _, m := range metadata {
 		var md struct {
 			Judgement *roman.Judgement `json:"judgement"`
 		}
-		if json.Unmarshal(e.Metadata, &md) == nil && md.Judgement != nil && !md.Judgement.Shadow {
-			return md.Judgement, nil
+		if json.Unmarshal(m, &md) == nil && md.Judgement != nil && !md.Judgement.Shadow {
+			return md.Judgement, true
 		}
 	}
-	return nil, nil
+	return nil, false
 }
 
 // suppression fills the check result's suppressed fields from the newest
@@ -157,18 +213,35 @@ func (s *Service) suppression(ctx context.Context, d *roman.Deployment, res *rom
 	if d.Status == roman.StatusRolledBack {
 		return nil
 	}
-	var newest *roman.RomanEvent
-	for _, typ := range []string{roman.EventAutoRollbackSuppressed, roman.EventManualIntervention} {
+	var rows [2]*roman.RomanEvent
+	for i, typ := range []string{roman.EventAutoRollbackSuppressed, roman.EventManualIntervention} {
 		evs, err := s.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: typ, DeploymentID: d.DeploymentID, Limit: 1})
 		if err != nil {
 			return err
 		}
-		if len(evs) > 0 && (newest == nil || evs[0].Timestamp.After(newest.Timestamp)) {
-			newest = evs[0]
+		if len(evs) > 0 {
+			rows[i] = evs[0]
 		}
 	}
+	s.suppressionFrom(newestOf(rows[0], rows[1]), res)
+	return nil
+}
+
+// newestOf returns the newer of the newest auto_rollback_suppressed row
+// and the newest manual_intervention_required row (the first on a tie),
+// or nil when there is neither.
+func newestOf(suppressed, intervention *roman.RomanEvent) *roman.RomanEvent {
+	if suppressed == nil || intervention != nil && intervention.Timestamp.After(suppressed.Timestamp) {
+		return intervention
+	}
+	return suppressed
+}
+
+// suppressionFrom fills the check result's suppressed fields from the
+// newest suppression row, unless there is none or its cooldown is over.
+func (s *Service) suppressionFrom(newest *roman.RomanEvent, res *roman.CheckResult) {
 	if newest == nil {
-		return nil
+		return
 	}
 	var md struct {
 		By      string     `json:"suppressed_by"`
@@ -178,14 +251,13 @@ func (s *Service) suppression(ctx context.Context, d *roman.Deployment, res *rom
 	}
 	_ = json.Unmarshal(newest.Metadata, &md) // a row without the fields still says "suppressed"
 	if md.Until != nil && !s.Clock().Before(*md.Until) {
-		return nil
+		return
 	}
 	res.Suppressed, res.SuppressedBy, res.SuppressedUntil, res.Command = true, md.By, md.Until, md.Command
 	res.SuppressedReason = md.Reason
 	if res.SuppressedReason == "" {
 		res.SuppressedReason = newest.Message
 	}
-	return nil
 }
 
 // History returns rollback events newest first.

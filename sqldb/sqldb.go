@@ -56,7 +56,11 @@ type DB struct {
 	// ddb serves the reads of work marked by roman.ForDecisions (see
 	// reader): a small read pool of its own on SQLite (WAL readers never
 	// wait for the writer), the write pool on PostgreSQL.
-	ddb     *sql.DB
+	ddb *sql.DB
+	// cdb reads /auto-rollback/check on PostgreSQL (checkread.go): a
+	// small pool whose sessions plan that one statement once (a generic
+	// plan) instead of at every execution. Nil on SQLite.
+	cdb     *sql.DB
 	dialect string
 	logger  *slog.Logger
 	now     roman.Clock
@@ -276,6 +280,7 @@ func (db *DB) openPostgres(target string) error {
 	db.wdb.SetMaxIdleConns(pgDecisionConns)
 	db.wdb.SetConnMaxIdleTime(5 * time.Minute)
 	db.ddb = db.wdb
+	db.cdb = openCheckPool(cfg)
 	return nil
 }
 
@@ -327,6 +332,9 @@ func (db *DB) Close() error {
 	}
 	if db.ddb != nil && db.ddb != db.wdb && db.ddb != db.db {
 		errs = append(errs, db.ddb.Close())
+	}
+	if db.cdb != nil {
+		errs = append(errs, db.cdb.Close())
 	}
 	return errors.Join(errs...)
 }
