@@ -82,7 +82,7 @@ func (s *Service) drain() {
 		b.mu.Unlock()
 		if len(group) == 1 {
 			s.flushOne(group[0])
-		} else if err := s.flushGroup(group); err != nil {
+		} else if err := guard(func() error { return s.flushGroup(group) }); err != nil {
 			// Nothing of the group was written: each message is recorded
 			// alone, and only one the store refuses again fails.
 			if s.Logger != nil {
@@ -104,9 +104,25 @@ func (s *Service) flushOne(w *write) {
 	// The commit outlives no request's cancellation on its own: a message
 	// whose sender gave up is recorded all the same, as in a group.
 	ctx := context.WithoutCancel(w.ctx)
-	w.outcomes, w.err = s.Store.RecordIntegrationAlerts(ctx, w.rows, func(i int, outcome string) []*roman.RomanEvent {
-		return w.events(i, w.rows[i], outcome)
+	w.err = guard(func() error {
+		var err error
+		w.outcomes, err = s.Store.RecordIntegrationAlerts(ctx, w.rows, func(i int, outcome string) []*roman.RomanEvent {
+			return w.events(i, w.rows[i], outcome)
+		})
+		return err
 	})
+}
+
+// guard runs fn and turns a panic into an internal error: the commits run
+// on the batcher's goroutine, where a panic would end the process instead
+// of failing the requests whose writes caused it.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = roman.Errorf(roman.EINTERNAL, "recording alerts panicked: %v", p)
+		}
+	}()
+	return fn()
 }
 
 // flushGroup records several messages' alerts in one transaction. The

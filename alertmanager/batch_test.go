@@ -254,3 +254,44 @@ func TestLoneMessageCommitsAlone(t *testing.T) {
 		}
 	})
 }
+
+// panickyStore panics when asked to record the alert with fingerprint fp.
+type panickyStore struct {
+	*sqldb.DB
+	fp string
+}
+
+func (p panickyStore) RecordIntegrationAlerts(ctx context.Context, alerts []*roman.IntegrationAlert, events func(i int, outcome string) []*roman.RomanEvent) ([]string, error) {
+	for _, a := range alerts {
+		if a.Fingerprint == p.fp {
+			panic("a bug while recording " + p.fp)
+		}
+	}
+	return p.DB.RecordIntegrationAlerts(ctx, alerts, events)
+}
+
+// TestCommitPanicFailsOnlyItsMessage: a panic while recording (a bug) runs
+// on the batcher's goroutine; it fails the message that caused it with an
+// internal error, and the server goes on recording the next ones.
+func TestCommitPanicFailsOnlyItsMessage(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqldb.Open(ctx, testkit.SQLiteURL(t), testkit.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := testkit.NewClock(time.Date(2026, 12, 4, 16, 30, 0, 0, time.UTC))
+	if err := st.CreateDeployment(ctx, &roman.Deployment{Service: "checkout-api", Environment: "production", Version: "1.4.2",
+		GitCommit: "c2", Status: roman.StatusSuccess, DeployedAt: clock.Now().Add(-10 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{Deployments: st, Store: panickyStore{DB: st, fp: "00000000000000ee"}, Clock: clock.Now}
+	startsAt := clock.Now().Add(-time.Minute)
+	if _, err := s.Receive(ctx, firing(startsAt, "00000000000000ee")); roman.ErrorCode(err) != roman.EINTERNAL {
+		t.Fatalf("panicking message: %v, want an internal error", err)
+	}
+	res, err := s.Receive(ctx, firing(startsAt, "00000000000000ff"))
+	if err != nil || res.Recorded != 1 {
+		t.Fatalf("next message: %+v %v", res, err)
+	}
+}
