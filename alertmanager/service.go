@@ -50,6 +50,9 @@ type Service struct {
 	Unattributed func(source string, n int)
 	Clock        roman.Clock
 	Logger       *slog.Logger
+
+	// batch is the group commit of concurrent messages (batch.go).
+	batch batcher
 }
 
 // Result answers a received message.
@@ -100,7 +103,9 @@ type mapped struct {
 
 // Receive records a decoded message: each alert tied to its release (or
 // recorded as unattributed, naming what was missing), deduplicated, with a
-// roman_events row per new state. Only store failures are errors.
+// roman_events row per new state. Messages received at the same time are
+// recorded together, one transaction per group (a group commit), and each
+// returns once its group has committed. Only store failures are errors.
 func (s *Service) Receive(ctx context.Context, m *Message) (*Result, error) {
 	now := roman.UTC(s.Clock())
 	res := &Result{Success: true, Received: len(m.Alerts), TruncatedAlerts: m.TruncatedAlerts,
@@ -121,8 +126,8 @@ func (s *Service) Receive(ctx context.Context, m *Message) (*Result, error) {
 		maps[i] = mp
 		rows[i] = s.row(m, a, mp, now)
 	}
-	outcomes, err := s.Store.RecordIntegrationAlerts(ctx, rows, func(i int, outcome string) []*roman.RomanEvent {
-		return s.events(m, m.Alerts[i], rows[i], maps[i], outcome, now)
+	outcomes, err := s.record(ctx, rows, func(i int, row *roman.IntegrationAlert, outcome string) []*roman.RomanEvent {
+		return s.events(m, m.Alerts[i], row, maps[i], outcome, now)
 	})
 	if err != nil {
 		return nil, err

@@ -72,11 +72,11 @@ func (r *Receiver) drain() {
 		group := b.queue[:n:n]
 		b.queue = append([]*job(nil), b.queue[n:]...)
 		b.mu.Unlock()
-		if err := r.flush(group); roman.ErrorCode(err) == roman.EINVALID && len(group) > 1 {
+		if err := r.guardedFlush(group); roman.ErrorCode(err) == roman.EINVALID && len(group) > 1 {
 			// One webhook the store refuses must not fail the others:
 			// each is committed alone, and only the bad one fails.
 			for _, j := range group {
-				j.err = r.flush([]*job{j})
+				j.err = r.guardedFlush([]*job{j})
 			}
 		} else {
 			for _, j := range group {
@@ -87,6 +87,18 @@ func (r *Receiver) drain() {
 			close(j.done)
 		}
 	}
+}
+
+// guardedFlush is flush with a panic turned into an internal error: the
+// commits run on the batcher's goroutine, where a panic would end the
+// process instead of failing the webhooks whose writes caused it.
+func (r *Receiver) guardedFlush(group []*job) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = roman.Errorf(roman.EINTERNAL, "storing Sentry webhooks panicked: %v", p)
+		}
+	}()
+	return r.flush(group)
 }
 
 // flush stores one group: its error events in one ingest batch, then one

@@ -238,6 +238,67 @@ func concurrently(workers, n int, fn func(k int) error) error {
 	return nil
 }
 
+// phaseTimer prepares the data of the ingest throughput benchmarks and
+// times their phases: each round runs every phase once, in an order that
+// rotates from round to round, so that all phases see the same table sizes
+// and the same load from the machine's other users.
+type phaseTimer struct {
+	m    *Server
+	id   string    // the deployment every event belongs to
+	base time.Time // the first batch's first event
+	next int       // the next batch's number: its events start at base + next×10 ms
+}
+
+// newPhaseTimer starts the batches of deployment id an hour ago.
+func newPhaseTimer(m *Server, id string) *phaseTimer {
+	return &phaseTimer{m: m, id: id, base: time.Now().UTC().Add(-time.Hour)}
+}
+
+// batches returns the next ingestPhase batches of ingestBatch events, each
+// newer than the one before, as application clocks move forward
+// (re-sending the same timestamps would scatter each batch over the whole
+// (deployment_id, occurred_at) index).
+func (p *phaseTimer) batches() [][]roman.ErrorEvent {
+	out := make([][]roman.ErrorEvent, ingestPhase)
+	for k := range out {
+		out[k] = ingestRows(p.id, ingestBatch, p.base.Add(time.Duration(p.next)*ingestBatch*time.Microsecond))
+		p.next++
+	}
+	return out
+}
+
+// errorEvents counts the stored error events.
+func (p *phaseTimer) errorEvents(b *testing.B) int64 {
+	var n int64
+	if err := p.m.Store.SQL().QueryRowContext(context.Background(), `SELECT count(*) FROM error_events`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// run resets b's timer and runs b.N rounds of the phases. Each phase
+// prepares its data (untimed) and returns the timed part; the garbage of
+// preparing is collected before the clock starts. It returns the time
+// spent in each phase, and stops b's timer.
+func (p *phaseTimer) run(b *testing.B, phases ...func() func() error) []time.Duration {
+	spent := make([]time.Duration, len(phases))
+	b.ResetTimer()
+	for round := 0; round < b.N; round++ {
+		for k := range phases {
+			i := (round + k) % len(phases)
+			timed := phases[i]()
+			runtime.GC() // the garbage of preparing the data is no phase's
+			start := time.Now()
+			if err := timed(); err != nil {
+				b.Fatal(err)
+			}
+			spent[i] += time.Since(start)
+		}
+	}
+	b.StopTimer()
+	return spent
+}
+
 // BenchmarkIngestThroughput measures error ingest against its
 // ceiling, on equal footing: each round inserts ingestPhase batches of
 // 10,000 events into the same table three ways, in an order that rotates
@@ -264,27 +325,14 @@ func concurrently(workers, n int, fn func(k int) error) error {
 func BenchmarkIngestThroughput(b *testing.B) {
 	benchEachStore(b, func(b *testing.B, m *Server) {
 		ctx := context.Background()
-		id := deployPair(b, m, "production")
-		base := time.Now().UTC().Add(-time.Hour)
-		next := 0 // the next batch's number: its events start at base + next×10 ms
-		newBatches := func() [][]roman.ErrorEvent {
-			out := make([][]roman.ErrorEvent, ingestPhase)
-			for k := range out {
-				out[k] = ingestRows(id, ingestBatch, base.Add(time.Duration(next)*ingestBatch*time.Microsecond))
-				next++
-			}
-			return out
-		}
-		var before int64
-		if err := m.Store.SQL().QueryRowContext(ctx, `SELECT count(*) FROM error_events`).Scan(&before); err != nil {
-			b.Fatal(err)
-		}
+		pt := newPhaseTimer(m, deployPair(b, m, "production"))
+		before := pt.errorEvents(b)
 		url := m.URL() + "/errors"
 		// Each phase prepares its data and returns the timed part.
-		phases := [3]func() func() error{
+		spent := pt.run(b,
 			func() func() error {
 				bodies := make([][]byte, ingestPhase)
-				for k, rows := range newBatches() {
+				for k, rows := range pt.batches() {
 					bodies[k] = ingestBody(rows)
 				}
 				return func() error {
@@ -297,7 +345,7 @@ func BenchmarkIngestThroughput(b *testing.B) {
 				}
 			},
 			func() func() error {
-				batches := newBatches()
+				batches := pt.batches()
 				return func() error {
 					return concurrently(ingestClients, ingestPhase, func(k int) error {
 						return m.Store.InsertErrorEvents(ctx, batches[k])
@@ -305,32 +353,13 @@ func BenchmarkIngestThroughput(b *testing.B) {
 				}
 			},
 			func() func() error {
-				raw := newRawInserter(m.Store, newBatches())
+				raw := newRawInserter(m.Store, pt.batches())
 				return func() error { return raw.run(ctx, ingestPhase) }
 			},
-		}
-		var spent [3]time.Duration
-		b.ResetTimer()
-		for round := 0; round < b.N; round++ {
-			for k := range phases {
-				p := (round + k) % len(phases)
-				run := phases[p]()
-				runtime.GC() // the garbage of preparing the data is no phase's
-				start := time.Now()
-				if err := run(); err != nil {
-					b.Fatal(err)
-				}
-				spent[p] += time.Since(start)
-			}
-		}
-		b.StopTimer()
-		var after int64
-		if err := m.Store.SQL().QueryRowContext(ctx, `SELECT count(*) FROM error_events`).Scan(&after); err != nil {
-			b.Fatal(err)
-		}
+		)
 		events := float64(b.N * ingestPhase * ingestBatch)
-		if want := int64(3 * events); after-before != want {
-			b.Fatalf("stored %d rows, want %d", after-before, want)
+		if got, want := pt.errorEvents(b)-before, int64(3*events); got != want {
+			b.Fatalf("stored %d rows, want %d", got, want)
 		}
 		rate := func(p int) float64 { return events / spent[p].Seconds() }
 		b.ReportMetric(rate(0), "http-events/s")

@@ -2,10 +2,8 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -87,26 +85,12 @@ func postAs(url, token, contentType string, header map[string]string, body []byt
 // stored. Run with -benchtime=5x (b.N is the number of rounds).
 func BenchmarkOTLPIngestThroughput(b *testing.B) {
 	benchEachStore(b, func(b *testing.B, m *Server) {
-		ctx := context.Background()
-		id := deployPair(b, m, "production")
-		base := time.Now().UTC().Add(-time.Hour)
-		next := 0
-		newBatches := func() [][]roman.ErrorEvent {
-			out := make([][]roman.ErrorEvent, ingestPhase)
-			for k := range out {
-				out[k] = ingestRows(id, ingestBatch, base.Add(time.Duration(next)*ingestBatch*time.Microsecond))
-				next++
-			}
-			return out
-		}
-		var before int64
-		if err := m.Store.SQL().QueryRowContext(ctx, `SELECT count(*) FROM error_events`).Scan(&before); err != nil {
-			b.Fatal(err)
-		}
-		phases := [2]func() func() error{
+		pt := newPhaseTimer(m, deployPair(b, m, "production"))
+		before := pt.errorEvents(b)
+		spent := pt.run(b,
 			func() func() error {
 				bodies := make([][]byte, ingestPhase)
-				for k, rows := range newBatches() {
+				for k, rows := range pt.batches() {
 					bodies[k] = ingestBody(rows)
 				}
 				return func() error {
@@ -120,7 +104,7 @@ func BenchmarkOTLPIngestThroughput(b *testing.B) {
 			},
 			func() func() error {
 				bodies := make([][]byte, ingestPhase)
-				for k, rows := range newBatches() {
+				for k, rows := range pt.batches() {
 					bodies[k] = otlpLogsBody("default", "v2.5.3", "production", rows)
 				}
 				return func() error {
@@ -132,28 +116,9 @@ func BenchmarkOTLPIngestThroughput(b *testing.B) {
 					})
 				}
 			},
-		}
-		var spent [2]time.Duration
-		b.ResetTimer()
-		for round := 0; round < b.N; round++ {
-			for k := range phases {
-				p := (round + k) % len(phases)
-				run := phases[p]()
-				runtime.GC()
-				start := time.Now()
-				if err := run(); err != nil {
-					b.Fatal(err)
-				}
-				spent[p] += time.Since(start)
-			}
-		}
-		b.StopTimer()
-		var after int64
-		if err := m.Store.SQL().QueryRowContext(ctx, `SELECT count(*) FROM error_events`).Scan(&after); err != nil {
-			b.Fatal(err)
-		}
+		)
 		events := float64(b.N * ingestPhase * ingestBatch)
-		if got := after - before; got != int64(2*events) {
+		if got := pt.errorEvents(b) - before; got != int64(2*events) {
 			b.Fatalf("stored %d events, want %d", got, int64(2*events))
 		}
 		errorsRate, otlpRate := events/spent[0].Seconds(), events/spent[1].Seconds()

@@ -52,10 +52,12 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 	deployments roman.DeploymentService, rollbacks roman.RollbackService, ing *ingest.Service) error {
 	cfg := m.Config
 	settings := map[string]sqldb.HealthSettings{
-		sqldb.DefaultSettingsEnvironment: {Thresholds: cfg.Thresholds, ConsecutiveBreaches: cfg.ConsecutiveBreaches},
+		sqldb.DefaultSettingsEnvironment: {Thresholds: cfg.Thresholds, ConsecutiveBreaches: cfg.ConsecutiveBreaches,
+			AlertTriggers: cfg.AlertTriggers},
 	}
 	for name, e := range cfg.Environments {
-		settings[name] = sqldb.HealthSettings{Thresholds: e.Thresholds, ConsecutiveBreaches: e.ConsecutiveBreaches}
+		settings[name] = sqldb.HealthSettings{Thresholds: e.Thresholds, ConsecutiveBreaches: e.ConsecutiveBreaches,
+			AlertTriggers: e.AlertTriggers}
 	}
 	if err := m.Store.WriteHealthSettings(ctx, settings); err != nil {
 		return err

@@ -3,6 +3,7 @@ package sqldb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"sort"
 	"time"
 
@@ -55,6 +56,9 @@ func (db *DB) RecentMetrics(ctx context.Context, deploymentID string, since, now
 type HealthSettings struct {
 	Thresholds          roman.Thresholds
 	ConsecutiveBreaches int
+	// AlertTriggers are the environment's alert_triggers: the names of the
+	// Alertmanager alerts that are rollback triggers.
+	AlertTriggers []string
 }
 
 // DefaultSettingsEnvironment is the health_settings row that holds the
@@ -64,7 +68,7 @@ const DefaultSettingsEnvironment = "*"
 // WriteHealthSettings replaces the rows of health_settings with the given
 // settings by environment (DefaultSettingsEnvironment for the defaults), in
 // one transaction, so that ops.get_deployment_health on PostgreSQL uses the
-// thresholds the server runs with.
+// thresholds and alert triggers the server runs with.
 func (db *DB) WriteHealthSettings(ctx context.Context, settings map[string]HealthSettings) error {
 	names := make([]string, 0, len(settings))
 	for name := range settings {
@@ -87,11 +91,15 @@ func (db *DB) WriteHealthSettings(ctx context.Context, settings map[string]Healt
 		for _, name := range names {
 			s := settings[name]
 			t := s.Thresholds
+			triggers, err := json.Marshal(append([]string{}, s.AlertTriggers...))
+			if err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO health_settings (environment, error_rate,
 				recent_errors, db_connections, warn_error_rate, warn_p95_ms, warn_memory_percent,
-				consecutive_breaches, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				consecutive_breaches, alert_triggers, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 				name, t.ErrorRate, t.RecentErrors, t.DBConnections, t.WarnErrorRate, t.WarnP95MS,
-				t.WarnMemoryPercent, max(s.ConsecutiveBreaches, 1), now); err != nil {
+				t.WarnMemoryPercent, max(s.ConsecutiveBreaches, 1), string(triggers), now); err != nil {
 				return err
 			}
 		}

@@ -160,10 +160,9 @@ func (db *DB) openSQLite(target string) error {
 	params.Add("_pragma", "journal_mode(WAL)")
 	params.Add("_pragma", "foreign_keys(1)")
 	params.Add("_pragma", "synchronous(NORMAL)")
-	// A larger page cache (allocated as used) and memory-mapped reads keep
-	// the ingest path's index pages out of read(2) calls.
+	// A larger page cache (allocated as used) keeps the ingest path's
+	// index pages out of read(2) calls.
 	params.Add("_pragma", "cache_size(-32768)")
-	params.Add("_pragma", "mmap_size(268435456)")
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction never
 	// has to upgrade a read lock (which fails at once with SQLITE_BUSY
 	// instead of waiting).
@@ -172,13 +171,21 @@ func (db *DB) openSQLite(target string) error {
 	if extra != "" {
 		dsn += "&" + extra
 	}
+	// The writer reads through a memory map as well. The readers do not:
+	// in WAL mode a connection drops its whole map (munmap) at the start of
+	// every read transaction after another connection committed, so under
+	// a stream of small commits (webhooks, single errors) mapping cost the
+	// readers more than it saved them.
+	wparams := url.Values{}
+	wparams.Add("_pragma", "mmap_size(268435456)")
+	wdsn := dsn + "&" + wparams.Encode()
 	var err error
 	if db.db, err = sql.Open("sqlite", dsn); err != nil {
 		return internal("open SQLite", err)
 	}
 	db.db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	db.db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	if db.wdb, err = sql.Open("sqlite", dsn); err != nil {
+	if db.wdb, err = sql.Open("sqlite", wdsn); err != nil {
 		db.db.Close()
 		return internal("open SQLite", err)
 	}
