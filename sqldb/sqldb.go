@@ -69,6 +69,9 @@ type DB struct {
 	// maxEnvironments and maxServices cap the distinct environments and
 	// services of deployments (0: no cap); see SetScopeLimits in scopes.go.
 	maxEnvironments, maxServices int
+	// stopCheckpoints ends the SQLite WAL checkpointer and waits for it
+	// (checkpoint.go); nil on PostgreSQL.
+	stopCheckpoints func()
 
 	// Dialect-specific fragments, computed once in Open.
 	rollbackCols  string // select list of rollback_events
@@ -174,7 +177,9 @@ func (db *DB) openSQLite(target string) error {
 	}
 	db.db.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 	db.db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
-	if db.wdb, err = sql.Open("sqlite", dsn); err != nil {
+	// The writer never checkpoints in its commits: the checkpointer does,
+	// beside it (checkpoint.go).
+	if db.wdb, err = sql.Open("sqlite", dsn+"&_pragma="+url.QueryEscape("wal_autocheckpoint(0)")); err != nil {
 		db.db.Close()
 		return internal("open SQLite", err)
 	}
@@ -189,6 +194,7 @@ func (db *DB) openSQLite(target string) error {
 	}
 	db.ddb.SetMaxOpenConns(sqliteDecisionReaders)
 	db.ddb.SetMaxIdleConns(sqliteDecisionReaders)
+	db.startCheckpointer()
 	return nil
 }
 
@@ -314,6 +320,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+		db.stopCheckpoints = nil
+	}
 	var errs []error
 	db.stmts.Range(func(_, s any) bool {
 		errs = append(errs, s.(*sql.Stmt).Close())
