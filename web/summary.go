@@ -303,8 +303,8 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 	}
 	es.NewErrors = []roman.ErrorGroup{}
 	if d.cfg.Fingerprints != nil && es.Health != nil && es.Health.NewErrors != nil {
-		// Read only when the health says there are some: one bounded,
-		// pre-aggregated read per card that has new errors.
+		// Read only when the health says there are some: a bounded,
+		// pre-aggregated read of the cards that have new errors.
 		gs, err := r.newErrors(ctx, dep)
 		if err != nil {
 			return es, err
