@@ -34,8 +34,13 @@ const (
 	// one writer at a time holds the database, this keeps ingest's wait
 	// behind a batch short however slow deleting is on the machine.
 	DefaultBatchTime = 25 * time.Millisecond
-	// minBatch is the smallest batch the adaptation goes down to.
-	minBatch = 50
+	// minBatch is the smallest batch the adaptation goes down to, and
+	// firstBatch the size of the first batch of every run of deletes:
+	// batches grow from it while they are quick, so a slow store never
+	// holds its writers for a whole DefaultBatch before the adaptation
+	// has measured it.
+	minBatch   = 10
+	firstBatch = 100
 	// DefaultEvery is how much time, on the injected clock, passes between
 	// two prune passes.
 	DefaultEvery = time.Hour
@@ -59,6 +64,15 @@ type Counts struct {
 // Total is the number of rows deleted.
 func (c Counts) Total() int64 { return c.ErrorEvents + c.MetricSamples + c.Alerts }
 
+// Pacer is implemented by a store that prunes best at another pace than
+// the defaults: batches of about batchTime each, with a pause of pause
+// after each (zero: the default). SQLite, where each batch holds the one
+// writer that ingest also needs, asks for batches of a few milliseconds,
+// so an ingest that arrives during one waits that long at most.
+type Pacer interface {
+	PrunePace() (batchTime, pause time.Duration)
+}
+
 // Pruner runs prune passes while this replica leads the monitor. Configure
 // the exported fields, then Start; Stop ends it. Pass runs one pass
 // synchronously.
@@ -72,9 +86,10 @@ type Pruner struct {
 	// deleted (default DefaultRetention).
 	Retention time.Duration
 	// Batch, BatchTime, Pause, Every and Poll default to DefaultBatch,
-	// DefaultBatchTime, DefaultPause, DefaultEvery and DefaultPoll. Batch
-	// is the largest batch; batches shrink and grow to take about
-	// BatchTime each (timed on Clock).
+	// DefaultBatchTime, DefaultPause, DefaultEvery and DefaultPoll (or,
+	// for BatchTime and Pause, to what a Store that is a Pacer asks for).
+	// Batch is the largest batch; batches start small and shrink and grow
+	// to take about BatchTime each (timed on Clock).
 	Batch     int
 	BatchTime time.Duration
 	Pause     time.Duration
@@ -188,7 +203,8 @@ func (p *Pruner) drain(ctx context.Context, c *Counts, n *int64, del func(limit 
 	if most <= 0 {
 		most = DefaultBatch
 	}
-	batch, target := most, orDefault(p.BatchTime, DefaultBatchTime)
+	target, pause := p.pace()
+	batch := min(firstBatch, most)
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -213,7 +229,7 @@ func (p *Pruner) drain(ctx context.Context, c *Counts, n *int64, del func(limit 
 		case took < target/2:
 			batch = min(batch*2, most)
 		}
-		t := time.NewTimer(orDefault(p.Pause, DefaultPause))
+		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -221,6 +237,22 @@ func (p *Pruner) drain(ctx context.Context, c *Counts, n *int64, del func(limit 
 		case <-t.C:
 		}
 	}
+}
+
+// pace returns the batch time and the pause: the Pruner's own, else the
+// store's (Pacer), else the defaults.
+func (p *Pruner) pace() (batchTime, pause time.Duration) {
+	batchTime, pause = p.BatchTime, p.Pause
+	if pc, ok := p.Store.(Pacer); ok {
+		bt, ps := pc.PrunePace()
+		if batchTime <= 0 {
+			batchTime = bt
+		}
+		if pause <= 0 {
+			pause = ps
+		}
+	}
+	return orDefault(batchTime, DefaultBatchTime), orDefault(pause, DefaultPause)
 }
 
 func (p *Pruner) leading() bool { return p.Leading == nil || p.Leading() }

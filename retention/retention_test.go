@@ -83,8 +83,8 @@ func TestBatchesFitTheBatchTime(t *testing.T) {
 	if err != nil || c.ErrorEvents != 100_000 {
 		t.Fatalf("pass: %+v, %v", c, err)
 	}
-	if st.limits[0] != retention.DefaultBatch {
-		t.Errorf("first batch %d, want %d", st.limits[0], retention.DefaultBatch)
+	if st.limits[0] != 100 {
+		t.Errorf("first batch %d, want 100 (batches start small)", st.limits[0])
 	}
 	// 50 µs a row: 500 rows take the batch time, so batches settle at 250–500.
 	for _, l := range st.limits[len(st.limits)-10:] {
@@ -92,15 +92,49 @@ func TestBatchesFitTheBatchTime(t *testing.T) {
 			t.Fatalf("batches stayed too long for the batch time: %v", st.limits)
 		}
 	}
-	// Fast deletes: batches grow back to the largest.
+	// Fast deletes: batches grow to the largest and stay there.
 	st2 := &slowStore{fakeStore: fakeStore{errors: 100_000}, clock: clock, perRow: 0}
 	p2 := &retention.Pruner{Store: st2, Clock: clock.Now, Pause: time.Microsecond, Batch: 2000}
 	if _, err := p2.Pass(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range st2.limits {
-		if l != 2000 {
-			t.Fatalf("fast batches shrank: %v", st2.limits[:10])
+	for i, l := range st2.limits {
+		if i > 0 && l < st2.limits[i-1] || i >= 5 && l != 2000 {
+			t.Fatalf("fast batches did not grow to the largest: %v", st2.limits[:10])
 		}
+	}
+}
+
+// pacedStore is a slowStore that asks for its own pace (retention.Pacer),
+// as SQLite does.
+type pacedStore struct{ slowStore }
+
+func (*pacedStore) PrunePace() (time.Duration, time.Duration) {
+	return 3 * time.Millisecond, time.Microsecond
+}
+
+// TestBatchesFollowTheStoresPace checks that a store that is a Pacer gets
+// batches of its batch time, not the default's, and that a Pruner's own
+// BatchTime still wins.
+func TestBatchesFollowTheStoresPace(t *testing.T) {
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	st := &pacedStore{slowStore{fakeStore: fakeStore{errors: 20_000}, clock: clock, perRow: 50 * time.Microsecond}}
+	p := &retention.Pruner{Store: st, Clock: clock.Now}
+	if c, err := p.Pass(context.Background()); err != nil || c.ErrorEvents != 20_000 {
+		t.Fatalf("pass: %+v, %v", c, err)
+	}
+	// 50 µs a row: 60 rows take the store's 3 ms, so batches settle at 30–60.
+	for _, l := range st.limits[len(st.limits)-10:] {
+		if time.Duration(l)*st.perRow > 3*time.Millisecond {
+			t.Fatalf("batches are longer than the store's pace: %v", st.limits[len(st.limits)-10:])
+		}
+	}
+	st2 := &pacedStore{slowStore{fakeStore: fakeStore{errors: 20_000}, clock: clock, perRow: 50 * time.Microsecond}}
+	p2 := &retention.Pruner{Store: st2, Clock: clock.Now, BatchTime: 25 * time.Millisecond, Pause: time.Microsecond}
+	if _, err := p2.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if l := st2.limits[len(st2.limits)-2]; time.Duration(l)*st2.perRow <= 3*time.Millisecond {
+		t.Errorf("the Pruner's BatchTime (25 ms) lost to the store's pace: batches of %d rows", l)
 	}
 }

@@ -10,6 +10,26 @@ import (
 
 var _ roman.RetentionStore = (*DB)(nil)
 
+// The pace of a prune on SQLite (PrunePace). SQLite has one writer, and
+// every prune batch holds it: an ingest that arrives during a batch waits
+// for it to commit. Batches of a few milliseconds, each followed by a
+// short pause, bound that wait to a few milliseconds; the pause lets
+// every writer that queued during a batch go before the next one.
+const (
+	sqlitePruneBatchTime = 3 * time.Millisecond
+	sqlitePrunePause     = 2 * time.Millisecond
+)
+
+// PrunePace implements retention.Pacer: short batches and pauses on
+// SQLite, the retention defaults on PostgreSQL, where a prune's deletes
+// take row locks that ingest never waits for.
+func (db *DB) PrunePace() (batchTime, pause time.Duration) {
+	if db.dialect == DialectSQLite {
+		return sqlitePruneBatchTime, sqlitePrunePause
+	}
+	return 0, 0
+}
+
 // PruneErrorEvents deletes up to limit error events with occurred_at before
 // before, in one transaction, walking error_events_occurred_at_idx.
 func (db *DB) PruneErrorEvents(ctx context.Context, before time.Time, limit int) (int64, error) {

@@ -73,6 +73,9 @@ type DB struct {
 	// maxEnvironments and maxServices cap the distinct environments and
 	// services of deployments (0: no cap); see SetScopeLimits in scopes.go.
 	maxEnvironments, maxServices int
+	// stopCheckpoints ends the SQLite WAL checkpointer and waits for it
+	// (checkpoint.go); nil on PostgreSQL.
+	stopCheckpoints func()
 
 	// Dialect-specific fragments, computed once in Open.
 	rollbackCols  string // select list of rollback_events
@@ -178,6 +181,9 @@ func (db *DB) openSQLite(target string) error {
 	// readers more than it saved them.
 	wparams := url.Values{}
 	wparams.Add("_pragma", "mmap_size(268435456)")
+	// The writer never checkpoints in its commits: the checkpointer does,
+	// beside it (checkpoint.go).
+	wparams.Add("_pragma", "wal_autocheckpoint(0)")
 	wdsn := dsn + "&" + wparams.Encode()
 	var err error
 	if db.db, err = sql.Open("sqlite", dsn); err != nil {
@@ -200,6 +206,7 @@ func (db *DB) openSQLite(target string) error {
 	}
 	db.ddb.SetMaxOpenConns(sqliteDecisionReaders)
 	db.ddb.SetMaxIdleConns(sqliteDecisionReaders)
+	db.startCheckpointer()
 	return nil
 }
 
@@ -326,6 +333,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+		db.stopCheckpoints = nil
+	}
 	var errs []error
 	db.stmts.Range(func(_, s any) bool {
 		errs = append(errs, s.(*sql.Stmt).Close())

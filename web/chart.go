@@ -58,21 +58,51 @@ var chartSteps = []time.Duration{time.Second, 2 * time.Second, 5 * time.Second, 
 // chart builds an environment's chart: its current deployment and, when the
 // environment's last rollback was within the hour, the rolled-back
 // deployment, from shortly before the older of them went live until now.
-func (d *Dashboard) chart(ctx context.Context, cur *roman.Deployment, now time.Time) (Chart, error) {
-	st := d.cfg.Store
-	start := liveAt(cur)
-	var bad *roman.Deployment
-	var last *roman.RollbackEvent
-	evs, err := st.ListRollbackEvents(ctx, roman.RollbackFilter{Service: roman.ServiceOrDefault(cur.Service), Environment: cur.Environment, Limit: 1})
+func (d *Dashboard) chart(ctx context.Context, cur *roman.Deployment, now time.Time, r cardReads) (Chart, error) {
+	last, err := r.latestScopeRollback(ctx, cur)
 	if err != nil {
 		return Chart{}, err
 	}
-	if len(evs) > 0 && now.Sub(evs[0].InitiatedAt) < chartMaxSpan {
-		last = evs[0]
-		if b, err := st.GetDeployment(ctx, last.DeploymentID); err == nil && b.DeploymentID != cur.DeploymentID {
+	p := d.planChart(ctx, cur, last, r.deployment, now)
+	buckets, err := r.buckets(ctx, p.requests())
+	if err != nil {
+		return Chart{}, err
+	}
+	return p.draw(buckets), nil
+}
+
+// chartPlan is a chart whose points are known and whose error counts are
+// still to be read: the series' deployments and the chart's geometry.
+type chartPlan struct {
+	c      Chart
+	start  time.Time
+	step   time.Duration
+	points int
+	// series are the charted deployments in order, with their kind and
+	// when they stopped serving.
+	series []chartSeries
+}
+
+type chartSeries struct {
+	dep   *roman.Deployment
+	kind  string
+	ended *time.Time
+}
+
+// planChart lays out cur's chart given the newest rollback of its service
+// and environment (nil: none) and a reader of deployments (nil when one
+// cannot be read).
+func (d *Dashboard) planChart(ctx context.Context, cur *roman.Deployment, last *roman.RollbackEvent,
+	deployment func(context.Context, string) *roman.Deployment, now time.Time) chartPlan {
+	start := liveAt(cur)
+	var bad *roman.Deployment
+	if last != nil && now.Sub(last.InitiatedAt) < chartMaxSpan {
+		if b := deployment(ctx, last.DeploymentID); b != nil && b.DeploymentID != cur.DeploymentID {
 			bad = b
 			start = minTime(start, liveAt(b))
 		}
+	} else {
+		last = nil
 	}
 	start = start.Add(-chartLead)
 	if now.Sub(start) > chartMaxSpan {
@@ -91,62 +121,69 @@ func (d *Dashboard) chart(ctx context.Context, cur *roman.Deployment, now time.T
 	// Align to the step so successive summaries draw the same points.
 	start = start.Truncate(step)
 	points := int((now.Sub(start) + step - 1) / step)
-	c := Chart{From: start, To: start.Add(time.Duration(points) * step), StepSeconds: step.Seconds(), Series: []Series{}, Markers: []Marker{}}
-
-	add := func(dep *roman.Deployment, kind string, ended *time.Time) error {
-		rates, err := d.rates(ctx, dep.DeploymentID, start, step, points)
-		if err != nil {
-			return err
-		}
-		if ended != nil {
-			// Only the points at or before the moment it stopped serving.
-			n := 0
-			if !ended.Before(start) {
-				n = int(ended.Sub(start)/step) + 1
-			}
-			rates = rates[:min(n, len(rates))]
-		}
-		c.Series = append(c.Series, Series{DeploymentID: dep.DeploymentID, Version: dep.Version, Kind: kind, Rates: rates, EndedAt: ended})
-		return nil
-	}
+	p := chartPlan{start: start, step: step, points: points,
+		c: Chart{From: start, To: start.Add(time.Duration(points) * step), StepSeconds: step.Seconds(), Series: []Series{}, Markers: []Marker{}}}
 	if bad != nil {
-		if err := add(bad, "rolled_back", stoppedServing(bad, cur)); err != nil {
-			return Chart{}, err
-		}
-		c.Markers = append(c.Markers, Marker{At: liveAt(bad), Kind: "deployed", Label: bad.Version + " live"})
+		p.series = append(p.series, chartSeries{bad, "rolled_back", stoppedServing(bad, cur)})
+		p.c.Markers = append(p.c.Markers, Marker{At: liveAt(bad), Kind: "deployed", Label: bad.Version + " live"})
 	}
-	if err := add(cur, "current", nil); err != nil {
-		return Chart{}, err
-	}
-	c.Markers = append(c.Markers, Marker{At: liveAt(cur), Kind: "deployed", Label: cur.Version + " live"})
+	p.series = append(p.series, chartSeries{cur, "current", nil})
+	p.c.Markers = append(p.c.Markers, Marker{At: liveAt(cur), Kind: "deployed", Label: cur.Version + " live"})
 	if w := watchState(cur, d.cfg.WatchWindow(cur.Environment), now); w.EndsAt != nil {
-		c.Markers = append(c.Markers, Marker{At: *w.EndsAt, Kind: "window_end", Label: "watch window ends"})
+		p.c.Markers = append(p.c.Markers, Marker{At: *w.EndsAt, Kind: "window_end", Label: "watch window ends"})
 	}
 	if last != nil {
-		c.Markers = append(c.Markers, Marker{At: last.InitiatedAt, Kind: "rollback_started", Label: "rollback " + last.TriggerType})
+		p.c.Markers = append(p.c.Markers, Marker{At: last.InitiatedAt, Kind: "rollback_started", Label: "rollback " + last.TriggerType})
 		if last.CompletedAt != nil {
-			c.Markers = append(c.Markers, Marker{At: *last.CompletedAt, Kind: "rollback_finished", Label: "rollback " + last.Status})
+			p.c.Markers = append(p.c.Markers, Marker{At: *last.CompletedAt, Kind: "rollback_finished", Label: "rollback " + last.Status})
 		}
 	}
-	kept := c.Markers[:0]
-	for _, m := range c.Markers {
-		if !m.At.Before(c.From) && !m.At.After(c.To) {
+	kept := p.c.Markers[:0]
+	for _, m := range p.c.Markers {
+		if !m.At.Before(p.c.From) && !m.At.After(p.c.To) {
 			kept = append(kept, m)
 		}
 	}
-	c.Markers = kept
-	return c, nil
+	p.c.Markers = kept
+	return p
 }
 
-// rates returns the error rate per minute at start, start+step, ...,
-// start+points·step: at each point t, the errors in [t−60 s, t), which is
-// the rate per minute since the window is one minute.
-func (d *Dashboard) rates(ctx context.Context, deploymentID string, start time.Time, step time.Duration, points int) ([]float64, error) {
-	k := int(rateWindow / step)
-	buckets, err := d.cfg.Store.ErrorBuckets(ctx, deploymentID, start.Add(-rateWindow), step, points+k)
-	if err != nil {
-		return nil, err
+// requests are the error buckets the plan's series need: for each series,
+// the counts per step from a minute before the chart's start (so the first
+// point has its whole minute) to its end.
+func (p chartPlan) requests() []roman.BucketsRequest {
+	k := int(rateWindow / p.step)
+	out := make([]roman.BucketsRequest, len(p.series))
+	for i, se := range p.series {
+		out[i] = roman.BucketsRequest{DeploymentID: se.dep.DeploymentID, From: p.start.Add(-rateWindow), Step: p.step, N: p.points + k}
 	}
+	return out
+}
+
+// draw completes the chart with the series' buckets (requests' order).
+func (p chartPlan) draw(buckets [][]int64) Chart {
+	c := p.c
+	k := int(rateWindow / p.step)
+	for i, se := range p.series {
+		rates := ratesOf(buckets[i], k, p.points)
+		if se.ended != nil {
+			// Only the points at or before the moment it stopped serving.
+			n := 0
+			if !se.ended.Before(p.start) {
+				n = int(se.ended.Sub(p.start)/p.step) + 1
+			}
+			rates = rates[:min(n, len(rates))]
+		}
+		c.Series = append(c.Series, Series{DeploymentID: se.dep.DeploymentID, Version: se.dep.Version, Kind: se.kind, Rates: rates, EndedAt: se.ended})
+	}
+	return c
+}
+
+// ratesOf returns the error rate per minute at start, start+step, ...,
+// start+points·step from buckets of one step each that begin a minute (k
+// steps) before start: at each point t, the errors in [t−60 s, t), which
+// is the rate per minute since the window is one minute.
+func ratesOf(buckets []int64, k, points int) []float64 {
 	rates := make([]float64, points+1)
 	var sum int64
 	for j := 0; j < k; j++ {
@@ -157,7 +194,7 @@ func (d *Dashboard) rates(ctx context.Context, deploymentID string, start time.T
 		sum += buckets[i+k-1] - buckets[i-1]
 		rates[i] = float64(sum)
 	}
-	return rates, nil
+	return rates
 }
 
 // stoppedServing is when bad stopped serving: its rolled_back_at, else when

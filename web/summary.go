@@ -233,7 +233,10 @@ func (d *Dashboard) Summary(w http.ResponseWriter, r *http.Request) error {
 	return api.WriteJSON(w, http.StatusOK, s)
 }
 
-// Build computes the dashboard's data for the range ending now.
+// Build computes the dashboard's data for the range ending now. With a
+// store that reads every card at once (roman.DashboardStore) a summary
+// costs the same few statements however many cards it has; otherwise
+// each card is read on its own. Both give the same summary.
 func (d *Dashboard) Build(ctx context.Context, rng string, span time.Duration) (*Summary, error) {
 	st := d.cfg.Store
 	now := roman.UTC(d.cfg.Clock())
@@ -247,20 +250,21 @@ func (d *Dashboard) Build(ctx context.Context, rng string, span time.Duration) (
 	if err != nil {
 		return nil, err
 	}
-	versions := map[string]string{} // deployment_id → version
-	version := func(id string) string {
-		if v, ok := versions[id]; ok {
-			return v
-		}
-		v := ""
-		if dep, err := st.GetDeployment(ctx, id); err == nil {
-			v = dep.Version
-		}
-		versions[id] = v
-		return v
+	active, err := st.ActiveDeployments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var r cardReads
+	if cs, ok := st.(roman.DashboardStore); ok && !d.perCard {
+		r, err = d.batchedReads(ctx, cs, events, active, now)
+	} else {
+		r = d.perCardReads()
+	}
+	if err != nil {
+		return nil, err
 	}
 	for _, e := range events {
-		rs := RollbackSummary{RollbackEvent: e, Version: version(e.DeploymentID)}
+		rs := RollbackSummary{RollbackEvent: e, Version: r.version(ctx, e.DeploymentID)}
 		var plan struct {
 			TargetVersion string `json:"target_version"`
 		}
@@ -273,12 +277,8 @@ func (d *Dashboard) Build(ctx context.Context, rng string, span time.Duration) (
 		}
 		s.Rollbacks = append(s.Rollbacks, rs)
 	}
-	active, err := st.ActiveDeployments(ctx)
-	if err != nil {
-		return nil, err
-	}
 	for _, dep := range active {
-		es, err := d.environment(ctx, dep, now, version)
+		es, err := d.environment(ctx, dep, now, r)
 		if err != nil {
 			return nil, err
 		}
@@ -287,15 +287,15 @@ func (d *Dashboard) Build(ctx context.Context, rng string, span time.Duration) (
 	return s, nil
 }
 
-// environment builds one environment's status.
-func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now time.Time, version func(string) string) (EnvironmentStatus, error) {
+// environment builds one environment's status from r's reads.
+func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now time.Time, r cardReads) (EnvironmentStatus, error) {
 	env := dep.Environment
 	es := EnvironmentStatus{Environment: env, Service: roman.ServiceOrDefault(dep.Service), Deployment: dep, Thresholds: d.cfg.Thresholds(env)}
 	if dep.RollbackFrom != nil {
-		es.RolledBackFrom = version(*dep.RollbackFrom)
+		es.RolledBackFrom = r.version(ctx, *dep.RollbackFrom)
 	}
 	if d.cfg.Health != nil {
-		if h, err := d.cfg.Health.Check(ctx, dep); err != nil {
+		if h, err := r.health(ctx, dep); err != nil {
 			es.HealthError = roman.ErrorMessage(err)
 		} else {
 			es.Health = &h
@@ -303,9 +303,9 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 	}
 	es.NewErrors = []roman.ErrorGroup{}
 	if d.cfg.Fingerprints != nil && es.Health != nil && es.Health.NewErrors != nil {
-		// Read only when the health says there are some: one bounded,
-		// pre-aggregated read per card that has new errors.
-		gs, err := d.cfg.Fingerprints.DeploymentErrors(ctx, dep.DeploymentID, roman.ErrorGroupFilter{NewOnly: true, Limit: maxCardNewErrors})
+		// Read only when the health says there are some: a bounded,
+		// pre-aggregated read of the cards that have new errors.
+		gs, err := r.newErrors(ctx, dep)
 		if err != nil {
 			return es, err
 		}
@@ -313,48 +313,45 @@ func (d *Dashboard) environment(ctx context.Context, dep *roman.Deployment, now 
 	}
 	es.Watch = watchState(dep, d.cfg.WatchWindow(env), now)
 	es.ExplainURL = ExplainPath(dep.DeploymentID)
-	var err error
-	if es.Decision, err = d.decision(ctx, dep); err != nil {
+	evs, err := r.decisionRows(ctx, dep)
+	if err != nil {
 		return es, err
 	}
-	if es.Judgement, err = d.judgement(ctx, dep); err != nil {
+	es.Decision = decisionOf(dep, evs)
+	if evs, err = r.judgementRows(ctx, dep); err != nil {
 		return es, err
 	}
+	es.Judgement = judgementOf(evs)
 	if dep.RollbackFrom != nil {
-		if es.Rollback, err = d.rollbackDecision(ctx, *dep.RollbackFrom, dep); err != nil {
+		ev, err := r.latestRollback(ctx, *dep.RollbackFrom)
+		if err != nil {
 			return es, err
 		}
+		es.Rollback = rollbackDecisionOf(ev, r.deployment(ctx, *dep.RollbackFrom), dep)
 	}
-	es.Chart, err = d.chart(ctx, dep, now)
+	es.Chart, err = d.chart(ctx, dep, now, r)
 	return es, err
 }
 
-// judgement reads the newest acting health_judgement of dep, or nil.
-func (d *Dashboard) judgement(ctx context.Context, dep *roman.Deployment) (*roman.Judgement, error) {
-	evs, err := d.cfg.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventHealthJudgement, DeploymentID: dep.DeploymentID, Limit: 10})
-	if err != nil {
-		return nil, err
-	}
+// judgementOf is the newest acting verdict among a deployment's newest
+// health_judgement rows (newest first), or nil.
+func judgementOf(evs []*roman.RomanEvent) *roman.Judgement {
 	for _, ev := range evs {
 		var m struct {
 			Judgement *roman.Judgement `json:"judgement"`
 		}
 		if json.Unmarshal(ev.Metadata, &m) == nil && m.Judgement != nil && !m.Judgement.Shadow {
-			return m.Judgement, nil
+			return m.Judgement
 		}
 	}
-	return nil, nil
+	return nil
 }
 
-// decision reads the latest decision about dep from its roman_events rows
-// (one bounded, indexed query per card). A window that failed after a
-// suppressed or rejected rollback keeps that rollback's command, so the
-// card still says what to run.
-func (d *Dashboard) decision(ctx context.Context, dep *roman.Deployment) (*Decision, error) {
-	evs, err := d.cfg.Store.ListRomanEvents(ctx, roman.RomanEventFilter{DeploymentID: dep.DeploymentID, EventTypes: decisionTypes, Limit: maxDecisionRows})
-	if err != nil {
-		return nil, err
-	}
+// decisionOf reads the latest decision about dep from its newest
+// roman_events rows of the decision types (newest first). A window that
+// failed after a suppressed or rejected rollback keeps that rollback's
+// command, so the card still says what to run.
+func decisionOf(dep *roman.Deployment, evs []*roman.RomanEvent) *Decision {
 	var out *Decision
 	for _, ev := range evs { // newest first
 		kind, ok := decisionKinds[ev.EventType]
@@ -406,23 +403,23 @@ func (d *Dashboard) decision(ctx context.Context, dep *roman.Deployment) (*Decis
 			break
 		}
 	}
-	return out, nil
+	return out
 }
 
-// rollbackDecision says how deployment badID was rolled back to cur: its
-// newest rollback event (one query, one row).
-func (d *Dashboard) rollbackDecision(ctx context.Context, badID string, cur *roman.Deployment) (*Decision, error) {
-	evs, err := d.cfg.Store.ListRollbackEvents(ctx, roman.RollbackFilter{DeploymentID: badID, Limit: 1})
-	if err != nil || len(evs) == 0 {
-		return nil, err
+// rollbackDecisionOf says how the deployment bad (nil when it could not
+// be read) was rolled back to cur by ev, its newest rollback event (nil:
+// none).
+func rollbackDecisionOf(ev *roman.RollbackEvent, bad, cur *roman.Deployment) *Decision {
+	if ev == nil {
+		return nil
 	}
-	ev := evs[0]
+	badID := *cur.RollbackFrom
 	dc := &Decision{Kind: DecisionRolledBack, Severity: roman.SeverityWarning, Reason: ev.TriggerReason, At: ev.InitiatedAt,
 		DeploymentID: badID, TargetVersion: cur.Version, Status: ev.Status, ExplainURL: ExplainPath(badID)}
-	if bad, err := d.cfg.Store.GetDeployment(ctx, badID); err == nil {
+	if bad != nil {
 		dc.Version = bad.Version
 	}
-	return dc, nil
+	return dc
 }
 
 // watchState says where a deployment is in its watch window.

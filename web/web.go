@@ -94,6 +94,9 @@ type Dashboard struct {
 	xorig  *http.CrossOriginProtection
 	// summaries coalesces concurrent summary builds (see builds).
 	summaries builds
+	// perCard makes Build read card by card even from a store that reads
+	// every card at once (tests compare the two).
+	perCard bool
 
 	done      chan struct{}
 	closeOnce sync.Once
