@@ -42,9 +42,10 @@ const (
 	boundGrid = 0.3
 	// boundMaxBaseline is the largest baseline count the boundary is
 	// computed for; above it the e-process alone decides (at its share
-	// of the level) — large counts detect fast either way and the
-	// recursion's cost grows with the counts.
-	boundMaxBaseline = 2000
+	// of the level) — large counts detect fast either way, and the
+	// recursion's cost grows with the counts (a few hundred milliseconds
+	// at 700 on a loaded machine, once per baseline count and settings).
+	boundMaxBaseline = 700
 	// boundQStep is the step of the grid (in ln q) that q is rounded up
 	// to, so boundaries are shared between releases.
 	boundQStep = 0.005

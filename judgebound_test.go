@@ -257,7 +257,7 @@ func BenchmarkJudgeBaseline(b *testing.B) {
 // BenchmarkRegressionBoundary measures computing one bounded-horizon
 // boundary (a cache miss: once per baseline count and settings).
 func BenchmarkRegressionBoundary(b *testing.B) {
-	for _, n := range []int64{0, 6, 150, 600, 2000} {
+	for _, n := range []int64{0, 6, 150, 600, boundMaxBaseline} {
 		b.Run("B="+itoa(n), func(b *testing.B) {
 			for range b.N {
 				computeBoundary(n, 1.5*15/30, 5.0/15, boundShare*0.01, 5)
