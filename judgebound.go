@@ -40,12 +40,14 @@ const (
 	// boundGrid sets the spacing of the hypothetical baseline rates:
 	// x_{j+1} = x_j·(1 + boundGrid/√(q·x_j + 1)).
 	boundGrid = 0.3
-	// boundMaxBaseline is the largest baseline count the boundary is
-	// computed for; above it the e-process alone decides (at its share
-	// of the level) — large counts detect fast either way, and the
-	// recursion's cost grows with the counts (a few hundred milliseconds
-	// at 700 on a loaded machine, once per baseline count and settings).
-	boundMaxBaseline = 700
+	// boundMaxMean is the largest null mean of the new release over the
+	// horizon at the baseline's own count (q·B, 525 = 700 baseline errors
+	// at the default settings) the boundary is computed for; above it the
+	// e-process alone decides (at its share of the level) — large counts
+	// detect fast either way, and the recursion's cost grows with the
+	// counts (about 0.3 s at 600 baseline errors on a loaded machine, once
+	// per baseline count and settings).
+	boundMaxMean = 525
 	// boundQStep is the step of the grid (in ln q) that q is rounded up
 	// to, so boundaries are shared between releases.
 	boundQStep = 0.005
@@ -86,17 +88,21 @@ const boundCacheMax = 8192
 // BoundaryFor returns the bounded-horizon boundary of a baseline of b errors
 // over exposure eb when the new release is watched for a horizon of
 // horizonExp in the same exposure unit, of which windowExp is the first
-// window; nil when b is above the largest baseline count a boundary is
-// computed for or the horizon is empty. Boundaries are cached per baseline
+// window; nil when the release's null mean over the horizon at the
+// baseline's count is above the largest a boundary is computed for, or the
+// horizon is empty. Boundaries are cached per baseline
 // count and settings.
 func BoundaryFor(b int64, eb, horizonExp, windowExp, maxRatio, alpha float64, minErrors int64) *RegressionBoundary {
-	if b < 0 || b > boundMaxBaseline || eb <= 0 || horizonExp <= 0 || maxRatio <= 0 || alpha <= 0 || alpha >= 1 {
+	if b < 0 || eb <= 0 || horizonExp <= 0 || maxRatio <= 0 || alpha <= 0 || alpha >= 1 {
 		return nil
 	}
 	// q = maxRatio·horizon/eb is the null mean of the new release over
 	// the horizon per unit of the baseline's expected count; rounded up
 	// (a longer horizon covers a shorter one).
 	q := maxRatio * horizonExp / eb
+	if q*float64(b) > boundMaxMean || math.IsInf(q, 0) || math.IsNaN(q) {
+		return nil
+	}
 	qi := int(math.Ceil(math.Log(q) / boundQStep))
 	wf := math.Min(1, math.Max(0, windowExp/horizonExp))
 	wi := int(math.Floor(wf * 1000))

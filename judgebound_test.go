@@ -204,8 +204,13 @@ func TestBoundaryShape(t *testing.T) {
 	if rej, crit := zero.Reject(50, 16, 30); rej || crit != 0 {
 		t.Errorf("beyond the horizon the boundary does not apply: %v %d", rej, crit)
 	}
-	if BoundaryFor(boundMaxBaseline+1, 30, 15, 5, 1.5, 0.01, 5) != nil {
-		t.Errorf("a baseline above the largest count got a boundary")
+	if BoundaryFor(701, 30, 15, 5, 1.5, 0.01, 5) != nil || BoundaryFor(700, 30, 15, 5, 1.5, 0.01, 5) == nil {
+		t.Errorf("the largest baseline count with a boundary is not 700 at the default settings")
+	}
+	// A short baseline window (1 minute) against a 15-minute horizon:
+	// the cap is on the release's null mean, so the cost stays bounded.
+	if BoundaryFor(24, 1, 15, 5, 1.5, 0.01, 5) != nil || BoundaryFor(23, 1, 15, 5, 1.5, 0.01, 5) == nil {
+		t.Errorf("the cap on the null mean does not hold for a short baseline")
 	}
 }
 
@@ -258,7 +263,7 @@ func BenchmarkJudgeBaseline(b *testing.B) {
 // BenchmarkRegressionBoundary measures computing one bounded-horizon
 // boundary (a cache miss: once per baseline count and settings).
 func BenchmarkRegressionBoundary(b *testing.B) {
-	for _, n := range []int64{0, 6, 150, 600, boundMaxBaseline} {
+	for _, n := range []int64{0, 6, 150, 600, 700} {
 		b.Run("B="+itoa(n), func(b *testing.B) {
 			for range b.N {
 				computeBoundary(n, 1.5*15/30, 5.0/15, boundShare*0.01, 5)
