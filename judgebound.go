@@ -69,12 +69,11 @@ type RegressionBoundary struct {
 
 // boundKey identifies a boundary in the cache.
 type boundKey struct {
-	b          int64
-	qi, wi     int
-	maxRatio   float64
-	alpha      float64
-	minErrors  int64
-	windowFrac float64
+	b         int64
+	qi, wi    int
+	maxRatio  float64
+	alpha     float64
+	minErrors int64
 }
 
 var boundCache struct {
