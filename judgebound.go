@@ -45,8 +45,8 @@ const (
 	// at the default settings) the boundary is computed for; above it the
 	// e-process alone decides (at its share of the level) — large counts
 	// detect fast either way, and the recursion's cost grows with the
-	// counts (about 0.3 s at 600 baseline errors on a loaded machine, once
-	// per baseline count and settings).
+	// counts (about 70 ms at 600 baseline errors, once per baseline count
+	// and settings).
 	boundMaxMean = 525
 	// boundQStep is the step of the grid (in ln q) that q is rounded up
 	// to, so boundaries are shared between releases.
