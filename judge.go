@@ -151,6 +151,12 @@ type JudgeInput struct {
 	Baseline *BaselineSample
 	// Health is the absolute health now (the threshold triggers).
 	Health Health
+	// Horizon is how long after DeployedAt the release can be watched at
+	// most (its window's end plus every extension), Window the part up
+	// to the end of its first window. With a Horizon the test adds the
+	// bounded-horizon boundary (docs/judge.md); zero leaves the e-process
+	// alone.
+	Horizon, Window time.Duration
 	// SkipTest tells Judge that the sequential test cannot reject: it did
 	// not at the same error count earlier (the e-value only falls between
 	// errors). The statistic is then left out (EValue 1, PValue 1).
@@ -176,8 +182,12 @@ type JudgementLimits struct {
 	FalsePositiveRate float64 `json:"false_positive_rate"`
 	MinErrors         int64   `json:"min_errors"`
 	MinRequests       float64 `json:"min_requests"`
-	// EValueThreshold is 1/false_positive_rate: the e-value that fails.
+	// EValueThreshold is the e-value that fails: 1/false_positive_rate,
+	// or 1/(its share) when the bounded-horizon boundary takes the rest.
 	EValueThreshold float64 `json:"e_value_threshold"`
+	// HorizonMinutes is how long after the deployment the bounded-horizon
+	// boundary covers; 0 when it does not apply.
+	HorizonMinutes float64 `json:"horizon_minutes"`
 	// ErrorRate, RecentErrors and DBConnections are the threshold
 	// triggers.
 	ErrorRate     float64 `json:"error_rate"`
@@ -220,9 +230,14 @@ type Judgement struct {
 	Statistic float64 `json:"statistic"`
 	// EValue is the sequential test's e-value; PValue = min(1, 1/EValue)
 	// is its anytime-valid p-value.
-	EValue float64         `json:"e_value"`
-	PValue float64         `json:"p_value"`
-	Limits JudgementLimits `json:"limits"`
+	EValue float64 `json:"e_value"`
+	PValue float64 `json:"p_value"`
+	// CriticalErrors is the bounded-horizon boundary's critical count at
+	// the release's exposure: as many errors fail. 0 when the boundary
+	// does not apply (no horizon, beyond it, or a baseline above its
+	// largest count).
+	CriticalErrors int64           `json:"critical_errors"`
+	Limits         JudgementLimits `json:"limits"`
 }
 
 // Judge judges a release with the judge named kind (JudgeThreshold or
@@ -269,16 +284,39 @@ func Judge(kind string, in JudgeInput, s JudgeSettings, t Thresholds) Judgement 
 	}
 	// The sequential test, whenever there is something to compare.
 	tested := j.Baseline != nil && exposure > 0 && !in.SkipTest
+	boundaryRejects := false
+	if in.Horizon > 0 && in.Window > 0 {
+		// The bounded-horizon boundary takes boundShare of the level,
+		// the e-process the rest (docs/judge.md).
+		j.Limits.EValueThreshold = 1 / ((1 - boundShare) * s.FalsePositiveRate)
+	}
 	if tested {
 		j.Statistic, _ = RegressionEValue(j.Baseline.Errors, bexp, in.Errors, exposure, s.MaxRatio)
 		j.EValue = math.Min(math.Exp(j.Statistic), 1e300)
 		j.PValue = math.Min(1, math.Exp(-j.Statistic))
+		if in.Horizon > 0 && in.Window > 0 {
+			hexp, wexp := in.Horizon.Minutes(), in.Window.Minutes()
+			if perRequest {
+				// The baseline's requests per minute over the horizon.
+				hexp, wexp = hexp*bexp/j.Baseline.Minutes, wexp*bexp/j.Baseline.Minutes
+			}
+			if bd := BoundaryFor(j.Baseline.Errors, bexp, hexp, wexp, s.MaxRatio, s.FalsePositiveRate, s.MinErrors); bd != nil {
+				j.Limits.HorizonMinutes = in.Horizon.Minutes()
+				boundaryRejects, j.CriticalErrors = bd.Reject(in.Errors, exposure, bexp)
+			}
+		}
 	}
 	if j.Baseline != nil && exposure > 0 && j.Baseline.Errors > 0 {
 		r := j.Rate / j.Baseline.Rate
 		j.Ratio = &r
 	}
-	regression := tested && j.Statistic >= math.Log(1/s.FalsePositiveRate) && in.Errors >= s.MinErrors
+	regression := tested && in.Errors >= s.MinErrors &&
+		(boundaryRejects || j.Statistic >= math.Log(j.Limits.EValueThreshold))
+	if regression && boundaryRejects {
+		// The boundary rejects at the false-positive rate: the test's
+		// p-value is at most that.
+		j.PValue = math.Min(j.PValue, s.FalsePositiveRate)
+	}
 	h := in.Health
 
 	if kind != JudgeBaseline || j.Baseline == nil {

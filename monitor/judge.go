@@ -14,6 +14,9 @@ type judgeState struct {
 	// baselineRead is set once it was.
 	baseline     *roman.BaselineSample
 	baselineRead bool
+	// horizon and window are the test's horizon and first window from
+	// the deployment (roman.JudgeInput), fixed when the baseline is read.
+	horizon, window time.Duration
 	// verdicts holds the last recorded verdict per judge ("baseline",
 	// "threshold"; shadow ones prefixed "shadow:").
 	verdicts map[string]string
@@ -49,8 +52,10 @@ func (m *Monitor) judgeInput(ctx context.Context, w *watch, s roman.JudgeSetting
 			return in, err
 		}
 		w.judge.baseline, w.judge.baselineRead = b, true
+		w.judge.horizon, w.judge.window = m.judgeHorizon(d, s)
 	}
 	in.Baseline = w.judge.baseline
+	in.Horizon, in.Window = w.judge.horizon, w.judge.window
 	c, err := m.JudgeStore.JudgeCounts(ctx, d.DeploymentID, d.DeployedAt, now)
 	if err != nil {
 		return in, err
@@ -69,6 +74,21 @@ func (m *Monitor) judgeInput(ctx context.Context, w *watch, s roman.JudgeSetting
 		}
 	}
 	return in, nil
+}
+
+// judgeHorizon returns how long after its deployed_at d can be watched at
+// most — its window (from completed_at) plus every extension — and the part
+// up to its first window's end; zeros when the window ends before deployed_at.
+func (m *Monitor) judgeHorizon(d *roman.Deployment, s roman.JudgeSettings) (horizon, window time.Duration) {
+	start := d.DeployedAt
+	if d.CompletedAt != nil {
+		start = *d.CompletedAt
+	}
+	window = start.Add(m.Settings(d.Environment).WatchWindow).Sub(d.DeployedAt)
+	if window <= 0 {
+		return 0, 0
+	}
+	return window + roman.MaxJudgeExtensions*max(0, s.Extend), window
 }
 
 // readBaseline reads the replaced release's errors (and requests) over the
