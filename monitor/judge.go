@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -241,4 +242,36 @@ func (m *Monitor) judgeWindowEnd(ctx context.Context, w *watch, h roman.Health) 
 			w.d.Version, w.d.Environment, w.judge.extensions, j.Why),
 		map[string]any{"judgement": j, "judge_inconclusive": true, "why": j.Why, "health": h})
 	return true
+}
+
+// extensionRow is what a watch_extended row's metadata says of the window.
+type extensionRow struct {
+	WindowEndsAt time.Time `json:"window_ends_at"`
+	Extension    int       `json:"extension"`
+}
+
+// loadExtensions reads the watch_extended rows of w's deployment, so a
+// watch rebuilt after a restart (or by a new leader) keeps the extended end
+// of its window and the number of extensions used: the extension is durable
+// in the audit trail, not only in this process's memory.
+// Only a judging environment extends windows, so only its watches read them.
+func (m *Monitor) loadExtensions(ctx context.Context, w *watch) error {
+	if _, ok := m.judgeSettings(w); !ok {
+		return nil
+	}
+	evs, err := m.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventWatchExtended, DeploymentID: w.d.DeploymentID, Limit: 10})
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		var x extensionRow
+		if err := json.Unmarshal(e.Metadata, &x); err != nil || x.Extension <= 0 {
+			continue
+		}
+		w.judge.extensions = max(w.judge.extensions, x.Extension)
+		if x.WindowEndsAt.After(w.windowEnd) {
+			w.windowEnd = x.WindowEndsAt
+		}
+	}
+	return nil
 }

@@ -145,6 +145,11 @@ func (m *Monitor) watch(ctx context.Context, d *roman.Deployment, rebuilding boo
 	if err := m.loadBreaches(ctx, w); err != nil {
 		return err
 	}
+	// Extensions of a window that ended inconclusive, written before a
+	// restart: the window ends where the last one put it.
+	if err := m.loadExtensions(ctx, w); err != nil { // judge.go
+		return err
+	}
 	if !now.Before(w.windowEnd) {
 		// The window ended; decide it now unless that was done before.
 		decided, err := m.decided(ctx, d.DeploymentID)
