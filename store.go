@@ -198,7 +198,8 @@ type OutboxStore interface {
 // own, so a large backlog is pruned in batches that never hold writers up
 // for long, and returns how many rows it deleted. The audit tables
 // (roman_events, rollback_events, deployments, snapshots, migrations) are
-// never pruned. Only EINTERNAL.
+// never pruned, except superseded verdict-change judgements
+// (JudgeRetentionStore). Only EINTERNAL.
 type RetentionStore interface {
 	// PruneErrorEvents deletes error events with occurred_at before before.
 	PruneErrorEvents(ctx context.Context, before time.Time, limit int) (int64, error)

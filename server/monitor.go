@@ -100,7 +100,7 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 // leads the monitor (always on SQLite), looking at the clock every
 // monitor_interval.
 func (m *Server) startPruner(ctx context.Context) {
-	m.Pruner = &retention.Pruner{Store: m.Store, Events: m.Store, Clock: m.Clock, Retention: m.Config.Retention,
+	m.Pruner = &retention.Pruner{Store: m.Store, Events: m.Store, Judge: m.Store, Clock: m.Clock, Retention: m.Config.Retention,
 		Poll: m.Config.MonitorInterval, Leading: m.Monitor.Leading, Logger: m.Logger}
 	m.Pruner.Start(ctx)
 }
