@@ -108,6 +108,10 @@ type Monitor struct {
 	// three fingerprints no earlier release had) on the alerts its
 	// decisions carry.
 	Fingerprints roman.FingerprintStore
+	// Backfill, when set, fingerprints and groups error events stored
+	// without a fingerprint (inserted straight into the table) on every
+	// tick (backfill.go).
+	Backfill roman.FingerprintBackfiller
 
 	// idle is set while this replica does not lead: nothing is evaluated,
 	// sampled or decided.
@@ -374,6 +378,9 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 		}
 	}
 
+	if tick {
+		m.backfill(ctx) // backfill.go
+	}
 	now := m.Clock()
 	m.mu.Lock()
 	dirty, all, arrived := m.dirty, m.all, m.arrived

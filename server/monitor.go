@@ -61,7 +61,7 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 		return err
 	}
 	m.Monitor = &monitor.Monitor{
-		Store: m.Store, Rollbacks: rollbacks, Deployments: deployments, Checker: checker, Hub: m.Hub, Fingerprints: m.Store,
+		Store: m.Store, Rollbacks: rollbacks, Deployments: deployments, Checker: checker, Hub: m.Hub, Fingerprints: m.Store, Backfill: m.Store,
 		Sampler: &health.Sampler{Sources: hp.sources.For, Pulled: hp.pulled, Logger: m.Logger,
 			RecordErrors: func(ctx context.Context, evs []roman.ErrorEvent) error {
 				_, err := ing.IngestErrors(ctx, roman.ErrorBatch{Events: evs, Batch: true})

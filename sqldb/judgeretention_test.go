@@ -2,7 +2,6 @@ package sqldb_test
 
 import (
 	"encoding/json"
-	"strconv"
 	"testing"
 	"time"
 
@@ -137,12 +136,12 @@ func TestPruneErrorSecondsJudgementsInteractions(t *testing.T) {
 		// application may, and SQLite has no delete trigger), before and
 		// after the cutoff.
 		for _, at := range []time.Time{t0.Add(time.Hour), t0.Add(2 * time.Hour), cutoff.Add(-time.Second), cutoff.Add(time.Hour)} {
-			if _, err := db.SQL().Exec(rebind(db, `INSERT INTO error_seconds (deployment_id, second, n) VALUES (?, ?, 3)`), d.DeploymentID, secondOf(db, at)); err != nil {
+			if _, err := db.SQL().Exec(db.Rebind(`INSERT INTO error_seconds (deployment_id, second, n) VALUES (?, ?, 3)`), d.DeploymentID, secondOf(db, at)); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// The second of the cutoff itself is kept: part of it is younger.
-		if _, err := db.SQL().Exec(rebind(db, `INSERT INTO error_seconds (deployment_id, second, n) VALUES (?, ?, 1)`), d2.DeploymentID,
+		if _, err := db.SQL().Exec(db.Rebind(`INSERT INTO error_seconds (deployment_id, second, n) VALUES (?, ?, 1)`), d2.DeploymentID,
 			secondOf(db, cutoff)); err != nil {
 			t.Fatal(err)
 		}
@@ -221,21 +220,4 @@ func secondOf(db *sqldb.DB, at time.Time) any {
 		return at.UTC().Format("2006-01-02T15:04:05")
 	}
 	return at.UTC().Truncate(time.Second)
-}
-
-// rebind turns ? placeholders into PostgreSQL's $n on PostgreSQL.
-func rebind(db *sqldb.DB, q string) string {
-	if db.Dialect() == sqldb.DialectSQLite {
-		return q
-	}
-	out, n := []byte{}, 0
-	for i := 0; i < len(q); i++ {
-		if q[i] == '?' {
-			n++
-			out = append(out, "$"+strconv.Itoa(n)...)
-			continue
-		}
-		out = append(out, q[i])
-	}
-	return string(out)
 }
