@@ -27,6 +27,32 @@ type judgeState struct {
 	last *roman.Judgement
 	// extensions counts the window's extensions for an inconclusive end.
 	extensions int
+	// input is the judge's input as last read from the store (its counts
+	// since deployed_at), at input.Now. stale is set when a batch of the
+	// deployment arrived since, or on the monitor's periodic sweep: until
+	// then a pass judges on these counts at its own time instead of
+	// reading them again (the counts change only with new errors and
+	// request samples; time alone only lowers the e-value).
+	input    roman.JudgeInput
+	hasInput bool
+	stale    bool
+}
+
+// judgeInputCached returns the judge's input at now: the counts read
+// before when nothing arrived for the deployment since (and now is not
+// earlier than they were read), else judgeInput's fresh read.
+func (m *Monitor) judgeInputCached(ctx context.Context, w *watch, s roman.JudgeSettings, h roman.Health, now time.Time) (roman.JudgeInput, error) {
+	if j := &w.judge; j.hasInput && !j.stale && !now.Before(j.input.Now) {
+		in := j.input
+		in.Now, in.Health = now, h
+		return in, nil
+	}
+	in, err := m.judgeInput(ctx, w, s, h, now)
+	if err != nil {
+		return in, err
+	}
+	w.judge.input, w.judge.hasInput, w.judge.stale = in, true, false
+	return in, nil
 }
 
 // judgeSettings returns the judge settings of w's environment, and whether
@@ -105,7 +131,7 @@ func (m *Monitor) readBaseline(ctx context.Context, d *roman.Deployment, s roman
 // significant regression alert instead of rolling back. Under the threshold
 // judge h is returned as it is.
 func (m *Monitor) judge(ctx context.Context, w *watch, s roman.JudgeSettings, h roman.Health, now time.Time) roman.Health {
-	in, err := m.judgeInput(ctx, w, s, h, now)
+	in, err := m.judgeInputCached(ctx, w, s, h, now)
 	if err != nil {
 		m.Logger.Error("monitor: reading the judge's counts failed", "deployment_id", w.d.DeploymentID, "err", err)
 		return h

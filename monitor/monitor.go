@@ -400,6 +400,9 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 		} else {
 			w.arrivedAt = time.Time{}
 		}
+		if all || dirty[w.d.DeploymentID] {
+			w.judge.stale = true // the judge re-reads its counts (judge.go)
+		}
 	}
 	m.mu.Unlock()
 
