@@ -36,6 +36,21 @@ type judgeState struct {
 	input    roman.JudgeInput
 	hasInput bool
 	stale    bool
+	// pending is the acting judge's change to fail, not yet written: when
+	// the same evaluation starts an automatic rollback, the trigger's row
+	// records the change too (one audit write fewer before the rollback
+	// starts); otherwise it is written once the evaluation's other
+	// decisions are (flushVerdict).
+	pending   *roman.Judgement
+	pendingAt time.Time
+}
+
+// flushVerdict writes the pending verdict-change row of w, if any.
+func (m *Monitor) flushVerdict(ctx context.Context, w *watch) {
+	if j := w.judge.pending; j != nil {
+		w.judge.pending = nil
+		m.recordJudgement(ctx, w, *j, "verdict", w.judge.pendingAt)
+	}
 }
 
 // judgeInputCached returns the judge's input at now: the counts read
@@ -158,7 +173,13 @@ func (m *Monitor) judge(ctx context.Context, w *watch, s roman.JudgeSettings, h 
 				j = roman.Judge(kind, full, s, th)
 			}
 			j.Shadow = shadow
-			m.recordJudgement(ctx, w, j, "verdict", now)
+			if !shadow && j.Verdict == roman.VerdictFail {
+				// Written by onTrigger's trigger row, or flushVerdict.
+				pj := j
+				w.judge.pending, w.judge.pendingAt = &pj, now
+			} else {
+				m.recordJudgement(ctx, w, j, "verdict", now)
+			}
 		}
 		j.Shadow = shadow
 		return j
@@ -203,13 +224,19 @@ func (m *Monitor) thresholds(env string) roman.Thresholds {
 }
 
 // recordJudgement writes a health_judgement row: why is "verdict", "trigger",
-// "suppression" or "window_end".
+// "suppression" or "window_end". A trigger row that also records the
+// verdict's change to fail (the change and the trigger came in one
+// evaluation) says so in metadata verdict_changed.
 func (m *Monitor) recordJudgement(ctx context.Context, w *watch, j roman.Judgement, why string, now time.Time) {
 	mode := "acting"
 	if j.Shadow {
 		mode = "shadow"
 	}
 	meta := map[string]any{"judgement": j, "judge": j.Judge, "verdict": j.Verdict, "signal": j.Signal, "shadow": j.Shadow, "record": why}
+	if why == "trigger" && w.judge.pending != nil {
+		w.judge.pending = nil
+		meta["verdict_changed"] = true
+	}
 	m.eventAt(ctx, w.d, now, roman.EventHealthJudgement, roman.SeverityInfo,
 		fmt.Sprintf("Judge %s (%s) on %s in %s: %s (%s). %s", j.Judge, mode, w.d.Version, w.d.Environment, j.Verdict, why, j.Why), meta)
 }
