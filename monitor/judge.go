@@ -29,13 +29,16 @@ type judgeState struct {
 	extensions int
 	// input is the judge's input as last read from the store (its counts
 	// since deployed_at), at input.Now. stale is set when a batch of the
-	// deployment arrived since, or on the monitor's periodic sweep: until
-	// then a pass judges on these counts at its own time instead of
-	// reading them again (the counts change only with new errors and
-	// request samples; time alone only lowers the e-value).
+	// deployment arrived since, or on the monitor's periodic sweep shortly
+	// after one (markJudgeStale): until then a pass judges on these counts
+	// at its own time instead of reading them again (the counts change
+	// only with new errors and request samples; time alone only lowers
+	// the e-value).
 	input    roman.JudgeInput
 	hasInput bool
 	stale    bool
+	// batchAt is when a batch of the deployment last marked it.
+	batchAt time.Time
 	// pending is the acting judge's change to fail, not yet written: when
 	// the same evaluation starts an automatic rollback, the trigger's row
 	// records the change too (one audit write fewer before the rollback
@@ -50,6 +53,25 @@ func (m *Monitor) flushVerdict(ctx context.Context, w *watch) {
 	if j := w.judge.pending; j != nil {
 		w.judge.pending = nil
 		m.recordJudgement(ctx, w, *j, "verdict", w.judge.pendingAt)
+	}
+}
+
+// judgeSweepRefresh is how long after a batch of a deployment the
+// monitor's periodic sweep still makes the judge re-read its counts: a
+// batch's events may be dated up to a minute ahead (ingest's future skew)
+// and enter the counts, which end at now, with time alone.
+const judgeSweepRefresh = 2 * time.Minute
+
+// markJudgeStale decides, as a pass marks w, whether the judge re-reads
+// its counts: when a batch of w's deployment arrived (batch), a
+// notification named no deployment (notified), or the periodic sweep runs
+// within judgeSweepRefresh of w's last batch. Callers hold m.mu.
+func (m *Monitor) markJudgeStale(w *watch, batch, notified, sweep bool, now time.Time) {
+	if batch {
+		w.judge.batchAt = now
+	}
+	if batch || notified || sweep && now.Sub(w.judge.batchAt) < judgeSweepRefresh {
+		w.judge.stale = true
 	}
 }
 

@@ -385,9 +385,11 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 	m.mu.Lock()
 	dirty, all, arrived := m.dirty, m.all, m.arrived
 	m.dirty, m.all, m.arrived = map[string]bool{}, false, map[string]time.Time{}
+	notified, sweep := all, false // a notification naming no deployment; the periodic sweep
 	if tick {
 		m.ticks++
-		all = all || m.ticks%sweepEvery == 0
+		sweep = m.ticks%sweepEvery == 0
+		all = all || sweep
 	}
 	var todo []*watch
 	for _, w := range m.watches {
@@ -400,9 +402,7 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 		} else {
 			w.arrivedAt = time.Time{}
 		}
-		if all || dirty[w.d.DeploymentID] {
-			w.judge.stale = true // the judge re-reads its counts (judge.go)
-		}
+		m.markJudgeStale(w, dirty[w.d.DeploymentID], notified, sweep, now) // judge.go
 	}
 	m.mu.Unlock()
 
