@@ -224,6 +224,10 @@ type RollbackRequest struct {
 	// Why is the judge's one-line explanation of an automatic trigger
 	// ("Why: 42 errors in 3 min …"), carried into the trigger's alerts.
 	Why string `json:"-"`
+	// Judgement is the acting judge's judgement behind an automatic
+	// trigger: the constitution's `judgement` when set, else the newest
+	// stored health_judgement of the deployment is.
+	Judgement *Judgement `json:"-"`
 }
 
 // TargetDeployment is the seed's target_deployment object.

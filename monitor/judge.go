@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -29,6 +30,69 @@ type judgeState struct {
 	last *roman.Judgement
 	// extensions counts the window's extensions for an inconclusive end.
 	extensions int
+	// input is the judge's input as last read from the store (its counts
+	// since deployed_at), at input.Now. stale is set when a batch of the
+	// deployment arrived since, or on the monitor's periodic sweep shortly
+	// after one (markJudgeStale): until then a pass judges on these counts
+	// at its own time instead of reading them again (the counts change
+	// only with new errors and request samples; time alone only lowers
+	// the e-value).
+	input    roman.JudgeInput
+	hasInput bool
+	stale    bool
+	// batchAt is when a batch of the deployment last marked it.
+	batchAt time.Time
+	// pending is the acting judge's change to fail, not yet written: when
+	// the same evaluation starts an automatic rollback, the trigger's row
+	// records the change too (one audit write fewer before the rollback
+	// starts); otherwise it is written once the evaluation's other
+	// decisions are (flushVerdict).
+	pending   *roman.Judgement
+	pendingAt time.Time
+}
+
+// flushVerdict writes the pending verdict-change row of w, if any.
+func (m *Monitor) flushVerdict(ctx context.Context, w *watch) {
+	if j := w.judge.pending; j != nil {
+		w.judge.pending = nil
+		m.recordJudgement(ctx, w, *j, "verdict", w.judge.pendingAt)
+	}
+}
+
+// judgeSweepRefresh is how long after a batch of a deployment the
+// monitor's periodic sweep still makes the judge re-read its counts: a
+// batch's events may be dated up to a minute ahead (ingest's future skew)
+// and enter the counts, which end at now, with time alone.
+const judgeSweepRefresh = 2 * time.Minute
+
+// markJudgeStale decides, as a pass marks w, whether the judge re-reads
+// its counts: when a batch of w's deployment arrived (batch), a
+// notification named no deployment (notified), or the periodic sweep runs
+// within judgeSweepRefresh of w's last batch. Callers hold m.mu.
+func (m *Monitor) markJudgeStale(w *watch, batch, notified, sweep bool, now time.Time) {
+	if batch {
+		w.judge.batchAt = now
+	}
+	if batch || notified || sweep && now.Sub(w.judge.batchAt) < judgeSweepRefresh {
+		w.judge.stale = true
+	}
+}
+
+// judgeInputCached returns the judge's input at now: the counts read
+// before when nothing arrived for the deployment since (and now is not
+// earlier than they were read), else judgeInput's fresh read.
+func (m *Monitor) judgeInputCached(ctx context.Context, w *watch, s roman.JudgeSettings, h roman.Health, now time.Time) (roman.JudgeInput, error) {
+	if j := &w.judge; j.hasInput && !j.stale && !now.Before(j.input.Now) {
+		in := j.input
+		in.Now, in.Health = now, h
+		return in, nil
+	}
+	in, err := m.judgeInput(ctx, w, s, h, now)
+	if err != nil {
+		return in, err
+	}
+	w.judge.input, w.judge.hasInput, w.judge.stale = in, true, false
+	return in, nil
 }
 
 // judgeSettings returns the judge settings of w's environment, and whether
@@ -124,7 +188,7 @@ func (m *Monitor) readBaseline(ctx context.Context, d *roman.Deployment, s roman
 // significant regression alert instead of rolling back. Under the threshold
 // judge h is returned as it is.
 func (m *Monitor) judge(ctx context.Context, w *watch, s roman.JudgeSettings, h roman.Health, now time.Time) roman.Health {
-	in, err := m.judgeInput(ctx, w, s, h, now)
+	in, err := m.judgeInputCached(ctx, w, s, h, now)
 	if err != nil {
 		m.Logger.Error("monitor: reading the judge's counts failed", "deployment_id", w.d.DeploymentID, "err", err)
 		return h
@@ -151,7 +215,13 @@ func (m *Monitor) judge(ctx context.Context, w *watch, s roman.JudgeSettings, h 
 				j = roman.Judge(kind, full, s, th)
 			}
 			j.Shadow = shadow
-			m.recordJudgement(ctx, w, j, "verdict", now)
+			if !shadow && j.Verdict == roman.VerdictFail {
+				// Written by onTrigger's trigger row, or flushVerdict.
+				pj := j
+				w.judge.pending, w.judge.pendingAt = &pj, now
+			} else {
+				m.recordJudgement(ctx, w, j, "verdict", now)
+			}
 		}
 		j.Shadow = shadow
 		return j
@@ -196,13 +266,19 @@ func (m *Monitor) thresholds(env string) roman.Thresholds {
 }
 
 // recordJudgement writes a health_judgement row: why is "verdict", "trigger",
-// "suppression" or "window_end".
+// "suppression" or "window_end". A trigger row that also records the
+// verdict's change to fail (the change and the trigger came in one
+// evaluation) says so in metadata verdict_changed.
 func (m *Monitor) recordJudgement(ctx context.Context, w *watch, j roman.Judgement, why string, now time.Time) {
 	mode := "acting"
 	if j.Shadow {
 		mode = "shadow"
 	}
 	meta := map[string]any{"judgement": j, "judge": j.Judge, "verdict": j.Verdict, "signal": j.Signal, "shadow": j.Shadow, "record": why}
+	if why == "trigger" && w.judge.pending != nil {
+		w.judge.pending = nil
+		meta["verdict_changed"] = true
+	}
 	m.eventAt(ctx, w.d, now, roman.EventHealthJudgement, roman.SeverityInfo,
 		fmt.Sprintf("Judge %s (%s) on %s in %s: %s (%s). %s", j.Judge, mode, w.d.Version, w.d.Environment, j.Verdict, why, j.Why), meta)
 }
@@ -261,4 +337,36 @@ func (m *Monitor) judgeWindowEnd(ctx context.Context, w *watch, h roman.Health) 
 			w.d.Version, w.d.Environment, w.judge.extensions, j.Why),
 		map[string]any{"judgement": j, "judge_inconclusive": true, "why": j.Why, "health": h})
 	return true
+}
+
+// extensionRow is what a watch_extended row's metadata says of the window.
+type extensionRow struct {
+	WindowEndsAt time.Time `json:"window_ends_at"`
+	Extension    int       `json:"extension"`
+}
+
+// loadExtensions reads the watch_extended rows of w's deployment, so a
+// watch rebuilt after a restart (or by a new leader) keeps the extended end
+// of its window and the number of extensions used: the extension is durable
+// in the audit trail, not only in this process's memory.
+// Only a judging environment extends windows, so only its watches read them.
+func (m *Monitor) loadExtensions(ctx context.Context, w *watch) error {
+	if _, ok := m.judgeSettings(w); !ok {
+		return nil
+	}
+	evs, err := m.Store.ListRomanEvents(ctx, roman.RomanEventFilter{EventType: roman.EventWatchExtended, DeploymentID: w.d.DeploymentID, Limit: 10})
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		var x extensionRow
+		if err := json.Unmarshal(e.Metadata, &x); err != nil || x.Extension <= 0 {
+			continue
+		}
+		w.judge.extensions = max(w.judge.extensions, x.Extension)
+		if x.WindowEndsAt.After(w.windowEnd) {
+			w.windowEnd = x.WindowEndsAt
+		}
+	}
+	return nil
 }

@@ -108,6 +108,10 @@ type Monitor struct {
 	// three fingerprints no earlier release had) on the alerts its
 	// decisions carry.
 	Fingerprints roman.FingerprintStore
+	// Backfill, when set, fingerprints and groups error events stored
+	// without a fingerprint (inserted straight into the table) on every
+	// tick (backfill.go).
+	Backfill roman.FingerprintBackfiller
 
 	// idle is set while this replica does not lead: nothing is evaluated,
 	// sampled or decided.
@@ -374,13 +378,18 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 		}
 	}
 
+	if tick {
+		m.backfill(ctx) // backfill.go
+	}
 	now := m.Clock()
 	m.mu.Lock()
 	dirty, all, arrived := m.dirty, m.all, m.arrived
 	m.dirty, m.all, m.arrived = map[string]bool{}, false, map[string]time.Time{}
+	notified, sweep := all, false // a notification naming no deployment; the periodic sweep
 	if tick {
 		m.ticks++
-		all = all || m.ticks%sweepEvery == 0
+		sweep = m.ticks%sweepEvery == 0
+		all = all || sweep
 	}
 	var todo []*watch
 	for _, w := range m.watches {
@@ -393,6 +402,7 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 		} else {
 			w.arrivedAt = time.Time{}
 		}
+		m.markJudgeStale(w, dirty[w.d.DeploymentID], notified, sweep, now) // judge.go
 	}
 	m.mu.Unlock()
 

@@ -145,6 +145,11 @@ func (m *Monitor) watch(ctx context.Context, d *roman.Deployment, rebuilding boo
 	if err := m.loadBreaches(ctx, w); err != nil {
 		return err
 	}
+	// Extensions of a window that ended inconclusive, written before a
+	// restart: the window ends where the last one put it.
+	if err := m.loadExtensions(ctx, w); err != nil { // judge.go
+		return err
+	}
 	if !now.Before(w.windowEnd) {
 		// The window ended; decide it now unless that was done before.
 		decided, err := m.decided(ctx, d.DeploymentID)
@@ -206,6 +211,7 @@ func (m *Monitor) act(ctx context.Context, w *watch, h roman.Health, err error, 
 		}
 		m.onTrigger(ctx, w, h, inWindow, now)
 	}
+	m.flushVerdict(ctx, w) // judge.go
 	m.warn(ctx, w, h, now) // warnings.go
 }
 
@@ -232,6 +238,7 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 		} else if w.triggered {
 			return // fired inside the window earlier: already decided
 		}
+		m.flushVerdict(ctx, w)
 		m.once(ctx, w, "alert:"+h.Reason, roman.EventHealthAlert, roman.SeverityWarning,
 			fmt.Sprintf("%s in %s: %s (%s: alert only, no automatic rollback)", w.d.Version, w.d.Environment, h.Reason, why), meta)
 		return
@@ -242,6 +249,7 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 		return
 	}
 	if kind != "" {
+		m.flushVerdict(ctx, w)
 		meta["suppressed_by"], meta["suppressed_reason"] = kind, why
 		meta["command"] = RollbackCommand(w.d, h.Reason)
 		if until != nil {
@@ -259,15 +267,24 @@ func (m *Monitor) onTrigger(ctx context.Context, w *watch, h roman.Health, inWin
 		return
 	}
 	w.attempted = true
+	var judged *roman.Judgement
 	if j := w.judge.last; j != nil {
-		m.recordJudgement(ctx, w, *j, "trigger", now)
+		jc := *j
+		judged = &jc
 	}
-	m.startRollback(ctx, w.d, h, now, w.arrivedAt, meta)
+	m.startRollback(ctx, w.d, h, now, w.arrivedAt, judged, meta)
+	// The trigger's judgement row is written once the rollback is under
+	// way (the rollback's constitution gets the judgement with the
+	// request), so no audit write holds the rollback up; it carries the
+	// decision's time.
+	if judged != nil {
+		m.recordJudgement(ctx, w, *judged, "trigger", now)
+	}
 }
 
 // startRollback records the trigger decision and runs the rollback in its
 // own goroutine, so evaluation (and ingest) never waits for it.
-func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roman.Health, now, arrived time.Time, meta map[string]any) {
+func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roman.Health, now, arrived time.Time, judged *roman.Judgement, meta map[string]any) {
 	m.rollbacks.Add(1)
 	// The decision row below and the outcome rows of the goroutine each
 	// get their own copy of meta: a map must not be written while read.
@@ -276,7 +293,7 @@ func (m *Monitor) startRollback(ctx context.Context, d *roman.Deployment, h roma
 		defer m.rollbacks.Done()
 		res, err := m.Rollbacks.Execute(ctx, roman.RollbackRequest{
 			DeploymentID: d.DeploymentID, TriggerReason: h.Reason, TriggerType: roman.TriggerAutomatic, Caller: "monitor",
-			DetectedAt: arrived, Why: whyText(meta),
+			DetectedAt: arrived, Why: whyText(meta), Judgement: judged,
 		})
 		var rej *roman.RejectedError
 		cmd := RollbackCommand(d, h.Reason)
@@ -334,6 +351,7 @@ func (m *Monitor) endWindow(ctx context.Context, w *watch) {
 	absolute := h // the health before the judge, which the window's end judges
 	if baseline {
 		h = m.judge(ctx, w, js, h, w.windowEnd) // judge.go
+		m.flushVerdict(ctx, w)
 	}
 	if h.Reason != "" {
 		// The window's last moment breached: that is a breach too.

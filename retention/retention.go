@@ -1,9 +1,10 @@
 // Package retention deletes what roman no longer needs, so its database
 // does not grow without bound: error events and metric samples older than
 // the retention setting, and alert outbox rows delivered or given up more
-// than seven days ago. Only the monitor's leader prunes; each batch is its
-// own short transaction, with a pause between batches, so ingest never waits
-// long behind a prune. The audit tables are never pruned.
+// than seven days ago; with Judge set, also the judge's tables (judge.go).
+// Only the monitor's leader prunes; each batch is its own short
+// transaction, with a pause between batches, so ingest never waits long
+// behind a prune. The audit tables are never pruned.
 package retention
 
 import (
@@ -59,10 +60,12 @@ type Counts struct {
 	MetricSamples int64 `json:"metric_samples"`
 	Alerts        int64 `json:"alert_outbox"`
 	Batches       int   `json:"batches"`
+	// Judge is what was deleted of the judge's tables (judge.go).
+	Judge JudgeCounts `json:"judge"`
 }
 
 // Total is the number of rows deleted.
-func (c Counts) Total() int64 { return c.ErrorEvents + c.MetricSamples + c.Alerts }
+func (c Counts) Total() int64 { return c.ErrorEvents + c.MetricSamples + c.Alerts + c.Judge.Total() }
 
 // Pacer is implemented by a store that prunes best at another pace than
 // the defaults: batches of about batchTime each, with a pause of pause
@@ -79,6 +82,10 @@ type Pacer interface {
 type Pruner struct {
 	Store  roman.RetentionStore
 	Events roman.EventStore
+	// Judge, when set, also prunes the judge's tables by the same cutoff
+	// (judge.go): error counters, error groups, first sightings no group
+	// refers to, expired Discord interactions.
+	Judge roman.JudgeRetentionStore
 	// Clock gives the time the cutoffs are computed from and the pass
 	// schedule (default the system clock).
 	Clock roman.Clock
@@ -171,9 +178,12 @@ func (p *Pruner) Pass(ctx context.Context) (Counts, error) {
 	if err == nil {
 		err = p.drain(ctx, &c, &c.Alerts, func(n int) (int64, error) { return p.Store.PruneAlerts(ctx, settled, n) })
 	}
+	if err == nil {
+		err = p.pruneJudge(ctx, &c, signals, start) // judge.go
+	}
 	took := time.Since(began)
 	log := p.logger().With("error_events", c.ErrorEvents, "metric_samples", c.MetricSamples, "alert_outbox", c.Alerts,
-		"batches", c.Batches, "took", took.Round(time.Millisecond).String())
+		"judge_rows", c.Judge.Total(), "batches", c.Batches, "took", took.Round(time.Millisecond).String())
 	if c.Total() == 0 {
 		log.Debug("retention pass found nothing to prune", "before", signals)
 		return c, err
@@ -181,7 +191,7 @@ func (p *Pruner) Pass(ctx context.Context) (Counts, error) {
 	log.Info("pruned old rows", "before", signals)
 	if p.Events != nil {
 		md, _ := json.Marshal(map[string]any{"error_events": c.ErrorEvents, "metric_samples": c.MetricSamples,
-			"alert_outbox": c.Alerts, "batches": c.Batches, "signals_before": signals, "outbox_before": settled,
+			"alert_outbox": c.Alerts, "judge": c.Judge, "batches": c.Batches, "signals_before": signals, "outbox_before": settled,
 			"retention": keep.String(), "took_ms": took.Milliseconds(), "complete": err == nil})
 		e := &roman.RomanEvent{EventID: roman.NewUUID(), EventType: EventPruned, Severity: roman.SeverityInfo,
 			Message: fmt.Sprintf("Pruned %d error events, %d metric samples and %d alert outbox rows older than the retention",

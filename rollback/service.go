@@ -326,9 +326,11 @@ func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest
 		return roman.ValidationInput{}, err
 	}
 	t := s.Thresholds(d.Environment)
-	j, err := s.latestJudgement(ctx, d.DeploymentID)
-	if err != nil {
-		return roman.ValidationInput{}, err
+	j := req.Judgement
+	if j == nil {
+		if j, err = s.latestJudgement(ctx, d.DeploymentID); err != nil {
+			return roman.ValidationInput{}, err
+		}
 	}
 	return roman.ValidationInput{
 		Judgement:   j,

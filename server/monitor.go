@@ -63,7 +63,7 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 		return err
 	}
 	m.Monitor = &monitor.Monitor{
-		Store: m.Store, Rollbacks: rollbacks, Deployments: deployments, Checker: checker, Hub: m.Hub, Fingerprints: m.Store,
+		Store: m.Store, Rollbacks: rollbacks, Deployments: deployments, Checker: checker, Hub: m.Hub, Fingerprints: m.Store, Backfill: m.Store,
 		Sampler: &health.Sampler{Sources: hp.sources.For, Pulled: hp.pulled, Logger: m.Logger,
 			RecordErrors: func(ctx context.Context, evs []roman.ErrorEvent) error {
 				_, err := ing.IngestErrors(ctx, roman.ErrorBatch{Events: evs, Batch: true})
@@ -102,7 +102,7 @@ func (m *Server) startMonitor(ctx context.Context, hp *healthParts, checker *hea
 // leads the monitor (always on SQLite), looking at the clock every
 // monitor_interval.
 func (m *Server) startPruner(ctx context.Context) {
-	m.Pruner = &retention.Pruner{Store: m.Store, Events: m.Store, Clock: m.Clock, Retention: m.Config.Retention,
+	m.Pruner = &retention.Pruner{Store: m.Store, Events: m.Store, Judge: m.Store, Clock: m.Clock, Retention: m.Config.Retention,
 		Poll: m.Config.MonitorInterval, Leading: m.Monitor.Leading, Logger: m.Logger}
 	m.Pruner.Start(ctx)
 }

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
@@ -20,27 +18,7 @@ func BenchmarkInsertErrorFingerprints(b *testing.B) {
 	for _, distinct := range []int{1, 50, size} {
 		b.Run(fmt.Sprint("fingerprints=", distinct), func(b *testing.B) {
 			benchStores(b, func(b *testing.B, db *sqldb.DB) {
-				d := newDeployment("production", "v1", t0, roman.StatusSuccess)
-				if err := db.CreateDeployment(ctx, d); err != nil {
-					b.Fatal(err)
-				}
-				batch := make([]roman.ErrorEvent, size)
-				for i := range batch {
-					batch[i] = roman.ErrorEvent{DeploymentID: d.DeploymentID, Environment: "production",
-						Message: "TypeError: x is undefined", Severity: "error", Fingerprint: "f" + strconv.Itoa(i%distinct)}
-				}
-				b.ResetTimer()
-				next := 0
-				for b.Loop() {
-					for i := range batch {
-						batch[i].OccurredAt = t0.Add(time.Duration(next) * time.Millisecond)
-						next++
-					}
-					if err := db.InsertErrorEvents(ctx, batch); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "events/s")
+				benchInsertBatches(b, db, size, func(i int) string { return "f" + strconv.Itoa(i%distinct) })
 			})
 		})
 	}
