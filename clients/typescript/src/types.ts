@@ -272,8 +272,16 @@ export interface Judgement {
   /** The natural logarithm of e_value. */
   statistic?: number;
   e_value?: number;
-  /** The anytime-valid p-value min(1, 1/e_value). */
+  /**
+   * The anytime-valid p-value min(1, 1/e_value); at most false_positive_rate
+   * when the bounded-horizon boundary failed the release.
+   */
   p_value?: number;
+  /**
+   * The bounded-horizon boundary's critical count at the release's exposure
+   * (as many errors fail); 0 when it does not apply.
+   */
+  critical_errors?: number;
   limits?: { [key: string]: unknown };
 }
 
