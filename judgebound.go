@@ -24,11 +24,11 @@ const (
 	// boundShare is the share of the false-positive rate given to the
 	// boundary; the rest goes to the e-process, which also covers any
 	// exposure beyond the horizon.
-	boundShare = 0.9
+	boundShare = 0.95
 	// boundWindowSpend is the share of the boundary's level spent by the
 	// end of the first window (linearly in exposure), the rest linearly
 	// over the extensions.
-	boundWindowSpend = 0.9
+	boundWindowSpend = 0.97
 	// boundTilt scales the tilt of the baseline's e-variable: at
 	// normalised exposure s its alternative is the rate exp(−a/√x) times
 	// the hypothetical one, a = boundTilt·√(ρ²/(1+ρ²)), ρ² = q·s.
