@@ -12,8 +12,9 @@ const sqliteCheckpointEvery = 100 * time.Millisecond
 // startCheckpointer starts the SQLite WAL checkpointer: every
 // sqliteCheckpointEvery it runs a PASSIVE checkpoint, which waits for no
 // reader or writer, on a connection of the general read pool (when
-// readers hold them all, it waits and the WAL grows meanwhile). The writer connection's automatic checkpoint is off
-// (openSQLite), so no write ever pays for one: left on, SQLite checkpoints
+// readers hold them all, it waits and the WAL grows meanwhile). The writer
+// connection's automatic checkpoint is off (openSQLite), so no write ever
+// pays for one: left on, SQLite checkpoints
 // in the commit of whichever write takes the WAL past 1,000 pages, holding
 // the one writer while it copies those pages and syncs the file. A big
 // delete (a retention prune) fills the WAL many times a second, and an
