@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/odyssey-1/roman"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/sqldb"
 )
 
@@ -137,9 +138,9 @@ func benchCheckLoad(b *testing.B, cb *checkBench) {
 		}
 	}
 	b.ResetTimer()
-	cpu0, db0 := cpuTime(), childrenCPU()
+	cpu0, db0 := testkit.ProcessCPU(), testkit.ChildrenCPU()
 	res := openLoop(b.N, 1000, do)
-	cpu, db := cpuTime()-cpu0, childrenCPU()-db0
+	cpu, db := testkit.ProcessCPU()-cpu0, testkit.ChildrenCPU()-db0
 	b.StopTimer()
 	if res.failed > 0 {
 		b.Fatalf("%d of %d requests failed: %v", res.failed, b.N, res.firstErr)

@@ -135,13 +135,13 @@ func BenchmarkMonitor10kBaseline(b *testing.B) {
 			}
 			mon.Tick(ctx) // the first pass reads every watch's history and baseline
 			cs.evaluated.Store(0)
-			cpu0, db0 := cpuTime(), childrenCPU()
+			cpu0, db0 := testkit.ProcessCPU(), testkit.ChildrenCPU()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				mon.Tick(ctx)
 			}
 			b.StopTimer()
-			cpu, db := cpuTime()-cpu0, childrenCPU()-db0
+			cpu, db := testkit.ProcessCPU()-cpu0, testkit.ChildrenCPU()-db0
 			if got := cs.evaluated.Load(); got != int64(b.N)*watched10k {
 				b.Fatalf("%d passes evaluated %d deployments, want %d each", b.N, got, watched10k)
 			}
@@ -164,12 +164,12 @@ func BenchmarkMonitor10kBaseline(b *testing.B) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			time.Sleep(3 * time.Second) // the rebuild and its first passes
-			cpu0, db0, start := cpuTime(), childrenCPU(), time.Now()
+			cpu0, db0, start := testkit.ProcessCPU(), testkit.ChildrenCPU(), time.Now()
 			b.ResetTimer()
 			time.Sleep(time.Duration(b.N) * time.Second)
 			b.StopTimer()
 			wall := time.Since(start)
-			cpu, db := cpuTime()-cpu0, childrenCPU()-db0
+			cpu, db := testkit.ProcessCPU()-cpu0, testkit.ChildrenCPU()-db0
 			b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "core-%")
 			b.ReportMetric(100*db.Seconds()/wall.Seconds(), "db-core-%")
 			b.ReportMetric(rssMB("VmRSS"), "rss-MB")

@@ -3,19 +3,18 @@ package server
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/odyssey-1/roman"
 	"github.com/odyssey-1/roman/config"
 	"github.com/odyssey-1/roman/health"
+	"github.com/odyssey-1/roman/internal/testkit"
 	"github.com/odyssey-1/roman/mock"
 	"github.com/odyssey-1/roman/monitor"
 	"github.com/odyssey-1/roman/sqldb"
@@ -176,56 +175,6 @@ func newBenchMonitor(st *sqldb.DB, store monitorBenchStore) *monitor.Monitor {
 	}
 }
 
-// cpuTime returns the CPU time (user + system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// childrenCPU returns the CPU time used by the processes this one started
-// and their descendants (the throwaway PostgreSQL's postmaster and
-// backends, including exited backends that the postmaster reaped), read
-// from /proc; zero elsewhere. Clock ticks are taken as 100 per second.
-func childrenCPU() time.Duration {
-	entries, _ := os.ReadDir("/proc")
-	parent := map[int]int{}
-	ticks := map[int]int64{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The fields after the command name, which is in parentheses.
-		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-		if len(f) < 15 {
-			continue
-		}
-		parent[pid], _ = strconv.Atoi(f[1])
-		for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
-			v, _ := strconv.ParseInt(f[i], 10, 64)
-			ticks[pid] += v
-		}
-	}
-	self := os.Getpid()
-	var sum int64
-	for pid, t := range ticks {
-		for p := parent[pid]; p > 1; p = parent[p] {
-			if p == self {
-				sum += t
-				break
-			}
-		}
-	}
-	return time.Duration(sum) * 10 * time.Millisecond
-}
-
 // rssMB returns a field of /proc/self/status (VmRSS, VmHWM) in MB.
 func rssMB(field string) float64 {
 	raw, _ := os.ReadFile("/proc/self/status")
@@ -302,13 +251,13 @@ func BenchmarkMonitor10k(b *testing.B) {
 			}
 			mon.Tick(ctx) // the first pass after a rebuild reads every watch's history
 			cs.evaluated.Store(0)
-			cpu0, db0 := cpuTime(), childrenCPU()
+			cpu0, db0 := testkit.ProcessCPU(), testkit.ChildrenCPU()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				mon.Tick(ctx)
 			}
 			b.StopTimer()
-			cpu, db := cpuTime()-cpu0, childrenCPU()-db0
+			cpu, db := testkit.ProcessCPU()-cpu0, testkit.ChildrenCPU()-db0
 			if got := cs.evaluated.Load(); got != int64(b.N)*watched10k {
 				b.Fatalf("%d passes evaluated %d deployments, want %d each", b.N, got, watched10k)
 			}
@@ -336,12 +285,12 @@ func BenchmarkMonitor10k(b *testing.B) {
 			}
 			time.Sleep(3 * time.Second) // the rebuild and its first passes
 			scans0 := errorIndexScans(b, s.st)
-			cpu0, db0, start := cpuTime(), childrenCPU(), time.Now()
+			cpu0, db0, start := testkit.ProcessCPU(), testkit.ChildrenCPU(), time.Now()
 			b.ResetTimer()
 			time.Sleep(time.Duration(b.N) * time.Second)
 			b.StopTimer()
 			wall := time.Since(start)
-			cpu, db := cpuTime()-cpu0, childrenCPU()-db0
+			cpu, db := testkit.ProcessCPU()-cpu0, testkit.ChildrenCPU()-db0
 			if s.st.Dialect() == sqldb.DialectPostgres {
 				// Each evaluated deployment is one index scan of
 				// error_events (the batch count's nested loop): the rate
