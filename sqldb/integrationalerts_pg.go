@@ -1,0 +1,263 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/odyssey-1/roman"
+)
+
+// recordAlertsPGSQL records a group of alerts and the audit rows of those
+// that turn out new in one statement (PostgreSQL): the alerts travel as
+// arrays, each is inserted unless its identity is known (ON CONFLICT DO
+// NOTHING decides atomically, as the single-row insert does), and the
+// audit rows built in advance for each alert are inserted only for the
+// alerts the insert returned. It answers the ordinal (1-based) and id of
+// each inserted alert, then the event_id and id of each inserted audit row
+// (ordinal 0). Alerts are inserted in the order given, so ids follow
+// arrival as with one insert per alert.
+//
+//	$1–$16 the alerts' columns (labels, annotations and deployment ids as
+//	text, NULL for none), $17–$23 the audit rows: the ordinal of their
+//	alert, then their columns.
+const recordAlertsPGSQL = `WITH i AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[],
+		$8::boolean[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])
+		WITH ORDINALITY AS t(source, fingerprint, starts_at, ends_at, status, alertname, summary, labelled_trigger, deployment_id,
+			service, environment, attribution_rule, group_key, labels, annotations, received_at, ord)
+), ins AS (
+	INSERT INTO integration_alerts (source, fingerprint, starts_at, ends_at, status, alertname, summary, labelled_trigger,
+		deployment_id, service, environment, attribution_rule, group_key, labels, annotations, received_at, updated_at)
+	SELECT source, fingerprint, starts_at, ends_at, status, alertname, summary, labelled_trigger, deployment_id::uuid,
+		service, environment, attribution_rule, group_key, labels::jsonb, annotations::jsonb, received_at, received_at
+	FROM i ORDER BY ord
+	ON CONFLICT (source, fingerprint, starts_at) DO NOTHING
+	RETURNING id, source, fingerprint, starts_at
+), ev AS (
+	INSERT INTO roman_events (event_id, event_type, severity, message, metadata, "timestamp")
+	SELECT e.event_id::uuid, e.event_type, e.severity, e.message, e.metadata::jsonb, e.ts
+	FROM unnest($17::bigint[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::timestamptz[])
+		WITH ORDINALITY AS e(alert, event_id, event_type, severity, message, metadata, ts, n)
+	JOIN i ON i.ord = e.alert
+	JOIN ins ON ins.source = i.source AND ins.fingerprint = i.fingerprint AND ins.starts_at = i.starts_at
+	ORDER BY e.n
+	RETURNING id, event_id
+)
+SELECT i.ord, ins.id, NULL::text FROM ins JOIN i ON ins.source = i.source AND ins.fingerprint = i.fingerprint
+	AND ins.starts_at = i.starts_at
+UNION ALL SELECT 0, ev.id, ev.event_id::text FROM ev`
+
+// alertIdentity is an alert's identity as the store keys it.
+type alertIdentity struct {
+	source, fingerprint string
+	startsAt            time.Time
+}
+
+// queryer runs a statement on a pool or in a transaction.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// recordAlertsPG is RecordIntegrationAlerts on PostgreSQL: a round trip
+// per group instead of one per alert and audit row. The first alert of
+// each identity and the audit rows it gets if it is new go in one
+// statement (recordAlertsPGSQL), which alone, outside a transaction, is
+// the whole write of a group of firing alerts, new or re-sent. A group
+// with resolved alerts runs that statement and then, in the same
+// transaction and in arrival order, marks resolved the firing rows of the
+// resolved alerts the statement did not insert, as the single-row path
+// does. Audit rows that ask for more than their own row (an alert for the
+// outbox, a mirror's rows) take that single-row path instead.
+func (db *DB) recordAlertsPG(ctx context.Context, alerts []*roman.IntegrationAlert, events func(i int, outcome string) []*roman.RomanEvent, now time.Time) ([]string, bool, error) {
+	n := len(alerts)
+	outcomes := make([]string, n)
+	deps := make([]*string, n)
+	firstOf := make(map[alertIdentity]int, n)
+	var in []int // the first alert of each identity, in arrival order
+	resolved := false
+	for i, a := range alerts {
+		if a.ReceivedAt.IsZero() {
+			a.ReceivedAt = now
+		}
+		a.UpdatedAt = a.ReceivedAt
+		dep, err := normID("deployment_id", a.DeploymentID)
+		if err != nil {
+			return nil, true, err
+		}
+		if dep != "" {
+			deps[i] = &dep
+		}
+		k := alertIdentity{a.Source, a.Fingerprint, roman.UTC(a.StartsAt)}
+		if _, ok := firstOf[k]; !ok {
+			firstOf[k] = i
+			in = append(in, i)
+		}
+		if a.Status == roman.AlertResolved {
+			resolved = true
+		}
+	}
+	// The audit rows each alert gets if it is new.
+	var evAlert []int64
+	var evs []*roman.RomanEvent
+	if events != nil {
+		for k, i := range in {
+			for _, e := range events(i, roman.AlertOutcomeNew) {
+				if e.EventID == "" {
+					e.EventID = roman.NewUUID()
+				}
+				e.Timestamp = db.orNow(e.Timestamp)
+				if !db.ownRowOnly(e) {
+					return nil, false, nil
+				}
+				evAlert = append(evAlert, int64(k+1))
+				evs = append(evs, e)
+			}
+		}
+	}
+	m := len(in)
+	var (
+		sources, fps, statuses, names, summaries = make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+		services, envs, rules, groups            = make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+		starts, received                         = make([]time.Time, m), make([]time.Time, m)
+		ends                                     = make([]*time.Time, m)
+		labelled                                 = make([]bool, m)
+		depArgs, labels, annotations             = make([]*string, m), make([]*string, m), make([]*string, m)
+	)
+	for k, i := range in {
+		a := alerts[i]
+		sources[k], fps[k], statuses[k], names[k], summaries[k] = a.Source, a.Fingerprint, a.Status, a.AlertName, a.Summary
+		services[k], envs[k], rules[k], groups[k] = a.Service, a.Environment, a.Rule, a.GroupKey
+		starts[k], received[k], labelled[k], depArgs[k] = roman.UTC(a.StartsAt), roman.UTC(a.ReceivedAt), a.Labelled, deps[i]
+		if a.EndsAt != nil {
+			end := roman.UTC(*a.EndsAt)
+			ends[k] = &end
+		}
+		labels[k], annotations[k] = jsonText(a.Labels), jsonText(a.Annotations)
+	}
+	e := len(evs)
+	evIDs, evTypes, evSev, evMsg, evMeta, evTS := make([]string, e), make([]string, e), make([]string, e), make([]string, e), make([]*string, e), make([]time.Time, e)
+	byEventID := make(map[string]*roman.RomanEvent, e)
+	for j, ev := range evs {
+		evIDs[j], evTypes[j], evSev[j], evMsg[j], evMeta[j], evTS[j] = ev.EventID, ev.EventType, ev.Severity, ev.Message, jsonText(ev.Metadata), roman.UTC(ev.Timestamp)
+		byEventID[strings.ToLower(ev.EventID)] = ev
+	}
+	args := []any{sources, fps, starts, ends, statuses, names, summaries, labelled, depArgs, services, envs, rules, groups,
+		labels, annotations, received, evAlert, evIDs, evTypes, evSev, evMsg, evMeta, evTS}
+
+	run := func(q queryer, tx *sql.Tx) error {
+		rows, err := q.QueryContext(ctx, recordAlertsPGSQL, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ord, id int64
+			var eventID sql.NullString
+			if err := rows.Scan(&ord, &id, &eventID); err != nil {
+				return err
+			}
+			switch {
+			case ord > 0 && ord <= int64(m):
+				i := in[ord-1]
+				alerts[i].ID, outcomes[i] = id, roman.AlertOutcomeNew
+			case eventID.Valid:
+				if ev := byEventID[strings.ToLower(eventID.String)]; ev != nil {
+					ev.ID = id
+				}
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		for i, a := range alerts {
+			if outcomes[i] != "" {
+				continue
+			}
+			outcomes[i] = roman.AlertOutcomeDuplicate
+			if a.Status != roman.AlertResolved || tx == nil {
+				continue
+			}
+			// Known (or recorded earlier in this group): a firing row turns
+			// resolved, once.
+			err := tx.QueryRowContext(ctx, db.q(resolveAlertSQL), db.tsPtr(a.EndsAt), db.ts(a.UpdatedAt), a.Source, a.Fingerprint, db.ts(a.StartsAt)).Scan(
+				&a.ID, idScan{s: &a.DeploymentID}, &a.Service, &a.Environment, &a.Rule)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				continue
+			case err != nil:
+				return err
+			}
+			outcomes[i] = roman.AlertOutcomeResolved
+			if events == nil {
+				continue
+			}
+			for _, e := range events(i, roman.AlertOutcomeResolved) {
+				if e.EventID == "" {
+					e.EventID = roman.NewUUID()
+				}
+				e.Timestamp = db.orNow(e.Timestamp)
+				if err := db.insertEvent(ctx, tx, e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	var err error
+	if resolved {
+		err = db.write(ctx, func(tx *sql.Tx) error { return run(tx, tx) })
+	} else {
+		err = run(db.wdb, nil)
+	}
+	return outcomes, true, err
+}
+
+// ownRowOnly reports whether writing e is its roman_events row alone: it
+// carries no alert for the outbox and the mirror (if any) asks for no rows
+// of its own without a lookup.
+func (db *DB) ownRowOnly(e *roman.RomanEvent) bool {
+	if e.Alert != nil && db.alerts != nil {
+		return false
+	}
+	if db.mirror == nil {
+		return true
+	}
+	var p probeLookup
+	rows, err := db.mirror(e, &p)
+	return err == nil && len(rows) == 0 && !p.used
+}
+
+// errProbe answers every question of probeLookup.
+var errProbe = errors.New("a lookup outside a transaction")
+
+// probeLookup is the mirror lookup of ownRowOnly: it answers nothing and
+// notes that a question was asked.
+type probeLookup struct{ used bool }
+
+func (p *probeLookup) Deployment(string) (*roman.Deployment, error) {
+	p.used = true
+	return nil, errProbe
+}
+
+func (p *probeLookup) Replaced(*roman.Deployment) (*roman.Deployment, error) {
+	p.used = true
+	return nil, errProbe
+}
+
+func (p *probeLookup) Queued(string, string, string) (bool, error) {
+	p.used = true
+	return false, errProbe
+}
+
+// jsonText is a JSON document as a nullable text argument.
+func jsonText(raw []byte) *string {
+	if len(raw) == 0 {
+		return nil
+	}
+	s := string(raw)
+	return &s
+}
