@@ -37,6 +37,8 @@ type harness struct {
 	standby bool
 	// judge, when set, is every environment's judge settings (judge_test.go).
 	judge *roman.JudgeSettings
+	// signals, when set, is the checker's store instead of st (burst_test.go).
+	signals roman.SignalStore
 
 	mu     sync.Mutex
 	reqs   []roman.RollbackRequest
@@ -60,7 +62,11 @@ func newHarness(t *testing.T) *harness {
 // drive time with Tick.
 func (h *harness) start() *monitor.Monitor {
 	h.t.Helper()
-	checker := &health.Checker{Store: h.st, Clock: h.clock.Now,
+	var signals roman.SignalStore = h.st
+	if h.signals != nil {
+		signals = h.signals
+	}
+	checker := &health.Checker{Store: signals, Clock: h.clock.Now,
 		Thresholds:          func(string) roman.Thresholds { return roman.DefaultThresholds() },
 		ConsecutiveBreaches: func(string) int { return h.breaches }, Pulled: h.pulled}
 	m := &monitor.Monitor{
