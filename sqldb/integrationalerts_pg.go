@@ -7,6 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/odyssey-1/roman"
 )
 
@@ -50,6 +53,13 @@ SELECT i.ord, ins.id, NULL::text FROM ins JOIN i ON ins.source = i.source AND in
 	AND ins.starts_at = i.starts_at
 UNION ALL SELECT 0, ev.id, ev.event_id::text FROM ev`
 
+// knownAlertSQL reads the stored status of one alert identity. A lookup
+// per alert, sent together in one round trip, rather than a join with the
+// group: a join's cached plan, made while the table was small, may scan
+// the whole table long after it grew; an equality on the unique identity
+// index stays an index lookup.
+const knownAlertSQL = `SELECT status FROM integration_alerts WHERE source = $1 AND fingerprint = $2 AND starts_at = $3`
+
 // alertIdentity is an alert's identity as the store keys it.
 type alertIdentity struct {
 	source, fingerprint string
@@ -62,10 +72,12 @@ type queryer interface {
 }
 
 // recordAlertsPG is RecordIntegrationAlerts on PostgreSQL: a round trip
-// per group instead of one per alert and audit row. The first alert of
-// each identity and the audit rows it gets if it is new go in one
-// statement (recordAlertsPGSQL), which alone, outside a transaction, is
-// the whole write of a group of firing alerts, new or re-sent. A group
+// or two per group instead of one per alert and audit row. A re-sent
+// group is found by one round trip of reads (knownAlertSQL) and writes
+// nothing.
+// Otherwise the first alert of each identity and the audit rows it gets if
+// it is new go in one statement (recordAlertsPGSQL), which alone, outside
+// a transaction, is the whole write of a group of firing alerts. A group
 // with resolved alerts runs that statement and then, in the same
 // transaction and in arrival order, marks resolved the firing rows of the
 // resolved alerts the statement did not insert, as the single-row path
@@ -98,6 +110,16 @@ func (db *DB) recordAlertsPG(ctx context.Context, alerts []*roman.IntegrationAle
 		if a.Status == roman.AlertResolved {
 			resolved = true
 		}
+	}
+	// A re-sent group (most of what Alertmanager sends) is known already:
+	// one read, no write and no audit rows to build.
+	if known, err := db.allKnownPG(ctx, alerts); err != nil {
+		return nil, true, err
+	} else if known {
+		for i := range outcomes {
+			outcomes[i] = roman.AlertOutcomeDuplicate
+		}
+		return outcomes, true, nil
 	}
 	// The audit rows each alert gets if it is new.
 	var evAlert []int64
@@ -214,6 +236,40 @@ func (db *DB) recordAlertsPG(ctx context.Context, alerts []*roman.IntegrationAle
 		err = run(db.wdb, nil)
 	}
 	return outcomes, true, err
+}
+
+// allKnownPG reports, in one round trip, whether the state of every alert
+// of a group is stored already: its identity with the same status, or
+// resolved. Then recording the group alert after alert would change
+// nothing, a repeated identity included.
+func (db *DB) allKnownPG(ctx context.Context, alerts []*roman.IntegrationAlert) (bool, error) {
+	conn, err := db.reader(ctx).Conn(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	known := true
+	err = conn.Raw(func(dc any) error {
+		b := &pgx.Batch{}
+		for _, a := range alerts {
+			b.Queue(knownAlertSQL, a.Source, a.Fingerprint, roman.UTC(a.StartsAt))
+		}
+		br := dc.(*stdlib.Conn).Conn().SendBatch(ctx, b)
+		defer br.Close()
+		for _, a := range alerts {
+			var status string
+			switch err := br.QueryRow().Scan(&status); {
+			case errors.Is(err, pgx.ErrNoRows):
+				known = false
+			case err != nil:
+				return err
+			case status != a.Status && status != roman.AlertResolved:
+				known = false
+			}
+		}
+		return br.Close()
+	})
+	return known && err == nil, err
 }
 
 // ownRowOnly reports whether writing e is its roman_events row alone: it
