@@ -102,13 +102,16 @@ func TestIntegrationAlertGroups(t *testing.T) {
 			t.Fatalf("audit rows:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantAudit, "\n"))
 		}
 
-		// Re-sent: nothing written.
-		out, err = record(group...)
-		if err != nil || strings.Count(strings.Join(out, " "), roman.AlertOutcomeDuplicate) != len(group) {
-			t.Fatalf("re-sent: %v %v", out, err)
-		}
-		if got := audit(); len(got) != len(wantAudit) {
-			t.Fatalf("re-sent group wrote audit rows: %d", len(got))
+		// Re-sent, twice (PostgreSQL finds the second by reads alone):
+		// nothing written.
+		for range 2 {
+			out, err = record(group...)
+			if err != nil || strings.Count(strings.Join(out, " "), roman.AlertOutcomeDuplicate) != len(group) {
+				t.Fatalf("re-sent: %v %v", out, err)
+			}
+			if got := audit(); len(got) != len(wantAudit) {
+				t.Fatalf("re-sent group wrote audit rows: %d", len(got))
+			}
 		}
 
 		// An invalid deployment id fails the group; nothing of it is written.

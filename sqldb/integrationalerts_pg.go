@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,14 +113,21 @@ func (db *DB) recordAlertsPG(ctx context.Context, alerts []*roman.IntegrationAle
 		}
 	}
 	// A re-sent group (most of what Alertmanager sends) is known already:
-	// one read, no write and no audit rows to build.
-	if known, err := db.allKnownPG(ctx, alerts); err != nil {
+	// one read, no write and no audit rows to build. While groups keep
+	// bringing new alerts the read is skipped for most of them (the write
+	// finds re-sent alerts as well), and the first group the write finds
+	// entirely known brings it back.
+	if n := db.knownSkip.Load(); n > 0 {
+		db.knownSkip.CompareAndSwap(n, n-1)
+	} else if known, err := db.allKnownPG(ctx, alerts); err != nil {
 		return nil, true, err
 	} else if known {
 		for i := range outcomes {
 			outcomes[i] = roman.AlertOutcomeDuplicate
 		}
 		return outcomes, true, nil
+	} else {
+		db.knownSkip.Store(knownSkipGroups)
 	}
 	// The audit rows each alert gets if it is new.
 	var evAlert []int64
@@ -235,8 +243,15 @@ func (db *DB) recordAlertsPG(ctx context.Context, alerts []*roman.IntegrationAle
 	} else {
 		err = run(db.wdb, nil)
 	}
+	if err == nil && !slices.ContainsFunc(outcomes, func(o string) bool { return o != roman.AlertOutcomeDuplicate }) {
+		db.knownSkip.Store(0) // a re-send: look for the next one first
+	}
 	return outcomes, true, err
 }
+
+// knownSkipGroups is how many groups after one that brought a new alert
+// are written without looking for a re-send first.
+const knownSkipGroups = 16
 
 // allKnownPG reports, in one round trip, whether the state of every alert
 // of a group is stored already: its identity with the same status, or
