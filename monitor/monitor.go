@@ -403,9 +403,6 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 		if dirty[w.d.DeploymentID] {
 			w.activeUntil = now.Add(activeFor)
 			w.arrivedAt = arrived[w.d.DeploymentID]
-			if !w.arrivedAt.IsZero() {
-				w.notifiedAt = time.Now() // burst.go
-			}
 		} else {
 			w.arrivedAt = time.Time{}
 		}
