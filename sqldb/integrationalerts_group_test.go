@@ -69,8 +69,11 @@ func TestIntegrationAlertGroups(t *testing.T) {
 		dRes.DeploymentID, dRes.Rule, dRes.Service, dRes.Environment = "", "", "", ""
 		end := start.Add(5 * time.Minute)
 		dRes.EndsAt = &end
+		// B arrives resolved, never seen firing.
+		bRes := alert("b", roman.AlertResolved)
+		bRes.EndsAt = &end
 		group := []*roman.IntegrationAlert{
-			alert("a", roman.AlertFiring), alert("a", roman.AlertFiring), alert("b", roman.AlertResolved),
+			alert("a", roman.AlertFiring), alert("a", roman.AlertFiring), bRes,
 			alert("c", roman.AlertFiring), alert("c", roman.AlertResolved), dRes, alert("e", roman.AlertFiring),
 		}
 		out, err := record(group...)
@@ -93,6 +96,12 @@ func TestIntegrationAlertGroups(t *testing.T) {
 		for fp, st := range map[string]string{"a": "firing", "b": "resolved", "c": "resolved", "d": "resolved", "e": "firing"} {
 			if got := status(fp); got != st {
 				t.Fatalf("alert %s: %s, want %s", fp, got, st)
+			}
+		}
+		for _, fp := range []string{"b", "d"} {
+			var ended time.Time
+			if err := db.SQL().QueryRow(db.Rebind(`SELECT ends_at FROM integration_alerts WHERE fingerprint = ?`), fp).Scan(sqldb.ScanTime(&ended)); err != nil || !ended.Equal(end) {
+				t.Fatalf("alert %s ends_at %v (%v), want %v", fp, ended, err, end)
 			}
 		}
 		dep := d.DeploymentID
