@@ -36,6 +36,9 @@ type run struct {
 	// redeployed once the executor redeployed the target: a failure in
 	// between leaves the bad release running, so its mark is undone.
 	marked, redeployed bool
+	// pre is the bad deployment's health and judgement as Execute read
+	// them (nil: the validation reads them).
+	pre *preRead
 	// handoff is closed when the caller may be answered: the run finished,
 	// parked, or entered a verify window.
 	handoff     chan struct{}
@@ -167,7 +170,7 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 		var in roman.ValidationInput
 		err := r.step(ctx, roman.StepValidate, func() (any, error) {
 			var err error
-			if in, err = s.validationInput(ctx, r.req, r.bad); err != nil {
+			if in, err = s.validationInput(ctx, r.req, r.bad, r.pre); err != nil {
 				return nil, err
 			}
 			if verdict, err = s.Validator.Validate(ctx, in); err != nil {
