@@ -133,21 +133,14 @@ func (s *Sender) loop(ctx context.Context) {
 	}
 }
 
-// wakeSettle is how long the sender lets a burst of changes settle after
-// the first that may have queued an alert before it claims: a rollback
-// publishes a change at each of its steps, a few milliseconds apart, and
-// each used to make a claim round of its own (about ten per rollback, on
-// the database's CPU beside the rollback). An alert waits that much
-// longer, next to the seconds a chat service takes to show it.
-const wakeSettle = 20 * time.Millisecond
-
 // idle waits for the next round: the ticker, or a change that may have
-// queued an alert (a rollback or a roman_events row), then wakeSettle
-// more. Other changes (an ingested batch, say) are skipped without a
-// round, so a busy ingest does not make the sender claim on every batch.
-// The changes queued when the round starts are dropped: each was
-// published after its rows were written, so the round claims them all.
-// It returns false when ctx ends.
+// queued an alert (a rollback or a roman_events row). Other changes (an
+// ingested batch, say) are skipped without a round, so a busy ingest does
+// not make the sender claim on every batch. The changes already queued
+// when it wakes are dropped: each was published after its rows were
+// written, so the round that follows claims them all (a rollback
+// publishes a change at each of its steps, and they used to make a round
+// each). It returns false when ctx ends.
 func idle(ctx context.Context, tick <-chan time.Time, wake <-chan roman.Change) bool {
 	for {
 		select {
@@ -158,13 +151,6 @@ func idle(ctx context.Context, tick <-chan time.Time, wake <-chan roman.Change) 
 			return true
 		case c := <-wake:
 			if c.Kind == roman.ChangeRollback || c.Kind == roman.ChangeRomanEvent {
-				t := time.NewTimer(wakeSettle)
-				defer t.Stop()
-				select {
-				case <-ctx.Done():
-					return false
-				case <-t.C:
-				}
 				drain(wake)
 				return true
 			}
