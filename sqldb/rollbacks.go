@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/odyssey-1/roman"
 )
@@ -218,7 +219,8 @@ func (db *DB) AppendRollbackStep(ctx context.Context, eventID string, s roman.Ro
 }
 
 // UpdateRollbackEvent applies u; nil or empty fields are left unchanged.
-// ENOTFOUND for an unknown event.
+// u.Steps are appended to rollback_steps in the same statement (as
+// AppendRollbackStep appends one). ENOTFOUND for an unknown event.
 func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error {
 	id, ok := lookupID(eventID)
 	if !ok {
@@ -228,15 +230,24 @@ func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.R
 	if u.Status != nil {
 		status = *u.Status
 	}
+	args := []any{status, jsonArg(u.RollbackPlan), jsonArg(u.ConstitutionalValidation), db.tsPtr(u.CompletedAt), jsonArg(u.Metadata)}
+	for _, st := range u.Steps {
+		st.StartedAt, st.FinishedAt = roman.UTC(st.StartedAt), roman.UTC(st.FinishedAt)
+		b, err := json.Marshal(st)
+		if err != nil {
+			return roman.Errorf(roman.EINVALID, "rollback step %q: %v", st.Name, err)
+		}
+		args = append(args, string(b))
+	}
+	args = append(args, id)
 	res, err := db.wdb.ExecContext(ctx, db.q(`UPDATE rollback_events SET
 		status = coalesce(?, status),
 		rollback_plan = coalesce(?, rollback_plan),
 		constitutional_validation = coalesce(?, constitutional_validation),
 		completed_at = coalesce(?, completed_at),
-		metadata = coalesce(?, metadata)
-		WHERE event_id = ?`),
-		status, jsonArg(u.RollbackPlan), jsonArg(u.ConstitutionalValidation), db.tsPtr(u.CompletedAt),
-		jsonArg(u.Metadata), id)
+		metadata = coalesce(?, metadata),
+		rollback_steps = `+db.appendStepsExpr(len(u.Steps))+`
+		WHERE event_id = ?`), args...)
 	if classify(err) == uniqueViolation {
 		// Only a status back to pending or in_progress can collide.
 		var service, env string
@@ -256,6 +267,24 @@ func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.R
 		return notFound("rollback event", eventID)
 	}
 	return nil
+}
+
+// appendStepsExpr is the dialect's expression of rollback_steps with n
+// steps (the arguments, JSON texts, in order) appended, as appendStepSQL
+// appends one.
+func (db *DB) appendStepsExpr(n int) string {
+	if n == 0 {
+		return "rollback_steps"
+	}
+	var b strings.Builder
+	if db.dialect == DialectPostgres {
+		b.WriteString(strings.Repeat("array_append(", n) + "coalesce(rollback_steps, '{}')")
+		b.WriteString(strings.Repeat(", ?::jsonb)", n))
+	} else {
+		b.WriteString(strings.Repeat("json_insert(", n) + "coalesce(rollback_steps, '[]')")
+		b.WriteString(strings.Repeat(", '$[#]', json(?))", n))
+	}
+	return b.String()
 }
 
 // GetRollbackEvent returns one event, ENOTFOUND when there is none.

@@ -2,6 +2,7 @@ package sqldb_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,4 +107,64 @@ func TestAlertToNoChannel(t *testing.T) {
 		dup := &roman.RomanEvent{EventID: quiet.EventID, EventType: "x", Severity: roman.SeverityInfo, Message: "dup", Timestamp: t0}
 		wantCode(t, db.AddRomanEvent(ctx, dup), roman.ECONFLICT)
 	})
+}
+
+// TestUpdateRollbackEventSteps: steps given with an update are appended
+// after the event's steps, in order, with their times in UTC, in the same
+// write as the status; an update without steps keeps them; an unknown
+// event is not found.
+func TestUpdateRollbackEventSteps(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ev := newRollback(t, db, "production")
+		if err := db.CreateRollbackEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2025, 6, 1, 14, 0, 0, 0, time.FixedZone("CEST", 2*3600))
+		first := roman.RollbackStep{Name: roman.StepValidate, Status: roman.StepStatusSuccess, StartedAt: at, FinishedAt: at,
+			Detail: json.RawMessage(`{"compliant":true}`)}
+		if err := db.AppendRollbackStep(ctx, ev.EventID, first); err != nil {
+			t.Fatal(err)
+		}
+		snap := roman.RollbackStep{Name: roman.StepSnapshot, Status: roman.StepStatusFailed, StartedAt: at, FinishedAt: at.Add(time.Second),
+			Detail: json.RawMessage(`{"error":"app database down"}`)}
+		target := roman.RollbackStep{Name: roman.StepIdentifyTarget, Status: roman.StepStatusSuccess, StartedAt: at.Add(time.Second),
+			FinishedAt: at.Add(time.Second)}
+		st := roman.RollbackInProgress
+		if err := db.UpdateRollbackEvent(ctx, ev.EventID, roman.RollbackEventUpdate{Status: &st,
+			RollbackPlan: json.RawMessage(`{"target_version":"v1"}`), Steps: []roman.RollbackStep{snap, target}}); err != nil {
+			t.Fatal(err)
+		}
+		meta := json.RawMessage(`{"started_step":"execute"}`)
+		if err := db.UpdateRollbackEvent(ctx, ev.EventID, roman.RollbackEventUpdate{Metadata: meta}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetRollbackEvent(ctx, ev.EventID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status != roman.RollbackInProgress || len(got.RollbackPlan) == 0 || len(got.Metadata) == 0 {
+			t.Errorf("event %+v", got)
+		}
+		var names []string
+		for _, s := range got.RollbackSteps {
+			names = append(names, s.Name+":"+s.Status)
+		}
+		if want := "validate:success pre_rollback_snapshot:failed identify_target:success"; strings.Join(names, " ") != want {
+			t.Fatalf("steps %v, want %s", names, want)
+		}
+		if s := got.RollbackSteps[1]; !s.StartedAt.Equal(at) || s.StartedAt.Location() != time.UTC || !s.FinishedAt.Equal(at.Add(time.Second)) ||
+			compactJSON(s.Detail) != `{"error":"app database down"}` {
+			t.Errorf("snapshot step %+v", s)
+		}
+		wantCode(t, db.UpdateRollbackEvent(ctx, roman.NewUUID(), roman.RollbackEventUpdate{Steps: []roman.RollbackStep{target}}), roman.ENOTFOUND)
+	})
+}
+
+func compactJSON(raw json.RawMessage) string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return string(raw)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
