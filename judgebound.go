@@ -77,9 +77,13 @@ type boundKey struct {
 }
 
 // boundEntry is a boundary in the cache: c is set once done is closed.
+// Until then prefix holds the longest run of its first critical counts
+// computed on the evaluation path (boundaryCheck), under mu.
 type boundEntry struct {
-	done chan struct{}
-	c    *RegressionBoundary
+	done   chan struct{}
+	c      *RegressionBoundary
+	mu     sync.Mutex
+	prefix []int64
 }
 
 var boundCache struct {
@@ -182,8 +186,12 @@ func boundaryCheck(b int64, eb, horizonExp, windowExp, maxRatio, alpha float64, 
 	if !in {
 		return true, false, 0
 	}
-	counts := computeBoundarySteps(b, qr, wf, boundShare*alpha, minErrors, i)
-	crit = counts[i-1]
+	e.mu.Lock()
+	if len(e.prefix) < i {
+		e.prefix = computeBoundarySteps(b, qr, wf, boundShare*alpha, minErrors, i)
+	}
+	crit = e.prefix[i-1]
+	e.mu.Unlock()
 	return true, n >= crit, crit
 }
 

@@ -21,74 +21,100 @@ import (
 // times its detection as BenchmarkDetectionLatencyJudge does — the new
 // release deployed a minute ago, five errors, then the sixth crosses the
 // trigger — alternating which judge goes first. b.N iterations measure each
-// judge b.N times. Reports p50-ms and p99-ms per judge and the ratios
+// judge b.N times. Two cases: cached, every previous release deployed an
+// hour before and error-free (so every release shares one bounded-horizon
+// boundary, computed once), and fresh, every previous release deployed
+// 20-30 minutes before with 0-3 errors (a baseline window, hence a
+// boundary, of its own: computed for each release, as in a fleet of
+// services). Reports p50-ms and p99-ms per judge and the ratios
 // baseline/threshold. Run with -benchtime=300x.
 func BenchmarkDetectionJudgeAB(b *testing.B) {
 	for _, s := range testkit.Stores {
-		b.Run(s.Name, func(b *testing.B) {
-			judges := []string{roman.JudgeThreshold, roman.JudgeBaseline}
-			cfg := "environments:\n"
-			for _, j := range judges {
-				cfg += "  ab-" + j + ":\n    judge: " + j + "\n    min_errors: 6\n"
+		for _, fresh := range []bool{false, true} {
+			name := s.Name + "/cached"
+			if fresh {
+				name = s.Name + "/fresh"
 			}
-			path := filepath.Join(b.TempDir(), "roman.yaml")
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			m := startServer(b, s.URL(b), monitorSettings, map[string]string{
-				"ROMAN_CONFIG": path, "ROMAN_MAX_SERVICES": "1000000", "ROMAN_LOG_LEVEL": "error"})
-			ch, cancel := m.Hub.Subscribe(1 << 12)
-			defer cancel()
-			lat := map[string][]time.Duration{}
-			for i := 0; i < b.N; i++ {
-				for k := range judges {
-					judge := judges[(i+k)%2] // alternate which judge goes first
-					b.StopTimer()
-					env, svc := "ab-"+judge, fmt.Sprintf("svc-%d", i)
-					id := deployServiceLive(b, m, svc, env)
-					if code := post(m.URL()+"/errors", deployToken, []byte(deploymentErrors(id, 5, time.Second))); code != 200 {
-						b.Fatalf("ingest: %d", code)
-					}
-					body := []byte(`{"deployment_id":"` + id + `","message":"the sixth"}`)
-					lat[judge] = append(lat[judge], timeToServiceRollback(b, ch, m, svc, env, id, func() int {
-						return post(m.URL()+"/errors", deployToken, body)
-					}))
-				}
-			}
-			// Each judge decided its environment's rollbacks.
-			for j, reason := range map[string]string{roman.JudgeThreshold: "High error rate", roman.JudgeBaseline: "Error rate regression"} {
-				evs, err := m.Store.ListRollbackEvents(context.Background(), roman.RollbackFilter{Environment: "ab-" + j, Limit: 1})
-				if err != nil || len(evs) != 1 {
-					b.Fatalf("judge %s: no rollback (%v)", j, err)
-				}
-				if !strings.HasPrefix(evs[0].TriggerReason, reason) {
-					b.Fatalf("judge %s: rolled back for %q, want %q", j, evs[0].TriggerReason, reason)
-				}
-			}
-			p := map[string][2]float64{}
-			for _, j := range judges {
-				p[j] = [2]float64{percentile(lat[j], 0.5), percentile(lat[j], 0.99)}
-				b.ReportMetric(p[j][0], j+"-p50-ms")
-				b.ReportMetric(p[j][1], j+"-p99-ms")
-			}
-			b.ReportMetric(p[roman.JudgeBaseline][0]/p[roman.JudgeThreshold][0], "p50-ratio")
-			b.ReportMetric(p[roman.JudgeBaseline][1]/p[roman.JudgeThreshold][1], "p99-ratio")
-			b.ReportMetric(0, "ns/op")
-		})
+			b.Run(name, func(b *testing.B) { measureJudgeAB(b, s.URL(b), fresh) })
+		}
 	}
 }
 
+// measureJudgeAB is one case of BenchmarkDetectionJudgeAB on the store at
+// url.
+func measureJudgeAB(b *testing.B, url string, fresh bool) {
+	judges := []string{roman.JudgeThreshold, roman.JudgeBaseline}
+	cfg := "environments:\n"
+	for _, j := range judges {
+		cfg += "  ab-" + j + ":\n    judge: " + j + "\n    min_errors: 6\n"
+	}
+	path := filepath.Join(b.TempDir(), "roman.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	m := startServer(b, url, monitorSettings, map[string]string{
+		"ROMAN_CONFIG": path, "ROMAN_MAX_SERVICES": "1000000", "ROMAN_LOG_LEVEL": "error"})
+	ch, cancel := m.Hub.Subscribe(1 << 12)
+	defer cancel()
+	lat := map[string][]time.Duration{}
+	for i := 0; i < b.N; i++ {
+		for k := range judges {
+			judge := judges[(i+k)%2] // alternate which judge goes first
+			b.StopTimer()
+			env, svc := "ab-"+judge, fmt.Sprintf("svc-%d", i)
+			prevAge, prevErrors := time.Hour, 0
+			if fresh {
+				prevAge, prevErrors = 20*time.Minute+time.Duration(i*7919%600000)*time.Millisecond, i%4
+			}
+			id := deployServiceLive(b, m, svc, env, prevAge, prevErrors)
+			if code := post(m.URL()+"/errors", deployToken, []byte(deploymentErrors(id, 5, time.Second))); code != 200 {
+				b.Fatalf("ingest: %d", code)
+			}
+			body := []byte(`{"deployment_id":"` + id + `","message":"the sixth"}`)
+			lat[judge] = append(lat[judge], timeToServiceRollback(b, ch, m, svc, env, id, func() int {
+				return post(m.URL()+"/errors", deployToken, body)
+			}))
+		}
+	}
+	// Each judge decided its environment's rollbacks.
+	for j, reason := range map[string]string{roman.JudgeThreshold: "High error rate", roman.JudgeBaseline: "Error rate regression"} {
+		evs, err := m.Store.ListRollbackEvents(context.Background(), roman.RollbackFilter{Environment: "ab-" + j, Limit: 1})
+		if err != nil || len(evs) != 1 {
+			b.Fatalf("judge %s: no rollback (%v)", j, err)
+		}
+		if !strings.HasPrefix(evs[0].TriggerReason, reason) {
+			b.Fatalf("judge %s: rolled back for %q, want %q", j, evs[0].TriggerReason, reason)
+		}
+	}
+	p := map[string][2]float64{}
+	for _, j := range judges {
+		p[j] = [2]float64{percentile(lat[j], 0.5), percentile(lat[j], 0.99)}
+		b.ReportMetric(p[j][0], j+"-p50-ms")
+		b.ReportMetric(p[j][1], j+"-p99-ms")
+	}
+	b.ReportMetric(p[roman.JudgeBaseline][0]/p[roman.JudgeThreshold][0], "p50-ratio")
+	b.ReportMetric(p[roman.JudgeBaseline][1]/p[roman.JudgeThreshold][1], "p99-ratio")
+	b.ReportMetric(0, "ns/op")
+}
+
 // deployServiceLive records a healthy previous release of service in env,
-// deployed an hour ago, and a new one deployed a minute ago and completed
-// now (so its watch window starts now), returning the new one's id.
-func deployServiceLive(t testing.TB, m *Server, service, env string) string {
+// deployed prevAge before the new one with prevErrors errors a minute before
+// it, and the new one deployed a minute ago and completed now (so its watch
+// window starts now), returning the new one's id.
+func deployServiceLive(t testing.TB, m *Server, service, env string, prevAge time.Duration, prevErrors int) string {
 	t.Helper()
 	base := m.URL()
 	now := time.Now().UTC()
-	if code, out := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"service":"`+service+`","environment":"`+env+`",
+	code, good := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"service":"`+service+`","environment":"`+env+`",
 		"version":"v2.5.2","git_commit":"a7f3b29","git_branch":"main","status":"success","health_check_passed":true,
-		"deployed_at":"`+now.Add(-time.Hour).Format(time.RFC3339)+`"}`); code != 201 {
-		t.Fatalf("record good: %d %v", code, out)
+		"deployed_at":"`+now.Add(-time.Minute-prevAge).Format(time.RFC3339Nano)+`"}`)
+	if code != 201 {
+		t.Fatalf("record good: %d %v", code, good)
+	}
+	if prevErrors > 0 {
+		if code := post(base+"/errors", deployToken, []byte(deploymentErrors(good["deployment_id"].(string), prevErrors, 2*time.Minute))); code != 200 {
+			t.Fatalf("ingest the previous release's errors: %d", code)
+		}
 	}
 	code, bad := testkit.Call(t, "POST", base+"/deployments", deployToken, `{"service":"`+service+`","environment":"`+env+`",
 		"version":"v2.5.3","git_commit":"b81c4d0","git_branch":"main","deployed_at":"`+now.Add(-time.Minute).Format(time.RFC3339Nano)+`"}`)
