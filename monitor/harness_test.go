@@ -37,6 +37,10 @@ type harness struct {
 	standby bool
 	// judge, when set, is every environment's judge settings (judge_test.go).
 	judge *roman.JudgeSettings
+	// signals and judgeStore, when set, stand in for the store as the
+	// checker's signal store and the judge's store (judgeread_test.go).
+	signals    roman.SignalStore
+	judgeStore roman.JudgeStore
 
 	mu     sync.Mutex
 	reqs   []roman.RollbackRequest
@@ -60,7 +64,11 @@ func newHarness(t *testing.T) *harness {
 // drive time with Tick.
 func (h *harness) start() *monitor.Monitor {
 	h.t.Helper()
-	checker := &health.Checker{Store: h.st, Clock: h.clock.Now,
+	var signals roman.SignalStore = h.st
+	if h.signals != nil {
+		signals = h.signals
+	}
+	checker := &health.Checker{Store: signals, Clock: h.clock.Now,
 		Thresholds:          func(string) roman.Thresholds { return roman.DefaultThresholds() },
 		ConsecutiveBreaches: func(string) int { return h.breaches }, Pulled: h.pulled}
 	m := &monitor.Monitor{
@@ -78,6 +86,9 @@ func (h *harness) start() *monitor.Monitor {
 	}
 	if h.judge != nil {
 		m.Judge, m.JudgeStore = func(string) roman.JudgeSettings { return *h.judge }, h.st
+		if h.judgeStore != nil {
+			m.JudgeStore = h.judgeStore
+		}
 	}
 	if err := m.Start(ctx); err != nil {
 		h.t.Fatal(err)
