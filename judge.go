@@ -300,9 +300,12 @@ func Judge(kind string, in JudgeInput, s JudgeSettings, t Thresholds) Judgement 
 				// The baseline's requests per minute over the horizon.
 				hexp, wexp = hexp*bexp/j.Baseline.Minutes, wexp*bexp/j.Baseline.Minutes
 			}
-			if bd := BoundaryFor(j.Baseline.Errors, bexp, hexp, wexp, s.MaxRatio, s.FalsePositiveRate, s.MinErrors); bd != nil {
+			// As BoundaryFor(…).Reject, without waiting for a boundary
+			// not computed yet (boundaryCheck).
+			applies, rejects, crit := boundaryCheck(j.Baseline.Errors, bexp, hexp, wexp, s.MaxRatio, s.FalsePositiveRate, s.MinErrors, in.Errors, exposure)
+			if applies {
 				j.Limits.HorizonMinutes = in.Horizon.Minutes()
-				boundaryRejects, j.CriticalErrors = bd.Reject(in.Errors, exposure, bexp)
+				boundaryRejects, j.CriticalErrors = rejects, crit
 			}
 		}
 	}

@@ -76,65 +76,144 @@ type boundKey struct {
 	minErrors int64
 }
 
+// boundEntry is a boundary in the cache: c is set once done is closed.
+// Until then prefix holds the longest run of its first critical counts
+// computed on the evaluation path (boundaryCheck), under mu.
+type boundEntry struct {
+	done   chan struct{}
+	c      *RegressionBoundary
+	mu     sync.Mutex
+	prefix []int64
+}
+
 var boundCache struct {
 	sync.Mutex
-	m map[boundKey]*RegressionBoundary
+	m map[boundKey]*boundEntry
 }
 
 // boundCacheMax bounds the cache; it is emptied when full.
 const boundCacheMax = 8192
 
-// BoundaryFor returns the bounded-horizon boundary of a baseline of b errors
-// over exposure eb when the new release is watched for a horizon of
-// horizonExp in the same exposure unit, of which windowExp is the first
-// window; nil when the release's null mean over the horizon at the
-// baseline's count is above the largest a boundary is computed for, or the
-// horizon is empty. Boundaries are cached per baseline
-// count and settings.
-func BoundaryFor(b int64, eb, horizonExp, windowExp, maxRatio, alpha float64, minErrors int64) *RegressionBoundary {
+// boundParams returns the cache key of the boundary of BoundaryFor's
+// arguments, its q rounded up to the grid and its window fraction; ok is
+// false when there is no boundary (BoundaryFor returns nil).
+func boundParams(b int64, eb, horizonExp, windowExp, maxRatio, alpha float64, minErrors int64) (key boundKey, qr, wf float64, ok bool) {
 	if b < 0 || eb <= 0 || horizonExp <= 0 || maxRatio <= 0 || alpha <= 0 || alpha >= 1 {
-		return nil
+		return key, 0, 0, false
 	}
 	// q = maxRatio·horizon/eb is the null mean of the new release over
 	// the horizon per unit of the baseline's expected count; rounded up
 	// (a longer horizon covers a shorter one).
 	q := maxRatio * horizonExp / eb
 	if q*float64(b) > boundMaxMean || math.IsInf(q, 0) || math.IsNaN(q) {
-		return nil
+		return key, 0, 0, false
 	}
 	qi := int(math.Ceil(math.Log(q) / boundQStep))
-	wf := math.Min(1, math.Max(0, windowExp/horizonExp))
-	wi := int(math.Floor(wf * 1000))
-	key := boundKey{b: b, qi: qi, wi: wi, maxRatio: maxRatio, alpha: alpha, minErrors: minErrors}
+	wi := int(math.Floor(math.Min(1, math.Max(0, windowExp/horizonExp)) * 1000))
+	key = boundKey{b: b, qi: qi, wi: wi, maxRatio: maxRatio, alpha: alpha, minErrors: minErrors}
+	return key, math.Exp(float64(qi) * boundQStep), float64(wi) / 1000, true
+}
+
+// boundEntryFor returns the cache entry of key, creating it when absent
+// (then created is true and the caller must compute it: fillBound).
+func boundEntryFor(key boundKey) (e *boundEntry, created bool) {
 	boundCache.Lock()
-	if c, ok := boundCache.m[key]; ok {
-		boundCache.Unlock()
-		return c
+	defer boundCache.Unlock()
+	if e, ok := boundCache.m[key]; ok {
+		return e, false
 	}
-	boundCache.Unlock()
-	qr := math.Exp(float64(qi) * boundQStep)
-	c := computeBoundary(b, qr, float64(wi)/1000, boundShare*alpha, minErrors)
-	c.Horizon = qr / maxRatio
-	boundCache.Lock()
 	if boundCache.m == nil || len(boundCache.m) >= boundCacheMax {
-		boundCache.m = map[boundKey]*RegressionBoundary{}
+		boundCache.m = map[boundKey]*boundEntry{}
 	}
-	boundCache.m[key] = c
-	boundCache.Unlock()
-	return c
+	e = &boundEntry{done: make(chan struct{})}
+	boundCache.m[key] = e
+	return e, true
+}
+
+// fillBound computes the boundary of entry e and marks it done.
+func fillBound(e *boundEntry, key boundKey, qr, wf float64) {
+	c := computeBoundary(key.b, qr, wf, boundShare*key.alpha, key.minErrors)
+	c.Horizon = qr / key.maxRatio
+	e.c = c
+	close(e.done)
+}
+
+// BoundaryFor returns the bounded-horizon boundary of a baseline of b errors
+// over exposure eb when the new release is watched for a horizon of
+// horizonExp in the same exposure unit, of which windowExp is the first
+// window; nil when the release's null mean over the horizon at the
+// baseline's count is above the largest a boundary is computed for, or the
+// horizon is empty. Boundaries are cached per baseline count and settings;
+// one being computed (in the background, for boundaryCheck) is waited for.
+func BoundaryFor(b int64, eb, horizonExp, windowExp, maxRatio, alpha float64, minErrors int64) *RegressionBoundary {
+	key, qr, wf, ok := boundParams(b, eb, horizonExp, windowExp, maxRatio, alpha, minErrors)
+	if !ok {
+		return nil
+	}
+	e, created := boundEntryFor(key)
+	if created {
+		fillBound(e, key, qr, wf)
+	}
+	<-e.done
+	return e.c
+}
+
+// boundaryCheck applies the boundary of BoundaryFor's arguments to n errors
+// at exposure en: whether there is one (applies), whether n reaches it and
+// the critical count there, as BoundaryFor(…).Reject(n, en, eb) does. It
+// never waits for a whole boundary to be computed: when the cache does not
+// hold it ready, its computation starts in the background and the critical
+// counts up to the release's current step are computed here — the forward
+// recursion's first steps do not depend on the later ones, so they are
+// exactly the whole boundary's, at a fraction of its cost early in a watch
+// (docs/judge.md).
+func boundaryCheck(b int64, eb, horizonExp, windowExp, maxRatio, alpha float64, minErrors, n int64, en float64) (applies, reject bool, crit int64) {
+	key, qr, wf, ok := boundParams(b, eb, horizonExp, windowExp, maxRatio, alpha, minErrors)
+	if !ok {
+		return false, false, 0
+	}
+	e, created := boundEntryFor(key)
+	if created {
+		go fillBound(e, key, qr, wf)
+	}
+	select {
+	case <-e.done:
+		reject, crit = e.c.Reject(n, en, eb)
+		return true, reject, crit
+	default:
+	}
+	i, in := boundStep(en/(qr/maxRatio*eb), boundSteps)
+	if !in {
+		return true, false, 0
+	}
+	e.mu.Lock()
+	if len(e.prefix) < i {
+		e.prefix = computeBoundarySteps(b, qr, wf, boundShare*alpha, minErrors, i)
+	}
+	crit = e.prefix[i-1]
+	e.mu.Unlock()
+	return true, n >= crit, crit
+}
+
+// boundStep returns the step (1…steps) of normalised exposure s, and false
+// when s is not in (0, 1] (beyond the horizon, where the boundary does not
+// reject).
+func boundStep(s float64, steps int) (int, bool) {
+	i := int(math.Ceil(s * float64(steps)))
+	if s <= 0 || i > steps {
+		return 0, false
+	}
+	return max(i, 1), true
 }
 
 // Reject reports whether n errors at exposure en (for a baseline exposure of
 // eb) reach the boundary, and the critical count there (0 beyond the
 // horizon, where the boundary does not reject).
 func (c *RegressionBoundary) Reject(n int64, en, eb float64) (bool, int64) {
-	s := en / (c.Horizon * eb)
-	steps := len(c.Counts)
-	i := int(math.Ceil(s * float64(steps)))
-	if s <= 0 || i > steps {
+	i, ok := boundStep(en/(c.Horizon*eb), len(c.Counts))
+	if !ok {
 		return false, 0
 	}
-	i = max(i, 1)
 	crit := c.Counts[i-1]
 	return n >= crit, crit
 }
@@ -163,6 +242,15 @@ func boundSpend(i, n int, wf float64) float64 {
 // "it was x". Its expectation is 1 when B ~ Poisson(x), and it increases in
 // x.
 func logBoundE(b int64, x, a float64) float64 {
+	return logBoundESqrt(b, x, math.Sqrt(x), a)
+}
+
+// lnBoundFloor and ln1mBoundFloor are ln(boundFloor) and ln(1−boundFloor).
+var lnBoundFloor, ln1mBoundFloor = math.Log(boundFloor), math.Log1p(-boundFloor)
+
+// logBoundESqrt is logBoundE with sx = √x computed by the caller (once per
+// x rather than once per step: the same operations on the same values).
+func logBoundESqrt(b int64, x, sx, a float64) float64 {
 	var lr float64
 	switch {
 	case x <= 0 && b == 0:
@@ -170,11 +258,11 @@ func logBoundE(b int64, x, a float64) float64 {
 	case x <= 0:
 		lr = math.Inf(-1)
 	default:
-		u := a / math.Sqrt(x)
+		u := a / sx
 		// ln r = −u; (1−r)x = −expm1(−u)·x.
 		lr = -float64(b)*u - math.Expm1(-u)*x
 	}
-	return logAddExp(math.Log(boundFloor), math.Log1p(-boundFloor)+lr)
+	return logAddExp(lnBoundFloor, ln1mBoundFloor+lr)
 }
 
 // logAddExp returns ln(eᵃ + eᵇ).
@@ -194,25 +282,74 @@ func boundTiltAt(i, n int, q float64) float64 {
 	return boundTilt * math.Sqrt(rho2/(1+rho2))
 }
 
+// boundPlan holds what the budgets of one boundary share at every step:
+// the share of the level spent in the step and the tilt there.
+type boundPlan struct {
+	spend, tilt [boundSteps + 1]float64
+}
+
+// newBoundPlan returns the plan of ratio q and window fraction wf.
+func newBoundPlan(q, wf float64) *boundPlan {
+	p := &boundPlan{}
+	for i := 1; i <= boundSteps; i++ {
+		p.spend[i] = boundSpend(i, boundSteps, wf) - boundSpend(i-1, boundSteps, wf)
+		p.tilt[i] = boundTiltAt(i, boundSteps, q)
+	}
+	return p
+}
+
+// budget returns the cumulative level of the hypothetical baseline count x
+// (for baseline count b) at steps 0…upto: level·Σ Δspend·e-variable.
+func (p *boundPlan) budget(b int64, x, level float64, upto int) []float64 {
+	bud := make([]float64, upto+1)
+	sx := math.Sqrt(x)
+	for i := 1; i <= upto; i++ {
+		bud[i] = bud[i-1] + level*p.spend[i]*math.Exp(logBoundESqrt(b, x, sx, p.tilt[i]))
+	}
+	return bud
+}
+
+// total returns the budget's last value, budget(b, x, level, boundSteps)
+// [boundSteps], without keeping the others.
+func (p *boundPlan) total(b int64, x, level float64) float64 {
+	sx, sum := math.Sqrt(x), 0.0
+	for i := 1; i <= boundSteps; i++ {
+		sum = sum + level*p.spend[i]*math.Exp(logBoundESqrt(b, x, sx, p.tilt[i]))
+	}
+	return sum
+}
+
 // boundBudget returns the cumulative level of the hypothetical baseline
 // count x (for baseline count b) at each step: level·Σ Δspend·e-variable.
 func boundBudget(b int64, x, q, wf, level float64) []float64 {
-	bud := make([]float64, boundSteps+1)
-	for i := 1; i <= boundSteps; i++ {
-		d := boundSpend(i, boundSteps, wf) - boundSpend(i-1, boundSteps, wf)
-		bud[i] = bud[i-1] + level*d*math.Exp(logBoundE(b, x, boundTiltAt(i, boundSteps, q)))
-	}
-	return bud
+	return newBoundPlan(q, wf).budget(b, x, level, boundSteps)
 }
 
 // computeBoundary computes the boundary of baseline count b for ratio q
 // (the new release's null mean over the horizon per unit of the baseline's
 // expected count x), window fraction wf and level.
 func computeBoundary(b int64, q, wf, level float64, minErrors int64) *RegressionBoundary {
+	out := &RegressionBoundary{}
+	out.Counts, out.Rates = computeBoundaryUpTo(b, q, wf, level, minErrors, boundSteps)
+	return out
+}
+
+// computeBoundarySteps returns the first upto critical counts of
+// computeBoundary's boundary, exactly: the recursion of each step depends
+// only on the steps before it.
+func computeBoundarySteps(b int64, q, wf, level float64, minErrors int64, upto int) []int64 {
+	c, _ := computeBoundaryUpTo(b, q, wf, level, minErrors, upto)
+	return c
+}
+
+// computeBoundaryUpTo computes the first upto critical counts of the
+// boundary (of boundSteps) and the number of hypothetical rates combined.
+func computeBoundaryUpTo(b int64, q, wf, level float64, minErrors int64, upto int) ([]int64, int) {
 	// The top of the hypothetical baseline counts: from there on the
 	// total level (the e-variable averaged over the steps) is at least
 	// 1, which constrains nothing (it increases in x).
-	covered := func(x float64) bool { return boundBudget(b, x, q, wf, level)[boundSteps] >= 1 }
+	plan := newBoundPlan(q, wf)
+	covered := func(x float64) bool { return plan.total(b, x, level) >= 1 }
 	xt := float64(b) + 1
 	for !covered(xt) {
 		xt *= 1.5
@@ -227,9 +364,9 @@ func computeBoundary(b int64, q, wf, level float64, minErrors int64) *Regression
 		}
 	}
 	xt = hi
-	out := &RegressionBoundary{Counts: make([]int64, boundSteps)}
-	for i := range out.Counts {
-		out.Counts[i] = minErrors
+	counts, rates := make([]int64, upto), 0
+	for i := range counts {
+		counts[i] = minErrors
 	}
 	// The first interval reaches a quarter of the baseline count: the
 	// boundaries of rates that low lie far below the others.
@@ -238,17 +375,17 @@ func computeBoundary(b int64, q, wf, level float64, minErrors int64) *Regression
 		x = math.Min(x, xt)
 		// On [prev, x] the rate is at most q·x and the e-variable at
 		// least its value at prev: one boundary serves the interval.
-		c := knownRateBoundary(q*x, boundBudget(b, prev, q, wf, level), minErrors)
-		out.Rates++
-		for i := range out.Counts {
-			out.Counts[i] = max(out.Counts[i], c[i])
+		c := knownRateBoundaryUpTo(q*x, plan.budget(b, prev, level, upto), minErrors, boundSteps)
+		rates++
+		for i := range counts {
+			counts[i] = max(counts[i], c[i])
 		}
 		if x >= xt {
 			break
 		}
 		prev, x = x, x*(1+boundGrid/math.Sqrt(q*x+1))
 	}
-	return out
+	return counts, rates
 }
 
 // knownRateBoundary returns the critical counts c[0..n−1] (n = len(budget)−1)
@@ -261,8 +398,15 @@ func computeBoundary(b int64, q, wf, level float64, minErrors int64) *Regression
 // the table) is counted as crossed, so the true crossing probability is at
 // most the budget.
 func knownRateBoundary(m float64, budget []float64, minErrors int64) []int64 {
-	n := len(budget) - 1
-	out := make([]int64, n)
+	return knownRateBoundaryUpTo(m, budget, minErrors, len(budget)-1)
+}
+
+// knownRateBoundaryUpTo returns the first len(budget)−1 critical counts of
+// knownRateBoundary's of n steps (budget holds the first cumulative
+// budgets), which do not depend on the later steps.
+func knownRateBoundaryUpTo(m float64, budget []float64, minErrors int64, n int) []int64 {
+	upto := len(budget) - 1
+	out := make([]int64, upto)
 	mu := m / float64(n)
 	band := int(9*math.Sqrt(m)) + 20
 	// Increment probabilities, and the mass of the increments beyond.
@@ -280,7 +424,7 @@ func knownRateBoundary(m float64, budget []float64, minErrors int64) []int64 {
 	var next []float64 // reused
 	spent := 0.0
 	c := minErrors
-	for i := 1; i <= n; i++ {
+	for i := 1; i <= upto; i++ {
 		size := len(p) + kmax
 		if cap(next) < size {
 			next = make([]float64, size, 2*size)

@@ -97,6 +97,10 @@ type RollbackEventUpdate struct {
 	ConstitutionalValidation json.RawMessage
 	CompletedAt              *time.Time
 	Metadata                 json.RawMessage
+	// Steps are appended to rollback_steps, in order, in the same write
+	// as the fields above: a step and the status it leads to in one
+	// round trip.
+	Steps []RollbackStep
 }
 
 // RollbackFilter selects rollback events, newest first.

@@ -56,7 +56,8 @@ type RollbackStore interface {
 	// AppendRollbackStep appends one step to an event's rollback_steps.
 	// ENOTFOUND for an unknown event.
 	AppendRollbackStep(ctx context.Context, eventID string, s RollbackStep) error
-	// UpdateRollbackEvent applies u. ENOTFOUND for an unknown event.
+	// UpdateRollbackEvent applies u, u.Steps appended to rollback_steps in
+	// the same write. ENOTFOUND for an unknown event.
 	UpdateRollbackEvent(ctx context.Context, eventID string, u RollbackEventUpdate) error
 	// GetRollbackEvent returns one event. ENOTFOUND for an unknown event.
 	GetRollbackEvent(ctx context.Context, eventID string) (*RollbackEvent, error)

@@ -30,7 +30,9 @@ func (m *Monitor) evaluateAll(ctx context.Context, todo []*watch, now time.Time)
 		for i, w := range chunk {
 			ds[i] = w.d
 		}
+		done := m.prefetchJudge(ctx, chunk, now) // judge.go
 		hs, errs := m.Checker.CheckMany(ctx, ds, now)
+		done()
 		for i, w := range chunk {
 			if m.idle.Load() {
 				return false

@@ -37,8 +37,10 @@ type harness struct {
 	standby bool
 	// judge, when set, is every environment's judge settings (judge_test.go).
 	judge *roman.JudgeSettings
-	// signals, when set, is the checker's store instead of st (burst_test.go).
-	signals roman.SignalStore
+	// signals and judgeStore, when set, stand in for the store as the
+	// checker's signal store and the judge's store (judgeread_test.go).
+	signals    roman.SignalStore
+	judgeStore roman.JudgeStore
 
 	mu     sync.Mutex
 	reqs   []roman.RollbackRequest
@@ -84,6 +86,9 @@ func (h *harness) start() *monitor.Monitor {
 	}
 	if h.judge != nil {
 		m.Judge, m.JudgeStore = func(string) roman.JudgeSettings { return *h.judge }, h.st
+		if h.judgeStore != nil {
+			m.JudgeStore = h.judgeStore
+		}
 	}
 	if err := m.Start(ctx); err != nil {
 		h.t.Fatal(err)

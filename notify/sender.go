@@ -136,19 +136,35 @@ func (s *Sender) loop(ctx context.Context) {
 // idle waits for the next round: the ticker, or a change that may have
 // queued an alert (a rollback or a roman_events row). Other changes (an
 // ingested batch, say) are skipped without a round, so a busy ingest does
-// not make the sender claim on every batch. It returns false when ctx
-// ends.
+// not make the sender claim on every batch. The changes already queued
+// when it wakes are dropped: each was published after its rows were
+// written, so the round that follows claims them all (a rollback
+// publishes a change at each of its steps, and they used to make a round
+// each). It returns false when ctx ends.
 func idle(ctx context.Context, tick <-chan time.Time, wake <-chan roman.Change) bool {
 	for {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-tick:
+			drain(wake)
 			return true
 		case c := <-wake:
 			if c.Kind == roman.ChangeRollback || c.Kind == roman.ChangeRomanEvent {
+				drain(wake)
 				return true
 			}
+		}
+	}
+}
+
+// drain drops the changes queued on wake.
+func drain(wake <-chan roman.Change) {
+	for {
+		select {
+		case <-wake:
+		default:
+			return
 		}
 	}
 }

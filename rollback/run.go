@@ -36,6 +36,9 @@ type run struct {
 	// redeployed once the executor redeployed the target: a failure in
 	// between leaves the bad release running, so its mark is undone.
 	marked, redeployed bool
+	// pre is the bad deployment's health and judgement as Execute read
+	// them (nil: the validation reads them).
+	pre *preRead
 	// handoff is closed when the caller may be answered: the run finished,
 	// parked, or entered a verify window.
 	handoff     chan struct{}
@@ -60,13 +63,27 @@ func newRun(s *Service, ev *roman.RollbackEvent, bad *roman.Deployment, req roma
 // outcome. A step's error text is recorded only when fn marks it safe to show
 // (a *roman.Error message); internal details go to the log.
 func (r *run) step(ctx context.Context, name string, fn func() (any, error)) error {
+	st, err := r.runStep(ctx, name, fn)
+	if errors.Is(err, errParked) {
+		return err
+	}
+	if aerr := r.record(ctx, st); err == nil {
+		err = aerr
+	}
+	return err
+}
+
+// runStep runs fn as the named step and returns the step as
+// rollback_steps will hold it, not yet recorded (see step), with fn's
+// error. errParked, and no step, when a graceful shutdown stopped it.
+func (r *run) runStep(ctx context.Context, name string, fn func() (any, error)) (roman.RollbackStep, error) {
 	started := roman.UTC(r.s.Clock())
 	detail, err := fn()
 	if err != nil && (parked(ctx) || errors.Is(err, errParked)) {
 		// A graceful shutdown stopped the step: nothing is recorded, so the
 		// next start resumes from here.
 		r.s.Logger.Warn("rollback parked for shutdown", "event_id", r.ev.EventID, "step", name)
-		return errParked
+		return roman.RollbackStep{}, errParked
 	}
 	st := roman.RollbackStep{Name: name, Status: roman.StepStatusSuccess, StartedAt: started, FinishedAt: roman.UTC(r.s.Clock())}
 	if err != nil {
@@ -77,12 +94,21 @@ func (r *run) step(ctx context.Context, name string, fn func() (any, error)) err
 	if detail != nil {
 		st.Detail = mustJSON(detail)
 	}
+	return st, err
+}
+
+// record appends steps to rollback_steps: one step alone, several in one
+// write. It returns the store's error, logged.
+func (r *run) record(ctx context.Context, steps ...roman.RollbackStep) error {
 	defer r.publish()
-	if aerr := r.s.Store.AppendRollbackStep(ctx, r.ev.EventID, st); aerr != nil {
-		r.s.Logger.Error("appending rollback step failed", "event_id", r.ev.EventID, "step", name, "err", aerr)
-		if err == nil {
-			err = aerr
-		}
+	var err error
+	if len(steps) == 1 {
+		err = r.s.Store.AppendRollbackStep(ctx, r.ev.EventID, steps[0])
+	} else {
+		err = r.s.Store.UpdateRollbackEvent(ctx, r.ev.EventID, roman.RollbackEventUpdate{Steps: steps})
+	}
+	if err != nil {
+		r.s.Logger.Error("appending rollback step failed", "event_id", r.ev.EventID, "step", steps[0].Name, "steps", len(steps), "err", err)
 	}
 	return err
 }
@@ -96,7 +122,7 @@ var finalStatusRetries = []time.Duration{time.Second, 2 * time.Second, 4 * time.
 // rollback per environment), so a write of it that the database failed is
 // tried again for about half a minute rather than leave the event
 // unfinished until the next start.
-func (r *run) setStatus(ctx context.Context, status string, u roman.RollbackEventUpdate) {
+func (r *run) setStatus(ctx context.Context, status string, u roman.RollbackEventUpdate) error {
 	u.Status = &status
 	final := status == roman.RollbackSuccess || status == roman.RollbackFailed || status == roman.RollbackAborted
 	if final {
@@ -119,6 +145,7 @@ func (r *run) setStatus(ctx context.Context, status string, u roman.RollbackEven
 	}
 	r.ev.Status = status
 	r.publish()
+	return err
 }
 
 // retryable reports whether a store error may go away by itself (the
@@ -165,9 +192,9 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 		}
 	} else {
 		var in roman.ValidationInput
-		err := r.step(ctx, roman.StepValidate, func() (any, error) {
+		validated, err := r.runStep(ctx, roman.StepValidate, func() (any, error) {
 			var err error
-			if in, err = s.validationInput(ctx, r.req, r.bad); err != nil {
+			if in, err = s.validationInput(ctx, r.req, r.bad, r.pre); err != nil {
 				return nil, err
 			}
 			if verdict, err = s.Validator.Validate(ctx, in); err != nil {
@@ -175,12 +202,19 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 			}
 			return verdict, nil
 		})
-		if err != nil {
-			return r.fail(ctx, "validation could not run", err)
+		if err != nil || !verdict.Compliant {
+			if !errors.Is(err, errParked) {
+				if aerr := r.record(ctx, validated); err == nil && aerr != nil {
+					err = aerr
+				}
+			}
+			if err != nil {
+				return r.fail(ctx, "validation could not run", err)
+			}
 		}
 		res.Validation = verdict
-		r.logValidation(ctx, in, verdict)
 		if !verdict.Compliant {
+			r.logValidation(ctx, in, verdict)
 			r.setStatus(ctx, roman.RollbackAborted, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict)})
 			return nil, &roman.RejectedError{EventID: r.ev.EventID, Validation: verdict}
 		}
@@ -191,7 +225,13 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 			"executor": s.Executor(r.bad.Environment).Name(), "with_migrations": r.req.WithMigrations,
 			"new_deployment_id": r.newID, "bad_status": r.bad.Status,
 		}
-		r.setStatus(ctx, roman.RollbackInProgress, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict), RollbackPlan: mustJSON(plan)})
+		// The validate step is recorded with the status it leads to, in
+		// one write.
+		if err := r.setStatus(ctx, roman.RollbackInProgress, roman.RollbackEventUpdate{ConstitutionalValidation: mustJSON(verdict),
+			RollbackPlan: mustJSON(plan), Steps: []roman.RollbackStep{validated}}); err != nil {
+			return r.fail(ctx, "validation could not run", err)
+		}
+		r.logValidation(ctx, in, verdict)
 		r.event(ctx, roman.EventRollbackStarted, roman.SeverityWarning,
 			fmt.Sprintf("Rollback of %s initiated (%s): %s", r.bad.Version, r.ev.TriggerType, r.ev.TriggerReason),
 			map[string]any{"target_deployment_id": target.DeploymentID, "target_version": target.Version, "target_commit": target.GitCommit, "trigger_type": r.ev.TriggerType,
@@ -213,28 +253,35 @@ func (r *run) run(ctx context.Context) (*roman.RollbackResult, error) {
 	// 2. pre_rollback snapshot. An audit snapshot that cannot be taken must
 	// not hold up undoing a bad deploy: the failed step is recorded and the
 	// rollback goes on.
+	// The snapshot step and the identify_target step that follows at
+	// once are recorded together, in one write.
+	var steps []roman.RollbackStep
 	if st, ok := r.done[roman.StepSnapshot]; ok {
 		var d struct {
 			SnapshotID string `json:"snapshot_id"`
 		}
 		_ = json.Unmarshal(st.Detail, &d)
 		res.SnapshotID = d.SnapshotID
-	} else {
-		_ = r.step(ctx, roman.StepSnapshot, func() (any, error) {
-			snap, err := s.Snapshots.Create(ctx, r.bad.DeploymentID, roman.SnapshotPreRollback)
-			if err != nil {
-				return nil, err
-			}
-			res.SnapshotID = snap.SnapshotID
-			return map[string]any{"snapshot_id": snap.SnapshotID}, nil
-		})
+	} else if st, err := r.runStep(ctx, roman.StepSnapshot, func() (any, error) {
+		snap, err := s.Snapshots.Create(ctx, r.bad.DeploymentID, roman.SnapshotPreRollback)
+		if err != nil {
+			return nil, err
+		}
+		res.SnapshotID = snap.SnapshotID
+		return map[string]any{"snapshot_id": snap.SnapshotID}, nil
+	}); !errors.Is(err, errParked) {
+		steps = append(steps, st)
 	}
 
 	// 3. identify target (found during validation; recorded here).
 	if _, ok := r.done[roman.StepIdentifyTarget]; !ok {
-		_ = r.step(ctx, roman.StepIdentifyTarget, func() (any, error) {
+		st, _ := r.runStep(ctx, roman.StepIdentifyTarget, func() (any, error) {
 			return map[string]any{"deployment_id": target.DeploymentID, "version": target.Version, "git_commit": target.GitCommit, "deployed_at": target.DeployedAt}, nil
 		})
+		steps = append(steps, st)
+	}
+	if len(steps) > 0 {
+		_ = r.record(ctx, steps...)
 	}
 	res.TargetDeployment = &roman.TargetDeployment{
 		DeploymentID: target.DeploymentID, Version: target.Version, GitCommit: target.GitCommit,

@@ -275,7 +275,7 @@ func (s *Service) Validate(ctx context.Context, req roman.RollbackRequest) (roma
 	if err != nil {
 		return roman.Validation{}, err
 	}
-	in, err := s.validationInput(ctx, req, d)
+	in, err := s.validationInput(ctx, req, d, nil)
 	if err != nil {
 		return roman.Validation{}, err
 	}
@@ -311,10 +311,15 @@ func checkRequest(req *roman.RollbackRequest) error {
 	return nil
 }
 
-// validationInput gathers everything the constitution looks at.
-func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest, d *roman.Deployment) (roman.ValidationInput, error) {
-	h, err := s.Health.Check(ctx, d)
-	if err != nil {
+// validationInput gathers everything the constitution looks at. pre, when
+// not nil, is the deployment's health and judgement as Execute read them
+// just before (reread); they are not read again.
+func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest, d *roman.Deployment, pre *preRead) (roman.ValidationInput, error) {
+	var h roman.Health
+	var err error
+	if pre != nil {
+		h = pre.health
+	} else if h, err = s.Health.Check(ctx, d); err != nil {
 		return roman.ValidationInput{}, err
 	}
 	target, err := s.Store.FindRollbackTarget(ctx, d)
@@ -327,7 +332,9 @@ func (s *Service) validationInput(ctx context.Context, req roman.RollbackRequest
 	}
 	t := s.Thresholds(d.Environment)
 	j := req.Judgement
-	if j == nil {
+	if j == nil && pre != nil && pre.judged {
+		j = pre.judgement
+	} else if j == nil {
 		if j, err = s.latestJudgement(ctx, d.DeploymentID); err != nil {
 			return roman.ValidationInput{}, err
 		}
@@ -417,7 +424,8 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 	// Another rollback of the deployment may have finished between the read
 	// above and the insert: it marked the deployment rolled_back while its
 	// event was still unfinished, so a fresh read tells.
-	if cur, err := s.Store.GetDeployment(ctx, d.DeploymentID); err == nil && cur.Status == roman.StatusRolledBack {
+	cur, pre := s.reread(ctx, d.DeploymentID)
+	if cur != nil && cur.Status == roman.StatusRolledBack {
 		conflict := s.alreadyRolledBack(ctx, cur)
 		st, now := roman.RollbackAborted, roman.UTC(s.Clock())
 		if uerr := s.Store.UpdateRollbackEvent(ctx, ev.EventID, roman.RollbackEventUpdate{Status: &st, CompletedAt: &now,
@@ -426,7 +434,45 @@ func (s *Service) Execute(ctx context.Context, req roman.RollbackRequest) (*roma
 		}
 		return nil, conflict
 	}
-	return newRun(s, ev, d, req).run(ctx)
+	r := newRun(s, ev, d, req)
+	r.pre = pre
+	return r.run(ctx)
+}
+
+// preRead is the bad deployment's health and acting judgement as reread
+// found them, for the validation that follows at once.
+type preRead struct {
+	health roman.Health
+	// judgement is the acting judgement when judged is set; otherwise the
+	// validation reads it (the one read left rows out).
+	judgement *roman.Judgement
+	judged    bool
+}
+
+// reread reads the deployment again after its rollback event was recorded
+// (nil when the read failed). With a store that reads a check at once
+// (roman.CheckReader) and a health checker that computes health from such
+// a read, the same read also gives the deployment's health and judgement
+// rows, which the validation needs next: one round trip instead of the
+// six separate reads (the deployment, four for the health, the judgement
+// rows). The answer is the same either way.
+func (s *Service) reread(ctx context.Context, deploymentID string) (*roman.Deployment, *preRead) {
+	if rd, ok := s.Store.(roman.CheckReader); ok {
+		if hc, ok := s.Health.(OneReadChecker); ok {
+			if r, h, err := hc.CheckOneRead(ctx, rd, deploymentID); err == nil {
+				pre := &preRead{health: h}
+				var found bool
+				pre.judgement, found = actingJudgement(r.Judgements)
+				pre.judged = found || !r.JudgementsCut
+				return r.Deployment, pre
+			}
+		}
+	}
+	cur, err := s.Store.GetDeployment(ctx, deploymentID)
+	if err != nil {
+		return nil, nil
+	}
+	return cur, nil
 }
 
 // alreadyRolledBack is the 409 for a deployment that is already rolled back,

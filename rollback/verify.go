@@ -56,7 +56,7 @@ func (r *run) verify(ctx context.Context, nd *roman.Deployment) (healthy bool, l
 		checks, unhealthy := 0, 0
 		var lastErr error
 		for {
-			h, cerr := s.Health.Check(ctx, nd)
+			h, cerr := s.healthOf(ctx, nd)
 			if parked(ctx) {
 				return nil, errParked
 			}
@@ -85,4 +85,18 @@ func (r *run) verify(ctx context.Context, nd *roman.Deployment) (healthy bool, l
 		return detail, nil
 	})
 	return healthy, last, err
+}
+
+// healthOf computes d's health: with one read of the store when the store
+// reads a check at once (roman.CheckReader) and the health checker
+// computes health from such a read (one round trip instead of four on
+// PostgreSQL), else with Health.Check. Both give the same health.
+func (s *Service) healthOf(ctx context.Context, d *roman.Deployment) (roman.Health, error) {
+	if rd, ok := s.Store.(roman.CheckReader); ok {
+		if hc, ok := s.Health.(OneReadChecker); ok {
+			_, h, err := hc.CheckOneRead(ctx, rd, d.DeploymentID)
+			return h, err
+		}
+	}
+	return s.Health.Check(ctx, d)
 }

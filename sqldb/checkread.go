@@ -183,11 +183,14 @@ CROSS JOIN LATERAL (SELECT json_agg(w.metadata ORDER BY w."timestamp" DESC, w.id
 WHERE d.deployment_id = $1`
 
 // readCheckPG is ReadCheck on PostgreSQL: checkReadPGSQL on the check
-// pool, or the decision pool for work marked by roman.ForDecisions.
+// pool, or for work marked by roman.ForDecisions on the decision check
+// pool (the same generic plan: on the decision pool, where PostgreSQL
+// planned it at every execution, the statement cost the database three
+// times the CPU of the reads it replaces).
 func (db *DB) readCheckPG(ctx context.Context, q roman.CheckQuery) (*roman.CheckRead, error) {
 	pool := db.cdb
 	if roman.IsDecision(ctx) {
-		pool = db.ddb
+		pool = db.dcdb
 	}
 	return db.readCheckPGOn(ctx, pool, q)
 }
@@ -242,6 +245,10 @@ func (db *DB) readCheckPGOn(ctx context.Context, pool *sql.DB, q roman.CheckQuer
 // thousands a second, and more would only contend for the same cores.
 const pgCheckConns = 4
 
+// pgDecisionCheckConns is the size of the decision check pool (dcdb):
+// the reads of the rollbacks running at once (a few per rollback).
+const pgDecisionCheckConns = 3
+
 // openCheckPool opens the pool of ReadCheck on PostgreSQL. Its sessions
 // run with plan_cache_mode = force_generic_plan: left to itself,
 // PostgreSQL plans the statement anew at every execution (its custom
@@ -250,12 +257,12 @@ const pgCheckConns = 4
 // the same index ranges (see TestCheckReadPlan). Only this statement runs
 // on these sessions, so no other query's plan changes. Its connections are
 // kept open, so bursts do not pay for new sessions.
-func openCheckPool(cfg *pgx.ConnConfig) *sql.DB {
+func openCheckPool(cfg *pgx.ConnConfig, conns int) *sql.DB {
 	cfg = cfg.Copy()
 	cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	p := stdlib.OpenDB(*cfg)
-	p.SetMaxOpenConns(pgCheckConns)
-	p.SetMaxIdleConns(pgCheckConns)
+	p.SetMaxOpenConns(conns)
+	p.SetMaxIdleConns(conns)
 	p.SetConnMaxIdleTime(5 * time.Minute)
 	return p
 }

@@ -128,3 +128,53 @@ func TestCheckReadPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestDecisionCheckReadPool: on PostgreSQL a check read by decision work
+// (roman.ForDecisions: a rollback's health reads) runs on the decision
+// check pool, whose sessions plan the statement generically like the
+// check pool's, and not on the check pool that /auto-rollback/check
+// floods take, nor on the decision pool, where it would be planned at
+// every execution.
+func TestDecisionCheckReadPool(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, testpg.URL(t), testkit.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d := &roman.Deployment{Environment: "production", Version: "v1", GitCommit: "c1", GitBranch: "main", Status: roman.StatusSuccess}
+	if err := db.CreateDeployment(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	q := roman.CheckQuery{DeploymentID: d.DeploymentID, Now: now, MetricsSince: now.Add(-5 * time.Minute)}
+	for i := 0; i < 8; i++ {
+		r, err := db.ReadCheck(roman.ForDecisions(ctx), q)
+		if err != nil || r.Deployment.DeploymentID != d.DeploymentID {
+			t.Fatalf("decision read: %+v %v", r, err)
+		}
+	}
+	if n := db.cdb.Stats().OpenConnections; n != 0 {
+		t.Errorf("the check pool opened %d connections for decision reads", n)
+	}
+	if st := db.dcdb.Stats(); st.OpenConnections == 0 || st.MaxOpenConnections != pgDecisionCheckConns {
+		t.Errorf("decision check pool: %+v", st)
+	}
+	conn, err := db.dcdb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var mode string
+	var generic, custom int64
+	if err := conn.QueryRowContext(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&mode); err != nil || mode != "force_generic_plan" {
+		t.Errorf("decision check session: plan_cache_mode %q (%v)", mode, err)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1`,
+		checkReadPGSQL).Scan(&generic, &custom); err != nil {
+		t.Fatal(err)
+	}
+	if generic == 0 || custom != 0 {
+		t.Errorf("decision check statement: %d generic and %d custom plans, want only generic", generic, custom)
+	}
+}

@@ -22,34 +22,41 @@ func (db *DB) PreviousDeployment(ctx context.Context, d *roman.Deployment) (*rom
 
 // JudgeCounts returns a deployment's errors with occurred_at in [from, to]
 // and its request samples with at in (from, to], over the indexes on
-// (deployment_id, occurred_at) and (deployment_id, name, at).
+// (deployment_id, occurred_at) and (deployment_id, name, at), in one
+// statement (one round trip on the evaluation path): the error count as an
+// uncorrelated subquery on every row of the samples, left-joined to one row
+// so that a window without samples still returns the count. The samples are
+// summed here, in the order they come, as before.
 func (db *DB) JudgeCounts(ctx context.Context, deploymentID string, from, to time.Time) (roman.JudgeCounts, error) {
 	var c roman.JudgeCounts
 	id, ok := lookupID(deploymentID)
 	if !ok {
 		return c, nil
 	}
-	if err := db.queryReadRow(ctx, `SELECT count(*) FROM error_events
-		WHERE deployment_id = ? AND occurred_at >= ? AND occurred_at <= ?`, id, db.ts(from), db.ts(to)).Scan(&c.Errors); err != nil {
-		return c, internal("count errors", err)
-	}
-	rows, err := db.queryRead(ctx, `SELECT value, at FROM metric_samples
-		WHERE deployment_id = ? AND name = ? AND at > ? AND at <= ?`, id, roman.MetricRequests, db.ts(from), db.ts(to))
+	f, t := db.ts(from), db.ts(to)
+	rows, err := db.queryRead(ctx, `SELECT (SELECT count(*) FROM error_events
+			WHERE deployment_id = ? AND occurred_at >= ? AND occurred_at <= ?), m.value, m.at
+		FROM (SELECT 1 AS one) o LEFT JOIN metric_samples m
+			ON m.deployment_id = ? AND m.name = ? AND m.at > ? AND m.at <= ?`,
+		id, f, t, id, roman.MetricRequests, f, t)
 	if err != nil {
-		return c, internal("sum requests", err)
+		return c, internal("count errors and requests", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var v sql.NullFloat64
-		var at time.Time
-		if err := rows.Scan(&v, scanTime(&at)); err != nil {
-			return c, internal("sum requests", err)
+		var at *time.Time
+		if err := rows.Scan(&c.Errors, &v, scanTimePtr(&at)); err != nil {
+			return c, internal("count errors and requests", err)
+		}
+		if at == nil {
+			continue // no sample: the one row of the count alone
 		}
 		c.Requests += v.Float64
 		c.RequestSamples++
 		if at.After(c.RequestsUntil) {
-			c.RequestsUntil = at
+			c.RequestsUntil = *at
 		}
 	}
-	return c, internal("sum requests", rows.Err())
+	return c, internal("count errors and requests", rows.Err())
 }

@@ -26,8 +26,7 @@ func (db *DB) SetAlertRouter(r roman.AlertRouter) { db.alerts = r }
 // when the decision it reports does. The alert's EventID and At are the
 // event's.
 func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e *roman.RomanEvent) error {
-	if err := tx.QueryRowContext(ctx, db.q(`INSERT INTO roman_events (event_id, event_type, severity,
-		message, metadata, "timestamp") VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+	if err := tx.QueryRowContext(ctx, db.q(insertEventSQL),
 		e.EventID, e.EventType, e.Severity, e.Message, jsonArg(e.Metadata), db.ts(e.Timestamp)).Scan(&e.ID); err != nil {
 		return err
 	}
@@ -50,6 +49,25 @@ func (db *DB) insertEvent(ctx context.Context, tx *sql.Tx, e *roman.RomanEvent) 
 		}
 	}
 	return nil
+}
+
+// insertEventSQL inserts one roman_events row and returns its id.
+const insertEventSQL = `INSERT INTO roman_events (event_id, event_type, severity,
+	message, metadata, "timestamp") VALUES (?, ?, ?, ?, ?, ?) RETURNING id`
+
+// eventRowOnly reports whether insertEvent would write e's row alone: no
+// integration mirrors events and e's alert (if any) goes to no channel.
+// It fills the alert's EventID and At as insertEvent does.
+func (db *DB) eventRowOnly(e *roman.RomanEvent) bool {
+	if db.mirror != nil {
+		return false
+	}
+	a := e.Alert
+	if a == nil || db.alerts == nil {
+		return true
+	}
+	a.EventID, a.At = e.EventID, e.Timestamp
+	return len(db.alerts(a)) == 0
 }
 
 // insertOutboxRow writes one alert_outbox row of alert a on channel ch for
@@ -95,8 +113,10 @@ func (db *DB) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duratio
 	}
 	n := db.ts(now)
 	var out []*roman.OutboxAlert
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, db.q(`UPDATE alert_outbox SET claimed_until = ?, attempts = attempts + 1
+	// One statement: no transaction around it (one round trip, not three;
+	// the sender claims after every rollback step).
+	err := func() error {
+		rows, err := db.wdb.QueryContext(ctx, db.q(`UPDATE alert_outbox SET claimed_until = ?, attempts = attempts + 1
 			WHERE id IN (SELECT o.id FROM alert_outbox AS o
 				WHERE o.delivered_at IS NULL AND o.failed_at IS NULL AND `+due+`
 				AND (o.claimed_until IS NULL OR o.claimed_until <= ?)
@@ -110,7 +130,7 @@ func (db *DB) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duratio
 		}
 		out, err = scanOutbox(rows)
 		return err
-	})
+	}()
 	if err != nil {
 		return nil, internal("claim alerts", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/odyssey-1/roman"
 )
@@ -76,6 +77,16 @@ func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) e
 		}
 		steps[i] = string(b)
 	}
+	if dep != "" && e.Environment != "" && len(steps) == 0 {
+		// The common case (a rollback of a deployment, its environment
+		// given): one statement, the service read inside it. Anything
+		// else it cannot answer (a conflict to explain) goes the long
+		// way, which gives the same rows and errors.
+		done, err := db.createRollbackEventOne(ctx, e, id, dep, by)
+		if done || err != nil {
+			return err
+		}
+	}
 	// A unique violation may come from an event that finishes while we look
 	// it up; the insert is then simply tried again.
 	for attempt := 0; ; attempt++ {
@@ -125,6 +136,30 @@ func (db *DB) CreateRollbackEvent(ctx context.Context, e *roman.RollbackEvent) e
 		}
 		return internal("create rollback event", err)
 	}
+}
+
+// createRollbackEventOne inserts e (of deployment dep, its environment
+// given, no steps) in one statement that takes the service from the
+// deployment row, as CreateRollbackEvent's transaction does in two:
+// one round trip instead of four on PostgreSQL, on every rollback's path.
+// It reports false (and no error) when the insert hit a unique violation,
+// which the caller explains.
+func (db *DB) createRollbackEventOne(ctx context.Context, e *roman.RollbackEvent, id, dep, by string) (bool, error) {
+	err := db.wdb.QueryRowContext(ctx, db.q(`INSERT INTO rollback_events (event_id, deployment_id,
+		service, environment, trigger_type, trigger_reason, initiated_by, initiated_at, status,
+		rollback_plan, constitutional_validation, completed_at, metadata)
+		VALUES (?, ?, coalesce(nullif((SELECT service FROM deployments WHERE deployment_id = ?), ''), '`+roman.DefaultService+`'),
+		?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id, service`),
+		id, idArg(dep), idArg(dep), e.Environment, e.TriggerType, e.TriggerReason, idArg(by),
+		db.ts(e.InitiatedAt), e.Status, jsonArg(e.RollbackPlan),
+		jsonArg(e.ConstitutionalValidation), db.tsPtr(e.CompletedAt), jsonArg(e.Metadata)).Scan(&e.ID, &e.Service)
+	switch classify(err) {
+	case foreignKeyViolation:
+		return true, notFound("deployment", dep)
+	case uniqueViolation:
+		return false, nil
+	}
+	return true, internal("create rollback event", err)
 }
 
 // rollbackConflict explains a unique violation of an insert into
@@ -184,7 +219,8 @@ func (db *DB) AppendRollbackStep(ctx context.Context, eventID string, s roman.Ro
 }
 
 // UpdateRollbackEvent applies u; nil or empty fields are left unchanged.
-// ENOTFOUND for an unknown event.
+// u.Steps are appended to rollback_steps in the same statement (as
+// AppendRollbackStep appends one). ENOTFOUND for an unknown event.
 func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.RollbackEventUpdate) error {
 	id, ok := lookupID(eventID)
 	if !ok {
@@ -194,15 +230,24 @@ func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.R
 	if u.Status != nil {
 		status = *u.Status
 	}
+	args := []any{status, jsonArg(u.RollbackPlan), jsonArg(u.ConstitutionalValidation), db.tsPtr(u.CompletedAt), jsonArg(u.Metadata)}
+	for _, st := range u.Steps {
+		st.StartedAt, st.FinishedAt = roman.UTC(st.StartedAt), roman.UTC(st.FinishedAt)
+		b, err := json.Marshal(st)
+		if err != nil {
+			return roman.Errorf(roman.EINVALID, "rollback step %q: %v", st.Name, err)
+		}
+		args = append(args, string(b))
+	}
+	args = append(args, id)
 	res, err := db.wdb.ExecContext(ctx, db.q(`UPDATE rollback_events SET
 		status = coalesce(?, status),
 		rollback_plan = coalesce(?, rollback_plan),
 		constitutional_validation = coalesce(?, constitutional_validation),
 		completed_at = coalesce(?, completed_at),
-		metadata = coalesce(?, metadata)
-		WHERE event_id = ?`),
-		status, jsonArg(u.RollbackPlan), jsonArg(u.ConstitutionalValidation), db.tsPtr(u.CompletedAt),
-		jsonArg(u.Metadata), id)
+		metadata = coalesce(?, metadata),
+		rollback_steps = `+db.appendStepsExpr(len(u.Steps))+`
+		WHERE event_id = ?`), args...)
 	if classify(err) == uniqueViolation {
 		// Only a status back to pending or in_progress can collide.
 		var service, env string
@@ -222,6 +267,24 @@ func (db *DB) UpdateRollbackEvent(ctx context.Context, eventID string, u roman.R
 		return notFound("rollback event", eventID)
 	}
 	return nil
+}
+
+// appendStepsExpr is the dialect's expression of rollback_steps with n
+// steps (the arguments, JSON texts, in order) appended, as appendStepSQL
+// appends one.
+func (db *DB) appendStepsExpr(n int) string {
+	if n == 0 {
+		return "rollback_steps"
+	}
+	var b strings.Builder
+	if db.dialect == DialectPostgres {
+		b.WriteString(strings.Repeat("array_append(", n) + "coalesce(rollback_steps, '{}')")
+		b.WriteString(strings.Repeat(", ?::jsonb)", n))
+	} else {
+		b.WriteString(strings.Repeat("json_insert(", n) + "coalesce(rollback_steps, '[]')")
+		b.WriteString(strings.Repeat(", '$[#]', json(?))", n))
+	}
+	return b.String()
 }
 
 // GetRollbackEvent returns one event, ENOTFOUND when there is none.

@@ -31,13 +31,24 @@ func (db *DB) checkScopeLimits(ctx context.Context, tx *sql.Tx, service, env str
 	if db.maxEnvironments <= 0 && db.maxServices <= 0 {
 		return nil
 	}
-	newEnv, err := db.isNew(ctx, tx, `SELECT 1 FROM deployments WHERE environment = ? LIMIT 1`, env, db.maxEnvironments)
-	if err != nil {
-		return err
-	}
-	newService, err := db.isNew(ctx, tx, `SELECT 1 FROM deployments WHERE service = ? LIMIT 1`, service, db.maxServices)
-	if err != nil {
-		return err
+	var newEnv, newService bool
+	if db.maxEnvironments > 0 && db.maxServices > 0 {
+		// Both probes in one statement (one round trip, on every
+		// deployment recorded).
+		var hasEnv, hasService bool
+		if err := tx.QueryRowContext(ctx, db.q(`SELECT EXISTS (SELECT 1 FROM deployments WHERE environment = ?),
+			EXISTS (SELECT 1 FROM deployments WHERE service = ?)`), env, service).Scan(&hasEnv, &hasService); err != nil {
+			return err
+		}
+		newEnv, newService = !hasEnv, !hasService
+	} else {
+		var err error
+		if newEnv, err = db.isNew(ctx, tx, `SELECT 1 FROM deployments WHERE environment = ? LIMIT 1`, env, db.maxEnvironments); err != nil {
+			return err
+		}
+		if newService, err = db.isNew(ctx, tx, `SELECT 1 FROM deployments WHERE service = ? LIMIT 1`, service, db.maxServices); err != nil {
+			return err
+		}
 	}
 	if !newEnv && !newService {
 		return nil

@@ -61,7 +61,12 @@ type DB struct {
 	// cdb reads /auto-rollback/check on PostgreSQL (checkread.go): a
 	// small pool whose sessions plan that one statement once (a generic
 	// plan) instead of at every execution. Nil on SQLite.
-	cdb     *sql.DB
+	cdb *sql.DB
+	// dcdb reads the checks of decision work (roman.ForDecisions: a
+	// rollback's health reads, automatic ones included) on PostgreSQL,
+	// planned like cdb's but in a pool of its own, so that a flood of
+	// /auto-rollback/check never holds a rollback up. Nil on SQLite.
+	dcdb    *sql.DB
 	dialect string
 	logger  *slog.Logger
 	now     roman.Clock
@@ -298,7 +303,8 @@ func (db *DB) openPostgres(target string) error {
 	db.wdb.SetMaxIdleConns(pgDecisionConns)
 	db.wdb.SetConnMaxIdleTime(5 * time.Minute)
 	db.ddb = db.wdb
-	db.cdb = openCheckPool(cfg)
+	db.cdb = openCheckPool(cfg, pgCheckConns)
+	db.dcdb = openCheckPool(cfg, pgDecisionCheckConns)
 	return nil
 }
 
@@ -354,6 +360,9 @@ func (db *DB) Close() error {
 	}
 	if db.ddb != nil && db.ddb != db.wdb && db.ddb != db.db {
 		errs = append(errs, db.ddb.Close())
+	}
+	if db.dcdb != nil {
+		errs = append(errs, db.dcdb.Close())
 	}
 	if db.cdb != nil {
 		errs = append(errs, db.cdb.Close())
