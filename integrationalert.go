@@ -95,10 +95,14 @@ type IntegrationAlertStore interface {
 	// writes nothing (a resolved alert never fires again: Alertmanager
 	// gives a new firing a new startsAt). For each alert that was not a
 	// duplicate, events(i, outcome) may return roman_events rows, written in
-	// the same transaction. For a resolved alert the stored row's
-	// attribution (DeploymentID, Service, Environment, Rule) is read back
-	// into the alert before event is called. It returns each alert's
-	// outcome and fills ID. Only EINTERNAL.
+	// the same transaction. A store may ask for the rows of
+	// AlertOutcomeNew before it knows the outcome (the PostgreSQL store
+	// writes a group and the rows of its new alerts in one statement) and
+	// then writes them only if the alert was new, so events must only build
+	// rows. For a resolved alert the stored row's attribution
+	// (DeploymentID, Service, Environment, Rule) is read back into the
+	// alert before event is called. It returns each alert's outcome and
+	// fills ID. Only EINTERNAL.
 	RecordIntegrationAlerts(ctx context.Context, alerts []*IntegrationAlert, events func(i int, outcome string) []*RomanEvent) ([]string, error)
 	// FiringAlerts returns, per deployment id given, the firing alerts
 	// attributed to it: a bounded number of each (the store says how

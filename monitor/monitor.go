@@ -130,6 +130,7 @@ type Monitor struct {
 	resync   bool                 // re-read every environment's current deployment
 	ticks    int
 	wake     chan struct{}
+	wakeAt   time.Time // when the pending timer of spaceOut wakes the worker (burst.go)
 	sampling bool
 
 	cancel    context.CancelFunc
@@ -385,6 +386,9 @@ func (m *Monitor) process(ctx context.Context, tick bool) {
 	m.mu.Lock()
 	dirty, all, arrived := m.dirty, m.all, m.arrived
 	m.dirty, m.all, m.arrived = map[string]bool{}, false, map[string]time.Time{}
+	if !tick && !all {
+		m.spaceOut(dirty, arrived) // burst.go
+	}
 	notified, sweep := all, false // a notification naming no deployment; the periodic sweep
 	if tick {
 		m.ticks++

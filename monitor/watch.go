@@ -51,6 +51,9 @@ type watch struct {
 	// this evaluation arrived (zero for ticker passes): the start of the
 	// detection latency of a rollback it triggers.
 	arrivedAt time.Time
+	// burst is the allowance of evaluations on change notifications
+	// (burst.go).
+	burst burst
 }
 
 // Rebuild reads the newest successful deployment of every environment and

@@ -35,6 +35,19 @@ const (
 func (db *DB) RecordIntegrationAlerts(ctx context.Context, alerts []*roman.IntegrationAlert, events func(i int, outcome string) []*roman.RomanEvent) ([]string, error) {
 	outcomes := make([]string, len(alerts))
 	now := roman.UTC(db.now())
+	if db.dialect == DialectPostgres {
+		// One statement per group (integrationalerts_pg.go), unless an
+		// audit row needs more than its own row written.
+		out, handled, err := db.recordAlertsPG(ctx, alerts, events, now)
+		switch {
+		case roman.ErrorCode(err) == roman.EINVALID:
+			return nil, err
+		case err != nil:
+			return nil, internal("record integration alerts", err)
+		case handled:
+			return out, nil
+		}
+	}
 	// A re-sent group (most of what Alertmanager sends) is known already:
 	// found by reads alone, it takes no write transaction.
 	if known, err := db.allKnown(ctx, alerts); err != nil {

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -95,6 +96,9 @@ type DB struct {
 
 	rebound sync.Map // query text -> query rebound to $n (PostgreSQL only)
 	stmts   sync.Map // table -> prepared multi-row INSERT on wdb (SQLite only)
+	// knownSkip counts the integration alert groups still to be written
+	// without first looking for a re-send (integrationalerts_pg.go).
+	knownSkip atomic.Int32
 }
 
 // DB implements every store interface of roman.
