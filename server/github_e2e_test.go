@@ -330,6 +330,13 @@ func TestGitHubDeploymentsMirrorAnAutomaticRollback(t *testing.T) {
 	complete(t, m, bad)
 	awaitMonitor(t, "the watch", func() bool { return len(romanEvents(t, m, bad, roman.EventWatchStarted)) == 1 })
 	errorsAt(t, m, bad, 10, clock.Now().Add(-5*time.Second))
+	// The rollback first, on a clock that stands still: moving it on while
+	// a loaded machine delays the evaluation would carry the errors out of
+	// their one-minute window before the monitor saw them.
+	waitUntil(t, "the automatic rollback", 20*time.Second, func() bool {
+		evs, err := m.Store.ListRollbackEvents(context.Background(), roman.RollbackFilter{DeploymentID: bad, Limit: 1})
+		return err == nil && len(evs) == 1
+	})
 	waitUntil(t, "the failure status", 20*time.Second, func() bool {
 		clock.Add(time.Second)
 		deps := fake.Deployments()

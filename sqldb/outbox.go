@@ -94,7 +94,11 @@ func (db *DB) insertOutboxRow(ctx context.Context, tx *sql.Tx, e *roman.RomanEve
 // the attempt. A row is deliverable when it is neither delivered nor given
 // up, its next attempt is due, no live claim holds it, and no older row of
 // its channel and order key is still pending, which keeps each deployment's
-// alerts in order on each channel. On PostgreSQL the candidate rows are
+// alerts in order on each channel. On the GitHub deployments mirror's
+// channel no older row of the same environment may be pending either:
+// GitHub takes an environment's newest deployment to be the one created
+// last, so the releases of an environment are mirrored in the order roman
+// recorded them even when several are queued at once. On PostgreSQL the candidate rows are
 // locked with FOR UPDATE SKIP LOCKED, so replicas claiming at the same time
 // split the work instead of sending a row twice; on SQLite the one writer
 // connection serialises claims.
@@ -123,8 +127,11 @@ func (db *DB) ClaimAlerts(ctx context.Context, now time.Time, lease time.Duratio
 				AND NOT EXISTS (SELECT 1 FROM alert_outbox p WHERE p.channel = o.channel
 					AND p.order_key = o.order_key AND p.id < o.id
 					AND p.delivered_at IS NULL AND p.failed_at IS NULL)
+				AND (o.channel <> ? OR NOT EXISTS (SELECT 1 FROM alert_outbox g WHERE g.channel = o.channel
+					AND g.environment = o.environment AND g.id < o.id
+					AND g.delivered_at IS NULL AND g.failed_at IS NULL))
 				ORDER BY o.id LIMIT ?`+lock+`)
-			RETURNING `+outboxCols), db.ts(now.Add(lease)), n, n, limit)
+			RETURNING `+outboxCols), db.ts(now.Add(lease)), n, n, roman.ChannelGitHub, limit)
 		if err != nil {
 			return err
 		}

@@ -22,6 +22,7 @@ func runOutboxSuite(t *testing.T, open opener) {
 		{"WrittenWithEvent", testOutboxWrittenWithEvent},
 		{"SameTransaction", testOutboxSameTransaction},
 		{"OrderPerDeployment", testOutboxOrder},
+		{"GitHubOrderPerEnvironment", testOutboxGitHubOrder},
 		{"Lease", testOutboxLease},
 		{"GiveUp", testOutboxGiveUp},
 		{"DeferChannel", testOutboxDeferChannel},
@@ -308,5 +309,50 @@ func testOutboxConcurrentClaims(t *testing.T, db *sqldb.DB) {
 	}
 	if len(seen) != 2*deployments {
 		t.Errorf("%d rows claimed, want %d", len(seen), 2*deployments)
+	}
+}
+
+// testOutboxGitHubOrder: on the GitHub mirror's channel the rows of two
+// releases of one environment queued together are claimed one release after
+// the other, in the order they were queued (GitHub takes the deployment
+// created last as the environment's newest); another environment's rows and
+// other channels do not wait.
+func testOutboxGitHubOrder(t *testing.T, db *sqldb.DB) {
+	db.SetAlertRouter(func(a *roman.Alert) []string { return []string{roman.ChannelGitHub, roman.ChannelSlack} })
+	good, bad, other := "aaaa"+roman.NewUUID()[4:], "bbbb"+roman.NewUUID()[4:], "cccc"+roman.NewUUID()[4:]
+	addAlert(t, db, roman.AlertRollbackTriggered, good, t0)
+	addAlert(t, db, roman.AlertRollbackTriggered, bad, t0)
+	e := &roman.RomanEvent{EventType: roman.EventRollbackStarted, Severity: roman.SeverityWarning, Message: "staging", Timestamp: t0,
+		Alert: &roman.Alert{Kind: roman.AlertRollbackTriggered, DeploymentID: other, Version: "v2.5.3", Environment: "staging"}}
+	if err := db.AddRomanEvent(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(time.Second)
+	got := claim(t, db, now)
+	want := "github:rollback_triggered@aaaa,slack:rollback_triggered@aaaa,slack:rollback_triggered@bbbb,github:rollback_triggered@cccc,slack:rollback_triggered@cccc"
+	if names(got) != want {
+		t.Fatalf("first claim = %s\nwant %s", names(got), want)
+	}
+	// The older release's row fails and is retried: the newer one waits.
+	if err := db.RetryAlert(ctx, got[0].ID, now.Add(time.Minute), "HTTP 502"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got[1:] {
+		if err := db.AlertDelivered(ctx, r.ID, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if next := claim(t, db, now); len(next) != 0 {
+		t.Fatalf("claim behind a retried row = %s, want nothing", names(next))
+	}
+	retried := claim(t, db, now.Add(time.Minute))
+	if names(retried) != "github:rollback_triggered@aaaa" {
+		t.Fatalf("retry claim = %s", names(retried))
+	}
+	if err := db.AlertDelivered(ctx, retried[0].ID, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if next := claim(t, db, now.Add(time.Minute)); names(next) != "github:rollback_triggered@bbbb" {
+		t.Fatalf("claim after the older release's delivery = %s, want the newer release's row", names(next))
 	}
 }
