@@ -51,6 +51,10 @@ type Options struct {
 	Listen string
 	// Stay keeps the server up after the scenario until ctx ends.
 	Stay bool
+	// JudgeShadow also runs the baseline judge in shadow mode (the
+	// threshold judge still acts) and narrates what it recorded about the
+	// bad release.
+	JudgeShadow bool
 }
 
 // Run plays the scenario. The server is torn down and the temporary
@@ -74,6 +78,9 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 		"ROMAN_VERIFY_WINDOW": scale(demoVerifyWindow).String(),
 		"ROMAN_EXECUTOR":      executor.TypeNone,
 	}
+	if o.JudgeShadow {
+		env["ROMAN_JUDGE_SHADOW"] = "true"
+	}
 	cfg, err := config.Load("", func(k string) string { return env[k] })
 	if err != nil {
 		return err
@@ -88,7 +95,7 @@ func Run(ctx context.Context, o Options, out io.Writer) (err error) {
 			err = cerr
 		}
 	}()
-	d := &demo{out: out, speed: o.Speed, base: m.URL(), read: readKey, deploy: deployKey, start: time.Now(),
+	d := &demo{out: out, speed: o.Speed, shadow: o.JudgeShadow, base: m.URL(), read: readKey, deploy: deployKey, start: time.Now(),
 		tty: isTerminal(out), scale: scale}
 	d.say("roman demo: the seed's auto-rollback scenario at %gx speed, on a throwaway database in %s", o.Speed, dir)
 	d.say("")
@@ -139,6 +146,7 @@ type demo struct {
 	tty                bool
 	scale              func(time.Duration) time.Duration
 	progress           bool // a progress line is on screen
+	shadow             bool // narrate the shadow judge's verdicts
 }
 
 // say prints a narration line (ending any progress line first).

@@ -55,6 +55,26 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// TestDemoJudgeShadow plays the scenario with the baseline judge in shadow
+// mode: the threshold judge still rolls back, and the narration shows the
+// shadow judge's verdicts on the bad release, read back from the server.
+func TestDemoJudgeShadow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out := &testkit.Sink{}
+	if err := Run(ctx, Options{Speed: 50, Listen: "127.0.0.1:0", JudgeShadow: true}, out); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	text := out.String()
+	t.Log("\n" + text)
+	if !strings.Contains(text, "R.O.M.A.N. detects the threshold breach") || !strings.Contains(text, "Rollback complete (") {
+		t.Error("the threshold judge did not act as in the seed's scenario")
+	}
+	if !strings.Contains(text, "Shadow judge (baseline, not acting): ") {
+		t.Error("the narration shows no verdict of the shadow judge")
+	}
+}
+
 // TestDemoInterrupted cancels the demo mid-scenario (Ctrl-C) and checks it
 // stops cleanly and deletes its directory.
 func TestDemoInterrupted(t *testing.T) {

@@ -99,7 +99,37 @@ func (d *demo) play(ctx context.Context) error {
 	if _, err := d.follow(ctx, ev); err != nil {
 		return err
 	}
+	if d.shadow {
+		if err := d.shadowVerdicts(ctx, bad.DeploymentID); err != nil {
+			return err
+		}
+	}
 	return d.recover(ctx)
+}
+
+// shadowVerdicts narrates what the shadow judge recorded about the bad
+// release (GET /deployments/{id}/judgements): its verdicts, oldest first,
+// each with its why line.
+func (d *demo) shadowVerdicts(ctx context.Context, badID string) error {
+	var res struct {
+		Judgements []roman.Judgement `json:"judgements"`
+	}
+	if err := d.call(ctx, "GET", "/deployments/"+badID+"/judgements", d.read, nil, &res); err != nil {
+		return err
+	}
+	n := 0
+	for i := len(res.Judgements) - 1; i >= 0; i-- {
+		j := res.Judgements[i]
+		if !j.Shadow {
+			continue
+		}
+		n++
+		d.event("Shadow judge (%s, not acting): %s — %s", j.Judge, j.Verdict, j.Why)
+	}
+	if n == 0 {
+		d.event("Shadow judge: no verdict recorded for %s.", demoBadVersion)
+	}
+	return nil
 }
 
 // spike waits until T+2 min, then feeds about 8 errors per minute (scaled)

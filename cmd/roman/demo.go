@@ -28,5 +28,6 @@ and deletes the temporary directory.`,
 	f.Float64Var(&o.Speed, "speed", demo.DefaultSpeed, "how many times faster than the seed's real timeline (1 = real time, at most 1000)")
 	f.StringVar(&o.Listen, "listen", "127.0.0.1:0", "address of the demo server (port 0 picks a free one)")
 	f.BoolVar(&o.Stay, "stay", true, "keep the server and dashboard up after the scenario until Ctrl-C")
+	f.BoolVar(&o.JudgeShadow, "judge-shadow", false, "also run the baseline judge in shadow mode and show what it recorded about the bad release")
 	return cmd
 }
