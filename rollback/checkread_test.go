@@ -55,12 +55,7 @@ func TestCheckOneReadSameAnswer(t *testing.T) {
 
 		event := func(d *roman.Deployment, typ, msg string, at time.Time, md map[string]any) {
 			t.Helper()
-			md["deployment_id"] = d.DeploymentID
-			raw, _ := json.Marshal(md)
-			if err := e.store.AddRomanEvent(ctx, &roman.RomanEvent{EventType: typ, Severity: roman.SeverityWarning,
-				Message: msg, Metadata: raw, Timestamp: at}); err != nil {
-				t.Fatal(err)
-			}
+			addDeploymentEvent(t, e, d, typ, msg, at, md)
 		}
 		judgement := func(d *roman.Deployment, at time.Time, j roman.Judgement) {
 			t.Helper()
@@ -71,14 +66,7 @@ func TestCheckOneReadSameAnswer(t *testing.T) {
 		shadowPass := roman.Judgement{Judge: roman.JudgeBaseline, Shadow: true, Verdict: roman.VerdictPass, At: now}
 		errorsWith := func(d *roman.Deployment, n int, spread time.Duration, fp string) {
 			t.Helper()
-			evs := make([]roman.ErrorEvent, n)
-			for i := range evs {
-				evs[i] = roman.ErrorEvent{DeploymentID: d.DeploymentID, Environment: d.Environment, Message: "boom", Severity: "error",
-					Fingerprint: fmt.Sprintf("%s-%d", fp, i%3), OccurredAt: now.Add(-time.Duration(i) * spread / time.Duration(n))}
-			}
-			if err := e.store.InsertErrorEvents(ctx, evs); err != nil {
-				t.Fatal(err)
-			}
+			insertErrors(t, e, d, now, n, spread, fp)
 		}
 		cases := map[string]*roman.Deployment{}
 
@@ -252,4 +240,30 @@ func TestCheckOneReadSameAnswer(t *testing.T) {
 			t.Errorf("unknown deployment: one read %v, separate reads %v", errOne, errSep)
 		}
 	})
+}
+
+// addDeploymentEvent writes a roman_events row of type typ about d at at,
+// with metadata md (its deployment_id set to d's).
+func addDeploymentEvent(t *testing.T, e *env, d *roman.Deployment, typ, msg string, at time.Time, md map[string]any) {
+	t.Helper()
+	md["deployment_id"] = d.DeploymentID
+	raw, _ := json.Marshal(md)
+	if err := e.store.AddRomanEvent(context.Background(), &roman.RomanEvent{EventType: typ, Severity: roman.SeverityWarning,
+		Message: msg, Metadata: raw, Timestamp: at}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// insertErrors stores n error events of d spread evenly over the spread
+// before now, with fingerprints fp-0, fp-1 and fp-2 in turn.
+func insertErrors(t *testing.T, e *env, d *roman.Deployment, now time.Time, n int, spread time.Duration, fp string) {
+	t.Helper()
+	evs := make([]roman.ErrorEvent, n)
+	for i := range evs {
+		evs[i] = roman.ErrorEvent{DeploymentID: d.DeploymentID, Environment: d.Environment, Message: "boom", Severity: "error",
+			Fingerprint: fmt.Sprintf("%s-%d", fp, i%3), OccurredAt: now.Add(-time.Duration(i) * spread / time.Duration(n))}
+	}
+	if err := e.store.InsertErrorEvents(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -3,7 +3,6 @@ package rollback_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
@@ -42,26 +41,14 @@ func TestRollbackOneReadSameRecords(t *testing.T) {
 
 		event := func(d *roman.Deployment, typ string, at time.Time, md map[string]any) {
 			t.Helper()
-			md["deployment_id"] = d.DeploymentID
-			raw, _ := json.Marshal(md)
-			if err := e.store.AddRomanEvent(ctx, &roman.RomanEvent{EventType: typ, Severity: roman.SeverityWarning,
-				Message: typ, Metadata: raw, Timestamp: at}); err != nil {
-				t.Fatal(err)
-			}
+			addDeploymentEvent(t, e, d, typ, typ, at, md)
 		}
 		fail := roman.Judgement{Judge: roman.JudgeBaseline, Verdict: roman.VerdictFail, Signal: "error_rate",
 			Reason: "Error rate regression: 14 errors/minute vs 0.3 on v2.5.2 (47x)", At: now}
 		shadowPass := roman.Judgement{Judge: roman.JudgeBaseline, Shadow: true, Verdict: roman.VerdictPass, At: now}
 		errorsWith := func(d *roman.Deployment, n int, spread time.Duration, fp string) {
 			t.Helper()
-			evs := make([]roman.ErrorEvent, n)
-			for i := range evs {
-				evs[i] = roman.ErrorEvent{DeploymentID: d.DeploymentID, Environment: d.Environment, Message: "boom", Severity: "error",
-					Fingerprint: fmt.Sprintf("%s-%d", fp, i%3), OccurredAt: now.Add(-time.Duration(i) * spread / time.Duration(n))}
-			}
-			if err := e.store.InsertErrorEvents(ctx, evs); err != nil {
-				t.Fatal(err)
-			}
+			insertErrors(t, e, d, now, n, spread, fp)
 		}
 		type rollbackCase struct {
 			name string
